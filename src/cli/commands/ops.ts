@@ -1,0 +1,107 @@
+import { Command } from 'commander';
+import { WardenError } from '../../core/index.js';
+import { globals, openWarden, withWarden } from '../context.js';
+import { parseIntOption, printJson } from '../io.js';
+
+export function workerCommand(): Command {
+  return new Command('worker')
+    .description('run queued tasks until stopped (Ctrl-C finishes running tasks, then exits)')
+    .option('-c, --concurrency <n>', 'tasks at once', parseIntOption('--concurrency'), 32)
+    .action(async (flags: { concurrency: number }, cmd: Command) => {
+      const warden = await openWarden(cmd, { concurrency: Math.max(1, flags.concurrency) });
+      process.stderr.write(
+        `warden worker ${warden.scheduler.options.workerId} running (concurrency ${flags.concurrency}); Ctrl-C to stop\n`,
+      );
+      warden.scheduler.events.on('task', (e) => {
+        if (e.state !== 'running')
+          process.stderr.write(
+            `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}\n`,
+          );
+      });
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      process.stderr.write('stopping: waiting for running tasks\n');
+      await warden.close();
+    });
+}
+
+export function dlqCommand(): Command {
+  const dlq = new Command('dlq').description('the dead-letter queue: tasks that failed their last attempt');
+  dlq
+    .command('list')
+    .option('-s, --session <name>', 'only this session')
+    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit'), 50)
+    .action(async (flags: { session?: string; limit: number }, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const list = await warden.dlq.list({
+          limit: flags.limit,
+          ...(flags.session ? { session: flags.session } : {}),
+        });
+        if (json) return printJson(list);
+        if (list.length === 0) return void process.stdout.write('the dead-letter queue is empty\n');
+        for (const d of list) {
+          process.stdout.write(
+            `${d.taskId}  ${d.agentKey}  attempts ${d.attempts}  ${new Date(d.deadAt).toISOString()}  [${d.error.code}] ${d.error.message}\n`,
+          );
+        }
+      });
+    });
+  dlq
+    .command('replay')
+    .argument('<task-id...>')
+    .description('put dead tasks back in the queue with fresh attempts')
+    .action(async (ids: string[], _flags: unknown, cmd: Command) => {
+      await withWarden(cmd, async (warden) => {
+        for (const id of ids) {
+          await warden.dlq.replay(id);
+          process.stdout.write(`replayed ${id}\n`);
+        }
+      });
+    });
+  dlq
+    .command('purge')
+    .argument('[task-id...]')
+    .option('--all', 'purge every dead letter')
+    .description('remove dead letters for good (their tasks stay dead, with their results and provenance)')
+    .action(async (ids: string[], flags: { all?: boolean }, cmd: Command) => {
+      if (!flags.all && ids.length === 0)
+        throw new WardenError('INVALID_INPUT', 'name task ids to purge, or pass --all');
+      await withWarden(cmd, async (warden) => {
+        const n = await warden.dlq.purge(flags.all ? 'all' : ids);
+        process.stdout.write(`purged ${n} dead letter${n === 1 ? '' : 's'}\n`);
+      });
+    });
+  return dlq;
+}
+
+export function verifyCommand(): Command {
+  return new Command('verify')
+    .description('recompute provenance hash chains and report the first broken link')
+    .option('-s, --session <name>', 'only this session (default: every session)')
+    .action(async (flags: { session?: string }, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const sessions = flags.session
+          ? [await warden.getSession(flags.session)]
+          : await warden.store.listSessions();
+        const reports = [];
+        for (const s of sessions)
+          reports.push({ session: s.name, ...(await warden.store.verifyChain(s.id)) });
+        if (json) printJson(reports);
+        else {
+          for (const r of reports) {
+            process.stdout.write(
+              r.ok
+                ? `ok      ${r.session}: ${r.length} records, head ${r.headHash ?? '-'}\n`
+                : `BROKEN  ${r.session}: record ${r.broken?.seq}: ${r.broken?.reason}\n`,
+            );
+          }
+        }
+        if (reports.some((r) => !r.ok)) process.exitCode = 1;
+      });
+    });
+}

@@ -1,0 +1,204 @@
+import { Command, Option } from 'commander';
+import { WardenError, agentKey, PRIORITIES, type TaskResult } from '../../core/index.js';
+import type { TaskEvent } from '../../scheduler/index.js';
+import { loadManifest, type Warden } from '../../warden/index.js';
+import { globals, openWarden, withWarden } from '../context.js';
+import { Progress, formatResult, parseIntOption, printJson, readInput } from '../io.js';
+
+interface SubmitFlags {
+  input?: string;
+  session: string;
+  priority: string;
+  deadline?: string;
+  timeout?: number;
+  idempotencyKey?: string;
+  wait: boolean;
+  waitTimeout?: number;
+}
+
+function submitOptions(cmd: Command): Command {
+  return cmd
+    .option('-i, --input <json|@file>', 'task input as JSON, or @path to a JSON file (@- for stdin)')
+    .option('-s, --session <name>', 'session (namespace) to run in; created if missing', 'default')
+    .addOption(
+      new Option('-p, --priority <level>', 'priority').choices(Object.keys(PRIORITIES)).default('normal'),
+    )
+    .option(
+      '--deadline <iso|ms>',
+      'fail with DEADLINE_EXCEEDED if not finished by then (ISO time or ms from now)',
+    )
+    .option('--timeout <ms>', 'per-task timeout below the manifest timeout', parseIntOption('--timeout'))
+    .option(
+      '--idempotency-key <key>',
+      'the same key in the same session returns the same task instead of a new one',
+    );
+}
+
+function deadlineOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) return Date.now() + Number(value);
+  const t = Date.parse(value);
+  if (Number.isNaN(t))
+    throw new WardenError(
+      'INVALID_INPUT',
+      `--deadline must be an ISO-8601 time or milliseconds from now, got ${value}`,
+    );
+  return t;
+}
+
+/** Registers the agent named by a path to agent.yaml; otherwise treats the argument as an agent name. */
+async function resolveAgentArg(warden: Warden, arg: string): Promise<string> {
+  if (/\.ya?ml$/i.test(arg)) {
+    const record = await warden.registerAgent(await loadManifest(arg));
+    return record.key;
+  }
+  return arg;
+}
+
+async function submitFrom(warden: Warden, agentArg: string, flags: SubmitFlags) {
+  const agent = await resolveAgentArg(warden, agentArg);
+  await warden.ensureSession({ name: flags.session });
+  const deadline = deadlineOf(flags.deadline);
+  return warden.submit({
+    agent,
+    session: flags.session,
+    input: await readInput(flags.input),
+    priority: flags.priority,
+    ...(deadline !== undefined ? { deadline } : {}),
+    ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
+    ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
+  });
+}
+
+export function runCommand(): Command {
+  return submitOptions(new Command('run'))
+    .description(
+      'run an agent here and now on the embedded store: register agent.yaml, submit, wait, print the result',
+    )
+    .argument('<agent>', 'path to agent.yaml, or the name (name@version) of a registered agent')
+    .option(
+      '--no-wait',
+      'return after submitting (the task runs while this process lives; prefer `warden submit`)',
+    )
+    .option(
+      '--wait-timeout <ms>',
+      'give up waiting after this long (exit code 3)',
+      parseIntOption('--wait-timeout'),
+    )
+    .action(async (agentArg: string, flags: SubmitFlags, cmd: Command) => {
+      const { json } = globals(cmd);
+      const warden = await openWarden(cmd, {});
+      const progress = new Progress();
+      try {
+        const receipt = await submitFrom(warden, agentArg, flags);
+        if (!flags.wait) {
+          if (json) printJson(receipt);
+          else process.stdout.write(`${receipt.id}\n`);
+          return;
+        }
+        const onEvent = (e: TaskEvent) => {
+          if (e.taskId !== receipt.id) return;
+          if (e.state === 'running') progress.update(`running ${e.agent} (attempt ${e.attempt})`);
+          if (e.state === 'retrying' && !json) {
+            progress.note(
+              `attempt ${e.attempt} failed: [${e.error?.code}] ${e.error?.message} — retrying at ${new Date(e.retryAt ?? 0).toISOString()}`,
+            );
+          }
+        };
+        warden.scheduler.events.on('task', onEvent);
+        progress.start(
+          `queued ${receipt.agent}${receipt.deduplicated ? ' (existing task for this idempotency key)' : ''}`,
+        );
+        const result = await warden.result(
+          receipt.id,
+          flags.waitTimeout !== undefined ? { timeoutMs: flags.waitTimeout } : {},
+        );
+        progress.stop();
+        warden.scheduler.events.off('task', onEvent);
+        if (!result) {
+          process.stderr.write(
+            `still not finished after ${flags.waitTimeout} ms: task ${receipt.id} keeps its place in the queue\n`,
+          );
+          process.exitCode = 3;
+          return;
+        }
+        const provenance = await warden.verify(flags.session);
+        if (json) printJson({ task: { ...receipt, state: result.status }, result, provenance });
+        else printRun(receipt.id, receipt.agent, flags.session, result, provenance);
+        if (result.status !== 'succeeded') process.exitCode = 1;
+      } finally {
+        progress.stop();
+        await warden.close();
+      }
+    });
+}
+
+function printRun(
+  taskId: string,
+  agent: string,
+  session: string,
+  result: TaskResult,
+  p: Awaited<ReturnType<Warden['verify']>>,
+): void {
+  const out = [
+    `task:     ${taskId}`,
+    `agent:    ${agent}`,
+    formatResult(result),
+    '',
+    `provenance (session ${session}): ${p.length} records, ${p.ok ? 'chain verified' : `BROKEN at seq ${p.broken?.seq}: ${p.broken?.reason}`}`,
+    `  head:   ${p.headHash ?? '-'}`,
+  ];
+  if (result.outputDigest) out.push(`  output sha256: ${result.outputDigest}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function submitCommand(): Command {
+  return submitOptions(new Command('submit'))
+    .description(
+      'durably enqueue a task and print its id; a `warden worker` (or `warden run`) process runs it',
+    )
+    .argument('<agent>', 'path to agent.yaml, or the name (name@version) of a registered agent')
+    .action(async (agentArg: string, flags: SubmitFlags, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const receipt = await submitFrom(warden, agentArg, flags);
+        if (json) printJson(receipt);
+        else
+          process.stdout.write(
+            `${receipt.id}${receipt.deduplicated ? ' (existing task for this idempotency key)' : ''}\n`,
+          );
+      });
+    });
+}
+
+export function agentsCommand(): Command {
+  const agents = new Command('agents').description('register and list agent versions');
+  agents
+    .command('register')
+    .argument('<agent.yaml...>')
+    .description('validate and register agent manifests')
+    .action(async (paths: string[], _flags: unknown, cmd: Command) => {
+      await withWarden(cmd, async (warden) => {
+        for (const path of paths) {
+          const record = await warden.registerAgent(await loadManifest(path));
+          process.stdout.write(`registered ${record.key} (${record.manifest.runtime})\n`);
+        }
+      });
+    });
+  agents
+    .command('list')
+    .description('list registered agent versions')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const list = await warden.listAgents();
+        if (json) return printJson(list);
+        for (const a of list) {
+          process.stdout.write(
+            `${agentKey(a.manifest).padEnd(32)} ${a.manifest.runtime.padEnd(8)} ${a.manifest.capabilities.join(',')}\n`,
+          );
+        }
+      });
+    });
+  return agents;
+}

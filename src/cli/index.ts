@@ -1,0 +1,56 @@
+import { Command, CommanderError } from 'commander';
+import { isWardenError } from '../core/index.js';
+import { agentsCommand, runCommand, submitCommand } from './commands/run.js';
+import { cancelCommand, logsCommand, resultCommand, tasksCommand } from './commands/tasks.js';
+import { dlqCommand, verifyCommand, workerCommand } from './commands/ops.js';
+
+export function buildProgram(): Command {
+  const program = new Command('warden')
+    .description('Warden: a secure runtime and orchestrator for AI agents')
+    .version('0.1.0')
+    .option(
+      '--data <dir>',
+      'data directory of the embedded store (env STORAGE_ROOT)',
+      process.env['STORAGE_ROOT'] ?? './data',
+    )
+    .option('--json', 'machine-readable JSON output')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const cmd of [
+    runCommand(),
+    submitCommand(),
+    workerCommand(),
+    tasksCommand(),
+    resultCommand(),
+    cancelCommand(),
+    logsCommand(),
+    dlqCommand(),
+    verifyCommand(),
+    agentsCommand(),
+  ]) {
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+/** Runs the CLI; resolves with the process exit code. Errors are printed, never thrown. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage mistakes were already printed by commander.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (isWardenError(err)) {
+      process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      return err.code === 'INVALID_INPUT' || err.code === 'INVALID_JSON' ? 2 : 1;
+    }
+    process.stderr.write(
+      `error [INTERNAL]: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    return 1;
+  }
+}

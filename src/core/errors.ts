@@ -1,0 +1,225 @@
+/**
+ * One registry of coded errors. Every failure Warden reports carries a stable `code` from this table,
+ * an HTTP status for the API, and whether retrying the same operation can succeed.
+ * A retired code is never reused: add new ones at the end of their area.
+ */
+export const ERROR_CODES = {
+  // Input and manifests
+  INVALID_MANIFEST: {
+    status: 400,
+    retryable: false,
+    doc: 'agent.yaml failed validation; details list each field.',
+  },
+  INVALID_INPUT: { status: 400, retryable: false, doc: 'Task input or options failed validation.' },
+  INVALID_JSON: { status: 400, retryable: false, doc: 'A value that must be JSON could not be parsed.' },
+  INPUT_TOO_LARGE: { status: 413, retryable: false, doc: 'Task input exceeds the configured size limit.' },
+  FILE_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    doc: 'A file named on the command line or in a manifest does not exist.',
+  },
+  // Registry and lookup
+  SESSION_NOT_FOUND: { status: 404, retryable: false, doc: 'No session with that name or id.' },
+  AGENT_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    doc: 'No registered agent matches the name, version or capability.',
+  },
+  TASK_NOT_FOUND: { status: 404, retryable: false, doc: 'No task with that id.' },
+  AGENT_VERSION_CONFLICT: {
+    status: 409,
+    retryable: false,
+    doc: 'An agent with this name and version is already registered with a different manifest.',
+  },
+  INVALID_STATE: {
+    status: 409,
+    retryable: false,
+    doc: 'The operation does not apply to the task in its current state.',
+  },
+  // Execution
+  DEADLINE_EXCEEDED: {
+    status: 408,
+    retryable: false,
+    doc: 'The task reached its deadline before it could finish.',
+  },
+  TIMEOUT: {
+    status: 504,
+    retryable: true,
+    doc: 'The agent ran longer than resources.timeoutMs and was killed.',
+  },
+  OUTPUT_LIMIT: { status: 507, retryable: false, doc: 'The agent wrote more than resources.maxOutputBytes.' },
+  MEMORY_LIMIT: { status: 507, retryable: false, doc: 'The agent exceeded resources.memoryMb.' },
+  INVALID_OUTPUT: {
+    status: 502,
+    retryable: true,
+    doc: 'The agent produced output that is not valid JSON or fails its schema.',
+  },
+  AGENT_FAILED: { status: 502, retryable: true, doc: 'The agent exited with an error.' },
+  AGENT_CRASHED: {
+    status: 502,
+    retryable: true,
+    doc: 'The agent process died from a signal or could not start.',
+  },
+  CANCELLED: { status: 409, retryable: false, doc: 'The task was cancelled.' },
+  LEASE_EXPIRED: {
+    status: 503,
+    retryable: true,
+    doc: 'The worker running the task stopped renewing its lease (it probably died).',
+  },
+  CIRCUIT_OPEN: {
+    status: 503,
+    retryable: true,
+    doc: 'The agent version has failed repeatedly; its circuit breaker is open.',
+  },
+  RUNTIME_UNAVAILABLE: {
+    status: 501,
+    retryable: false,
+    doc: 'The manifest names a runtime this build or machine cannot run.',
+  },
+  HANDLER_NOT_REGISTERED: {
+    status: 500,
+    retryable: true,
+    doc: 'An inline agent has no handler registered in this process.',
+  },
+  // Storage and integrity
+  STORAGE_ERROR: { status: 500, retryable: true, doc: 'The store failed; the operation was rolled back.' },
+  PROVENANCE_BROKEN: { status: 500, retryable: false, doc: 'A provenance chain failed verification.' },
+  CLOSED: { status: 503, retryable: false, doc: 'Warden is closed or shutting down.' },
+  INTERNAL: { status: 500, retryable: false, doc: 'An unexpected internal error; please report it.' },
+  // Rate-distortion
+  RD_INVALID_GRAPH: {
+    status: 400,
+    retryable: false,
+    doc: 'An FGW input graph is invalid: structure matrix not square, not symmetric or not finite, or features/costs of the wrong shape.',
+  },
+  RD_INVALID_WEIGHTS: {
+    status: 400,
+    retryable: false,
+    doc: 'FGW node weights are negative, not finite, of the wrong length or do not sum to 1.',
+  },
+  RD_INVALID_POINTS: {
+    status: 400,
+    retryable: false,
+    doc: 'Rate-distortion points are invalid: too few, not finite, non-positive distortion or variance, or no x range.',
+  },
+  RD_INVALID_OPTIONS: { status: 400, retryable: false, doc: 'An FGW or knee option is out of range.' },
+  // Swarm
+  SWARM_BAD_ENCODING: {
+    status: 400,
+    retryable: false,
+    doc: 'A swarm key, signature, envelope, identity file or signed document is malformed or uses an unknown version.',
+  },
+  SWARM_BAD_SIGNATURE: {
+    status: 401,
+    retryable: false,
+    doc: 'A swarm signature (Ed25519, or either half of a hybrid) did not verify.',
+  },
+  SWARM_DECRYPT_FAILED: {
+    status: 400,
+    retryable: false,
+    doc: 'AES-256-GCM decryption failed: wrong session/topic key, corrupted ciphertext, or a wrong identity passphrase.',
+  },
+  SWARM_REPLAY: {
+    status: 409,
+    retryable: false,
+    doc: 'An envelope counter or nonce from this sender was already accepted.',
+  },
+  SWARM_REORDERED: {
+    status: 409,
+    retryable: false,
+    doc: "An envelope counter is behind the sender's replay window.",
+  },
+  SWARM_STALE: {
+    status: 400,
+    retryable: false,
+    doc: 'An envelope or registration timestamp is older than the accepted age.',
+  },
+  SWARM_FUTURE: {
+    status: 400,
+    retryable: false,
+    doc: 'An envelope or registration timestamp is beyond the allowed clock skew.',
+  },
+  SWARM_UNKNOWN_SENDER: { status: 401, retryable: false, doc: 'The node id is not in the trust registry.' },
+  SWARM_REVOKED: { status: 403, retryable: false, doc: 'The node has been revoked from the trust registry.' },
+  SWARM_NOT_ADMITTED: {
+    status: 403,
+    retryable: false,
+    doc: 'A registration has no valid admin invite and is not on the allow-list, or is for another swarm.',
+  },
+  SWARM_MISDIRECTED: {
+    status: 400,
+    retryable: false,
+    doc: 'An envelope or receipt is for another swarm or node, or names a topic this node has no key for.',
+  },
+  SWARM_INSECURE_KEY_FILE: {
+    status: 400,
+    retryable: false,
+    doc: 'An unencrypted identity file is readable by group or others; chmod 600 it or encrypt it.',
+  },
+} as const satisfies Record<string, { status: number; retryable: boolean; doc: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface WardenErrorOptions {
+  details?: Record<string, unknown>;
+  cause?: unknown;
+  /** Overrides the code's default retryability (for example a non-retryable agent failure). */
+  retryable?: boolean;
+}
+
+/** The one error class Warden throws and stores. `code` is stable; `message` is for people. */
+export class WardenError extends Error {
+  override readonly name = 'WardenError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: WardenErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  toJSON(): SerializedError {
+    return {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+export interface SerializedError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  details?: Record<string, unknown>;
+}
+
+export function isWardenError(value: unknown): value is WardenError {
+  return value instanceof WardenError;
+}
+
+/** Turns anything thrown into a WardenError, keeping the original as `cause`. */
+export function coerceError(value: unknown, fallback: ErrorCode = 'AGENT_FAILED'): WardenError {
+  if (value instanceof WardenError) return value;
+  if (value instanceof Error) return new WardenError(fallback, value.message, { cause: value });
+  return new WardenError(
+    fallback,
+    typeof value === 'string' ? value : `Non-error thrown: ${safeString(value)}`,
+  );
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

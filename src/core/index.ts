@@ -1,0 +1,30 @@
+export { ERROR_CODES, WardenError, isWardenError, coerceError } from './errors.js';
+export type { ErrorCode, SerializedError, WardenErrorOptions } from './errors.js';
+export { PRIORITIES, priorityLevel, priorityName, parsePriority } from './priority.js';
+export type { PriorityName, PriorityLevel } from './priority.js';
+export { DEFAULT_LIMITS } from './limits.js';
+export type { ResourceLimits, ResourceUsage } from './limits.js';
+export { DEFAULT_RETRY, backoffCeilingMs, backoffDelayMs } from './retry.js';
+export type { RetryPolicy } from './retry.js';
+export {
+  DEFAULT_BREAKER,
+  CLOSED_BREAKER,
+  onBreakerFailure,
+  onBreakerSuccess,
+  breakerAdmission,
+} from './circuit-breaker.js';
+export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './circuit-breaker.js';
+export { canonicalJson } from './canonical-json.js';
+export { RUNTIMES, manifestSchema, parseManifest, agentKey } from './manifest.js';
+export type { AgentManifest, ManifestIssue, Runtime } from './manifest.js';
+export { DEFAULT_SESSION, sessionOptionsSchema, validateSessionOptions, invalid } from './session.js';
+export type { Session, SessionOptions } from './session.js';
+export {
+  TASK_STATES,
+  TERMINAL_STATES,
+  DEFAULT_MAX_INPUT_BYTES,
+  isTerminal,
+  submitSchema,
+  validateSubmit,
+} from './task.js';
+export type { Task, TaskState, TaskResult, ResultStatus, SubmitTask, ValidatedSubmit } from './task.js';

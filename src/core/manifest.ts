@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { WardenError } from './errors.js';
+import { DEFAULT_LIMITS, type ResourceLimits } from './limits.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { DEFAULT_BREAKER, type BreakerPolicy } from './circuit-breaker.js';
+
+export const RUNTIMES = ['wasm', 'python', 'node', 'process', 'llm'] as const;
+/** `inline` agents are trusted TypeScript handlers registered in code, never from YAML. */
+export type Runtime = (typeof RUNTIMES)[number] | 'inline';
+
+const NAME = /^[a-z0-9](?:[a-z0-9._-]{0,62})$/;
+const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+const HOST_PORT = /^(?:\*\.)?[A-Za-z0-9.-]+:(?:\d{1,5})$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+const resourcesSchema = z
+  .object({
+    timeoutMs: positiveInt(24 * 3600 * 1000).optional(),
+    memoryMb: positiveInt(1024 * 1024).optional(),
+    maxOutputBytes: positiveInt(1024 ** 3).optional(),
+  })
+  .strict();
+
+const retrySchema = z
+  .object({
+    maxAttempts: positiveInt(100).optional(),
+    baseMs: z.number().int().nonnegative().max(3_600_000).optional(),
+    maxMs: z.number().int().nonnegative().max(86_400_000).optional(),
+  })
+  .strict();
+
+const breakerSchema = z
+  .object({
+    failureThreshold: positiveInt(10_000).optional(),
+    cooldownMs: positiveInt(86_400_000).optional(),
+  })
+  .strict();
+
+const specSchema = z
+  .object({
+    runtime: z.enum(RUNTIMES, {
+      message: `must be one of ${RUNTIMES.join(', ')} (inline handlers are registered in code)`,
+    }),
+    module: z.string().min(1).optional(),
+    entry: z.string().min(1).optional(),
+    command: z.array(z.string().min(1)).min(1).optional(),
+    args: z.array(z.string()).optional(),
+    capabilities: z.array(z.string().regex(NAME, 'must be a lowercase word (a-z, 0-9, . _ -)')).default([]),
+    resources: resourcesSchema.default({}),
+    network: z
+      .object({ allow: z.array(z.string().regex(HOST_PORT, 'must be host:port')).default([]) })
+      .strict()
+      .default({ allow: [] }),
+    env: z.record(z.string().regex(ENV_NAME, 'must be an environment variable name'), z.string()).default({}),
+    secrets: z.array(z.string().regex(ENV_NAME, 'must be an environment variable name')).default([]),
+    concurrency: positiveInt(10_000).default(4),
+    retry: retrySchema.default({}),
+    circuitBreaker: breakerSchema.default({}),
+    // LLM agents: validated in depth by the llm runtime.
+    model: z.record(z.string(), z.unknown()).optional(),
+    prompt: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const need = (field: 'module' | 'entry' | 'command' | 'model', why: string) => {
+      if (spec[field] === undefined)
+        ctx.addIssue({ code: 'custom', path: [field], message: `is required ${why}` });
+    };
+    if (spec.runtime === 'wasm') need('module', 'for runtime wasm');
+    if (spec.runtime === 'python' || spec.runtime === 'node') need('entry', `for runtime ${spec.runtime}`);
+    if (spec.runtime === 'process') need('command', 'for runtime process');
+    if (spec.runtime === 'llm') need('model', 'for runtime llm');
+  });
+
+export const manifestSchema = z
+  .object({
+    apiVersion: z.literal('warden.dev/v1', { message: 'must be warden.dev/v1' }),
+    kind: z.literal('Agent', { message: 'must be Agent' }),
+    metadata: z
+      .object({
+        name: z.string().regex(NAME, 'must be a lowercase name (a-z, 0-9, . _ -), at most 63 characters'),
+        version: z.string().regex(SEMVER, 'must be a semantic version such as 1.2.0'),
+        description: z.string().max(2000).optional(),
+      })
+      .strict(),
+    spec: specSchema,
+  })
+  .strict();
+
+/** A validated agent.yaml, with defaults applied. */
+export interface AgentManifest {
+  name: string;
+  version: string;
+  description?: string;
+  runtime: Runtime;
+  module?: string;
+  entry?: string;
+  command?: string[];
+  args?: string[];
+  capabilities: string[];
+  resources: ResourceLimits;
+  network: { allow: string[] };
+  env: Record<string, string>;
+  secrets: string[];
+  concurrency: number;
+  retry: RetryPolicy;
+  circuitBreaker: BreakerPolicy;
+  model?: Record<string, unknown>;
+  prompt?: string | Record<string, unknown>;
+  /** Directory the manifest was read from; relative paths in it resolve against this. */
+  baseDir?: string;
+}
+
+export interface ManifestIssue {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export function agentKey(m: Pick<AgentManifest, 'name' | 'version'>): string {
+  return `${m.name}@${m.version}`;
+}
+
+/** Parses and validates agent.yaml text. Errors name the file, the field and its line. */
+export function parseManifest(text: string, file = 'agent.yaml'): AgentManifest {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((e) => {
+      const pos = lineCounter.linePos(e.pos[0]);
+      return {
+        path: '(yaml)',
+        message: e.message.split('\n')[0] ?? e.message,
+        line: pos.line,
+        column: pos.col,
+      };
+    });
+    throw manifestError(file, issues);
+  }
+  const raw: unknown = doc.toJS();
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => {
+      const path = issue.path.map(String);
+      const at = locate(doc, lineCounter, issue.path as (string | number)[]);
+      return { path: path.join('.') || '(root)', message: issue.message, ...at };
+    });
+    throw manifestError(file, issues);
+  }
+  const { metadata, spec } = parsed.data;
+  return {
+    name: metadata.name,
+    version: metadata.version,
+    ...(metadata.description !== undefined ? { description: metadata.description } : {}),
+    ...spec,
+    resources: { ...DEFAULT_LIMITS, ...spec.resources },
+    retry: { ...DEFAULT_RETRY, ...spec.retry },
+    circuitBreaker: { ...DEFAULT_BREAKER, ...spec.circuitBreaker },
+  };
+}
+
+function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]) {
+  // Walk up until a node exists: a missing field is reported at its parent.
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) {
+      const pos = lc.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+function manifestError(file: string, issues: ManifestIssue[]): WardenError {
+  const lines = issues.map(
+    (i) => `  ${file}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path}: ${i.message}`,
+  );
+  return new WardenError('INVALID_MANIFEST', `Invalid agent manifest ${file}:\n${lines.join('\n')}`, {
+    details: { file, issues },
+  });
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { WardenError } from './errors.js';
+
+/** A namespace of tasks, for one tenant or project: its own concurrency cap, network switch and policy. */
+export interface Session {
+  id: string;
+  tenant: string;
+  name: string;
+  maxConcurrency: number;
+  allowNetwork: boolean;
+  policy: string;
+  createdAt: number;
+}
+
+export const DEFAULT_SESSION = 'default';
+
+export const sessionOptionsSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters: letters, digits, . _ -'),
+    maxConcurrency: z.number().int().positive().max(100_000).default(16),
+    allowNetwork: z.boolean().default(false),
+    policy: z.string().min(1).max(64).default('default'),
+    tenant: z.string().min(1).max(128).default('default'),
+  })
+  .strict();
+
+export type SessionOptions = z.input<typeof sessionOptionsSchema>;
+
+export function validateSessionOptions(options: SessionOptions) {
+  const parsed = sessionOptionsSchema.safeParse(options);
+  if (!parsed.success) throw invalid('session', parsed.error);
+  return parsed.data;
+}
+
+/** Converts a zod error into INVALID_INPUT with one entry per field. */
+export function invalid(what: string, error: z.ZodError): WardenError {
+  const issues = error.issues.map((i) => ({
+    path: i.path.map(String).join('.') || '(root)',
+    message: i.message,
+  }));
+  return new WardenError(
+    'INVALID_INPUT',
+    `Invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    { details: { issues } },
+  );
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { WardenError, type SerializedError } from './errors.js';
+import { PRIORITIES, type PriorityName } from './priority.js';
+import { DEFAULT_SESSION, invalid } from './session.js';
+import type { ResourceUsage } from './limits.js';
+
+export const TASK_STATES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'dead',
+  'cancelled',
+  'quarantined',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set([
+  'succeeded',
+  'failed',
+  'dead',
+  'cancelled',
+  'quarantined',
+]);
+
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+/** 1 MiB of JSON input by default: tasks are messages, large data belongs in artifacts. */
+export const DEFAULT_MAX_INPUT_BYTES = 1024 * 1024;
+
+const priorityNames = Object.keys(PRIORITIES) as [PriorityName, ...PriorityName[]];
+const metadataValue = z.union([z.string().max(1024), z.number(), z.boolean()]);
+
+export const submitSchema = z
+  .object({
+    agent: z.string().min(1).max(200).optional(),
+    capability: z.string().min(1).max(200).optional(),
+    session: z.string().min(1).max(128).default(DEFAULT_SESSION),
+    input: z.unknown().optional(),
+    priority: z
+      .string()
+      .transform((p) => p.toLowerCase())
+      .pipe(z.enum(priorityNames, { message: `must be one of ${priorityNames.join(', ')}` }))
+      .default('normal'),
+    /** Epoch milliseconds, a Date, or an ISO-8601 string. */
+    deadline: z.union([z.number().int().positive(), z.date(), z.iso.datetime({ offset: true })]).optional(),
+    /** Per-task cap below the manifest's own timeout. */
+    timeoutMs: z.number().int().positive().optional(),
+    idempotencyKey: z.string().min(1).max(256).optional(),
+    metadata: z.record(z.string().max(128), metadataValue).default({}),
+  })
+  .strict()
+  .refine((t) => (t.agent === undefined) !== (t.capability === undefined), {
+    message: 'name exactly one of agent or capability',
+    path: ['agent'],
+  });
+
+export type SubmitTask = z.input<typeof submitSchema>;
+
+export interface ValidatedSubmit {
+  agent?: string;
+  capability?: string;
+  session: string;
+  inputJson: string;
+  priority: PriorityName;
+  deadline: number | null;
+  timeoutMs: number | null;
+  idempotencyKey: string | null;
+  metadata: Record<string, string | number | boolean>;
+}
+
+/** Validates a submit request and serialises its input once (the store keeps the JSON text). */
+export function validateSubmit(task: SubmitTask, maxInputBytes = DEFAULT_MAX_INPUT_BYTES): ValidatedSubmit {
+  const parsed = submitSchema.safeParse(task);
+  if (!parsed.success) throw invalid('task', parsed.error);
+  const t = parsed.data;
+  let inputJson: string;
+  try {
+    inputJson = JSON.stringify(t.input ?? null);
+  } catch (cause) {
+    throw new WardenError('INVALID_INPUT', 'Task input must be JSON-serialisable', { cause });
+  }
+  if (inputJson.length > maxInputBytes && Buffer.byteLength(inputJson) > maxInputBytes) {
+    throw new WardenError('INPUT_TOO_LARGE', `Task input is larger than ${maxInputBytes} bytes`, {
+      details: { maxInputBytes },
+    });
+  }
+  const deadline =
+    t.deadline === undefined
+      ? null
+      : t.deadline instanceof Date
+        ? t.deadline.getTime()
+        : typeof t.deadline === 'string'
+          ? Date.parse(t.deadline)
+          : t.deadline;
+  return {
+    ...(t.agent !== undefined ? { agent: t.agent } : {}),
+    ...(t.capability !== undefined ? { capability: t.capability } : {}),
+    session: t.session,
+    inputJson,
+    priority: t.priority,
+    deadline,
+    timeoutMs: t.timeoutMs ?? null,
+    idempotencyKey: t.idempotencyKey ?? null,
+    metadata: t.metadata,
+  };
+}
+
+/** A task as Warden reports it. */
+export interface Task {
+  id: string;
+  sessionId: string;
+  agent: string;
+  priority: PriorityName;
+  state: TaskState;
+  attempts: number;
+  maxAttempts: number;
+  input: unknown;
+  deadline: number | null;
+  idempotencyKey: string | null;
+  metadata: Record<string, string | number | boolean>;
+  createdAt: number;
+  updatedAt: number;
+  runAfter: number;
+  lastError: SerializedError | null;
+}
+
+export type ResultStatus = 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'quarantined';
+
+/** The one terminal outcome of a task. */
+export interface TaskResult {
+  taskId: string;
+  status: ResultStatus;
+  output: unknown;
+  error: SerializedError | null;
+  attempts: number;
+  usage: ResourceUsage | null;
+  /** SHA-256 (hex) of the canonical JSON of the output, as recorded in provenance. */
+  outputDigest: string | null;
+  finishedAt: number;
+}

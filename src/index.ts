@@ -1,0 +1,37 @@
+// The public library API of Warden. Everything not exported here is internal.
+export { Warden, loadManifest } from './warden/index.js';
+export type { WardenOptions, SubmitReceipt, HandlerOptions } from './warden/index.js';
+export {
+  WardenError,
+  ERROR_CODES,
+  isWardenError,
+  parseManifest,
+  PRIORITIES,
+  DEFAULT_LIMITS,
+  DEFAULT_RETRY,
+  DEFAULT_BREAKER,
+  backoffDelayMs,
+  backoffCeilingMs,
+  canonicalJson,
+} from './core/index.js';
+export type {
+  AgentManifest,
+  ErrorCode,
+  SerializedError,
+  Session,
+  SessionOptions,
+  SubmitTask,
+  Task,
+  TaskResult,
+  TaskState,
+  PriorityName,
+  ResourceLimits,
+  ResourceUsage,
+  RetryPolicy,
+  BreakerPolicy,
+} from './core/index.js';
+export { verifyChain, chainRecord, GENESIS_HASH } from './provenance/index.js';
+export type { ChainVerification, ProvenanceRecord, ProvenanceEvent } from './provenance/index.js';
+export type { TaskEvent, SchedulerOptions } from './scheduler/index.js';
+export type { InlineHandler, HandlerContext } from './sandbox/index.js';
+export type { LogLine, DeadLetter, AgentRecord } from './store/index.js';

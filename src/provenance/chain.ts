@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../core/index.js';
+
+/** prev_hash of the first record in every session's chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type ProvenanceEventType =
+  | 'session.created'
+  | 'task.submitted'
+  | 'task.started'
+  | 'task.attempt_failed'
+  | 'task.succeeded'
+  | 'task.failed'
+  | 'task.dead_lettered'
+  | 'task.cancelled'
+  | 'task.lease_expired'
+  | 'task.replayed'
+  | 'task.purged';
+
+export interface ProvenanceEvent {
+  type: ProvenanceEventType;
+  at: number;
+  taskId?: string;
+  attempt?: number;
+  agent?: string;
+  data?: Record<string, unknown>;
+}
+
+/** One link of a session's chain. `hash` = SHA-256 over the canonical JSON of the record, prevHash included. */
+export interface ProvenanceRecord extends ProvenanceEvent {
+  sessionId: string;
+  seq: number;
+  prevHash: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export interface ChainedRecord {
+  record: ProvenanceRecord;
+  /** The canonical JSON that was hashed; stored verbatim so verification re-hashes the same bytes. */
+  recordJson: string;
+  hash: string;
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Appends one event after `head` (null for an empty chain). Pure apart from hashing. */
+export function chainRecord(
+  sessionId: string,
+  head: ChainHead | null,
+  event: ProvenanceEvent,
+): ChainedRecord {
+  const record: ProvenanceRecord = {
+    ...event,
+    sessionId,
+    seq: head ? head.seq + 1 : 1,
+    prevHash: head ? head.hash : GENESIS_HASH,
+  };
+  const recordJson = canonicalJson(record);
+  return { record, recordJson, hash: sha256Hex(recordJson) };
+}
+
+export interface StoredLink {
+  seq: number;
+  prevHash: string;
+  hash: string;
+  recordJson: string;
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  sessionId: string;
+  length: number;
+  headHash: string | null;
+  /** The first link that does not verify, and why. */
+  broken?: { seq: number; reason: string };
+}
+
+/**
+ * Recomputes a session's chain from its stored links (in seq order) and reports the first broken link:
+ * a gap in sequence numbers, a record whose bytes no longer hash to its stored hash, a record whose
+ * prev_hash is not its predecessor's hash, or a record whose fields disagree with its row.
+ */
+export function verifyChain(
+  sessionId: string,
+  links: Iterable<StoredLink>,
+  expectedHead?: ChainHead | null,
+): ChainVerification {
+  let prev: ChainHead | null = null;
+  let length = 0;
+  const fail = (seq: number, reason: string): ChainVerification => ({
+    ok: false,
+    sessionId,
+    length,
+    headHash: prev?.hash ?? null,
+    broken: { seq, reason },
+  });
+  for (const link of links) {
+    const expectedSeq: number = (prev?.seq ?? 0) + 1;
+    if (link.seq !== expectedSeq)
+      return fail(expectedSeq, `missing record: expected seq ${expectedSeq}, found ${link.seq}`);
+    if (sha256Hex(link.recordJson) !== link.hash)
+      return fail(link.seq, 'record content does not match its hash');
+    const expectedPrev = prev?.hash ?? GENESIS_HASH;
+    if (link.prevHash !== expectedPrev) return fail(link.seq, 'prev_hash does not match the previous record');
+    let record: ProvenanceRecord;
+    try {
+      record = JSON.parse(link.recordJson) as ProvenanceRecord;
+    } catch {
+      return fail(link.seq, 'record is not valid JSON');
+    }
+    if (record.seq !== link.seq || record.prevHash !== link.prevHash || record.sessionId !== sessionId) {
+      return fail(link.seq, 'record fields disagree with the stored row (seq, prev_hash or session)');
+    }
+    prev = { seq: link.seq, hash: link.hash };
+    length++;
+  }
+  if (expectedHead && (prev?.seq !== expectedHead.seq || prev?.hash !== expectedHead.hash)) {
+    return fail(
+      Math.min(prev?.seq ?? 0, expectedHead.seq) + 1,
+      `chain is truncated or diverges from the stored head (seq ${expectedHead.seq})`,
+    );
+  }
+  return { ok: true, sessionId, length, headHash: prev?.hash ?? null };
+}

@@ -1,0 +1,10 @@
+export { GENESIS_HASH, chainRecord, verifyChain, sha256Hex } from './chain.js';
+export type {
+  ProvenanceEvent,
+  ProvenanceEventType,
+  ProvenanceRecord,
+  ChainHead,
+  ChainedRecord,
+  StoredLink,
+  ChainVerification,
+} from './chain.js';

@@ -1,0 +1,92 @@
+import { performance } from 'node:perf_hooks';
+import { WardenError, type AgentManifest } from '../../core/index.js';
+import type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
+
+/** What an inline handler sees besides its input. */
+export interface HandlerContext {
+  taskId: string;
+  sessionId: string;
+  attempt: number;
+  signal: AbortSignal;
+  log(message: string): void;
+}
+
+export type InlineHandler<I = unknown, O = unknown> = (input: I, ctx: HandlerContext) => O | Promise<O>;
+
+/**
+ * Trusted TypeScript handlers registered in code, run in this process. Time limits are enforced by not
+ * waiting past them (the handler is told through its signal); memory is not isolated: use the wasm or
+ * process runtimes for untrusted code.
+ */
+export class InlineRuntime implements AgentRuntime {
+  readonly name = 'inline' as const;
+  private readonly handlers = new Map<string, InlineHandler>();
+
+  register(name: string, handler: InlineHandler): void {
+    this.handlers.set(name, handler);
+  }
+
+  has(name: string): boolean {
+    return this.handlers.has(name);
+  }
+
+  async prepare(manifest: AgentManifest): Promise<PreparedAgent> {
+    const handler = this.handlers.get(manifest.name);
+    if (!handler) {
+      throw new WardenError(
+        'HANDLER_NOT_REGISTERED',
+        `No inline handler named ${manifest.name} is registered in this process`,
+      );
+    }
+    return { run: (inputJson, ctx) => runInline(handler, inputJson, ctx) };
+  }
+}
+
+async function runInline(handler: InlineHandler, inputJson: string, ctx: RunContext): Promise<RunOutcome> {
+  const started = performance.now();
+  const handlerCtx: HandlerContext = {
+    taskId: ctx.taskId,
+    sessionId: ctx.sessionId,
+    attempt: ctx.attempt,
+    signal: ctx.signal,
+    log: (message) => ctx.log('event', message),
+  };
+  const result = handler(JSON.parse(inputJson) as unknown, handlerCtx);
+  const output = isPromise(result) ? await raceAbort(result, ctx.signal) : result;
+  const outputJson = JSON.stringify(output === undefined ? null : output);
+  if (outputJson.length > ctx.limits.maxOutputBytes) {
+    throw new WardenError('OUTPUT_LIMIT', `Output is larger than ${ctx.limits.maxOutputBytes} bytes`);
+  }
+  return {
+    outputJson,
+    usage: {
+      wallMs: performance.now() - started,
+      // Inline handlers share the process: their CPU time cannot be told apart, so it is not reported.
+      cpuMs: 0,
+      peakMemoryBytes: 0,
+      outputBytes: outputJson.length,
+    },
+  };
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | null)?.then === 'function';
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      },
+    );
+  });
+}

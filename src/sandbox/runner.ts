@@ -1,0 +1,37 @@
+import type { AgentManifest, ResourceLimits, ResourceUsage, Runtime } from '../core/index.js';
+
+/** What a runtime gets for one attempt of one task. */
+export interface RunContext {
+  taskId: string;
+  sessionId: string;
+  attempt: number;
+  /** Effective limits of this attempt (the manifest's, tightened by the task's timeout and deadline). */
+  limits: ResourceLimits;
+  /** Aborted on timeout, deadline, cancel or shutdown; `signal.reason` is the WardenError to report. */
+  signal: AbortSignal;
+  /** A log line from the agent (stderr for process agents, ctx.log for inline ones). */
+  log(stream: 'stdout' | 'stderr' | 'event', message: string): void;
+}
+
+export interface RunOutcome {
+  /** The output as JSON text, exactly as stored and digested. */
+  outputJson: string;
+  usage: ResourceUsage;
+}
+
+/** An agent version made ready once (resolved paths, compiled module, loaded model) and run many times. */
+export interface PreparedAgent {
+  run(inputJson: string, ctx: RunContext): Promise<RunOutcome>;
+  dispose?(): Promise<void>;
+}
+
+/**
+ * The Runner port every runtime implements. Runtimes throw WardenError with codes TIMEOUT, OUTPUT_LIMIT,
+ * MEMORY_LIMIT, INVALID_OUTPUT, AGENT_FAILED or AGENT_CRASHED; the scheduler decides about retries.
+ */
+export interface AgentRuntime {
+  readonly name: Runtime;
+  prepare(manifest: AgentManifest): Promise<PreparedAgent>;
+  /** SHA-256 of the code a manifest points at, recorded with the agent version; null when there is none. */
+  digest?(manifest: AgentManifest): Promise<string | null>;
+}

@@ -1,0 +1,12 @@
+import type { AgentManifest } from '../core/index.js';
+import type { PreparedAgent } from '../sandbox/index.js';
+
+/** What the scheduler needs to know about agents: which it can run here, and each one ready to run. */
+export interface AgentDirectory {
+  /** Agent keys (name@version) this process can run. */
+  runnableKeys(): readonly string[];
+  /** The manifest and prepared runner of one agent version; prepared once, then cached. */
+  prepared(key: string): Promise<{ manifest: AgentManifest; agent: PreparedAgent }>;
+  /** Picks up agent versions registered by other processes. */
+  refresh(): Promise<void>;
+}

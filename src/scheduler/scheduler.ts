@@ -1,0 +1,566 @@
+import { EventEmitter } from 'node:events';
+import {
+  CLOSED_BREAKER,
+  WardenError,
+  backoffDelayMs,
+  breakerAdmission,
+  coerceError,
+  onBreakerFailure,
+  onBreakerSuccess,
+  type AgentManifest,
+  type BreakerSnapshot,
+  type ResourceLimits,
+  type TaskResult,
+} from '../core/index.js';
+import { sha256Hex } from '../provenance/index.js';
+import type {
+  BreakerUpdate,
+  ClaimedTask,
+  Finish,
+  LogLine,
+  NewTask,
+  Store,
+  SubmitOutcome,
+} from '../store/index.js';
+import type { AgentDirectory } from './agent-directory.js';
+import type { TaskEvent } from './events.js';
+import { compileSchedulerOptions, type CompiledSchedulerOptions, type SchedulerOptions } from './options.js';
+import { Batcher } from './batcher.js';
+
+interface InFlight {
+  task: ClaimedTask;
+  controller: AbortController;
+  logLine: number;
+}
+
+interface Waiter {
+  resolve(result: TaskResult): void;
+}
+
+/**
+ * The durable scheduler of one process. Submits, claims and finishes are group-committed: every caller
+ * in the same turn of the event loop shares one transaction, and nobody is answered before it commits.
+ */
+export class Scheduler {
+  readonly events = new EventEmitter<{ task: [TaskEvent]; log: [LogLine] }>();
+  readonly options: CompiledSchedulerOptions;
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private breakers = new Map<string, BreakerSnapshot>();
+  private readonly manifests = new Map<string, AgentManifest>();
+  private readonly submits: Batcher<NewTask, SubmitOutcome>;
+  private readonly finishes: Batcher<Finish, boolean>;
+  private pendingLogs: LogLine[] = [];
+  private running = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private housekeeping: NodeJS.Timeout[] = [];
+  private lastRefresh = 0;
+  private slotsHeld = 0;
+  private resultPoll: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly agents: AgentDirectory,
+    options: SchedulerOptions = {},
+  ) {
+    this.options = compileSchedulerOptions(options);
+    this.submits = new Batcher(
+      (batch) => this.store.submit(batch),
+      () => this.wake(),
+    );
+    this.finishes = new Batcher((batch) => this.commitFinishes(batch));
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Durably enqueues a task; resolves once it is committed. */
+  enqueue(task: NewTask): Promise<SubmitOutcome> {
+    return this.submits.push(task);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.breakers = await this.store.getBreakers();
+    const o = this.options;
+    this.housekeeping = [
+      setInterval(() => void this.heartbeat(), o.heartbeatMs),
+      setInterval(() => void this.reap(), o.reapIntervalMs),
+    ];
+    for (const t of this.housekeeping) t.unref();
+    await this.reap();
+    this.wake();
+  }
+
+  /** Stops claiming, lets running tasks finish for up to shutdownGraceMs, then hands the rest back to the queue. */
+  async stop(): Promise<void> {
+    if (!this.running) {
+      await this.submits.drain();
+      return;
+    }
+    this.running = false;
+    for (const t of this.housekeeping) clearInterval(t);
+    clearTimeout(this.wakeTimer);
+    clearInterval(this.resultPoll);
+    this.resultPoll = undefined;
+    await this.submits.drain();
+    const deadline = Date.now() + this.options.shutdownGraceMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(10);
+    for (const f of this.inFlight.values()) {
+      f.controller.abort(
+        new WardenError('CLOSED', 'Warden shut down while the task ran; it goes back to the queue'),
+      );
+    }
+    while (this.inFlight.size > 0) await sleep(5);
+    await this.finishes.drain();
+    await this.flushLogs();
+  }
+
+  /** Wakes the claim loop now (new work, freed slots, or a test that moved its clock). */
+  wake(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  async cancel(taskId: string): Promise<{ state: string; cancelledNow: boolean }> {
+    const out = await this.store.cancel(taskId, this.options.clock.now());
+    const local = this.inFlight.get(taskId);
+    if (local) local.controller.abort(new WardenError('CANCELLED', 'The task was cancelled'));
+    if (out.cancelledNow) {
+      const result = await this.store.getResult(taskId);
+      if (result) this.settle(taskId, result);
+    }
+    return out;
+  }
+
+  /** Resolves with the task's result once it is terminal, whichever process runs it. */
+  async waitForResult(taskId: string, timeoutMs = Infinity): Promise<TaskResult | undefined> {
+    return new Promise<TaskResult | undefined>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      };
+      const list = this.waiters.get(taskId);
+      if (list) list.push(waiter);
+      else this.waiters.set(taskId, [waiter]);
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          this.removeWaiter(taskId, waiter);
+          resolve(undefined);
+        }, timeoutMs);
+      }
+      // Registered before the first look, so a result committed in between is not missed.
+      void this.store.getResult(taskId).then(
+        (r) => r && this.settle(taskId, r),
+        () => undefined,
+      );
+      this.startResultPoll();
+    });
+  }
+
+  /**
+   * Results committed by other processes have no in-process event: one shared poller looks them up in
+   * batches (round-robin over the waiters), instead of a timer per waiter.
+   */
+  private startResultPoll(): void {
+    if (this.resultPoll) return;
+    this.resultPoll = setInterval(() => {
+      if (this.waiters.size === 0) {
+        clearInterval(this.resultPoll);
+        this.resultPoll = undefined;
+        return;
+      }
+      const ids: string[] = [];
+      for (const id of this.waiters.keys()) {
+        if (this.inFlight.has(id)) continue;
+        ids.push(id);
+        if (ids.length >= RESULT_POLL_BATCH) break;
+      }
+      // Rotate so that the next round looks at other waiters first.
+      for (const id of ids) {
+        const list = this.waiters.get(id)!;
+        this.waiters.delete(id);
+        this.waiters.set(id, list);
+      }
+      void this.store.getResults(ids).then(
+        (results) => {
+          for (const r of results) this.settle(r.taskId, r);
+        },
+        () => undefined,
+      );
+    }, this.options.pollIntervalMs);
+    this.resultPoll.unref();
+  }
+
+  breakerSnapshot(): Map<string, BreakerSnapshot> {
+    return new Map(this.breakers);
+  }
+
+  // ---- claim loop -----------------------------------------------------------------------------
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const free = this.options.concurrency - this.inFlight.size - this.slotsHeld;
+        if (!this.running || free <= 0) break;
+        const now = this.options.clock.now();
+        if (now - this.lastRefresh > 2_000) {
+          this.lastRefresh = now;
+          await this.agents.refresh();
+          this.breakers = await this.store.getBreakers();
+        }
+        const { held, probing } = this.admissions(now);
+        const out = await this.store.claim({
+          now,
+          limit: free,
+          owner: this.options.workerId,
+          leaseMs: this.options.leaseMs,
+          runnable: this.agents.runnableKeys(),
+          held,
+          probing,
+        });
+        for (const id of out.expired) void this.announceStored(id);
+        for (const task of out.claimed) this.launch(task, now);
+        if (out.claimed.length === free) this.pumpAgain = true;
+        else if (out.claimed.length === 0) this.sleepUntil(out.nextRunAfter);
+      } while (this.pumpAgain);
+    } catch (err) {
+      this.events.emit('log', {
+        taskId: '-',
+        attempt: 0,
+        line: 0,
+        stream: 'event',
+        message: `claim failed: ${(err as Error).message}`,
+        at: Date.now(),
+      });
+      this.sleepUntil(null);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private sleepUntil(nextRunAfter: number | null): void {
+    const now = this.options.clock.now();
+    const delay = Math.max(
+      1,
+      Math.min(this.options.pollIntervalMs, nextRunAfter === null ? Infinity : nextRunAfter - now),
+    );
+    const at = Date.now() + delay;
+    if (this.wakeTimer && at >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wakeAt = Infinity;
+      this.wake();
+    }, delay);
+    this.wakeTimer.unref();
+  }
+
+  private admissions(now: number): { held: string[]; probing: string[] } {
+    const held: string[] = [];
+    const probing: string[] = [];
+    for (const [key, snapshot] of this.breakers) {
+      if (snapshot.state === 'closed') continue;
+      const policy = this.manifests.get(key)?.circuitBreaker;
+      if (!policy) {
+        // Unknown here yet: hold until its manifest is loaded on launch of another task.
+        held.push(key);
+        continue;
+      }
+      const admission = breakerAdmission(snapshot, policy, now);
+      if (admission === 'hold') held.push(key);
+      else if (admission === 'probe') probing.push(key);
+    }
+    return { held, probing };
+  }
+
+  // ---- running one task -----------------------------------------------------------------------
+
+  private launch(task: ClaimedTask, now: number): void {
+    const entry: InFlight = { task, controller: new AbortController(), logLine: 0 };
+    this.inFlight.set(task.id, entry);
+    if (this.events.listenerCount('task') > 0) {
+      this.emitTask({
+        taskId: task.id,
+        sessionId: task.sessionId,
+        agent: task.agentKey,
+        state: 'running',
+        attempt: task.attempt,
+        at: now,
+      });
+    }
+    void this.execute(entry);
+  }
+
+  private async execute(entry: InFlight): Promise<void> {
+    const { task, controller } = entry;
+    const clock = this.options.clock;
+    let timer: NodeJS.Timeout | undefined;
+    let finish: Finish;
+    const base = {
+      taskId: task.id,
+      sessionId: task.sessionId,
+      agentKey: task.agentKey,
+      owner: this.options.workerId,
+      attempt: task.attempt,
+    };
+    try {
+      const { manifest, agent } = await this.agents.prepared(task.agentKey);
+      this.manifests.set(task.agentKey, manifest);
+      const limits = this.limitsFor(task, manifest.resources, clock.now());
+      timer = setTimeout(() => controller.abort(limits.reason()), limits.timeoutMs);
+      const outcome = await agent.run(task.inputJson, {
+        taskId: task.id,
+        sessionId: task.sessionId,
+        attempt: task.attempt,
+        limits,
+        signal: controller.signal,
+        log: (stream, message) => this.log(entry, stream, message),
+      });
+      finish = {
+        ...base,
+        kind: 'succeeded',
+        now: clock.now(),
+        usage: outcome.usage,
+        outputJson: outcome.outputJson,
+        outputDigest: sha256Hex(outcome.outputJson),
+      };
+    } catch (thrown) {
+      // An abort reason wins over whatever the runtime made of the abort.
+      const error = coerceError(controller.signal.aborted ? controller.signal.reason : thrown);
+      finish = this.classify(base, error, clock.now());
+    } finally {
+      clearTimeout(timer);
+    }
+    this.inFlight.delete(task.id);
+    this.slotsHeld++;
+    const applied = await this.finishes.push(finish).catch(() => false);
+    this.slotsHeld--;
+    if (!applied) {
+      // Lost the lease (another worker took over, or the task was cancelled meanwhile): report what is stored.
+      void this.announceStored(task.id);
+    }
+    this.wake();
+  }
+
+  private limitsFor(
+    task: ClaimedTask,
+    base: ResourceLimits,
+    now: number,
+  ): ResourceLimits & { reason(): WardenError } {
+    const timeoutMs = Math.min(base.timeoutMs, task.timeoutMs ?? Infinity);
+    if (task.deadline !== null && task.deadline - now < timeoutMs) {
+      return {
+        ...base,
+        timeoutMs: Math.max(0, task.deadline - now),
+        reason: () => new WardenError('DEADLINE_EXCEEDED', "The task's deadline passed while it ran"),
+      };
+    }
+    // Built only when the timer fires: capturing a stack per task would cost more than a no-op task.
+    return {
+      ...base,
+      timeoutMs,
+      reason: () =>
+        new WardenError('TIMEOUT', `The agent ran longer than its ${timeoutMs} ms timeout and was stopped`),
+    };
+  }
+
+  private classify(base: Omit<Finish, 'kind' | 'now' | 'usage'>, error: WardenError, now: number): Finish {
+    const common = { ...base, now, usage: null, error: error.toJSON() };
+    if (error.code === 'CANCELLED') return { ...common, kind: 'cancelled' };
+    if (error.code === 'CLOSED') return { ...common, kind: 'retry', runAfter: now };
+    if (error.code === 'DEADLINE_EXCEEDED') return { ...common, kind: 'failed' };
+    const task = this.inFlightTask(base.taskId);
+    const maxAttempts = task?.maxAttempts ?? base.attempt;
+    const policy = this.manifests.get(base.agentKey)?.retry;
+    if (error.retryable && base.attempt < maxAttempts && policy) {
+      const runAfter = now + backoffDelayMs(policy, base.attempt, this.options.random);
+      if (task?.deadline == null || runAfter < task.deadline) return { ...common, kind: 'retry', runAfter };
+    }
+    return { ...common, kind: 'dead' };
+  }
+
+  private inFlightTask(id: string): ClaimedTask | undefined {
+    return this.inFlight.get(id)?.task;
+  }
+
+  private log(entry: InFlight, stream: LogLine['stream'], message: string): void {
+    const line: LogLine = {
+      taskId: entry.task.id,
+      attempt: entry.task.attempt,
+      line: ++entry.logLine,
+      stream,
+      message,
+      at: Date.now(),
+    };
+    this.pendingLogs.push(line);
+    if (this.events.listenerCount('log') > 0) this.events.emit('log', line);
+    if (this.pendingLogs.length === 1) setTimeout(() => void this.flushLogs(), 100).unref();
+  }
+
+  private async flushLogs(): Promise<void> {
+    if (this.pendingLogs.length === 0) return;
+    const batch = this.pendingLogs;
+    this.pendingLogs = [];
+    await this.store.appendLogs(batch).catch(() => undefined);
+  }
+
+  // ---- committing finishes --------------------------------------------------------------------
+
+  private async commitFinishes(batch: Finish[]): Promise<boolean[]> {
+    // Logs first, so a follower that sees the result has already seen the lines before it.
+    await this.flushLogs();
+    const updates = this.breakerUpdates(batch);
+    const applied = await this.store.finish(batch, updates);
+    for (const u of updates) this.breakers.set(u.agentKey, u.snapshot);
+    const emit = this.events.listenerCount('task') > 0;
+    for (let i = 0; i < batch.length; i++) {
+      const f = batch[i]!;
+      if (!applied[i]) continue;
+      if (f.kind === 'retry') {
+        if (emit)
+          this.emitTask({
+            taskId: f.taskId,
+            sessionId: f.sessionId,
+            agent: f.agentKey,
+            state: 'retrying',
+            attempt: f.attempt,
+            at: f.now,
+            error: f.error,
+            retryAt: f.runAfter,
+          });
+        continue;
+      }
+      const result: TaskResult = {
+        taskId: f.taskId,
+        status: f.kind,
+        output: f.kind === 'succeeded' ? (JSON.parse(f.outputJson) as unknown) : null,
+        error: f.kind === 'succeeded' ? null : f.error,
+        attempts: f.attempt,
+        usage: f.usage,
+        outputDigest: f.kind === 'succeeded' ? f.outputDigest : null,
+        finishedAt: f.now,
+      };
+      if (emit)
+        this.emitTask({
+          taskId: f.taskId,
+          sessionId: f.sessionId,
+          agent: f.agentKey,
+          state: f.kind,
+          attempt: f.attempt,
+          at: f.now,
+          ...(result.error ? { error: result.error } : {}),
+          result,
+        });
+      this.settle(f.taskId, result);
+    }
+    return applied;
+  }
+
+  private breakerUpdates(batch: Finish[]): BreakerUpdate[] {
+    const next = new Map<string, BreakerSnapshot>();
+    for (const f of batch) {
+      if (f.kind === 'cancelled' || f.kind === 'failed' || (f.kind === 'retry' && f.error.code === 'CLOSED'))
+        continue;
+      const policy = this.manifests.get(f.agentKey)?.circuitBreaker;
+      if (!policy) continue;
+      const current = next.get(f.agentKey) ?? this.breakers.get(f.agentKey) ?? CLOSED_BREAKER;
+      const updated =
+        f.kind === 'succeeded' ? onBreakerSuccess(current) : onBreakerFailure(current, policy, f.now);
+      // A success on a healthy breaker changes nothing: skip the write on the hot path.
+      const unchanged =
+        updated.state === current.state &&
+        updated.consecutiveFailures === current.consecutiveFailures &&
+        updated.openedAt === current.openedAt;
+      if (!unchanged) next.set(f.agentKey, updated);
+    }
+    return [...next].map(([agentKey, snapshot]) => ({ agentKey, snapshot }));
+  }
+
+  private settle(taskId: string, result: TaskResult): void {
+    const list = this.waiters.get(taskId);
+    if (!list) return;
+    this.waiters.delete(taskId);
+    for (const w of list) w.resolve(result);
+  }
+
+  private removeWaiter(taskId: string, waiter: Waiter): void {
+    const list = this.waiters.get(taskId);
+    if (!list) return;
+    const i = list.indexOf(waiter);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.waiters.delete(taskId);
+  }
+
+  private async announceStored(taskId: string): Promise<void> {
+    const result = await this.store.getResult(taskId).catch(() => undefined);
+    if (!result) return;
+    this.settle(taskId, result);
+    if (this.events.listenerCount('task') > 0) {
+      const task = await this.store.getTask(taskId);
+      if (task)
+        this.emitTask({
+          taskId,
+          sessionId: task.sessionId,
+          agent: task.agent,
+          state: result.status as TaskEvent['state'],
+          attempt: result.attempts,
+          at: result.finishedAt,
+          ...(result.error ? { error: result.error } : {}),
+          result,
+        });
+    }
+  }
+
+  private emitTask(event: TaskEvent): void {
+    this.events.emit('task', event);
+  }
+
+  // ---- housekeeping ---------------------------------------------------------------------------
+
+  private async heartbeat(): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    const ids = [...this.inFlight.keys()];
+    try {
+      await this.store.renewLeases(
+        this.options.workerId,
+        ids,
+        this.options.clock.now() + this.options.leaseMs,
+      );
+      for (const id of await this.store.cancelRequested(ids)) {
+        this.inFlight.get(id)?.controller.abort(new WardenError('CANCELLED', 'The task was cancelled'));
+      }
+    } catch {
+      // The next heartbeat retries; a lease that runs out hands the task to another worker.
+    }
+  }
+
+  private async reap(): Promise<void> {
+    try {
+      if ((await this.store.reapExpiredLeases(this.options.clock.now())) > 0) this.wake();
+    } catch {
+      // Retried on the next interval.
+    }
+  }
+}
+
+const RESULT_POLL_BATCH = 500;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,19 @@
+export { openSqliteStore, SqliteStore } from './sqlite/sqlite-store.js';
+export type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
+export { migrateToLatest } from './migrations/index.js';
+export type { Database } from './schema.js';
+export type {
+  Store,
+  NewTask,
+  SubmitOutcome,
+  ClaimRequest,
+  ClaimedTask,
+  ClaimOutcome,
+  Finish,
+  BreakerUpdate,
+  LogLine,
+  TaskFilter,
+  DeadLetter,
+  AgentRecord,
+  StoreStats,
+} from './store.js';

@@ -1,0 +1,81 @@
+import type { Generated } from 'kysely';
+import {
+  priorityName,
+  type AgentManifest,
+  type SerializedError,
+  type Session,
+  type Task,
+  type TaskResult,
+  type TaskState,
+} from '../core/index.js';
+import type { AgentRecord, DeadLetter } from './store.js';
+import type { AgentsTable, DeadLettersTable, ResultsTable, SessionsTable, TasksTable } from './schema.js';
+
+// Row <-> domain mapping shared by the SQL adapters. JSON columns are parsed here and nowhere else.
+
+type Row<T> = { [K in keyof T]: T[K] extends Generated<infer U> ? U : T[K] };
+
+export function rowToSession(r: SessionsTable): Session {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    name: r.name,
+    maxConcurrency: Number(r.max_concurrency),
+    allowNetwork: Boolean(r.allow_network),
+    policy: r.policy,
+    createdAt: Number(r.created_at),
+  };
+}
+
+export function rowToTask(r: Row<TasksTable>): Task {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    agent: r.agent_key,
+    priority: priorityName(Number(r.priority)),
+    state: r.state as TaskState,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    input: JSON.parse(r.input) as unknown,
+    deadline: r.deadline === null ? null : Number(r.deadline),
+    idempotencyKey: r.idempotency_key,
+    metadata: JSON.parse(r.metadata) as Task['metadata'],
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    runAfter: Number(r.run_after),
+    lastError: r.last_error === null ? null : (JSON.parse(r.last_error) as SerializedError),
+  };
+}
+
+export function rowToResult(r: ResultsTable): TaskResult {
+  return {
+    taskId: r.task_id,
+    status: r.status as TaskResult['status'],
+    output: r.output === null ? null : (JSON.parse(r.output) as unknown),
+    error: r.error === null ? null : (JSON.parse(r.error) as SerializedError),
+    attempts: Number(r.attempts),
+    usage: r.usage === null ? null : (JSON.parse(r.usage) as TaskResult['usage']),
+    outputDigest: r.output_digest,
+    finishedAt: Number(r.finished_at),
+  };
+}
+
+export function rowToAgent(r: AgentsTable): AgentRecord {
+  return {
+    key: r.key,
+    manifest: JSON.parse(r.manifest) as AgentManifest,
+    moduleDigest: r.module_digest,
+    createdAt: Number(r.created_at),
+  };
+}
+
+export function rowToDeadLetter(r: DeadLettersTable): DeadLetter {
+  return {
+    taskId: r.task_id,
+    sessionId: r.session_id,
+    agentKey: r.agent_key,
+    error: JSON.parse(r.error) as SerializedError,
+    attempts: Number(r.attempts),
+    deadAt: Number(r.dead_at),
+  };
+}

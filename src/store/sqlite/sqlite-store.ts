@@ -1,0 +1,707 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import {
+  WardenError,
+  agentKey,
+  canonicalJson,
+  priorityLevel,
+  type AgentManifest,
+  type BreakerSnapshot,
+  type SerializedError,
+  type Session,
+  type Task,
+  type TaskResult,
+  type TaskState,
+} from '../../core/index.js';
+import { verifyChain, type ChainVerification, type StoredLink } from '../../provenance/index.js';
+import type { Database } from '../schema.js';
+import { migrateToLatest } from '../migrations/index.js';
+import { rowToAgent, rowToDeadLetter, rowToResult, rowToSession, rowToTask } from '../rows.js';
+import type {
+  AgentRecord,
+  BreakerUpdate,
+  ClaimOutcome,
+  ClaimRequest,
+  ClaimedTask,
+  DeadLetter,
+  Finish,
+  LogLine,
+  NewTask,
+  Store,
+  StoreStats,
+  SubmitOutcome,
+  TaskFilter,
+} from '../store.js';
+import { ChainWriter } from './chain-writer.js';
+import { prepareStatements, type Statements } from './statements.js';
+
+export interface SqliteStoreOptions {
+  /** Database file, or ':memory:'. */
+  path: string;
+  /**
+   * 'normal' (WAL) keeps every committed transaction across a process crash such as kill -9;
+   * 'full' also across power loss, at the cost of an fsync per commit. @default 'normal'
+   */
+  synchronous?: 'normal' | 'full';
+}
+
+type TaskRow = Database['tasks'] & { cancel_requested: number };
+type CandidateRow = Pick<
+  TaskRow,
+  | 'id'
+  | 'session_id'
+  | 'agent_key'
+  | 'priority'
+  | 'attempts'
+  | 'max_attempts'
+  | 'input'
+  | 'deadline'
+  | 'timeout_ms'
+>;
+
+const CAP_TTL_MS = 5_000;
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  let db: BetterSqlite3.Database;
+  try {
+    db = new BetterSqlite3(options.path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('busy_timeout = 10000');
+    db.pragma('temp_store = MEMORY');
+    db.pragma('cache_size = -65536');
+  } catch (cause) {
+    throw new WardenError(
+      'STORAGE_ERROR',
+      `Cannot open the database at ${options.path}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
+  await migrateToLatest(kysely as Kysely<unknown>);
+  return new SqliteStore(db, kysely);
+}
+
+/** The embedded store: one SQLite file in WAL mode, hot paths as prepared statements in one transaction per batch. */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly stmt: Statements;
+  private readonly caps = new Map<string, { n: number; at: number }>();
+  private closed = false;
+
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    private readonly kysely: Kysely<Database>,
+  ) {
+    this.stmt = prepareStatements(db);
+  }
+
+  private chain(): ChainWriter {
+    return new ChainWriter(this.stmt.getHead, this.stmt.insertLink, this.stmt.putHead);
+  }
+
+  /** Runs `body` in one IMMEDIATE transaction so concurrent writers (other processes) queue instead of failing. */
+  private tx<T>(body: (chain: ChainWriter) => T): T {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    const chain = this.chain();
+    const run = this.db.transaction(() => {
+      const out = body(chain);
+      chain.flush();
+      return out;
+    });
+    try {
+      return run.immediate();
+    } catch (cause) {
+      if (cause instanceof WardenError) throw cause;
+      throw new WardenError('STORAGE_ERROR', `Store transaction failed: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+  }
+
+  // ---- sessions -------------------------------------------------------------------------------
+
+  async createSession(s: Session): Promise<Session> {
+    return this.tx((chain) => {
+      const existing = this.db
+        .prepare('SELECT * FROM sessions WHERE tenant = ? AND name = ?')
+        .get(s.tenant, s.name) as Database['sessions'] | undefined;
+      if (existing) return rowToSession(existing);
+      this.db
+        .prepare(
+          'INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(s.id, s.tenant, s.name, s.maxConcurrency, s.allowNetwork ? 1 : 0, s.policy, s.createdAt);
+      chain.add(s.id, {
+        type: 'session.created',
+        at: s.createdAt,
+        data: {
+          name: s.name,
+          tenant: s.tenant,
+          maxConcurrency: s.maxConcurrency,
+          allowNetwork: s.allowNetwork,
+          policy: s.policy,
+        },
+      });
+      return s;
+    });
+  }
+
+  async getSession(idOrName: string, tenant = 'default'): Promise<Session | undefined> {
+    const row = (this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(idOrName) ??
+      this.db.prepare('SELECT * FROM sessions WHERE tenant = ? AND name = ?').get(tenant, idOrName)) as
+      Database['sessions'] | undefined;
+    return row ? rowToSession(row) : undefined;
+  }
+
+  async listSessions(tenant?: string): Promise<Session[]> {
+    let q = this.kysely.selectFrom('sessions').selectAll().orderBy('created_at');
+    if (tenant) q = q.where('tenant', '=', tenant);
+    return (await q.execute()).map(rowToSession);
+  }
+
+  // ---- agents ---------------------------------------------------------------------------------
+
+  async putAgent(manifest: AgentManifest, moduleDigest: string | null, now: number): Promise<AgentRecord> {
+    const key = agentKey(manifest);
+    const { baseDir: _ignored, ...comparable } = manifest;
+    return this.tx(() => {
+      const row = this.db.prepare('SELECT * FROM agents WHERE key = ?').get(key) as
+        Database['agents'] | undefined;
+      if (row) {
+        const existing = rowToAgent(row);
+        const { baseDir: _b, ...existingComparable } = existing.manifest;
+        if (
+          canonicalJson(existingComparable) !== canonicalJson(comparable) ||
+          existing.moduleDigest !== moduleDigest
+        ) {
+          throw new WardenError(
+            'AGENT_VERSION_CONFLICT',
+            `Agent ${key} is already registered with a different manifest or code. Agent versions are immutable so that provenance stays meaningful: bump metadata.version.`,
+            { details: { agent: key } },
+          );
+        }
+        return existing;
+      }
+      this.db
+        .prepare(
+          'INSERT INTO agents (key, name, version, runtime, concurrency, manifest, module_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          key,
+          manifest.name,
+          manifest.version,
+          manifest.runtime,
+          manifest.concurrency,
+          JSON.stringify(manifest),
+          moduleDigest,
+          now,
+        );
+      this.caps.delete(`a:${key}`);
+      return { key, manifest, moduleDigest, createdAt: now };
+    });
+  }
+
+  async getAgent(key: string): Promise<AgentRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM agents WHERE key = ?').get(key) as
+      Database['agents'] | undefined;
+    return row ? rowToAgent(row) : undefined;
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    return (
+      await this.kysely.selectFrom('agents').selectAll().orderBy('name').orderBy('created_at').execute()
+    ).map(rowToAgent);
+  }
+
+  // ---- tasks: hot path ------------------------------------------------------------------------
+
+  async submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]> {
+    return this.tx((chain) => {
+      const out: SubmitOutcome[] = [];
+      for (const t of tasks) {
+        if (t.idempotencyKey !== null) {
+          const existing = this.stmt.taskByIdempotency.get(t.sessionId, t.idempotencyKey) as
+            TaskRow | undefined;
+          if (existing) {
+            out.push({ task: rowToTask(existing), deduplicated: true });
+            continue;
+          }
+        }
+        const metadataJson = JSON.stringify(t.metadata);
+        this.stmt.insertTask.run(
+          t.id,
+          t.sessionId,
+          t.agentKey,
+          priorityLevel(t.priority),
+          t.maxAttempts,
+          t.now,
+          t.idempotencyKey,
+          t.inputJson,
+          t.deadline,
+          t.timeoutMs,
+          metadataJson,
+          t.now,
+          t.now,
+        );
+        chain.add(t.sessionId, {
+          type: 'task.submitted',
+          at: t.now,
+          taskId: t.id,
+          agent: t.agentKey,
+          data: {
+            priority: t.priority,
+            inputDigest: t.inputDigest,
+            ...(t.idempotencyKey ? { idempotencyKey: t.idempotencyKey } : {}),
+          },
+        });
+        out.push({ task: newTaskView(t), deduplicated: false });
+      }
+      return out;
+    });
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimOutcome> {
+    if (req.runnable.length === 0) return { claimed: [], expired: [], nextRunAfter: null };
+    return this.tx((chain) => {
+      const sessionRunning = new Map<string, number>();
+      const agentRunning = new Map<string, number>();
+      for (const r of this.stmt.runningCounts.all() as {
+        session_id: string;
+        agent_key: string;
+        n: number;
+      }[]) {
+        sessionRunning.set(r.session_id, (sessionRunning.get(r.session_id) ?? 0) + r.n);
+        agentRunning.set(r.agent_key, (agentRunning.get(r.agent_key) ?? 0) + r.n);
+      }
+      const fullSessions: string[] = [];
+      for (const [id, n] of sessionRunning) if (n >= this.cap('s', id, req.now)) fullSessions.push(id);
+      const held = [...req.held];
+      for (const [key, n] of agentRunning) if (n >= this.cap('a', key, req.now)) held.push(key);
+      const probing = new Set(req.probing);
+      for (const key of probing) if ((agentRunning.get(key) ?? 0) > 0) held.push(key);
+
+      const candidates = this.stmt.candidates.all(
+        req.now,
+        JSON.stringify(req.runnable),
+        JSON.stringify(held),
+        JSON.stringify(fullSessions),
+        req.limit * 2,
+      ) as CandidateRow[];
+
+      const claimed: ClaimedTask[] = [];
+      const expired: string[] = [];
+      const leaseUntil = req.now + req.leaseMs;
+      for (const c of candidates) {
+        if (claimed.length >= req.limit) break;
+        if (c.deadline !== null && c.deadline <= req.now) {
+          this.expire(chain, c, req.now);
+          expired.push(c.id);
+          continue;
+        }
+        const sRunning = sessionRunning.get(c.session_id) ?? 0;
+        const aRunning = agentRunning.get(c.agent_key) ?? 0;
+        if (
+          sRunning >= this.cap('s', c.session_id, req.now) ||
+          aRunning >= this.cap('a', c.agent_key, req.now)
+        )
+          continue;
+        if (probing.has(c.agent_key) && aRunning > 0) continue;
+        if (this.stmt.claimOne.run(req.owner, leaseUntil, req.now, c.id).changes !== 1) continue;
+        sessionRunning.set(c.session_id, sRunning + 1);
+        agentRunning.set(c.agent_key, aRunning + 1);
+        const attempt = c.attempts + 1;
+        chain.add(c.session_id, {
+          type: 'task.started',
+          at: req.now,
+          taskId: c.id,
+          attempt,
+          agent: c.agent_key,
+          data: { worker: req.owner },
+        });
+        claimed.push({
+          id: c.id,
+          sessionId: c.session_id,
+          agentKey: c.agent_key,
+          priority: c.priority,
+          attempt,
+          maxAttempts: c.max_attempts,
+          inputJson: c.input,
+          deadline: c.deadline,
+          timeoutMs: c.timeout_ms,
+          leaseUntil,
+        });
+      }
+      let nextRunAfter: number | null = null;
+      if (claimed.length === 0) {
+        const row = this.stmt.nextRunAfter.get(req.now) as { t: number | null };
+        nextRunAfter = row.t;
+      }
+      return { claimed, expired, nextRunAfter };
+    });
+  }
+
+  private expire(chain: ChainWriter, c: CandidateRow, now: number): void {
+    const error: SerializedError = {
+      code: 'DEADLINE_EXCEEDED',
+      message: `The task's deadline (${new Date(Number(c.deadline)).toISOString()}) passed before it could run`,
+      retryable: false,
+    };
+    const errorJson = JSON.stringify(error);
+    if (this.stmt.expireQueued.run(errorJson, now, c.id).changes !== 1) return;
+    this.stmt.insertResult.run(c.id, 'failed', null, errorJson, c.attempts, null, null, now);
+    chain.add(c.session_id, {
+      type: 'task.failed',
+      at: now,
+      taskId: c.id,
+      agent: c.agent_key,
+      data: { error: error.code },
+    });
+  }
+
+  /** Concurrency caps of sessions ('s') and agents ('a'), cached briefly: they change rarely and are read on every claim. */
+  private cap(kind: 's' | 'a', id: string, now: number): number {
+    const key = `${kind}:${id}`;
+    const hit = this.caps.get(key);
+    if (hit && now - hit.at < CAP_TTL_MS) return hit.n;
+    const row = (kind === 's' ? this.stmt.sessionCap : this.stmt.agentCap).get(id) as
+      { n: number } | undefined;
+    const n = row?.n ?? Number.MAX_SAFE_INTEGER;
+    this.caps.set(key, { n, at: now });
+    return n;
+  }
+
+  async finish(finishes: readonly Finish[], breakers: readonly BreakerUpdate[]): Promise<boolean[]> {
+    return this.tx((chain) => {
+      const applied: boolean[] = [];
+      for (const f of finishes) {
+        const usageJson = f.usage ? JSON.stringify(f.usage) : null;
+        const base = { at: f.now, taskId: f.taskId, attempt: f.attempt, agent: f.agentKey };
+        if (f.kind === 'retry') {
+          const errorJson = JSON.stringify(f.error);
+          const ok =
+            this.stmt.finishRetry.run(f.runAfter, errorJson, f.now, f.taskId, f.owner, f.attempt).changes ===
+            1;
+          if (ok)
+            chain.add(f.sessionId, {
+              ...base,
+              type: 'task.attempt_failed',
+              data: { error: f.error.code, retryAt: f.runAfter },
+            });
+          applied.push(ok);
+          continue;
+        }
+        const errorJson = f.kind === 'succeeded' ? null : JSON.stringify(f.error);
+        const ok =
+          this.stmt.finishTerminal.run(f.kind, errorJson, f.now, f.taskId, f.owner, f.attempt).changes === 1;
+        applied.push(ok);
+        if (!ok) continue;
+        if (f.kind === 'succeeded') {
+          this.stmt.insertResult.run(
+            f.taskId,
+            'succeeded',
+            f.outputJson,
+            null,
+            f.attempt,
+            usageJson,
+            f.outputDigest,
+            f.now,
+          );
+          chain.add(f.sessionId, { ...base, type: 'task.succeeded', data: { outputDigest: f.outputDigest } });
+        } else {
+          this.stmt.insertResult.run(f.taskId, f.kind, null, errorJson, f.attempt, usageJson, null, f.now);
+          if (f.kind === 'dead')
+            this.stmt.insertDeadLetter.run(f.taskId, f.sessionId, f.agentKey, errorJson, f.attempt, f.now);
+          const type =
+            f.kind === 'dead' ? 'task.dead_lettered' : f.kind === 'failed' ? 'task.failed' : 'task.cancelled';
+          chain.add(f.sessionId, { ...base, type, data: { error: f.error.code } });
+        }
+      }
+      for (const b of breakers) {
+        this.stmt.putBreaker.run(
+          b.agentKey,
+          b.snapshot.state,
+          b.snapshot.consecutiveFailures,
+          b.snapshot.openedAt,
+          Date.now(),
+        );
+      }
+      return applied;
+    });
+  }
+
+  async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: number): Promise<void> {
+    if (taskIds.length === 0) return;
+    this.tx(() => {
+      for (const id of taskIds) this.stmt.renewLease.run(leaseUntil, id, owner);
+    });
+  }
+
+  async reapExpiredLeases(now: number): Promise<number> {
+    return this.tx((chain) => {
+      const rows = this.stmt.expiredLeases.all(now) as TaskRow[];
+      for (const r of rows) {
+        const base = { at: now, taskId: r.id, attempt: r.attempts, agent: r.agent_key };
+        if (r.cancel_requested) {
+          const error = {
+            code: 'CANCELLED',
+            message: 'Cancelled while its worker was gone',
+            retryable: false,
+          };
+          this.terminate(chain, r, 'cancelled', error, now);
+          continue;
+        }
+        const error: SerializedError = {
+          code: 'LEASE_EXPIRED',
+          message: `The worker running attempt ${r.attempts} stopped renewing its lease (it probably died)`,
+          retryable: true,
+        };
+        if (r.attempts >= r.max_attempts) {
+          this.terminate(chain, r, 'dead', error, now);
+        } else if (this.stmt.requeueExpired.run(now, JSON.stringify(error), now, r.id, now).changes === 1) {
+          chain.add(r.session_id, { ...base, type: 'task.lease_expired', data: { worker: r.lease_owner } });
+        }
+      }
+      return rows.length;
+    });
+  }
+
+  private terminate(
+    chain: ChainWriter,
+    r: TaskRow,
+    state: 'dead' | 'cancelled',
+    error: SerializedError,
+    now: number,
+  ): void {
+    const errorJson = JSON.stringify(error);
+    if (this.stmt.terminateExpired.run(state, errorJson, now, r.id, now).changes !== 1) return;
+    this.stmt.insertResult.run(r.id, state, null, errorJson, r.attempts, null, null, now);
+    if (state === 'dead')
+      this.stmt.insertDeadLetter.run(r.id, r.session_id, r.agent_key, errorJson, r.attempts, now);
+    chain.add(r.session_id, {
+      type: state === 'dead' ? 'task.dead_lettered' : 'task.cancelled',
+      at: now,
+      taskId: r.id,
+      attempt: r.attempts,
+      agent: r.agent_key,
+      data: { error: error.code },
+    });
+  }
+
+  async cancel(taskId: string, now: number): Promise<{ state: TaskState; cancelledNow: boolean }> {
+    return this.tx((chain) => {
+      const row = this.stmt.taskById.get(taskId) as TaskRow | undefined;
+      if (!row) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
+      if (row.state === 'queued' && this.stmt.cancelQueued.run(now, taskId).changes === 1) {
+        const error = { code: 'CANCELLED', message: 'Cancelled before it ran', retryable: false };
+        this.stmt.insertResult.run(
+          taskId,
+          'cancelled',
+          null,
+          JSON.stringify(error),
+          row.attempts,
+          null,
+          null,
+          now,
+        );
+        chain.add(row.session_id, {
+          type: 'task.cancelled',
+          at: now,
+          taskId,
+          agent: row.agent_key,
+          data: { error: 'CANCELLED' },
+        });
+        return { state: 'cancelled' as TaskState, cancelledNow: true };
+      }
+      if (row.state === 'running') this.stmt.requestCancel.run(now, taskId);
+      return { state: row.state as TaskState, cancelledNow: false };
+    });
+  }
+
+  async cancelRequested(taskIds: readonly string[]): Promise<string[]> {
+    if (taskIds.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        "SELECT id FROM tasks WHERE cancel_requested = 1 AND state = 'running' AND id IN (SELECT value FROM json_each(?))",
+      )
+      .all(JSON.stringify(taskIds)) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  // ---- tasks: reads ---------------------------------------------------------------------------
+
+  async getTask(taskId: string): Promise<Task | undefined> {
+    const row = this.stmt.taskById.get(taskId) as TaskRow | undefined;
+    return row ? rowToTask(row) : undefined;
+  }
+
+  async listTasks(filter: TaskFilter): Promise<Task[]> {
+    let q = this.kysely
+      .selectFrom('tasks')
+      .selectAll()
+      .orderBy('id', 'desc')
+      .limit(Math.min(filter.limit ?? 100, 10_000));
+    if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
+    if (filter.state) q = q.where('state', '=', filter.state);
+    if (filter.agentKey) q = q.where('agent_key', '=', filter.agentKey);
+    return (await q.execute()).map(rowToTask);
+  }
+
+  async getResult(taskId: string): Promise<TaskResult | undefined> {
+    const row = this.stmt.resultById.get(taskId) as Database['results'] | undefined;
+    return row ? rowToResult(row) : undefined;
+  }
+
+  async getResults(taskIds: readonly string[]): Promise<TaskResult[]> {
+    if (taskIds.length === 0) return [];
+    const rows = this.stmt.resultsByIds.all(JSON.stringify(taskIds)) as Database['results'][];
+    return rows.map(rowToResult);
+  }
+
+  async stats(): Promise<StoreStats> {
+    const byState: Record<string, number> = {};
+    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM tasks GROUP BY state').all() as {
+      state: string;
+      n: number;
+    }[]) {
+      byState[r.state] = r.n;
+    }
+    const dl = this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number };
+    return { byState, deadLetters: dl.n };
+  }
+
+  // ---- dead-letter queue ----------------------------------------------------------------------
+
+  async listDeadLetters(filter: { sessionId?: string; limit?: number }): Promise<DeadLetter[]> {
+    let q = this.kysely
+      .selectFrom('dead_letters')
+      .selectAll()
+      .orderBy('dead_at', 'desc')
+      .limit(filter.limit ?? 100);
+    if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
+    return (await q.execute()).map(rowToDeadLetter);
+  }
+
+  async replayDeadLetter(taskId: string, now: number): Promise<Task> {
+    return this.tx((chain) => {
+      const dl = this.db.prepare('SELECT * FROM dead_letters WHERE task_id = ?').get(taskId) as
+        Database['dead_letters'] | undefined;
+      if (!dl)
+        throw new WardenError('TASK_NOT_FOUND', `Task ${taskId} is not in the dead-letter queue`, {
+          details: { taskId },
+        });
+      this.db.prepare('DELETE FROM dead_letters WHERE task_id = ?').run(taskId);
+      this.db.prepare('DELETE FROM results WHERE task_id = ?').run(taskId);
+      this.db
+        .prepare(
+          "UPDATE tasks SET state = 'queued', attempts = 0, run_after = ?, last_error = NULL, cancel_requested = 0, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+        )
+        .run(now, now, taskId);
+      chain.add(dl.session_id, { type: 'task.replayed', at: now, taskId, agent: dl.agent_key });
+      return rowToTask(this.stmt.taskById.get(taskId) as TaskRow);
+    });
+  }
+
+  async purgeDeadLetters(taskIds: readonly string[] | 'all', now: number): Promise<number> {
+    return this.tx((chain) => {
+      const rows = (
+        taskIds === 'all'
+          ? this.db.prepare('SELECT * FROM dead_letters').all()
+          : this.db
+              .prepare('SELECT * FROM dead_letters WHERE task_id IN (SELECT value FROM json_each(?))')
+              .all(JSON.stringify(taskIds))
+      ) as Database['dead_letters'][];
+      const del = this.db.prepare('DELETE FROM dead_letters WHERE task_id = ?');
+      for (const r of rows) {
+        del.run(r.task_id);
+        chain.add(r.session_id, { type: 'task.purged', at: now, taskId: r.task_id, agent: r.agent_key });
+      }
+      return rows.length;
+    });
+  }
+
+  async getBreakers(): Promise<Map<string, BreakerSnapshot>> {
+    const rows = this.db.prepare('SELECT * FROM circuit_breakers').all() as Database['circuit_breakers'][];
+    return new Map(
+      rows.map((r) => [
+        r.agent_key,
+        {
+          state: r.state as BreakerSnapshot['state'],
+          consecutiveFailures: r.consecutive_failures,
+          openedAt: r.opened_at,
+        },
+      ]),
+    );
+  }
+
+  // ---- logs and provenance --------------------------------------------------------------------
+
+  async appendLogs(lines: readonly LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    this.tx(() => {
+      for (const l of lines) this.stmt.insertLog.run(l.taskId, l.attempt, l.line, l.stream, l.message, l.at);
+    });
+  }
+
+  async readLogs(taskId: string, after?: { attempt: number; line: number }): Promise<LogLine[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM task_logs WHERE task_id = ? AND (attempt > ? OR (attempt = ? AND line > ?)) ORDER BY attempt, line LIMIT 10000',
+      )
+      .all(taskId, after?.attempt ?? -1, after?.attempt ?? -1, after?.line ?? -1) as Database['task_logs'][];
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      attempt: r.attempt,
+      line: r.line,
+      stream: r.stream as LogLine['stream'],
+      message: r.message,
+      at: Number(r.at),
+    }));
+  }
+
+  async readChain(sessionId: string): Promise<StoredLink[]> {
+    const rows = this.db
+      .prepare('SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = ? ORDER BY seq')
+      .all(sessionId) as { seq: number; prev_hash: string; hash: string; record: string }[];
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
+  }
+
+  async verifyChain(sessionId: string): Promise<ChainVerification> {
+    const head = this.stmt.getHead.get(sessionId) as { seq: number; hash: string } | undefined;
+    return verifyChain(sessionId, await this.readChain(sessionId), head ?? null);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.kysely.destroy();
+  }
+}
+
+function newTaskView(t: NewTask): Task {
+  return {
+    id: t.id,
+    sessionId: t.sessionId,
+    agent: t.agentKey,
+    priority: t.priority,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: t.maxAttempts,
+    input: JSON.parse(t.inputJson) as unknown,
+    deadline: t.deadline,
+    idempotencyKey: t.idempotencyKey,
+    metadata: t.metadata,
+    createdAt: t.now,
+    updatedAt: t.now,
+    runAfter: t.now,
+    lastError: null,
+  };
+}

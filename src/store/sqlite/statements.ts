@@ -1,0 +1,61 @@
+import type { Database, Statement } from 'better-sqlite3';
+
+// Hot-path SQL of the embedded store, prepared once per connection.
+const SQL = {
+  getHead: 'SELECT seq, hash FROM provenance_heads WHERE session_id = ?',
+  insertLink: 'INSERT INTO provenance (session_id, seq, prev_hash, hash, record) VALUES (?, ?, ?, ?, ?)',
+  putHead:
+    'INSERT INTO provenance_heads (session_id, seq, hash) VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
+  insertTask: `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
+      idempotency_key, input, deadline, timeout_ms, metadata, created_at, updated_at)
+    VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  taskByIdempotency: 'SELECT * FROM tasks WHERE session_id = ? AND idempotency_key = ?',
+  taskById: 'SELECT * FROM tasks WHERE id = ?',
+  resultById: 'SELECT * FROM results WHERE task_id = ?',
+  resultsByIds: 'SELECT * FROM results WHERE task_id IN (SELECT value FROM json_each(?))',
+  runningCounts:
+    "SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY session_id, agent_key",
+  candidates: `SELECT id, session_id, agent_key, priority, attempts, max_attempts, input, deadline, timeout_ms
+    FROM tasks INDEXED BY tasks_claim
+    WHERE state = 'queued' AND run_after <= ?
+      AND agent_key IN (SELECT value FROM json_each(?))
+      AND agent_key NOT IN (SELECT value FROM json_each(?))
+      AND session_id NOT IN (SELECT value FROM json_each(?))
+    ORDER BY priority, id LIMIT ?`,
+  nextRunAfter: "SELECT min(run_after) AS t FROM tasks WHERE state = 'queued' AND run_after > ?",
+  claimOne: `UPDATE tasks SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+    WHERE id = ? AND state = 'queued'`,
+  finishTerminal: `UPDATE tasks SET state = ?, last_error = coalesce(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?`,
+  finishRetry: `UPDATE tasks SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?`,
+  expireQueued: `UPDATE tasks SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ? AND state = 'queued'`,
+  insertResult: `INSERT INTO results (task_id, status, output, error, attempts, usage, output_digest, finished_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertDeadLetter:
+    'INSERT INTO dead_letters (task_id, session_id, agent_key, error, attempts, dead_at) VALUES (?, ?, ?, ?, ?, ?)',
+  putBreaker: `INSERT INTO circuit_breakers (agent_key, state, consecutive_failures, opened_at, updated_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (agent_key) DO UPDATE SET state = excluded.state, consecutive_failures = excluded.consecutive_failures,
+      opened_at = excluded.opened_at, updated_at = excluded.updated_at`,
+  renewLease: "UPDATE tasks SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+  expiredLeases:
+    "SELECT * FROM tasks WHERE state = 'running' AND lease_until < ? ORDER BY lease_until LIMIT 500",
+  requeueExpired: `UPDATE tasks SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND state = 'running' AND lease_until < ?`,
+  terminateExpired: `UPDATE tasks SET state = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND state = 'running' AND lease_until < ?`,
+  cancelQueued: "UPDATE tasks SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = 'queued'",
+  requestCancel: "UPDATE tasks SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 'running'",
+  insertLog:
+    'INSERT OR IGNORE INTO task_logs (task_id, attempt, line, stream, message, at) VALUES (?, ?, ?, ?, ?, ?)',
+  sessionCap: 'SELECT max_concurrency AS n FROM sessions WHERE id = ?',
+  agentCap: 'SELECT concurrency AS n FROM agents WHERE key = ?',
+} as const;
+
+export type Statements = { [K in keyof typeof SQL]: Statement };
+
+export function prepareStatements(db: Database): Statements {
+  const out = {} as Record<string, Statement>;
+  for (const [name, sql] of Object.entries(SQL)) out[name] = db.prepare(sql);
+  return out as Statements;
+}

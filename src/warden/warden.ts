@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  DEFAULT_SESSION,
+  WardenError,
+  parseManifest,
+  validateSessionOptions,
+  validateSubmit,
+  type AgentManifest,
+  type Session,
+  type SessionOptions,
+  type SubmitTask,
+  type Task,
+  type TaskResult,
+} from '../core/index.js';
+import { sha256Hex, type ChainVerification } from '../provenance/index.js';
+import { RuntimeRegistry, type InlineHandler } from '../sandbox/index.js';
+import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
+import {
+  openSqliteStore,
+  type AgentRecord,
+  type DeadLetter,
+  type LogLine,
+  type Store,
+  type TaskFilter,
+} from '../store/index.js';
+import { AgentRegistry, type HandlerOptions } from './agent-registry.js';
+
+export interface WardenOptions {
+  storage?: {
+    /** Directory of the embedded database. @default process.env.STORAGE_ROOT ?? './data' */
+    root?: string;
+    /** Explicit SQLite file (':memory:' for throwaway use); overrides root. */
+    sqlitePath?: string;
+    /** @default 'normal' — survives process crashes; 'full' also survives power loss. */
+    synchronous?: 'normal' | 'full';
+  };
+  /** Run tasks in this process. false opens Warden for submitting and inspecting only. @default {} */
+  workers?: SchedulerOptions | false;
+  /** Largest accepted task input, in bytes of JSON. @default 1048576 */
+  maxInputBytes?: number;
+}
+
+export interface SubmitReceipt extends Task {
+  /** True when an earlier task with the same idempotency key was returned instead of a new one. */
+  deduplicated: boolean;
+}
+
+/**
+ * The library entry point.
+ * @example
+ * const warden = await Warden.open({ storage: { root: './data' } });
+ * await warden.registerHandler('double', (input: { n: number }) => ({ n: input.n * 2 }));
+ * const task = await warden.submit({ agent: 'double', input: { n: 21 } });
+ * console.log(await warden.result(task.id)); // { status: 'succeeded', output: { n: 42 }, ... }
+ * await warden.close();
+ */
+export class Warden {
+  private closed = false;
+  private readonly sessionCache = new Map<string, Promise<Session>>();
+
+  private constructor(
+    readonly store: Store,
+    readonly scheduler: Scheduler,
+    private readonly agents: AgentRegistry,
+    private readonly maxInputBytes: number,
+    private readonly runsWorkers: boolean,
+  ) {}
+
+  static async open(options: WardenOptions = {}): Promise<Warden> {
+    const root = options.storage?.root ?? process.env['STORAGE_ROOT'] ?? './data';
+    const path = options.storage?.sqlitePath ?? join(resolve(root), 'warden.db');
+    const store = await openSqliteStore({
+      path,
+      ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
+    });
+    const runtimes = new RuntimeRegistry();
+    const agents = new AgentRegistry(store, runtimes);
+    const scheduler = new Scheduler(store, agents, options.workers || {});
+    const warden = new Warden(
+      store,
+      scheduler,
+      agents,
+      options.maxInputBytes ?? 1024 * 1024,
+      options.workers !== false,
+    );
+    await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
+    await agents.refresh();
+    if (warden.runsWorkers) await scheduler.start();
+    return warden;
+  }
+
+  /** Creates a session, or returns the existing one of that name. */
+  async ensureSession(options: SessionOptions): Promise<Session> {
+    const o = validateSessionOptions(options);
+    const existing = await this.store.getSession(o.name, o.tenant);
+    if (existing) return existing;
+    return this.store.createSession({ id: randomUUID(), ...o, createdAt: Date.now() });
+  }
+
+  async getSession(idOrName: string): Promise<Session> {
+    let pending = this.sessionCache.get(idOrName);
+    if (!pending) {
+      // Cache the lookup itself, so a burst of submits to one session reads it once.
+      pending = this.store.getSession(idOrName).then((session) => {
+        if (session) return session;
+        this.sessionCache.delete(idOrName);
+        throw new WardenError(
+          'SESSION_NOT_FOUND',
+          `No session named ${idOrName}; create it first (warden.ensureSession, or --session with warden run)`,
+          {
+            details: { session: idOrName },
+          },
+        );
+      });
+      this.sessionCache.set(idOrName, pending);
+    }
+    return pending;
+  }
+
+  /** Registers an agent version from a validated manifest, an agent.yaml path, or agent.yaml text. */
+  async registerAgent(manifest: AgentManifest | { path: string }): Promise<AgentRecord> {
+    const m = 'path' in manifest ? await loadManifest(manifest.path) : manifest;
+    return this.agents.register(m);
+  }
+
+  /** Registers a trusted in-process handler as an agent (runtime `inline`). */
+  async registerHandler<I = unknown, O = unknown>(
+    name: string,
+    handler: InlineHandler<I, O>,
+    options?: HandlerOptions,
+  ): Promise<AgentRecord> {
+    return this.agents.registerHandler(name, handler as InlineHandler, options);
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    return this.store.listAgents();
+  }
+
+  /** Validates, resolves the agent and durably enqueues the task; resolves once it is committed. */
+  async submit(task: SubmitTask): Promise<SubmitReceipt> {
+    this.assertOpen();
+    const t = validateSubmit(task, this.maxInputBytes);
+    const [session, manifest] = await Promise.all([
+      this.getSession(t.session),
+      this.agents.resolve({
+        ...(t.agent ? { agent: t.agent } : {}),
+        ...(t.capability ? { capability: t.capability } : {}),
+      }),
+    ]);
+    const outcome = await this.scheduler.enqueue({
+      id: uuidv7(),
+      sessionId: session.id,
+      agentKey: `${manifest.name}@${manifest.version}`,
+      priority: t.priority,
+      maxAttempts: manifest.retry.maxAttempts,
+      inputJson: t.inputJson,
+      inputDigest: sha256Hex(t.inputJson),
+      deadline: t.deadline,
+      timeoutMs: t.timeoutMs,
+      idempotencyKey: t.idempotencyKey,
+      metadata: t.metadata,
+      now: this.scheduler.options.clock.now(),
+    });
+    return { ...outcome.task, deduplicated: outcome.deduplicated };
+  }
+
+  /** Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first. */
+  async result(taskId: string, options: { timeoutMs?: number } = {}): Promise<TaskResult | undefined> {
+    const task = await this.getTask(taskId);
+    if (task.state !== 'queued' && task.state !== 'running') {
+      const stored = await this.store.getResult(taskId);
+      if (stored) return stored;
+    }
+    return this.scheduler.waitForResult(taskId, options.timeoutMs);
+  }
+
+  async getTask(taskId: string): Promise<Task> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
+    return task;
+  }
+
+  async listTasks(filter: Omit<TaskFilter, 'sessionId'> & { session?: string } = {}): Promise<Task[]> {
+    const { session, ...rest } = filter;
+    return this.store.listTasks({
+      ...rest,
+      ...(session ? { sessionId: (await this.getSession(session)).id } : {}),
+    });
+  }
+
+  async cancel(taskId: string): Promise<{ state: string; cancelledNow: boolean }> {
+    return this.scheduler.cancel(taskId);
+  }
+
+  async logs(taskId: string, after?: { attempt: number; line: number }): Promise<LogLine[]> {
+    return this.store.readLogs(taskId, after);
+  }
+
+  readonly dlq = {
+    list: async (filter: { session?: string; limit?: number } = {}): Promise<DeadLetter[]> =>
+      this.store.listDeadLetters({
+        ...(filter.limit ? { limit: filter.limit } : {}),
+        ...(filter.session ? { sessionId: (await this.getSession(filter.session)).id } : {}),
+      }),
+    replay: async (taskId: string): Promise<Task> => {
+      const task = await this.store.replayDeadLetter(taskId, this.scheduler.options.clock.now());
+      this.scheduler.wake();
+      return task;
+    },
+    purge: async (taskIds: string[] | 'all'): Promise<number> =>
+      this.store.purgeDeadLetters(taskIds, Date.now()),
+  };
+
+  /** Recomputes a session's provenance chain and reports the first broken link. */
+  async verify(session: string): Promise<ChainVerification> {
+    return this.store.verifyChain((await this.getSession(session)).id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.scheduler.stop();
+    await this.store.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new WardenError('CLOSED', 'This Warden instance is closed');
+  }
+}
+
+/** Reads and validates an agent.yaml; relative paths in it resolve against its directory. */
+export async function loadManifest(path: string): Promise<AgentManifest> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new WardenError(
+      'FILE_NOT_FOUND',
+      `Cannot read agent manifest ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+      {
+        cause,
+        details: { path },
+      },
+    );
+  }
+  return { ...parseManifest(text, path), baseDir: dirname(resolve(path)) };
+}
