@@ -15,6 +15,8 @@ import {
 import { sha256Hex } from '../provenance/index.js';
 import type {
   BreakerUpdate,
+  ClaimOutcome,
+  ClaimRequest,
   ClaimedTask,
   Finish,
   LogLine,
@@ -223,18 +225,8 @@ export class Scheduler {
           await this.agents.refresh();
           this.breakers = await this.store.getBreakers();
         }
-        const { held, probing } = this.admissions(now);
-        const out = await this.store.claim({
-          now,
-          limit: free,
-          owner: this.options.workerId,
-          leaseMs: this.options.leaseMs,
-          runnable: this.agents.runnableKeys(),
-          held,
-          probing,
-        });
-        for (const id of out.expired) void this.announceStored(id);
-        for (const task of out.claimed) this.launch(task, now);
+        const out = await this.store.claim(this.claimRequest(now, free));
+        this.launchClaimed(out, now);
         if (out.claimed.length === free) this.pumpAgain = true;
         else if (out.claimed.length === 0) this.sleepUntil(out.nextRunAfter);
       } while (this.pumpAgain);
@@ -251,6 +243,24 @@ export class Scheduler {
     } finally {
       this.pumping = false;
     }
+  }
+
+  private claimRequest(now: number, limit: number): ClaimRequest {
+    const { held, probing } = this.admissions(now);
+    return {
+      now,
+      limit,
+      owner: this.options.workerId,
+      leaseMs: this.options.leaseMs,
+      runnable: this.agents.runnableKeys(),
+      held,
+      probing,
+    };
+  }
+
+  private launchClaimed(out: ClaimOutcome, now: number): void {
+    for (const id of out.expired) void this.announceStored(id);
+    for (const task of out.claimed) this.launch(task, now);
   }
 
   private sleepUntil(nextRunAfter: number | null): void {
@@ -426,8 +436,21 @@ export class Scheduler {
     // Logs first, so a follower that sees the result has already seen the lines before it.
     await this.flushLogs();
     const updates = this.breakerUpdates(batch);
-    const applied = await this.store.finish(batch, updates);
     for (const u of updates) this.breakers.set(u.agentKey, u.snapshot);
+    // The slots of this batch free up with its commit: claim their successors in the same transaction,
+    // unless a pump is already claiming (it will see the freed slots when it loops).
+    const free = this.options.concurrency - this.inFlight.size - (this.slotsHeld - batch.length);
+    const now = this.options.clock.now();
+    const claimNext = this.running && !this.pumping && free > 0;
+    const { applied, next } = await this.store.finish(
+      batch,
+      updates,
+      claimNext ? this.claimRequest(now, free) : undefined,
+    );
+    if (next) {
+      this.launchClaimed(next, now);
+      if (next.claimed.length === 0) this.sleepUntil(next.nextRunAfter);
+    }
     const emit = this.events.listenerCount('task') > 0;
     for (let i = 0; i < batch.length; i++) {
       const f = batch[i]!;

@@ -10,6 +10,7 @@ export type {
   ClaimedTask,
   ClaimOutcome,
   Finish,
+  FinishOutcome,
   BreakerUpdate,
   LogLine,
   TaskFilter,

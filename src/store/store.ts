@@ -83,6 +83,11 @@ export type Finish =
   | (FinishBase & { kind: 'retry'; error: SerializedError; runAfter: number })
   | (FinishBase & { kind: 'dead' | 'failed' | 'cancelled'; error: SerializedError });
 
+export interface FinishOutcome {
+  applied: boolean[];
+  next?: ClaimOutcome;
+}
+
 export interface BreakerUpdate {
   agentKey: string;
   snapshot: BreakerSnapshot;
@@ -143,8 +148,15 @@ export interface Store {
 
   submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]>;
   claim(request: ClaimRequest): Promise<ClaimOutcome>;
-  /** Applies finishes guarded by lease owner and attempt; returns which ones applied. */
-  finish(finishes: readonly Finish[], breakers: readonly BreakerUpdate[]): Promise<boolean[]>;
+  /**
+   * Applies finishes guarded by lease owner and attempt, and says which applied. With `next`, claims
+   * the next tasks for the freed slots in the same transaction (one commit instead of two per batch).
+   */
+  finish(
+    finishes: readonly Finish[],
+    breakers: readonly BreakerUpdate[],
+    next?: ClaimRequest,
+  ): Promise<FinishOutcome>;
   renewLeases(owner: string, taskIds: readonly string[], leaseUntil: number): Promise<void>;
   /** Returns running tasks whose lease ran out to the queue (or the DLQ after their last attempt). */
   reapExpiredLeases(now: number): Promise<number>;

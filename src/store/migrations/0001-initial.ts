@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 
 // Dialect-neutral DDL: the same migration builds the SQLite and the PostgreSQL schema.
 export async function up(db: Kysely<unknown>): Promise<void> {
@@ -49,11 +49,23 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
-  // The claim scans queued tasks in (priority, id) order; ids are UUIDv7 so id order is age order.
-  await db.schema.createIndex('tasks_claim').on('tasks').columns(['state', 'priority', 'id']).execute();
-  await db.schema.createIndex('tasks_lease').on('tasks').columns(['state', 'lease_until']).execute();
-  await db.schema.createIndex('tasks_session_state').on('tasks').columns(['session_id', 'state']).execute();
-  await db.schema.createIndex('tasks_agent').on('tasks').columns(['agent_key', 'created_at']).execute();
+  // Partial indexes hold only the tasks in flight: the claim scans queued tasks in (priority, id) order
+  // (ids are UUIDv7, so id order is age order) and the reaper scans running leases, and neither index
+  // grows with the history of finished tasks. Columns that change with state are kept out of the others.
+  await db.schema
+    .createIndex('tasks_claim')
+    .on('tasks')
+    .columns(['priority', 'id'])
+    .where(sql.ref('state'), '=', 'queued')
+    .execute();
+  await db.schema
+    .createIndex('tasks_running')
+    .on('tasks')
+    .columns(['lease_until'])
+    .where(sql.ref('state'), '=', 'running')
+    .execute();
+  await db.schema.createIndex('tasks_session').on('tasks').columns(['session_id', 'id']).execute();
+  await db.schema.createIndex('tasks_agent').on('tasks').columns(['agent_key', 'id']).execute();
   // NULL keys are distinct in both dialects, so tasks without a key never collide.
   await db.schema
     .createIndex('tasks_idempotency')

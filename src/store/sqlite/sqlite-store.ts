@@ -27,6 +27,7 @@ import type {
   ClaimedTask,
   DeadLetter,
   Finish,
+  FinishOutcome,
   LogLine,
   NewTask,
   Store,
@@ -266,82 +267,81 @@ export class SqliteStore implements Store {
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
     if (req.runnable.length === 0) return { claimed: [], expired: [], nextRunAfter: null };
-    return this.tx((chain) => {
-      const sessionRunning = new Map<string, number>();
-      const agentRunning = new Map<string, number>();
-      for (const r of this.stmt.runningCounts.all() as {
-        session_id: string;
-        agent_key: string;
-        n: number;
-      }[]) {
-        sessionRunning.set(r.session_id, (sessionRunning.get(r.session_id) ?? 0) + r.n);
-        agentRunning.set(r.agent_key, (agentRunning.get(r.agent_key) ?? 0) + r.n);
-      }
-      const fullSessions: string[] = [];
-      for (const [id, n] of sessionRunning) if (n >= this.cap('s', id, req.now)) fullSessions.push(id);
-      const held = [...req.held];
-      for (const [key, n] of agentRunning) if (n >= this.cap('a', key, req.now)) held.push(key);
-      const probing = new Set(req.probing);
-      for (const key of probing) if ((agentRunning.get(key) ?? 0) > 0) held.push(key);
+    return this.tx((chain) => this.claimIn(chain, req));
+  }
 
-      const candidates = this.stmt.candidates.all(
-        req.now,
-        JSON.stringify(req.runnable),
-        JSON.stringify(held),
-        JSON.stringify(fullSessions),
-        req.limit * 2,
-      ) as CandidateRow[];
+  private claimIn(chain: ChainWriter, req: ClaimRequest): ClaimOutcome {
+    const sessionRunning = new Map<string, number>();
+    const agentRunning = new Map<string, number>();
+    for (const r of this.stmt.runningCounts.all() as {
+      session_id: string;
+      agent_key: string;
+      n: number;
+    }[]) {
+      sessionRunning.set(r.session_id, (sessionRunning.get(r.session_id) ?? 0) + r.n);
+      agentRunning.set(r.agent_key, (agentRunning.get(r.agent_key) ?? 0) + r.n);
+    }
+    const fullSessions: string[] = [];
+    for (const [id, n] of sessionRunning) if (n >= this.cap('s', id, req.now)) fullSessions.push(id);
+    const held = [...req.held];
+    for (const [key, n] of agentRunning) if (n >= this.cap('a', key, req.now)) held.push(key);
+    const probing = new Set(req.probing);
+    for (const key of probing) if ((agentRunning.get(key) ?? 0) > 0) held.push(key);
 
-      const claimed: ClaimedTask[] = [];
-      const expired: string[] = [];
-      const leaseUntil = req.now + req.leaseMs;
-      for (const c of candidates) {
-        if (claimed.length >= req.limit) break;
-        if (c.deadline !== null && c.deadline <= req.now) {
-          this.expire(chain, c, req.now);
-          expired.push(c.id);
-          continue;
-        }
-        const sRunning = sessionRunning.get(c.session_id) ?? 0;
-        const aRunning = agentRunning.get(c.agent_key) ?? 0;
-        if (
-          sRunning >= this.cap('s', c.session_id, req.now) ||
-          aRunning >= this.cap('a', c.agent_key, req.now)
-        )
-          continue;
-        if (probing.has(c.agent_key) && aRunning > 0) continue;
-        if (this.stmt.claimOne.run(req.owner, leaseUntil, req.now, c.id).changes !== 1) continue;
-        sessionRunning.set(c.session_id, sRunning + 1);
-        agentRunning.set(c.agent_key, aRunning + 1);
-        const attempt = c.attempts + 1;
-        chain.add(c.session_id, {
-          type: 'task.started',
-          at: req.now,
-          taskId: c.id,
-          attempt,
-          agent: c.agent_key,
-          data: { worker: req.owner },
-        });
-        claimed.push({
-          id: c.id,
-          sessionId: c.session_id,
-          agentKey: c.agent_key,
-          priority: c.priority,
-          attempt,
-          maxAttempts: c.max_attempts,
-          inputJson: c.input,
-          deadline: c.deadline,
-          timeoutMs: c.timeout_ms,
-          leaseUntil,
-        });
+    const candidates = this.stmt.candidates.all(
+      req.now,
+      JSON.stringify(req.runnable),
+      JSON.stringify(held),
+      JSON.stringify(fullSessions),
+      req.limit * 2,
+    ) as CandidateRow[];
+
+    const claimed: ClaimedTask[] = [];
+    const expired: string[] = [];
+    const leaseUntil = req.now + req.leaseMs;
+    for (const c of candidates) {
+      if (claimed.length >= req.limit) break;
+      if (c.deadline !== null && c.deadline <= req.now) {
+        this.expire(chain, c, req.now);
+        expired.push(c.id);
+        continue;
       }
-      let nextRunAfter: number | null = null;
-      if (claimed.length === 0) {
-        const row = this.stmt.nextRunAfter.get(req.now) as { t: number | null };
-        nextRunAfter = row.t;
-      }
-      return { claimed, expired, nextRunAfter };
-    });
+      const sRunning = sessionRunning.get(c.session_id) ?? 0;
+      const aRunning = agentRunning.get(c.agent_key) ?? 0;
+      if (sRunning >= this.cap('s', c.session_id, req.now) || aRunning >= this.cap('a', c.agent_key, req.now))
+        continue;
+      if (probing.has(c.agent_key) && aRunning > 0) continue;
+      if (this.stmt.claimOne.run(req.owner, leaseUntil, req.now, c.id).changes !== 1) continue;
+      sessionRunning.set(c.session_id, sRunning + 1);
+      agentRunning.set(c.agent_key, aRunning + 1);
+      const attempt = c.attempts + 1;
+      chain.add(c.session_id, {
+        type: 'task.started',
+        at: req.now,
+        taskId: c.id,
+        attempt,
+        agent: c.agent_key,
+        data: { worker: req.owner },
+      });
+      claimed.push({
+        id: c.id,
+        sessionId: c.session_id,
+        agentKey: c.agent_key,
+        priority: c.priority,
+        attempt,
+        maxAttempts: c.max_attempts,
+        inputJson: c.input,
+        deadline: c.deadline,
+        timeoutMs: c.timeout_ms,
+        leaseUntil,
+      });
+    }
+    let nextRunAfter: number | null = null;
+    if (claimed.length === 0) {
+      const row = this.stmt.nextRunAfter.get(req.now) as { t: number | null };
+      nextRunAfter = row.t;
+    }
+    return { claimed, expired, nextRunAfter };
   }
 
   private expire(chain: ChainWriter, c: CandidateRow, now: number): void {
@@ -374,7 +374,11 @@ export class SqliteStore implements Store {
     return n;
   }
 
-  async finish(finishes: readonly Finish[], breakers: readonly BreakerUpdate[]): Promise<boolean[]> {
+  async finish(
+    finishes: readonly Finish[],
+    breakers: readonly BreakerUpdate[],
+    next?: ClaimRequest,
+  ): Promise<FinishOutcome> {
     return this.tx((chain) => {
       const applied: boolean[] = [];
       for (const f of finishes) {
@@ -429,7 +433,8 @@ export class SqliteStore implements Store {
           Date.now(),
         );
       }
-      return applied;
+      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied };
+      return { applied, next: this.claimIn(chain, next) };
     });
   }
 

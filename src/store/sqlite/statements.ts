@@ -22,7 +22,8 @@ const SQL = {
       AND agent_key NOT IN (SELECT value FROM json_each(?))
       AND session_id NOT IN (SELECT value FROM json_each(?))
     ORDER BY priority, id LIMIT ?`,
-  nextRunAfter: "SELECT min(run_after) AS t FROM tasks WHERE state = 'queued' AND run_after > ?",
+  nextRunAfter:
+    "SELECT min(run_after) AS t FROM tasks INDEXED BY tasks_claim WHERE state = 'queued' AND run_after > ?",
   claimOne: `UPDATE tasks SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
     WHERE id = ? AND state = 'queued'`,
   finishTerminal: `UPDATE tasks SET state = ?, last_error = coalesce(?, last_error), lease_owner = NULL, lease_until = NULL, updated_at = ?
