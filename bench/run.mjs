@@ -9,14 +9,21 @@ import { join } from 'node:path';
 
 const filter = process.argv[2];
 const here = new URL('.', import.meta.url).pathname;
-const list = (dir) => readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).sort().map((f) => join(dir, f));
+const list = (dir) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .sort()
+    .map((f) => join(dir, f));
 const files = [...list(here), ...list(join(here, 'peers'))].filter((f) => !filter || f.includes(filter));
 
 const figures = new Map();
 let failed = 0;
 for (const file of files) {
   const started = Date.now();
-  const run = spawnSync(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
   for (const line of run.stdout.split('\n').filter(Boolean)) {
     process.stdout.write(`${line}\n`);
     try {
@@ -39,11 +46,28 @@ const ratio = (name, ours, theirs, higherIsBetter) => {
   const b = figures.get(theirs);
   if (a === undefined || b === undefined) return;
   const value = higherIsBetter ? a / b : b / a;
-  process.stdout.write(`${JSON.stringify({ name, value: Number(value.toFixed(3)), unit: 'x', ours: a, theirs: b })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ name, value: Number(value.toFixed(3)), unit: 'x', ours: a, theirs: b })}\n`,
+  );
 };
 for (const peer of ['bullmq', 'graphile-worker']) {
-  ratio(`warden vs ${peer} no-op throughput`, 'warden no-op throughput', `peer ${peer} no-op throughput`, true);
-  ratio(`warden vs ${peer} latency p50 (speedup)`, 'warden submit-to-result latency p50', `peer ${peer} submit-to-result latency p50`, false);
-  ratio(`warden vs ${peer} latency p99 (speedup)`, 'warden submit-to-result latency p99', `peer ${peer} submit-to-result latency p99`, false);
+  ratio(
+    `warden vs ${peer} no-op throughput`,
+    'warden no-op throughput',
+    `peer ${peer} no-op throughput`,
+    true,
+  );
+  ratio(
+    `warden vs ${peer} latency p50 (speedup)`,
+    'warden submit-to-result latency p50',
+    `peer ${peer} submit-to-result latency p50`,
+    false,
+  );
+  ratio(
+    `warden vs ${peer} latency p99 (speedup)`,
+    'warden submit-to-result latency p99',
+    `peer ${peer} submit-to-result latency p99`,
+    false,
+  );
 }
 process.exitCode = failed ? 1 : 0;

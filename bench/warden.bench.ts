@@ -14,7 +14,10 @@ function emit(name: string, value: number, unit: string, extra: Record<string, u
 }
 
 async function open(root: string, workers: boolean) {
-  const warden = await Warden.open({ storage: { root }, workers: workers ? { concurrency: CONCURRENCY } : false });
+  const warden = await Warden.open({
+    storage: { root },
+    workers: workers ? { concurrency: CONCURRENCY } : false,
+  });
   await warden.registerHandler('noop', () => null);
   return warden;
 }
@@ -22,7 +25,11 @@ async function open(root: string, workers: boolean) {
 async function submitAll(warden: Warden, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < n; start += 1000) {
-    const chunk = await Promise.all(Array.from({ length: Math.min(1000, n - start) }, (_, k) => warden.submit({ agent: 'noop', input: { k: start + k } })));
+    const chunk = await Promise.all(
+      Array.from({ length: Math.min(1000, n - start) }, (_, k) =>
+        warden.submit({ agent: 'noop', input: { k: start + k } }),
+      ),
+    );
     for (const t of chunk) ids.push(t.id);
   }
   return ids;
@@ -36,7 +43,9 @@ async function drainThroughput(): Promise<void> {
     await submitAll(producer, JOBS);
     const submitMs = performance.now() - t0;
     await producer.close();
-    emit('warden submit throughput (durable, group commit)', (JOBS / submitMs) * 1000, 'tasks/s', { jobs: JOBS });
+    emit('warden submit throughput (durable, group commit)', (JOBS / submitMs) * 1000, 'tasks/s', {
+      jobs: JOBS,
+    });
 
     // Like the peers: jobs are queued first, then one worker with concurrency 50 drains them.
     const warden = await open(root, false);
@@ -51,11 +60,16 @@ async function drainThroughput(): Promise<void> {
     await all;
     const ms = performance.now() - started;
     const stats = await warden.store.stats();
-    if (stats.byState['succeeded'] !== JOBS) throw new Error(`expected ${JOBS} succeeded, got ${JSON.stringify(stats.byState)}`);
+    if (stats.byState['succeeded'] !== JOBS)
+      throw new Error(`expected ${JOBS} succeeded, got ${JSON.stringify(stats.byState)}`);
     const chain = await warden.verify('default');
     if (!chain.ok) throw new Error('provenance chain does not verify');
     await warden.close();
-    emit('warden no-op throughput', (JOBS / ms) * 1000, 'tasks/s', { jobs: JOBS, concurrency: CONCURRENCY, provenanceRecords: chain.length });
+    emit('warden no-op throughput', (JOBS / ms) * 1000, 'tasks/s', {
+      jobs: JOBS,
+      concurrency: CONCURRENCY,
+      provenanceRecords: chain.length,
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -70,7 +84,10 @@ async function mixedThroughput(): Promise<void> {
     await Promise.all(ids.map((id) => warden.result(id)));
     const ms = performance.now() - t0;
     await warden.close();
-    emit('warden no-op throughput (submit and run concurrently)', (JOBS / ms) * 1000, 'tasks/s', { jobs: JOBS, concurrency: CONCURRENCY });
+    emit('warden no-op throughput (submit and run concurrently)', (JOBS / ms) * 1000, 'tasks/s', {
+      jobs: JOBS,
+      concurrency: CONCURRENCY,
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

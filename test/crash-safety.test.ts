@@ -8,8 +8,13 @@ import { tempDir } from './helpers.js';
 const TOTAL = 2000;
 const worker = new URL('./fixtures/crash-worker.ts', import.meta.url).pathname;
 
-function start(root: string, mode: 'submit' | 'resume'): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker, root, mode, String(TOTAL)], { stdio: ['ignore', 'pipe', 'inherit'] });
+function start(
+  root: string,
+  mode: 'submit' | 'resume',
+): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker, root, mode, String(TOTAL)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: string[] = [];
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)));
@@ -20,7 +25,8 @@ function start(root: string, mode: 'submit' | 'resume'): { child: ChildProcess; 
 async function waitFor(lines: string[], predicate: (l: string) => boolean, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!lines.some(predicate)) {
-    if (Date.now() > until) throw new Error(`child did not print the expected line; got: ${lines.slice(-5).join(' | ')}`);
+    if (Date.now() > until)
+      throw new Error(`child did not print the expected line; got: ${lines.slice(-5).join(' | ')}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -36,7 +42,10 @@ describe('crash safety', () => {
     expect(await first.exited).toBe(null);
 
     const db = new BetterSqlite3(join(root, 'warden.db'), { readonly: true });
-    const atCrash = db.prepare('SELECT state, count(*) AS n FROM tasks GROUP BY state').all() as { state: string; n: number }[];
+    const atCrash = db.prepare('SELECT state, count(*) AS n FROM tasks GROUP BY state').all() as {
+      state: string;
+      n: number;
+    }[];
     db.close();
     const byState = Object.fromEntries(atCrash.map((r) => [r.state, r.n]));
     expect(byState['succeeded']).toBeGreaterThan(0);
@@ -51,9 +60,15 @@ describe('crash safety', () => {
     expect(one('SELECT count(*) AS n FROM tasks')).toBe(TOTAL);
     expect(one("SELECT count(*) AS n FROM tasks WHERE state = 'succeeded'")).toBe(TOTAL);
     expect(one('SELECT count(*) AS n FROM results')).toBe(TOTAL);
-    expect(one('SELECT count(*) AS n FROM tasks t LEFT JOIN results r ON r.task_id = t.id WHERE r.task_id IS NULL')).toBe(0);
+    expect(
+      one(
+        'SELECT count(*) AS n FROM tasks t LEFT JOIN results r ON r.task_id = t.id WHERE r.task_id IS NULL',
+      ),
+    ).toBe(0);
     // Each task's output is its own: nothing was crossed or duplicated.
-    const rows = check.prepare('SELECT t.input, r.output FROM tasks t JOIN results r ON r.task_id = t.id').all() as { input: string; output: string }[];
+    const rows = check
+      .prepare('SELECT t.input, r.output FROM tasks t JOIN results r ON r.task_id = t.id')
+      .all() as { input: string; output: string }[];
     for (const r of rows) {
       const { i } = JSON.parse(r.input) as { i: number };
       expect(JSON.parse(r.output)).toEqual({ i, squared: i * i });
@@ -61,8 +76,12 @@ describe('crash safety', () => {
     const inputs = new Set(rows.map((r) => (JSON.parse(r.input) as { i: number }).i));
     expect(inputs.size).toBe(TOTAL);
     // Exactly one success record per task in the provenance chain, and some tasks were recovered from the crash.
-    expect(one("SELECT count(*) AS n FROM provenance WHERE record LIKE '%\"type\":\"task.succeeded\"%'")).toBe(TOTAL);
-    expect(one("SELECT count(*) AS n FROM provenance WHERE record LIKE '%\"type\":\"task.lease_expired\"%'")).toBeGreaterThan(0);
+    expect(one('SELECT count(*) AS n FROM provenance WHERE record LIKE \'%"type":"task.succeeded"%\'')).toBe(
+      TOTAL,
+    );
+    expect(
+      one('SELECT count(*) AS n FROM provenance WHERE record LIKE \'%"type":"task.lease_expired"%\''),
+    ).toBeGreaterThan(0);
     check.close();
 
     const warden = await Warden.open({ storage: { root }, workers: false });

@@ -20,7 +20,12 @@ describe('error registry', () => {
     const cause = new Error('disk full');
     const err = new WardenError('STORAGE_ERROR', 'write failed', { cause, details: { table: 'tasks' } });
     expect(err).toMatchObject({ code: 'STORAGE_ERROR', status: 500, retryable: true, cause });
-    expect(err.toJSON()).toEqual({ code: 'STORAGE_ERROR', message: 'write failed', retryable: true, details: { table: 'tasks' } });
+    expect(err.toJSON()).toEqual({
+      code: 'STORAGE_ERROR',
+      message: 'write failed',
+      retryable: true,
+      details: { table: 'tasks' },
+    });
     expect(new WardenError('AGENT_FAILED', 'x', { retryable: false }).retryable).toBe(false);
   });
 });

@@ -10,13 +10,17 @@ async function populated() {
   const warden = await openWarden({ root });
   await warden.registerHandler('ok', (i: unknown) => i);
   let fail = true;
-  await warden.registerHandler('flaky', () => {
-    if (fail) {
-      fail = false;
-      throw new Error('first try fails');
-    }
-    return 'ok';
-  }, { retry: { maxAttempts: 2, baseMs: 0 } });
+  await warden.registerHandler(
+    'flaky',
+    () => {
+      if (fail) {
+        fail = false;
+        throw new Error('first try fails');
+      }
+      return 'ok';
+    },
+    { retry: { maxAttempts: 2, baseMs: 0 } },
+  );
   const ids = [];
   for (let i = 0; i < 5; i++) ids.push((await warden.submit({ agent: 'ok', input: { i } })).id);
   ids.push((await warden.submit({ agent: 'flaky' })).id);
@@ -37,20 +41,43 @@ describe('provenance hash chain', () => {
     const { root, sessionId, ids } = await populated();
     const warden = await openWarden({ root, workers: false });
     const links = await warden.store.readChain(sessionId);
-    const records = links.map((l) => JSON.parse(l.recordJson) as { type: string; taskId?: string; seq: number });
+    const records = links.map(
+      (l) => JSON.parse(l.recordJson) as { type: string; taskId?: string; seq: number },
+    );
     expect(records[0]!.type).toBe('session.created');
     const flaky = records.filter((r) => r.taskId === ids[5]).map((r) => r.type);
-    expect(flaky).toEqual(['task.submitted', 'task.started', 'task.attempt_failed', 'task.started', 'task.succeeded']);
+    expect(flaky).toEqual([
+      'task.submitted',
+      'task.started',
+      'task.attempt_failed',
+      'task.started',
+      'task.succeeded',
+    ]);
     expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
     expect(links[0]!.prevHash).toBe(GENESIS_HASH);
     expect((await warden.verify('default')).ok).toBe(true);
   });
 
   it.each([
-    ['a changed record', "UPDATE provenance SET record = replace(record, '\"at\":', '\"at\": ') WHERE seq = 4", 4, /does not match its hash/],
-    ['a changed hash', "UPDATE provenance SET hash = 'ab' || substr(hash, 3) WHERE seq = 6", 6, /does not match its hash/],
+    [
+      'a changed record',
+      'UPDATE provenance SET record = replace(record, \'"at":\', \'"at": \') WHERE seq = 4',
+      4,
+      /does not match its hash/,
+    ],
+    [
+      'a changed hash',
+      "UPDATE provenance SET hash = 'ab' || substr(hash, 3) WHERE seq = 6",
+      6,
+      /does not match its hash/,
+    ],
     ['a deleted record', 'DELETE FROM provenance WHERE seq = 5', 5, /missing record/],
-    ['a truncated tail', 'DELETE FROM provenance WHERE seq = (SELECT max(seq) FROM provenance)', 0, /truncated/],
+    [
+      'a truncated tail',
+      'DELETE FROM provenance WHERE seq = (SELECT max(seq) FROM provenance)',
+      0,
+      /truncated/,
+    ],
   ])('detects %s and names the first broken record', async (_what, sql, seq, reason) => {
     const { root } = await populated();
     tamper(root, sql);
@@ -77,7 +104,12 @@ describe('provenance hash chain', () => {
   it('detects reordering of two records', () => {
     const a = chainRecord('s', null, { type: 'task.submitted', at: 1, taskId: 't1' });
     const b = chainRecord('s', { seq: 1, hash: a.hash }, { type: 'task.started', at: 2, taskId: 't1' });
-    const link = (c: typeof a) => ({ seq: c.record.seq, prevHash: c.record.prevHash, hash: c.hash, recordJson: c.recordJson });
+    const link = (c: typeof a) => ({
+      seq: c.record.seq,
+      prevHash: c.record.prevHash,
+      hash: c.hash,
+      recordJson: c.recordJson,
+    });
     expect(verifyChain('s', [link(a), link(b)]).ok).toBe(true);
     const swapped = verifyChain('s', [
       { ...link(b), seq: 1 },

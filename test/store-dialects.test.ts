@@ -5,7 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../src/store/index.js';
 
 const PG_URL = process.env['WARDEN_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const TABLES = ['agents', 'circuit_breakers', 'dead_letters', 'provenance', 'provenance_heads', 'results', 'sessions', 'task_logs', 'tasks'];
+const TABLES = [
+  'agents',
+  'circuit_breakers',
+  'dead_letters',
+  'provenance',
+  'provenance_heads',
+  'results',
+  'sessions',
+  'task_logs',
+  'tasks',
+];
 
 async function pgAvailable(): Promise<boolean> {
   const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
@@ -20,7 +30,9 @@ async function pgAvailable(): Promise<boolean> {
 
 const available = await pgAvailable();
 if (!available) {
-  console.warn(`\n!!! PostgreSQL is not reachable at ${PG_URL}: SKIPPING the PostgreSQL dialect tests. CI starts it; start it locally to run them.\n`);
+  console.warn(
+    `\n!!! PostgreSQL is not reachable at ${PG_URL}: SKIPPING the PostgreSQL dialect tests. CI starts it; start it locally to run them.\n`,
+  );
 }
 
 describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
@@ -32,7 +44,11 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     await admin.end();
-    db = new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${schema}`, max: 2 }) }) });
+    db = new Kysely({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: PG_URL, options: `-c search_path=${schema}`, max: 2 }),
+      }),
+    });
   });
 
   afterAll(async () => {
@@ -46,7 +62,11 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
   it('applies every migration, and applying again is a no-op', async () => {
     expect(await migrateToLatest(db)).toEqual(['0001-initial']);
     expect(await migrateToLatest(db)).toEqual([]);
-    const rows = await sql<{ table_name: string }>`SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema} ORDER BY table_name`.execute(db);
+    const rows = await sql<{
+      table_name: string;
+    }>`SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema} ORDER BY table_name`.execute(
+      db,
+    );
     const names = rows.rows.map((r) => r.table_name).filter((n) => !n.startsWith('warden_migrations'));
     expect(names).toEqual(TABLES);
   });
@@ -59,7 +79,13 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
     await insertTask('t2', null);
     await insertTask('t3', null); // NULL keys never collide
     await expect(insertTask('t4', 'k')).rejects.toThrow(/duplicate key|unique/i);
-    await sql`INSERT INTO results (task_id, status, attempts, finished_at) VALUES ('t1', 'succeeded', 1, 0)`.execute(db);
-    await expect(sql`INSERT INTO results (task_id, status, attempts, finished_at) VALUES ('t1', 'dead', 1, 0)`.execute(db)).rejects.toThrow();
+    await sql`INSERT INTO results (task_id, status, attempts, finished_at) VALUES ('t1', 'succeeded', 1, 0)`.execute(
+      db,
+    );
+    await expect(
+      sql`INSERT INTO results (task_id, status, attempts, finished_at) VALUES ('t1', 'dead', 1, 0)`.execute(
+        db,
+      ),
+    ).rejects.toThrow();
   });
 });

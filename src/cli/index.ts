@@ -29,6 +29,8 @@ export function buildProgram(): Command {
     agentsCommand(),
   ]) {
     program.addCommand(cmd);
+    // addCommand does not copy exitOverride: without this, subcommand usage errors exit 1, not 2.
+    for (const c of [cmd, ...cmd.commands]) c.copyInheritedSettings(program);
   }
   return program;
 }

@@ -11,7 +11,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      if (LONE_SURROGATE.test(value)) throw new TypeError('Strings with lone surrogates cannot be canonicalised');
+      if (LONE_SURROGATE.test(value))
+        throw new TypeError('Strings with lone surrogates cannot be canonicalised');
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new TypeError(`${value} cannot be represented as JSON`);
@@ -27,7 +28,10 @@ export function canonicalJson(value: unknown): string {
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out += ',';
           const item: unknown = value[i];
-          out += item === undefined || typeof item === 'function' || typeof item === 'symbol' ? 'null' : canonicalJson(item);
+          out +=
+            item === undefined || typeof item === 'function' || typeof item === 'symbol'
+              ? 'null'
+              : canonicalJson(item);
         }
         return `${out}]`;
       }

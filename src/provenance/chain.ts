@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { canonicalJson } from '../core/index.js';
 
 /** prev_hash of the first record in every session's chain. */
@@ -45,8 +46,12 @@ export interface ChainedRecord {
   hash: string;
 }
 
+// crypto.hash (Node >= 20.12) hashes in one call without a Hash object: it runs several times per task.
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: string | Uint8Array, enc: 'hex') => string })
+  .hash;
+
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 /** Appends one event after `head` (null for an empty chain). Pure apart from hashing. */

@@ -469,6 +469,8 @@ export class Scheduler {
           });
         continue;
       }
+      // Nobody waits and nobody listens: skip building (and parsing) the result on the hot path.
+      if (!emit && !this.waiters.has(f.taskId)) continue;
       const result: TaskResult = {
         taskId: f.taskId,
         status: f.kind,

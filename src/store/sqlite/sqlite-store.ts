@@ -73,7 +73,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 10000');
     db.pragma('temp_store = MEMORY');
-    db.pragma('cache_size = -65536'); db.pragma('wal_autocheckpoint = 10000');
+    db.pragma('cache_size = -65536');
+    db.pragma('wal_autocheckpoint = 10000');
   } catch (cause) {
     throw new WardenError(
       'STORAGE_ERROR',
