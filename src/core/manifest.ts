@@ -144,10 +144,19 @@ export function parseManifest(text: string, file = 'agent.yaml'): AgentManifest 
   const raw: unknown = doc.toJS();
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => {
-      const path = issue.path.map(String);
-      const at = locate(doc, lineCounter, issue.path as (string | number)[]);
-      return { path: path.join('.') || '(root)', message: issue.message, ...at };
+    const issues = parsed.error.issues.flatMap((issue) => {
+      // An unknown field is reported at the field itself, not at the object that holds it.
+      const extra = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      return extra.map((key) => {
+        const path = [...issue.path, ...(key === undefined ? [] : [key])] as (string | number)[];
+        const message =
+          issue.code === 'invalid_key'
+            ? (issue.issues[0]?.message ?? issue.message)
+            : key
+              ? `unknown field "${key}" (check its spelling)`
+              : issue.message;
+        return { path: path.map(String).join('.') || '(root)', message, ...locate(doc, lineCounter, path) };
+      });
     });
     throw manifestError(file, issues);
   }

@@ -81,7 +81,8 @@ export function validateSubmit(task: SubmitTask, maxInputBytes = DEFAULT_MAX_INP
   } catch (cause) {
     throw new WardenError('INVALID_INPUT', 'Task input must be JSON-serialisable', { cause });
   }
-  if (inputJson.length > maxInputBytes && Buffer.byteLength(inputJson) > maxInputBytes) {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only count bytes when the length alone cannot tell.
+  if (inputJson.length * 3 > maxInputBytes && Buffer.byteLength(inputJson) > maxInputBytes) {
     throw new WardenError('INPUT_TOO_LARGE', `Task input is larger than ${maxInputBytes} bytes`, {
       details: { maxInputBytes },
     });

@@ -68,16 +68,22 @@ export class AgentRegistry implements AgentDirectory {
       retry: { ...DEFAULT_RETRY, ...options.retry },
       circuitBreaker: { ...DEFAULT_BREAKER, ...options.circuitBreaker },
     };
-    this.runtimes.inline.register(name, handler);
-    return this.register(manifest);
+    // Store first: a conflicting version must not replace the registered handler.
+    const record = await this.store.putAgent(manifest, null, Date.now());
+    const key = agentKey(manifest);
+    this.runtimes.inline.register(key, handler);
+    const entry = this.entries.get(key);
+    if (entry) entry.prepared = undefined; // the next run uses the handler just registered
+    this.remember(record.manifest, true);
+    return record;
   }
 
-  private remember(manifest: AgentManifest): void {
+  private remember(manifest: AgentManifest, recompute = false): void {
     const key = agentKey(manifest);
-    if (this.entries.has(key)) return;
-    this.entries.set(key, { manifest });
+    if (this.entries.has(key) && !recompute) return;
+    if (!this.entries.has(key)) this.entries.set(key, { manifest });
     this.runnable = [...this.entries.values()]
-      .filter((e) => e.manifest.runtime !== 'inline' || this.runtimes.inline.has(e.manifest.name))
+      .filter((e) => e.manifest.runtime !== 'inline' || this.runtimes.inline.has(agentKey(e.manifest)))
       .map((e) => agentKey(e.manifest));
   }
 
@@ -92,7 +98,7 @@ export class AgentRegistry implements AgentDirectory {
   }
 
   private canRun(manifest: AgentManifest): boolean {
-    if (manifest.runtime === 'inline') return this.runtimes.inline.has(manifest.name);
+    if (manifest.runtime === 'inline') return this.runtimes.inline.has(agentKey(manifest));
     try {
       this.runtimes.get(manifest);
       return true;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { WardenError, type AgentManifest } from '../../core/index.js';
+import { WardenError, agentKey, type AgentManifest } from '../../core/index.js';
 import type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
 
 /** What an inline handler sees besides its input. */
@@ -22,16 +22,17 @@ export class InlineRuntime implements AgentRuntime {
   readonly name = 'inline' as const;
   private readonly handlers = new Map<string, InlineHandler>();
 
-  register(name: string, handler: InlineHandler): void {
-    this.handlers.set(name, handler);
+  /** Handlers are per agent version (`name@version`): each version keeps its own code. */
+  register(key: string, handler: InlineHandler): void {
+    this.handlers.set(key, handler);
   }
 
-  has(name: string): boolean {
-    return this.handlers.has(name);
+  has(key: string): boolean {
+    return this.handlers.has(key);
   }
 
   async prepare(manifest: AgentManifest): Promise<PreparedAgent> {
-    const handler = this.handlers.get(manifest.name);
+    const handler = this.handlers.get(agentKey(manifest));
     if (!handler) {
       throw new WardenError(
         'HANDLER_NOT_REGISTERED',
