@@ -66,8 +66,24 @@ export function chainRecord(
     seq: head ? head.seq + 1 : 1,
     prevHash: head ? head.hash : GENESIS_HASH,
   };
-  const recordJson = canonicalJson(record);
+  const recordJson = canonicalRecordJson(record);
   return { record, recordJson, hash: sha256Hex(recordJson) };
+}
+
+/**
+ * canonicalJson(record), written out for the record's fixed shape: keys in RFC 8785 order
+ * (agent, at, attempt, data, prevHash, seq, sessionId, taskId, type) without sorting per call.
+ * Runs several times per task; a property test holds it equal to the generic canonicalJson.
+ */
+export function canonicalRecordJson(r: ProvenanceRecord): string {
+  let out = '{';
+  if (r.agent !== undefined) out += `"agent":${canonicalJson(r.agent)},`;
+  out += `"at":${canonicalJson(r.at)},`;
+  if (r.attempt !== undefined) out += `"attempt":${canonicalJson(r.attempt)},`;
+  if (r.data !== undefined) out += `"data":${canonicalJson(r.data)},`;
+  out += `"prevHash":${canonicalJson(r.prevHash)},"seq":${canonicalJson(r.seq)},"sessionId":${canonicalJson(r.sessionId)},`;
+  if (r.taskId !== undefined) out += `"taskId":${canonicalJson(r.taskId)},`;
+  return `${out}"type":${canonicalJson(r.type)}}`;
 }
 
 export interface StoredLink {

@@ -1,4 +1,4 @@
-export { GENESIS_HASH, chainRecord, verifyChain, sha256Hex } from './chain.js';
+export { GENESIS_HASH, chainRecord, canonicalRecordJson, verifyChain, sha256Hex } from './chain.js';
 export type {
   ProvenanceEvent,
   ProvenanceEventType,

@@ -35,6 +35,7 @@ import type {
   SubmitOutcome,
   TaskFilter,
 } from '../store.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { ChainWriter } from './chain-writer.js';
 import { prepareStatements, type Statements } from './statements.js';
 
@@ -74,7 +75,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     db.pragma('busy_timeout = 10000');
     db.pragma('temp_store = MEMORY');
     db.pragma('cache_size = -65536');
-    db.pragma('wal_autocheckpoint = 10000');
+    // A background thread checkpoints (see BackgroundCheckpointer); this is only the backstop that
+    // bounds the WAL if that thread falls behind.
+    db.pragma('wal_autocheckpoint = 20000');
   } catch (cause) {
     throw new WardenError(
       'STORAGE_ERROR',
@@ -84,7 +87,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   }
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
   await migrateToLatest(kysely as Kysely<unknown>);
-  return new SqliteStore(db, kysely);
+  const checkpointer = options.path === ':memory:' ? undefined : new BackgroundCheckpointer(options.path);
+  return new SqliteStore(db, kysely, checkpointer);
 }
 
 /** The embedded store: one SQLite file in WAL mode, hot paths as prepared statements in one transaction per batch. */
@@ -97,6 +101,7 @@ export class SqliteStore implements Store {
   constructor(
     private readonly db: BetterSqlite3.Database,
     private readonly kysely: Kysely<Database>,
+    private readonly checkpointer?: BackgroundCheckpointer,
   ) {
     this.stmt = prepareStatements(db);
   }
@@ -294,7 +299,8 @@ export class SqliteStore implements Store {
       JSON.stringify(req.runnable),
       JSON.stringify(held),
       JSON.stringify(fullSessions),
-      req.limit * 2,
+      // A little slack for candidates skipped by per-batch caps; the next pass picks up the rest.
+      req.limit + Math.min(req.limit, 16),
     ) as CandidateRow[];
 
     const claimed: ClaimedTask[] = [];
@@ -688,6 +694,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.checkpointer?.stop();
     await this.kysely.destroy();
   }
 }
