@@ -35,3 +35,23 @@ export type { ChainVerification, ProvenanceRecord, ProvenanceEvent } from './pro
 export type { TaskEvent, SchedulerOptions } from './scheduler/index.js';
 export type { InlineHandler, HandlerContext } from './sandbox/index.js';
 export type { LogLine, DeadLetter, AgentRecord } from './store/index.js';
+export {
+  fusedGromovWasserstein,
+  fgwDistance,
+  shortestPathMatrix,
+  kneedle,
+  mengerKnee,
+  shannonRate,
+  rateDistortionCurve,
+  findRdKnee,
+} from './rd/index.js';
+export type {
+  FgwProblem,
+  FgwOptions,
+  FgwResult,
+  AttributedGraph,
+  KneedleResult,
+  MengerResult,
+  RatePoint,
+  RefinementPoint,
+} from './rd/index.js';

@@ -3,6 +3,7 @@ import { isWardenError } from '../core/index.js';
 import { agentsCommand, runCommand, submitCommand } from './commands/run.js';
 import { cancelCommand, logsCommand, resultCommand, tasksCommand } from './commands/tasks.js';
 import { dlqCommand, verifyCommand, workerCommand } from './commands/ops.js';
+import { rdCommand } from './commands/rd.js';
 
 export function buildProgram(): Command {
   const program = new Command('warden')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     dlqCommand(),
     verifyCommand(),
     agentsCommand(),
+    rdCommand(),
   ]) {
     program.addCommand(cmd);
     // addCommand does not copy exitOverride: without this, subcommand usage errors exit 1, not 2.

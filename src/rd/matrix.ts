@@ -1,0 +1,263 @@
+/**
+ * Dense row-major matrices on Float64Array and the few kernels FGW needs.
+ * Kernels write into caller-owned buffers so that solver loops never allocate.
+ */
+
+/** A dense row-major matrix: entry (i, j) is `data[i * cols + j]`. */
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: Float64Array;
+}
+
+/** A matrix as nested arrays (`rows[i][j]`) or as a {@link Matrix}. */
+export type MatrixInput = readonly (readonly number[])[] | Matrix;
+
+/** A vector as an array or a Float64Array. */
+export type VectorInput = readonly number[] | Float64Array;
+
+export function isMatrix(value: unknown): value is Matrix {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    (value as Matrix).data instanceof Float64Array &&
+    typeof (value as Matrix).rows === 'number' &&
+    typeof (value as Matrix).cols === 'number'
+  );
+}
+
+/** Copies a nested array into a new row-major {@link Matrix} (no validation beyond shape). */
+export function matrixFromRows(rows: readonly (readonly number[])[]): Matrix {
+  const r = rows.length;
+  const c = r === 0 ? 0 : (rows[0]?.length ?? 0);
+  const data = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) {
+    const row = rows[i] ?? [];
+    for (let j = 0; j < c; j++) {
+      const v = row[j];
+      data[i * c + j] = typeof v === 'number' ? v : NaN;
+    }
+  }
+  return { rows: r, cols: c, data };
+}
+
+/** Converts a row-major matrix back to nested arrays (for JSON output). */
+export function matrixToRows(m: Matrix): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < m.rows; i++) out.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
+  return out;
+}
+
+/**
+ * out (n×m) = A (n×kk) · B (kk×m), all row-major, summing over k in increasing order (so both
+ * kernels round identically). Mostly-dense A uses a 4×4 register-blocked kernel;
+ * sparse A (adjacency structures) skips zero entries row by row. `nz` is scratch of length ≥ kk.
+ * With `accumulate`, adds A·B to `out` instead of overwriting it.
+ */
+export function gemm(
+  a: Float64Array,
+  b: Float64Array,
+  out: Float64Array,
+  n: number,
+  kk: number,
+  m: number,
+  nz: Int32Array,
+  accumulate = false,
+): void {
+  if (!accumulate) out.fill(0, 0, n * m);
+  let nonZero = 0;
+  for (let t = 0; t < n * kk; t++) if (a[t] !== 0) nonZero++;
+  if (nonZero * 2 > n * kk) gemmDense(a, b, out, n, kk, m);
+  else gemmSparse(a, b, out, n, kk, m, nz);
+}
+
+function gemmDense(
+  a: Float64Array,
+  b: Float64Array,
+  out: Float64Array,
+  n: number,
+  kk: number,
+  m: number,
+): void {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    // 4 output rows × 4 rows of B per pass: 16 coefficients stay in registers.
+    const r0 = i * kk;
+    const r1 = r0 + kk;
+    const r2 = r1 + kk;
+    const r3 = r2 + kk;
+    const o0 = i * m;
+    const o1 = o0 + m;
+    const o2 = o1 + m;
+    const o3 = o2 + m;
+    let k = 0;
+    for (; k + 3 < kk; k += 4) {
+      const a00 = a[r0 + k]!;
+      const a01 = a[r0 + k + 1]!;
+      const a02 = a[r0 + k + 2]!;
+      const a03 = a[r0 + k + 3]!;
+      const a10 = a[r1 + k]!;
+      const a11 = a[r1 + k + 1]!;
+      const a12 = a[r1 + k + 2]!;
+      const a13 = a[r1 + k + 3]!;
+      const a20 = a[r2 + k]!;
+      const a21 = a[r2 + k + 1]!;
+      const a22 = a[r2 + k + 2]!;
+      const a23 = a[r2 + k + 3]!;
+      const a30 = a[r3 + k]!;
+      const a31 = a[r3 + k + 1]!;
+      const a32 = a[r3 + k + 2]!;
+      const a33 = a[r3 + k + 3]!;
+      const b0 = k * m;
+      const b1 = b0 + m;
+      const b2 = b1 + m;
+      const b3 = b2 + m;
+      for (let j = 0; j < m; j++) {
+        const x0 = b[b0 + j]!;
+        const x1 = b[b1 + j]!;
+        const x2 = b[b2 + j]!;
+        const x3 = b[b3 + j]!;
+        out[o0 + j] = out[o0 + j]! + a00 * x0 + a01 * x1 + a02 * x2 + a03 * x3;
+        out[o1 + j] = out[o1 + j]! + a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
+        out[o2 + j] = out[o2 + j]! + a20 * x0 + a21 * x1 + a22 * x2 + a23 * x3;
+        out[o3 + j] = out[o3 + j]! + a30 * x0 + a31 * x1 + a32 * x2 + a33 * x3;
+      }
+    }
+    for (; k < kk; k++) {
+      const bk = k * m;
+      const c0 = a[r0 + k]!;
+      const c1 = a[r1 + k]!;
+      const c2 = a[r2 + k]!;
+      const c3 = a[r3 + k]!;
+      for (let j = 0; j < m; j++) {
+        const x = b[bk + j]!;
+        out[o0 + j] = out[o0 + j]! + c0 * x;
+        out[o1 + j] = out[o1 + j]! + c1 * x;
+        out[o2 + j] = out[o2 + j]! + c2 * x;
+        out[o3 + j] = out[o3 + j]! + c3 * x;
+      }
+    }
+  }
+  for (; i < n; i++) {
+    const r0 = i * kk;
+    const o0 = i * m;
+    for (let k = 0; k < kk; k++) {
+      const c = a[r0 + k]!;
+      const bk = k * m;
+      for (let j = 0; j < m; j++) out[o0 + j] = out[o0 + j]! + c * b[bk + j]!;
+    }
+  }
+}
+
+function gemmSparse(
+  a: Float64Array,
+  b: Float64Array,
+  out: Float64Array,
+  n: number,
+  kk: number,
+  m: number,
+  nz: Int32Array,
+): void {
+  for (let i = 0; i < n; i++) {
+    const rowA = i * kk;
+    let count = 0;
+    for (let k = 0; k < kk; k++) if (a[rowA + k] !== 0) nz[count++] = k;
+    const o = i * m;
+    let t = 0;
+    for (; t + 3 < count; t += 4) {
+      const k0 = nz[t]!;
+      const k1 = nz[t + 1]!;
+      const k2 = nz[t + 2]!;
+      const k3 = nz[t + 3]!;
+      const c0 = a[rowA + k0]!;
+      const c1 = a[rowA + k1]!;
+      const c2 = a[rowA + k2]!;
+      const c3 = a[rowA + k3]!;
+      const b0 = k0 * m;
+      const b1 = k1 * m;
+      const b2 = k2 * m;
+      const b3 = k3 * m;
+      for (let j = 0; j < m; j++) {
+        out[o + j] = out[o + j]! + c0 * b[b0 + j]! + c1 * b[b1 + j]! + c2 * b[b2 + j]! + c3 * b[b3 + j]!;
+      }
+    }
+    for (; t < count; t++) {
+      const k = nz[t]!;
+      const c = a[rowA + k]!;
+      const bk = k * m;
+      for (let j = 0; j < m; j++) out[o + j] = out[o + j]! + c * b[bk + j]!;
+    }
+  }
+}
+
+/** Source of the product kernels, for the helper thread of parallel-gemm.ts (same code, same rounding). */
+export function gemmRowKernels(): string {
+  return [gemm, gemmDense, gemmSparse].map((f) => f.toString()).join('\n');
+}
+
+/** Frobenius inner product ⟨A, B⟩ over the first `len` entries. */
+export function frobenius(a: Float64Array, b: Float64Array, len: number): number {
+  let s = 0;
+  for (let i = 0; i < len; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** Squared Euclidean distances between the rows of F1 (n×d) and F2 (m×d), as POT's `ot.dist`. */
+export function sqeuclidean(f1: Matrix, f2: Matrix): Matrix {
+  const n = f1.rows;
+  const m = f2.rows;
+  const d = f1.cols;
+  const data = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) {
+        const diff = f1.data[i * d + k]! - f2.data[j * d + k]!;
+        s += diff * diff;
+      }
+      data[i * m + j] = s;
+    }
+  }
+  return { rows: n, cols: m, data };
+}
+
+/**
+ * Sum with numpy's pairwise summation (blocks of 8 partial sums, split above 128 items), so that
+ * weight rescaling rounds exactly as POT's `b * a.sum() / b.sum()` does.
+ */
+export function pairwiseSum(x: Float64Array, start = 0, len = x.length): number {
+  if (len < 8) {
+    let s = 0;
+    for (let i = 0; i < len; i++) s += x[start + i]!;
+    return s;
+  }
+  if (len <= 128) {
+    let r0 = x[start]!,
+      r1 = x[start + 1]!,
+      r2 = x[start + 2]!,
+      r3 = x[start + 3]!;
+    let r4 = x[start + 4]!,
+      r5 = x[start + 5]!,
+      r6 = x[start + 6]!,
+      r7 = x[start + 7]!;
+    let i = 8;
+    for (; i < len - (len % 8); i += 8) {
+      const o = start + i;
+      r0 += x[o]!;
+      r1 += x[o + 1]!;
+      r2 += x[o + 2]!;
+      r3 += x[o + 3]!;
+      r4 += x[o + 4]!;
+      r5 += x[o + 5]!;
+      r6 += x[o + 6]!;
+      r7 += x[o + 7]!;
+    }
+    let res = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
+    for (; i < len; i++) res += x[start + i]!;
+    return res;
+  }
+  let n2 = Math.floor(len / 2);
+  n2 -= n2 % 8;
+  return pairwiseSum(x, start, n2) + pairwiseSum(x, start + n2, len - n2);
+}

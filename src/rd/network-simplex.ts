@@ -1,0 +1,542 @@
+/**
+ * Exact optimal transport on a complete bipartite graph by the primal network simplex method.
+ *
+ * This is a TypeScript re-implementation of the solver POT calls from `ot.emd` (Bonneel's
+ * lightweight adaptation of LEMON's NetworkSimplex, block-search pivot rule, arc mixing on,
+ * artificial root with "EQ" supply constraints). It follows the same node numbering, arc order,
+ * pivot rule and tie-breaking so that, on problems with several optimal vertices, it tends to
+ * return the same vertex as POT; that choice steers which local optimum FGW's conditional
+ * gradient reaches. All buffers are allocated once for the largest problem and reused.
+ *
+ * LEMON: Copyright (C) 2003-2010 Egervary Jeno Kombinatorikus Optimalizalasi Kutatocsoport (EGRES),
+ * distributed under the Boost Software License 1.0; adaptation by Nicolas Bonneel (2013).
+ */
+
+const STATE_UPPER = -1;
+const STATE_TREE = 0;
+const STATE_LOWER = 1;
+/** Reduced-cost threshold relative to the magnitude of the potentials (as in POT). */
+const EPSILON = 2.2204460492503131e-15;
+/** Largest supply imbalance accepted before the problem is declared infeasible. */
+const SUPPLY_EPSILON = 1e-8;
+
+export type SimplexStatus = 'optimal' | 'infeasible' | 'unbounded' | 'max-iter';
+
+export class NetworkSimplex {
+  private nodeNum = 0;
+  private arcNum = 0;
+  private n1 = 0;
+  private n2 = 0;
+  private readonly source: Int32Array;
+  private readonly target: Int32Array;
+  /** Graph arc id (s * n2 + t) stored at each internal arc position. */
+  private readonly arcAt: Int32Array;
+  /** Flat index into the caller's n×m cost and plan matrices of each internal arc position. */
+  private readonly flatAt: Int32Array;
+  private layoutN = -1;
+  private layoutM = -1;
+  readonly cost: Float64Array;
+  readonly flow: Float64Array;
+  private readonly state: Int8Array;
+  private readonly supply: Float64Array;
+  private readonly pi: Float64Array;
+  private readonly parent: Int32Array;
+  private readonly pred: Int32Array;
+  private readonly thread: Int32Array;
+  private readonly revThread: Int32Array;
+  private readonly succNum: Int32Array;
+  private readonly lastSucc: Int32Array;
+  private readonly forward: Uint8Array;
+  private readonly dirtyRevs: Int32Array;
+  private readonly demandArcs: Int32Array;
+  private root = 0;
+  private inArc = 0;
+  private join = 0;
+  private uIn = 0;
+  private vIn = 0;
+  private uOut = 0;
+  private delta = 0;
+  private blockSize = 10;
+  private nextArc = 0;
+  /** Pivots performed by the last {@link run}. */
+  iterations = 0;
+
+  /** Allocates for problems of up to `maxN` sources and `maxM` targets. */
+  constructor(maxN: number, maxM: number) {
+    const nodes = maxN + maxM;
+    const arcs = maxN * maxM + nodes;
+    this.source = new Int32Array(arcs);
+    this.target = new Int32Array(arcs);
+    this.arcAt = new Int32Array(maxN * maxM);
+    this.flatAt = new Int32Array(maxN * maxM);
+    this.cost = new Float64Array(arcs);
+    this.flow = new Float64Array(arcs);
+    this.state = new Int8Array(arcs);
+    this.supply = new Float64Array(nodes + 1);
+    this.pi = new Float64Array(nodes + 1);
+    this.parent = new Int32Array(nodes + 1);
+    this.pred = new Int32Array(nodes + 1);
+    this.thread = new Int32Array(nodes + 1);
+    this.revThread = new Int32Array(nodes + 1);
+    this.succNum = new Int32Array(nodes + 1);
+    this.lastSucc = new Int32Array(nodes + 1);
+    this.forward = new Uint8Array(nodes + 1);
+    this.dirtyRevs = new Int32Array(nodes + 1);
+    this.demandArcs = new Int32Array(nodes);
+  }
+
+  /** Internal id of graph node `g` (LEMON stores nodes in reverse order). */
+  private nodeId(g: number): number {
+    return this.nodeNum - g - 1;
+  }
+
+  /**
+   * Sets up a problem with `n` sources of mass `a` and `m` sinks of mass `b` (all > 0). The cost
+   * of arc (i, j) is read afterwards through {@link setCosts}.
+   */
+  reset(a: Float64Array, n: number, b: Float64Array, m: number): void {
+    this.n1 = n;
+    this.n2 = m;
+    this.nodeNum = n + m;
+    this.arcNum = n * m;
+    const arcNum = this.arcNum;
+    if (this.layoutN !== n || this.layoutM !== m) {
+      // Arc mixing: arcs are visited from the last id down and stored with stride k, so that the
+      // block search sees arcs from many sources in each block (same layout as POT).
+      const k = Math.max(Math.floor(Math.sqrt(arcNum)), 10);
+      let i = 0;
+      let j = 0;
+      for (let arc = arcNum - 1; arc >= 0; arc--) {
+        this.arcAt[i] = arc;
+        this.source[i] = this.nodeId(Math.floor(arc / m));
+        this.target[i] = this.nodeId((arc % m) + n);
+        if ((i += k) >= arcNum) i = ++j;
+      }
+      this.layoutN = n;
+      this.layoutM = m;
+    }
+    for (let g = this.nodeNum - 1; g >= 0; g--) {
+      this.supply[this.nodeId(g)] = g < n ? a[g]! : -b[g - n]!;
+    }
+    this.blockSize = Math.max(Math.floor(Math.sqrt(arcNum)), 10);
+    this.nextArc = 0;
+  }
+
+  /**
+   * Maps arc (s, t) of the compacted problem to entry rowIndex[s] * stride + colIndex[t] of the
+   * caller's matrices, for {@link setCosts} and {@link writeFlow}. Call after the first reset.
+   */
+  mapArcs(stride: number, rowIndex: Int32Array, colIndex: Int32Array): void {
+    const m = this.n2;
+    for (let pos = 0; pos < this.arcNum; pos++) {
+      const arc = this.arcAt[pos]!;
+      const s = Math.floor(arc / m);
+      this.flatAt[pos] = rowIndex[s]! * stride + colIndex[arc - s * m]!;
+    }
+  }
+
+  /** Reads the arc costs from the caller's cost matrix (see {@link mapArcs}). */
+  setCosts(d: Float64Array): void {
+    const { cost, flatAt } = this;
+    for (let pos = 0; pos < this.arcNum; pos++) cost[pos] = d[flatAt[pos]!]!;
+  }
+
+  /** Writes the non-zero flows into the caller's plan matrix and lists their flat indices. */
+  writeFlow(out: Float64Array, nonzero: Int32Array): number {
+    const { flow, flatAt } = this;
+    let count = 0;
+    for (let pos = 0; pos < this.arcNum; pos++) {
+      const f = flow[pos]!;
+      if (f === 0) continue;
+      const idx = flatAt[pos]!;
+      out[idx] = f;
+      nonzero[count++] = idx;
+    }
+    return count;
+  }
+
+  /** Solves the problem set up by {@link reset} and {@link setCosts}. */
+  run(maxIter: number): SimplexStatus {
+    if (!this.init()) return 'infeasible';
+    if (!this.initialPivots()) return 'unbounded';
+    return this.pivotLoop(maxIter);
+  }
+
+  /**
+   * Re-solves after {@link setCosts} changed the costs but not the supplies, starting from the
+   * previous optimal basis (still primal feasible): potentials are recomputed along the tree and
+   * pivoting resumes. Far fewer pivots than {@link run} when the costs moved moderately.
+   */
+  rerun(maxIter: number): SimplexStatus {
+    const { thread, parent, pred, forward, cost, pi } = this;
+    const root = this.root;
+    pi[root] = 0;
+    for (let u = thread[root]!; u !== root; u = thread[u]!) {
+      const c = cost[pred[u]!]!;
+      pi[u] = forward[u] ? pi[parent[u]!]! - c : pi[parent[u]!]! + c;
+    }
+    return this.pivotLoop(maxIter);
+  }
+
+  private pivotLoop(maxIter: number): SimplexStatus {
+    let status: SimplexStatus = 'optimal';
+    let iter = 0;
+    while (this.findEnteringArc()) {
+      if (maxIter > 0 && ++iter >= maxIter) {
+        status = 'max-iter';
+        break;
+      }
+      if (!this.pivot()) return 'unbounded';
+    }
+    this.iterations = iter;
+    // Artificial arcs must end empty; residues at rounding level are cleared (as POT does).
+    for (let e = this.arcNum; e < this.arcNum + this.nodeNum; e++) this.flow[e] = 0;
+    return status;
+  }
+
+  /**
+   * True when some non-tree arc has a reduced cost within `relTol` of zero at the optimum: the
+   * LP then (generically) has several optimal vertices and the one returned is a tie-break.
+   */
+  hasTies(relTol: number): boolean {
+    const { state, cost, pi, source, target } = this;
+    for (let e = 0; e < this.arcNum; e++) {
+      if (state[e] === STATE_TREE) continue;
+      const ps = pi[source[e]!]!;
+      const pt = pi[target[e]!]!;
+      const c = cost[e]!;
+      const rc = c + ps - pt;
+      const scale = Math.max(Math.abs(c), Math.abs(ps), Math.abs(pt));
+      if (Math.abs(rc) <= relTol * scale) return true;
+    }
+    return false;
+  }
+
+  private init(): boolean {
+    const nodeNum = this.nodeNum;
+    const arcNum = this.arcNum;
+    if (nodeNum === 0) return false;
+    let sum = 0;
+    for (let i = 0; i < nodeNum; i++) sum += this.supply[i]!;
+    if (Math.abs(sum) > SUPPLY_EPSILON) return false;
+    let artCost = 0;
+    for (let i = 0; i < arcNum; i++) if (this.cost[i]! > artCost) artCost = this.cost[i]!;
+    artCost = (artCost + 1) * nodeNum;
+    this.flow.fill(0, 0, arcNum);
+    this.state.fill(STATE_LOWER, 0, arcNum);
+    const root = (this.root = nodeNum);
+    this.parent[root] = -1;
+    this.pred[root] = -1;
+    this.thread[root] = 0;
+    this.revThread[0] = root;
+    this.succNum[root] = nodeNum + 1;
+    this.lastSucc[root] = root - 1;
+    this.supply[root] = 0;
+    this.pi[root] = 0;
+    for (let u = 0, e = arcNum; u !== nodeNum; ++u, ++e) {
+      this.parent[u] = root;
+      this.pred[u] = e;
+      this.thread[u] = u + 1;
+      this.revThread[u + 1] = u;
+      this.succNum[u] = 1;
+      this.lastSucc[u] = u;
+      this.state[e] = STATE_TREE;
+      const s = this.supply[u]!;
+      if (s >= 0) {
+        this.forward[u] = 1;
+        this.pi[u] = 0;
+        this.source[e] = u;
+        this.target[e] = root;
+        this.flow[e] = s;
+        this.cost[e] = 0;
+      } else {
+        this.forward[u] = 0;
+        this.pi[u] = artCost;
+        this.source[e] = root;
+        this.target[e] = u;
+        this.flow[e] = -s;
+        this.cost[e] = artCost;
+      }
+    }
+    return true;
+  }
+
+  /** LEMON's start heuristic: pivot in the cheapest incoming arc of each demand node. */
+  private initialPivots(): boolean {
+    const n = this.n1;
+    const m = this.n2;
+    let total = 0;
+    let supplyNodes = 0;
+    let demandNodes = 0;
+    for (let g = this.nodeNum - 1; g >= 0; g--) {
+      const curr = this.supply[this.nodeId(g)]!;
+      if (curr > 0) {
+        total += curr;
+        supplyNodes++;
+      } else if (curr < 0) demandNodes++;
+    }
+    if (total <= 0) return true;
+    let count = 0;
+    if (supplyNodes === 1 && demandNodes === 1) {
+      // Single source and sink: the only arc carries everything.
+      count = 0;
+      this.demandArcs[count++] = this.positionOf(0);
+    } else {
+      for (let g = this.nodeNum - 1; g >= n; g--) {
+        if (!(this.supply[this.nodeId(g)]! < 0)) continue;
+        let minCost = Number.MAX_VALUE;
+        let minPos = -1;
+        for (let arc = (n - 1) * m + (g - n); arc >= 0; arc -= m) {
+          const pos = this.positionOf(arc);
+          const c = this.cost[pos]!;
+          if (c < minCost) {
+            minCost = c;
+            minPos = pos;
+          }
+        }
+        if (minPos >= 0) this.demandArcs[count++] = minPos;
+      }
+    }
+    for (let t = 0; t < count; t++) {
+      const e = this.demandArcs[t]!;
+      this.inArc = e;
+      if (this.state[e]! * (this.cost[e]! + this.pi[this.source[e]!]! - this.pi[this.target[e]!]!) >= 0)
+        continue;
+      if (!this.pivot()) return false;
+    }
+    return true;
+  }
+
+  /** Internal position of graph arc `arc` under arc mixing (inverse of the layout in reset). */
+  private positionOf(arc: number): number {
+    const arcNum = this.arcNum;
+    const k = Math.max(Math.floor(Math.sqrt(arcNum)), 10);
+    const t = arcNum - arc - 1;
+    const longLen = Math.floor(arcNum / k) + 1;
+    const longCols = arcNum % k;
+    const longTotal = longLen * longCols;
+    if (t < longTotal) return (t % longLen) * k + Math.floor(t / longLen);
+    const t2 = t - longTotal;
+    const shortLen = longLen - 1;
+    return (t2 % shortLen) * k + Math.floor(t2 / shortLen) + longCols;
+  }
+
+  /** Block search: the most negative reduced cost within the first block that has one. */
+  private findEnteringArc(): boolean {
+    const state = this.state;
+    const cost = this.cost;
+    const pi = this.pi;
+    const source = this.source;
+    const target = this.target;
+    const searchArcNum = this.arcNum;
+    let min = 0;
+    let cnt = this.blockSize;
+    let e = this.nextArc;
+    for (let pass = 0; pass < 2; pass++) {
+      const end = pass === 0 ? searchArcNum : this.nextArc;
+      for (e = pass === 0 ? this.nextArc : 0; e !== end; ++e) {
+        const c = state[e]! * (cost[e]! + pi[source[e]!]! - pi[target[e]!]!);
+        if (c < min) {
+          min = c;
+          this.inArc = e;
+        }
+        if (--cnt === 0) {
+          if (min < -EPSILON * this.scale()) {
+            this.nextArc = e;
+            return true;
+          }
+          cnt = this.blockSize;
+        }
+      }
+    }
+    if (min >= -EPSILON * this.scale()) return false;
+    this.nextArc = e;
+    return true;
+  }
+
+  private scale(): number {
+    const a = this.inArc;
+    const ps = Math.abs(this.pi[this.source[a]!]!);
+    const pt = Math.abs(this.pi[this.target[a]!]!);
+    const m = ps > pt ? ps : pt;
+    const c = Math.abs(this.cost[a]!);
+    return m > c ? m : c;
+  }
+
+  /** One pivot on `inArc`; false when the cycle is unbounded. */
+  private pivot(): boolean {
+    this.findJoinNode();
+    const change = this.findLeavingArc();
+    if (this.delta >= Number.MAX_VALUE) return false;
+    this.changeFlow(change);
+    if (change) {
+      this.updateTreeStructure();
+      this.updatePotential();
+    }
+    return true;
+  }
+
+  private findJoinNode(): void {
+    let u = this.source[this.inArc]!;
+    let v = this.target[this.inArc]!;
+    while (u !== v) {
+      if (this.succNum[u]! < this.succNum[v]!) u = this.parent[u]!;
+      else v = this.parent[v]!;
+    }
+    this.join = u;
+  }
+
+  private findLeavingArc(): boolean {
+    const inArc = this.inArc;
+    let first: number;
+    let second: number;
+    if (this.state[inArc] === STATE_LOWER) {
+      first = this.source[inArc]!;
+      second = this.target[inArc]!;
+    } else {
+      first = this.target[inArc]!;
+      second = this.source[inArc]!;
+    }
+    this.delta = Infinity;
+    let result = 0;
+    for (let u = first; u !== this.join; u = this.parent[u]!) {
+      const d = this.forward[u] ? this.flow[this.pred[u]!]! : Infinity;
+      if (d < this.delta) {
+        this.delta = d;
+        this.uOut = u;
+        result = 1;
+      }
+    }
+    for (let u = second; u !== this.join; u = this.parent[u]!) {
+      const d = this.forward[u] ? Infinity : this.flow[this.pred[u]!]!;
+      if (d <= this.delta) {
+        this.delta = d;
+        this.uOut = u;
+        result = 2;
+      }
+    }
+    if (result === 1) {
+      this.uIn = first;
+      this.vIn = second;
+    } else {
+      this.uIn = second;
+      this.vIn = first;
+    }
+    return result !== 0;
+  }
+
+  private changeFlow(change: boolean): void {
+    const inArc = this.inArc;
+    const flow = this.flow;
+    if (this.delta > 0) {
+      const val = this.state[inArc]! * this.delta;
+      flow[inArc] = flow[inArc]! + val;
+      for (let u = this.source[inArc]!; u !== this.join; u = this.parent[u]!) {
+        const e = this.pred[u]!;
+        flow[e] = flow[e]! + (this.forward[u] ? -val : val);
+      }
+      for (let u = this.target[inArc]!; u !== this.join; u = this.parent[u]!) {
+        const e = this.pred[u]!;
+        flow[e] = flow[e]! + (this.forward[u] ? val : -val);
+      }
+    }
+    if (change) {
+      this.state[inArc] = STATE_TREE;
+      const out = this.pred[this.uOut]!;
+      this.state[out] = flow[out] === 0 ? STATE_LOWER : STATE_UPPER;
+    } else {
+      this.state[inArc] = -this.state[inArc]!;
+    }
+  }
+
+  private updateTreeStructure(): void {
+    const { parent, thread, revThread, succNum, lastSucc, pred, forward, dirtyRevs } = this;
+    const uIn = this.uIn;
+    const vIn = this.vIn;
+    const uOut = this.uOut;
+    const join = this.join;
+    const oldRevThread = revThread[uOut]!;
+    const oldSuccNum = succNum[uOut]!;
+    const oldLastSucc = lastSucc[uOut]!;
+    const vOut = parent[uOut]!;
+
+    let u = lastSucc[uIn]!;
+    let right = thread[u]!;
+    const last = oldRevThread === vIn ? thread[lastSucc[uOut]!]! : thread[vIn]!;
+
+    // Re-hang the stem (the path from uIn to uOut) under vIn, fixing the thread order.
+    let stem = uIn;
+    thread[vIn] = stem;
+    let dirty = 0;
+    dirtyRevs[dirty++] = vIn;
+    let parStem = vIn;
+    while (stem !== uOut) {
+      const newStem = parent[stem]!;
+      thread[u] = newStem;
+      dirtyRevs[dirty++] = u;
+      const w = revThread[stem]!;
+      thread[w] = right;
+      revThread[right] = w;
+      parent[stem] = parStem;
+      parStem = stem;
+      stem = newStem;
+      u = lastSucc[stem] === lastSucc[parStem] ? revThread[parStem]! : lastSucc[stem]!;
+      right = thread[u]!;
+    }
+    parent[uOut] = parStem;
+    thread[u] = last;
+    revThread[last] = u;
+    lastSucc[uOut] = u;
+
+    if (oldRevThread !== vIn) {
+      thread[oldRevThread] = right;
+      revThread[right] = oldRevThread;
+    }
+    for (let i = 0; i < dirty; i++) {
+      const d = dirtyRevs[i]!;
+      revThread[thread[d]!] = d;
+    }
+
+    let tmpSc = 0;
+    const tmpLs = lastSucc[uOut]!;
+    u = uOut;
+    while (u !== uIn) {
+      const w = parent[u]!;
+      pred[u] = pred[w]!;
+      forward[u] = forward[w] ? 0 : 1;
+      tmpSc += succNum[u]! - succNum[w]!;
+      succNum[u] = tmpSc;
+      lastSucc[w] = tmpLs;
+      u = w;
+    }
+    pred[uIn] = this.inArc;
+    forward[uIn] = uIn === this.source[this.inArc] ? 1 : 0;
+    succNum[uIn] = oldSuccNum;
+
+    let upLimitIn = -1;
+    let upLimitOut = -1;
+    if (lastSucc[join] === vIn) upLimitOut = join;
+    else upLimitIn = join;
+
+    for (u = vIn; u !== upLimitIn && lastSucc[u] === vIn; u = parent[u]!) lastSucc[u] = lastSucc[uOut]!;
+    if (join !== oldRevThread && vIn !== oldRevThread) {
+      for (u = vOut; u !== upLimitOut && lastSucc[u] === oldLastSucc; u = parent[u]!)
+        lastSucc[u] = oldRevThread;
+    } else {
+      for (u = vOut; u !== upLimitOut && lastSucc[u] === oldLastSucc; u = parent[u]!)
+        lastSucc[u] = lastSucc[uOut]!;
+    }
+    for (u = vIn; u !== join; u = parent[u]!) succNum[u] = succNum[u]! + oldSuccNum;
+    for (u = vOut; u !== join; u = parent[u]!) succNum[u] = succNum[u]! - oldSuccNum;
+  }
+
+  private updatePotential(): void {
+    const uIn = this.uIn;
+    const vIn = this.vIn;
+    const pi = this.pi;
+    const c = this.cost[this.pred[uIn]!]!;
+    const sigma = this.forward[uIn] ? pi[vIn]! - pi[uIn]! - c : pi[vIn]! - pi[uIn]! + c;
+    const end = this.thread[this.lastSucc[uIn]!]!;
+    for (let u = uIn; u !== end; u = this.thread[u]!) pi[u] = pi[u]! + sigma;
+  }
+}
