@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WardenError, type Warden } from '../src/index.js';
@@ -21,6 +21,21 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Host pids whose command line has exactly this argument (works for sandboxed agents too). */
+function pidsWithArg(arg: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(arg) && isAlive(Number(name))) pids.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }
 
 interface AgentSpec {
@@ -115,30 +130,30 @@ function main(input) {
   });
 
   it('kills the whole process group on TIMEOUT, grandchildren included', async () => {
-    const pidFile = join(dir, 'grandchild.pid');
+    // The agent runs sandboxed (its own pid namespace, read-only code dir), so the test finds the
+    // grandchild on the host by a unique argument instead of a pid file the agent would write.
+    const marker = `${30 + Math.floor(Math.random() * 1e6) / 1e7}`;
     const path = writeAgent(dir, {
       name: 'hang',
       resources: '{ timeoutMs: 700 }',
       script: `
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-writeFileSync(${JSON.stringify(pidFile)}, String(child.pid));
+spawn('sleep', [${JSON.stringify(marker)}], { stdio: 'ignore' });
 setInterval(() => {}, 1000);
 `,
     });
     const record = await warden.registerAgent({ path });
     const task = await warden.submit({ agent: record.key });
-    await eventually(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 5000, 'pid file');
-    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    await eventually(() => pidsWithArg(marker).length > 0, 5000, 'grandchild');
+    const [grandchild] = pidsWithArg(marker);
     expect(grandchild).toBeGreaterThan(1);
-    expect(isAlive(grandchild)).toBe(true); // control: it was running before the timeout
+    expect(isAlive(grandchild!)).toBe(true); // control: it was running before the timeout
 
     const result = await warden.result(task.id, { timeoutMs: 10_000 });
     expect(result?.status).toBe('dead'); // maxAttempts 1
     expect(result?.error?.code).toBe('TIMEOUT');
     expect(result?.error?.message).toContain('700 ms');
-    await eventually(() => !isAlive(grandchild), 3000, `grandchild ${grandchild} to be killed`);
+    await eventually(() => !isAlive(grandchild!), 3000, `grandchild ${grandchild} to be killed`);
   });
 
   it('fails with OUTPUT_LIMIT, without retrying, when stdout exceeds maxOutputBytes', async () => {
@@ -286,27 +301,21 @@ process.stdout.write(JSON.stringify({ attempt: Number(process.env.WARDEN_ATTEMPT
   });
 
   it('cancels a running agent and kills its process', async () => {
-    const pidFile = join(dir, 'agent.pid');
-    const path = writeAgent(dir, {
-      name: 'forever',
-      script: `
-import { writeFileSync } from 'node:fs';
-writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
-setInterval(() => {}, 1000);
-`,
-    });
+    const path = writeAgent(dir, { name: 'forever', script: `setInterval(() => {}, 1000);` });
+    const script = join(dir, 'forever.mjs');
     const record = await warden.registerAgent({ path });
     const task = await warden.submit({ agent: record.key });
-    await eventually(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 5000, 'pid file');
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    expect(isAlive(pid)).toBe(true);
+    // Found by its script path on the host: the sandboxed agent has its own pid namespace.
+    await eventually(() => pidsWithArg(script).length > 0, 5000, 'agent process');
+    const [pid] = pidsWithArg(script);
+    expect(isAlive(pid!)).toBe(true);
     const started = Date.now();
     await warden.cancel(task.id);
     const result = await warden.result(task.id, { timeoutMs: 5000 });
     expect(result?.status).toBe('cancelled');
     expect(result?.error?.code).toBe('CANCELLED');
     expect(Date.now() - started).toBeLessThan(5000); // well before the 10 s timeout
-    await eventually(() => !isAlive(pid), 3000, `agent ${pid} to be killed`);
+    await eventually(() => !isAlive(pid!), 3000, `agent ${pid} to be killed`);
     expect((await warden.getTask(task.id)).state).toBe('cancelled');
   });
 

@@ -1,5 +1,11 @@
 export { RuntimeRegistry } from './registry.js';
+export type { RuntimeRegistryOptions } from './registry.js';
 export { InlineRuntime } from './inline/inline-runtime.js';
 export type { InlineHandler, HandlerContext } from './inline/inline-runtime.js';
 export { ProcessRuntime } from './process/process-runtime.js';
+export type { ProcessRuntimeOptions } from './process/process-runtime.js';
+export type { SandboxOptions } from './process/sandbox-config.js';
+export { EgressProxy } from './process/egress-proxy.js';
+export { WasmRuntime } from './wasm/wasm-runtime.js';
+export type { WasmRuntimeOptions } from './wasm/wasm-runtime.js';
 export type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from './runner.js';

@@ -1,16 +1,48 @@
 import { WardenError, type AgentManifest, type Runtime } from '../core/index.js';
 import type { AgentRuntime } from './runner.js';
 import { InlineRuntime } from './inline/inline-runtime.js';
+import { INSTALL_HINT, probeBwrap, type BwrapProbe } from './process/bwrap.js';
 import { ProcessRuntime } from './process/process-runtime.js';
+import { compileSandboxConfig, type SandboxOptions } from './process/sandbox-config.js';
+import { WasmRuntime, type WasmRuntimeOptions } from './wasm/wasm-runtime.js';
 
-/** The runtimes this build can run, by manifest `spec.runtime`. */
+const PROCESS_RUNTIMES = ['node', 'python', 'process'] as const;
+type ProcessRuntimeName = (typeof PROCESS_RUNTIMES)[number];
+
+export interface RuntimeRegistryOptions {
+  /**
+   * Run node/python/process agents without the bubblewrap sandbox when it is unavailable (a loud warning
+   * is printed once). Also enabled by the environment variable WARDEN_UNSAFE_NO_SANDBOX=1.
+   * @default false
+   */
+  unsafeNoSandbox?: boolean;
+  /** Options of the bubblewrap sandbox (bwrap path, work directory root, process/file limits). */
+  sandbox?: SandboxOptions;
+  /** Options of the WASM runtime (worker pool size). */
+  wasm?: WasmRuntimeOptions;
+  /** Where the unsafe-mode warning goes. @default process.stderr */
+  warn?: (message: string) => void;
+}
+
+/**
+ * The runtimes this build can run, by manifest `spec.runtime`. node, python and process agents run in the
+ * bubblewrap sandbox; without a working bubblewrap they are refused with SANDBOX_UNAVAILABLE unless
+ * `unsafeNoSandbox` is set.
+ * @example
+ * const runtimes = new RuntimeRegistry({ unsafeNoSandbox: process.env.CI_NO_USERNS === '1' });
+ */
 export class RuntimeRegistry {
   readonly inline = new InlineRuntime();
+  readonly wasm: WasmRuntime;
   private readonly runtimes = new Map<Runtime, AgentRuntime>();
+  private readonly unsafe: boolean;
+  private probe: BwrapProbe | undefined;
 
-  constructor() {
+  constructor(private readonly options: RuntimeRegistryOptions = {}) {
+    this.unsafe = options.unsafeNoSandbox ?? process.env['WARDEN_UNSAFE_NO_SANDBOX'] === '1';
+    this.wasm = new WasmRuntime(options.wasm);
     this.add(this.inline);
-    for (const name of ['node', 'python', 'process'] as const) this.add(new ProcessRuntime(name));
+    this.add(this.wasm);
   }
 
   add(runtime: AgentRuntime): void {
@@ -18,14 +50,57 @@ export class RuntimeRegistry {
   }
 
   get(manifest: Pick<AgentManifest, 'runtime' | 'name'>): AgentRuntime {
-    const runtime = this.runtimes.get(manifest.runtime);
+    const runtime =
+      this.runtimes.get(manifest.runtime) ??
+      (isProcessRuntime(manifest.runtime) ? this.processRuntime(manifest.runtime, manifest.name) : undefined);
     if (!runtime) {
       throw new WardenError(
         'RUNTIME_UNAVAILABLE',
-        `Agent ${manifest.name} needs runtime ${manifest.runtime}, which this build of Warden cannot run yet (available: ${[...this.runtimes.keys()].join(', ')})`,
+        `Agent ${manifest.name} needs runtime ${manifest.runtime}, which this build of Warden cannot run yet (available: ${[...this.runtimes.keys(), ...PROCESS_RUNTIMES].join(', ')})`,
         { details: { runtime: manifest.runtime } },
       );
     }
     return runtime;
   }
+
+  /** Whether node/python/process agents run sandboxed (probes bubblewrap on first call). */
+  get sandboxed(): boolean {
+    return this.bwrap().ok;
+  }
+
+  /** Stops the WASM worker pool. */
+  async close(): Promise<void> {
+    await this.wasm.close();
+  }
+
+  private bwrap(): BwrapProbe {
+    this.probe ??= probeBwrap(this.options.sandbox?.bwrapPath);
+    return this.probe;
+  }
+
+  private processRuntime(name: ProcessRuntimeName, agent: string): AgentRuntime {
+    const probe = this.bwrap();
+    if (probe.ok && probe.path) {
+      const sandbox = compileSandboxConfig(probe.path, this.options.sandbox);
+      for (const n of PROCESS_RUNTIMES) this.add(new ProcessRuntime(n, { sandbox }));
+    } else if (this.unsafe) {
+      (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+        `WARNING: running node/python/process agents WITHOUT a sandbox (--unsafe-no-sandbox): ${probe.reason}. ` +
+          'Agents can read your files, use the network and signal your processes. Run only code you trust.',
+      );
+      for (const n of PROCESS_RUNTIMES) this.add(new ProcessRuntime(n, { sandbox: null }));
+    } else {
+      throw new WardenError(
+        'SANDBOX_UNAVAILABLE',
+        `Agent ${agent} (runtime ${name}) must run in the bubblewrap sandbox, which is unavailable: ${probe.reason}. ` +
+          `Install it (${INSTALL_HINT}), or pass --unsafe-no-sandbox (WARDEN_UNSAFE_NO_SANDBOX=1) to run it unsandboxed.`,
+        { details: { runtime: name, reason: probe.reason } },
+      );
+    }
+    return this.runtimes.get(name)!;
+  }
+}
+
+function isProcessRuntime(name: Runtime): name is ProcessRuntimeName {
+  return (PROCESS_RUNTIMES as readonly string[]).includes(name);
 }

@@ -181,3 +181,28 @@ export class AgentRegistry implements AgentDirectory {
 function highest(manifests: AgentManifest[]): AgentManifest | undefined {
   return manifests.sort((a, b) => compareVersions(b.version, a.version))[0];
 }
+
+/** `active`: new tasks naming the agent go here; `draining`: an older version finishing its tasks; `idle`: older, nothing queued or running. */
+export type AgentVersionState = 'active' | 'draining' | 'idle';
+
+/**
+ * The state of every registered version, for `warden agents list`: the highest version of each name is
+ * active; an older one is draining while it has queued or running tasks (pinned `name@version` or
+ * submitted before the newer version was registered), else idle.
+ * @example versionStates(await warden.listAgents(), counts) // counts: agentKey → queued + running tasks
+ */
+export function versionStates(
+  records: readonly { key: string; manifest: AgentManifest }[],
+  inFlight: ReadonlyMap<string, number>,
+): { key: string; state: AgentVersionState; inFlight: number }[] {
+  const best = new Map<string, AgentManifest>();
+  for (const { manifest } of records) {
+    const top = best.get(manifest.name);
+    if (!top || compareVersions(manifest.version, top.version) > 0) best.set(manifest.name, manifest);
+  }
+  return records.map(({ key, manifest }) => {
+    const n = inFlight.get(key) ?? 0;
+    const state = best.get(manifest.name) === manifest ? 'active' : n > 0 ? 'draining' : 'idle';
+    return { key, state, inFlight: n };
+  });
+}

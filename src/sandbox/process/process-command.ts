@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { WardenError, type AgentManifest } from '../../core/index.js';
+import { installPrefix } from './bwrap.js';
 
 export interface ResolvedCommand {
   file: string;
@@ -8,7 +9,15 @@ export interface ResolvedCommand {
   cwd: string;
   /** The file whose content identifies this agent version (entry script or executable), if any. */
   codePath: string | null;
+  /** Paths outside cwd and the system directories the command needs, mounted read-only in the sandbox. */
+  readOnly: string[];
 }
+
+/** The PATH agents get; also where `python3` and bare command names are looked up. */
+export const AGENT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** A manifest that may name a Python virtualenv (`spec.venv`, mounted read-only). */
+type WithVenv = AgentManifest & { venv?: string };
 
 /** Turns a node/python/process manifest into the exact command to spawn, checking that its files exist. */
 export function resolveCommand(manifest: AgentManifest): ResolvedCommand {
@@ -23,19 +32,51 @@ export function resolveCommand(manifest: AgentManifest): ResolvedCommand {
     }
     return path;
   };
+  const outside = (path: string) => (path.startsWith(`${cwd}/`) ? [] : [path]);
   switch (manifest.runtime) {
     case 'node': {
       const entry = mustExist(local(requireField(manifest.entry, 'entry')), 'entry');
-      return { file: process.execPath, args: [entry, ...extra], cwd, codePath: entry };
+      const node = process.execPath;
+      return {
+        file: node,
+        args: [entry, ...extra],
+        cwd,
+        codePath: entry,
+        readOnly: [...outside(entry), ...(node.startsWith('/usr/') ? [] : [installPrefix(node)])],
+      };
     }
     case 'python': {
       const entry = mustExist(local(requireField(manifest.entry, 'entry')), 'entry');
-      return { file: 'python3', args: ['-u', entry, ...extra], cwd, codePath: entry };
+      const venv = (manifest as WithVenv).venv;
+      if (venv !== undefined) {
+        const dir = mustExist(local(venv), 'venv');
+        const python = mustExist(join(dir, 'bin/python3'), 'venv');
+        return {
+          file: python,
+          args: ['-u', entry, ...extra],
+          cwd,
+          codePath: entry,
+          readOnly: [...outside(entry), dir],
+        };
+      }
+      return {
+        file: which('python3') ?? 'python3',
+        args: ['-u', entry, ...extra],
+        cwd,
+        codePath: entry,
+        readOnly: outside(entry),
+      };
     }
     case 'process': {
       const [head, ...rest] = requireField(manifest.command, 'command');
       const file = head!.startsWith('.') || head!.includes('/') ? mustExist(local(head!), 'command') : head!;
-      return { file, args: [...rest, ...extra], cwd, codePath: file === head ? null : file };
+      return {
+        file,
+        args: [...rest, ...extra],
+        cwd,
+        codePath: file === head ? null : file,
+        readOnly: isAbsolute(file) ? outside(dirname(file)) : [],
+      };
     }
     default:
       throw new WardenError(
@@ -43,6 +84,15 @@ export function resolveCommand(manifest: AgentManifest): ResolvedCommand {
         `The process runtime cannot run runtime ${manifest.runtime}`,
       );
   }
+}
+
+/** Looks a command up in the agents' PATH, so the sandbox runs the same binary the host would. */
+function which(name: string): string | null {
+  for (const dir of AGENT_PATH.split(delimiter)) {
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+  }
+  return null;
 }
 
 function requireField<T>(value: T | undefined, field: string): T {

@@ -1,24 +1,50 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WardenError, type AgentManifest, type Runtime } from '../../core/index.js';
 import type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
+import { bwrapArgs, type SandboxPlan } from './bwrap.js';
+import { EgressProxy, FORWARDER_SOURCE, PROXY_ENV } from './egress-proxy.js';
 import { resolveCommand, type ResolvedCommand } from './process-command.js';
+import type { SandboxConfig } from './sandbox-config.js';
+import { PidsCgroup } from './pids-cgroup.js';
 import { UsageSampler } from './usage-sampler.js';
 
 /** Only these reach the agent besides the manifest's env and named secrets. */
 const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
 const MAX_LOG_BYTES = 64 * 1024;
 const SAMPLE_INTERVAL_MS = 50;
+/** Processes of the sandbox itself in the sampled tree: the outer bwrap and its pid-namespace init. */
+const BWRAP_PROCESSES = 2;
+const SIGNALS: Record<number, NodeJS.Signals> = { 9: 'SIGKILL', 24: 'SIGXCPU', 25: 'SIGXFSZ', 11: 'SIGSEGV' };
+
+export interface ProcessRuntimeOptions {
+  /** The bubblewrap sandbox; null runs agents as plain child processes (unsafe: not a security boundary). */
+  sandbox: SandboxConfig | null;
+}
 
 /**
- * Runs node, python or any command as a child process: JSON input on stdin, JSON output on stdout, logs on
- * stderr. Its own process group is killed as a whole on timeout, cancel or an exceeded cap; the environment
- * is scrubbed. This is not a security boundary: the hardened bubblewrap sandbox comes with issue 3.
+ * Runs node, python or any command: JSON input on stdin, JSON output on stdout, logs on stderr. With a
+ * sandbox (the default whenever bubblewrap works) each attempt runs in fresh user, pid, ipc, uts, net and
+ * cgroup namespaces with read-only system directories, a private /tmp removed afterwards, rlimits, and
+ * network only through Warden's egress proxy to `network.allow`. The whole tree is killed on timeout,
+ * cancel or an exceeded cap; the environment is scrubbed.
  */
 export class ProcessRuntime implements AgentRuntime {
-  constructor(readonly name: Extract<Runtime, 'node' | 'python' | 'process'>) {}
+  private readonly sandbox: SandboxConfig | null;
+
+  constructor(
+    readonly name: Extract<Runtime, 'node' | 'python' | 'process'>,
+    options: ProcessRuntimeOptions = { sandbox: null },
+  ) {
+    this.sandbox = options.sandbox;
+  }
+
+  get sandboxed(): boolean {
+    return this.sandbox !== null;
+  }
 
   async prepare(manifest: AgentManifest): Promise<PreparedAgent> {
     const command = resolveCommand(manifest);
@@ -27,7 +53,13 @@ export class ProcessRuntime implements AgentRuntime {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
-    return { run: (inputJson, ctx) => runProcess(command, env, inputJson, ctx) };
+    const sandbox = this.sandbox;
+    return {
+      run: (inputJson, ctx) =>
+        sandbox
+          ? runSandboxed(sandbox, manifest, command, env, inputJson, ctx)
+          : runProcess(command.file, command.args, command.cwd, env, inputJson, ctx),
+    };
   }
 
   async digest(manifest: AgentManifest): Promise<string | null> {
@@ -39,18 +71,102 @@ export class ProcessRuntime implements AgentRuntime {
   }
 }
 
-function runProcess(
+async function runSandboxed(
+  config: SandboxConfig,
+  manifest: AgentManifest,
   command: ResolvedCommand,
   env: Record<string, string>,
   inputJson: string,
   ctx: RunContext,
 ): Promise<RunOutcome> {
+  if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+  const workDir = await mkdtemp(join(config.workRoot, 'task-'));
+  const network = manifest.network.allow.length > 0;
+  let proxy: EgressProxy | undefined;
+  let cgroup: PidsCgroup | undefined;
+  try {
+    if (config.pidsCgroupRoot) {
+      cgroup = await PidsCgroup.create(
+        config.pidsCgroupRoot,
+        config.maxProcesses + BWRAP_PROCESSES + (network ? 1 : 0) + 1, // + the joining shell
+      );
+    }
+    if (network) {
+      proxy = new EgressProxy(join(workDir, '.egress.sock'), manifest.network.allow);
+      await proxy.listen();
+    }
+    // The agent's /tmp is a subdirectory, so the proxy socket next to it stays out of the agent's sight.
+    const agentDir = join(workDir, 'tmp');
+    await mkdir(agentDir, { mode: 0o700 });
+    const plan: SandboxPlan = {
+      file: network ? config.nodePath : command.file,
+      args: network ? ['-e', FORWARDER_SOURCE, command.file, ...command.args] : command.args,
+      codeDir: command.cwd,
+      readOnly: [...command.readOnly, ...(network ? config.nodeMounts : [])],
+      workDir: agentDir,
+      ...(proxy ? { egressSocket: proxy.socketPath } : {}),
+      rlimits: {
+        // Slack above the watchdog's threshold, so that a bomb held by RLIMIT_NPROC (non-root) still trips it.
+        processes: config.maxProcesses + 8,
+        fileSizeBytes: config.maxFileBytes,
+        openFiles: config.maxOpenFiles,
+        cpuSeconds: Math.ceil(ctx.limits.timeoutMs / 1000) + 1,
+        // V8 reserves far more address space than it touches: node agents are capped by the RSS sampler.
+        ...(manifest.runtime === 'python'
+          ? { addressSpaceBytes: (ctx.limits.memoryMb * 4 + 512) * 1024 * 1024 }
+          : {}),
+      },
+    };
+    const launch = cgroup
+      ? cgroup.wrap(config.bwrapPath, bwrapArgs(plan))
+      : { file: config.bwrapPath, args: bwrapArgs(plan) };
+    return await runProcess(
+      launch.file,
+      launch.args,
+      config.workRoot,
+      { ...env, ...(network ? PROXY_ENV : {}) },
+      inputJson,
+      ctx,
+      {
+        maxProcesses: config.maxProcesses + BWRAP_PROCESSES + (network ? 1 : 0),
+        // The egress forwarder sits between the pid-namespace init and the agent.
+        ...(network ? { excludeDepth: 2 } : {}),
+        denials: () => proxy?.denials ?? [],
+        limitHit: () => cgroup?.limitHit() ?? false,
+        maxFileBytes: config.maxFileBytes,
+      },
+    );
+  } finally {
+    await proxy?.close();
+    await cgroup?.remove();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+interface SandboxWatch {
+  maxProcesses: number;
+  excludeDepth?: number;
+  denials: () => { host: string; port: number }[];
+  /** Whether the pids cgroup refused a fork. */
+  limitHit: () => boolean;
+  maxFileBytes: number;
+}
+
+function runProcess(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  inputJson: string,
+  ctx: RunContext,
+  watch?: SandboxWatch,
+): Promise<RunOutcome> {
   const { limits, signal } = ctx;
   if (signal.aborted) return Promise.reject(signal.reason as Error);
   const started = performance.now();
   return new Promise<RunOutcome>((resolve, reject) => {
-    const child = spawn(command.file, command.args, {
-      cwd: command.cwd,
+    const child = spawn(file, args, {
+      cwd,
       env: { ...env, WARDEN_TASK_ID: ctx.taskId, WARDEN_ATTEMPT: String(ctx.attempt) },
       detached: true, // its own process group, so one kill reaches every descendant
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -59,6 +175,8 @@ function runProcess(
     const killGroup = (why: WardenError) => {
       failure ??= why;
       try {
+        // Sandboxed: killing the outer bwrap kills its pid-namespace init (--die-with-parent), and with it
+        // every process of the namespace, whatever session or group they moved to.
         if (child.pid) process.kill(-child.pid, 'SIGKILL');
       } catch {
         // Already gone.
@@ -68,11 +186,23 @@ function runProcess(
     signal.addEventListener('abort', onAbort, { once: true });
     const memoryCap = limits.memoryMb * 1024 * 1024;
     const sampler = child.pid
-      ? new UsageSampler(child.pid, SAMPLE_INTERVAL_MS, (s) => {
-          if (s.rssBytes > memoryCap)
-            killGroup(
-              new WardenError('MEMORY_LIMIT', `The agent used more than ${limits.memoryMb} MB of memory`),
-            );
+      ? new UsageSampler(child.pid, {
+          intervalMs: SAMPLE_INTERVAL_MS,
+          tree: watch !== undefined,
+          ...(watch?.excludeDepth !== undefined ? { excludeDepth: watch.excludeDepth } : {}),
+          onSample: (s) => {
+            if (s.rssBytes > memoryCap)
+              killGroup(
+                new WardenError('MEMORY_LIMIT', `The agent used more than ${limits.memoryMb} MB of memory`),
+              );
+            if (watch && (s.processes > watch.maxProcesses || watch.limitHit()))
+              killGroup(
+                new WardenError(
+                  'PROCESS_LIMIT',
+                  `The agent started more than ${watch.maxProcesses - BWRAP_PROCESSES} processes`,
+                ),
+              );
+          },
         })
       : undefined;
 
@@ -116,7 +246,7 @@ function runProcess(
     child.stdin.end(inputJson);
 
     child.on('error', (err) => {
-      failure ??= new WardenError('AGENT_CRASHED', `Cannot start ${command.file}: ${err.message}`, {
+      failure ??= new WardenError('AGENT_CRASHED', `Cannot start ${file}: ${err.message}`, {
         cause: err,
       });
     });
@@ -131,15 +261,43 @@ function runProcess(
         peakMemoryBytes: sampler?.peakMemoryBytes ?? 0,
         outputBytes,
       };
+      if (!failure && watch?.limitHit())
+        failure = new WardenError(
+          'PROCESS_LIMIT',
+          `The agent started more than ${watch.maxProcesses - BWRAP_PROCESSES} processes`,
+        );
       if (failure) return reject(failure);
       const stderrTail = tail.join('\n');
-      if (sig)
+      // bwrap reports an agent killed by signal N as exit status 128 + N.
+      const signalName = sig ?? (watch && code !== null && code > 128 ? SIGNALS[code - 128] : undefined);
+      if (signalName === 'SIGXFSZ' && watch) {
         return reject(
-          new WardenError('AGENT_CRASHED', `The agent was killed by ${sig}`, {
+          new WardenError('FILE_LIMIT', `The agent wrote a file larger than ${watch.maxFileBytes} bytes`),
+        );
+      }
+      if (signalName === 'SIGXCPU') {
+        return reject(
+          new WardenError('TIMEOUT', `The agent used more CPU time than its ${limits.timeoutMs} ms timeout`),
+        );
+      }
+      if (signalName)
+        return reject(
+          new WardenError('AGENT_CRASHED', `The agent was killed by ${signalName}`, {
             details: { stderr: stderrTail },
           }),
         );
       if (code !== 0) {
+        const denied = watch?.denials() ?? [];
+        if (denied.length > 0) {
+          const list = denied.map((d) => `${d.host}:${d.port}`).join(', ');
+          return reject(
+            new WardenError(
+              'NETWORK_DENIED',
+              `The agent exited with code ${code} after the egress proxy refused ${list} (not in network.allow)`,
+              { details: { exitCode: code, denied, stderr: stderrTail } },
+            ),
+          );
+        }
         return reject(
           new WardenError(
             'AGENT_FAILED',

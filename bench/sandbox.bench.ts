@@ -1,0 +1,231 @@
+// Sandbox figures (issue 3 targets): WASM cold spawn (compile + instantiate of a ~100 KB module) ≤ 5 ms,
+// warm spawn (instantiate from the cache) ≤ 100 µs, idle pooled instance ≤ 4 MB resident, sandboxed python
+// spawn overhead ≤ 40 ms over a bare `python3 -c pass`, and WASM agent throughput through the scheduler
+// next to the inline no-op figure. Prints JSON lines {"name","value","unit"}.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Warden, loadManifest } from '../src/index.js';
+import { RuntimeRegistry, WasmRuntime } from '../src/sandbox/index.js';
+import { ensureWasmExamples, watToWasm } from '../scripts/build-wasm-examples.js';
+
+function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ name, value: Number(value.toFixed(3)), unit, ...extra })}\n`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The engine's API (the DOM lib that would declare WebAssembly as a value is not loaded). */
+interface Engine {
+  Instance: new (module: WebAssembly.Module, imports: object) => object;
+  Module: { imports(module: WebAssembly.Module): { module: string; name: string }[] };
+}
+const engine = (globalThis as unknown as { WebAssembly: Engine }).WebAssembly;
+const Instance = engine.Instance;
+
+/** A WASI command of about 100 KB: many small functions, as a compiled agent with a runtime would have. */
+function bigWat(functions: number): string {
+  const body: string[] = [];
+  for (let i = 0; i < functions; i++) {
+    body.push(
+      `(func $f${i} (param $x i32) (result i32) (local $i i32)
+        (local.set $i (i32.const ${i}))
+        (loop $l (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 31)) (local.get $i)))
+          (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (i32.gt_s (local.get $i) (i32.const 0))))
+        (i32.xor (local.get $x) (i32.const ${i * 7919})))`,
+    );
+  }
+  const calls = Array.from({ length: 32 }, (_, i) => `(drop (call $f${i} (i32.const ${i})))`).join(' ');
+  return `(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ${body.join('\n')}
+  (func (export "_start") ${calls}))`;
+}
+
+const wasiStub = { wasi_snapshot_preview1: { fd_write: () => 0 } };
+
+/** Appends a unique custom section so the engine cannot reuse an earlier compilation of the same bytes. */
+function unique(bytes: Uint8Array, n: number): Uint8Array {
+  const name = new TextEncoder().encode(`bench${n}`);
+  const section = Uint8Array.from([0, name.length + 1, name.length, ...name]);
+  const out = new Uint8Array(bytes.length + section.length);
+  out.set(bytes);
+  out.set(section, bytes.length);
+  return out;
+}
+
+async function wasmSpawn(): Promise<void> {
+  let functions = 900;
+  let bytes = await watToWasm(bigWat(functions));
+  functions = Math.round((functions * 100 * 1024) / bytes.length);
+  bytes = await watToWasm(bigWat(functions));
+  const cold: number[] = [];
+  const runtime = new WasmRuntime({ poolSize: 1 });
+  for (let i = 0; i < 30; i++) {
+    const t = performance.now();
+    const cached = await runtime.cache.fromBytes(unique(bytes, i), 256);
+    new Instance(cached.module, wasiStub);
+    cold.push(performance.now() - t);
+  }
+  emit('wasm cold spawn', median(cold), 'ms', {
+    moduleBytes: bytes.length,
+    runs: cold.length,
+    target: '≤ 5 ms',
+  });
+
+  const module = (await runtime.cache.fromBytes(bytes, 256)).module;
+  for (let i = 0; i < 200; i++) new Instance(module, wasiStub);
+  const N = 5000;
+  const t = performance.now();
+  for (let i = 0; i < N; i++) new Instance(module, wasiStub);
+  emit('wasm warm spawn', ((performance.now() - t) / N) * 1000, 'µs', {
+    moduleBytes: bytes.length,
+    target: '≤ 100 µs',
+  });
+
+  // The same, measured inside a pooled worker on the real path (fresh instance per task, WASI imports).
+  const { wat } = await ensureWasmExamples();
+  const m = await loadManifest(join(wat, '../../agent.yaml'));
+  const prepared = await runtime.prepare(m);
+  const limits = m.resources;
+  const ctx = {
+    taskId: 't',
+    sessionId: 's',
+    attempt: 1,
+    limits,
+    signal: new AbortController().signal,
+    log: () => undefined,
+  };
+  for (let i = 0; i < 200; i++) await prepared.run('{"x":1}', ctx);
+  const rt: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const s = performance.now();
+    await prepared.run('{"x":1}', ctx);
+    rt.push(performance.now() - s);
+  }
+  emit('wasm task round trip in a pooled worker (p50)', median(rt) * 1000, 'µs', { agent: 'wasm-wat' });
+  await runtime.close();
+}
+
+async function idleRss(): Promise<void> {
+  const { as } = await ensureWasmExamples();
+  const runtime = new WasmRuntime({ poolSize: 1 });
+  const { module } = await runtime.cache.load(as, 16);
+  const imports: Record<string, Record<string, () => number>> = {};
+  for (const imp of engine.Module.imports(module)) (imports[imp.module] ??= {})[imp.name] = () => 0;
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  const keep: object[] = [];
+  const N = 500;
+  for (let i = 0; i < N; i++) keep.push(new Instance(module, imports));
+  const after = process.memoryUsage().rss;
+  emit('wasm idle pooled instance RSS', (after - before) / N / 1024 / 1024, 'MB', {
+    instances: N,
+    agent: 'wasm-as',
+    target: '≤ 4 MB',
+  });
+  keep.length = 0;
+
+  const pool = new WasmRuntime({ poolSize: 4 });
+  const b = process.memoryUsage().rss;
+  pool.pool.warm();
+  await new Promise((r) => setTimeout(r, 500));
+  emit('wasm idle pool worker thread RSS', (process.memoryUsage().rss - b) / 4 / 1024 / 1024, 'MB', {
+    workers: 4,
+  });
+  await pool.close();
+  await runtime.close();
+}
+
+function timeSpawn(file: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const child = spawn(file, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', () => resolve(performance.now() - t));
+  });
+}
+
+async function pythonOverhead(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+  try {
+    writeFileSync(join(dir, 'pass.py'), 'pass\n');
+    writeFileSync(
+      join(dir, 'agent.yaml'),
+      'apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: pass, version: 1.0.0 }\nspec: { runtime: python, entry: ./pass.py }\n',
+    );
+    const m = await loadManifest(join(dir, 'agent.yaml'));
+    const sandboxed = await new RuntimeRegistry().get(m).prepare(m);
+    const ctx = {
+      taskId: 't',
+      sessionId: 's',
+      attempt: 1,
+      limits: m.resources,
+      signal: new AbortController().signal,
+      log: () => undefined,
+    };
+    const bare: number[] = [];
+    const boxed: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await timeSpawn('/usr/bin/python3', ['-c', 'pass']);
+      await sandboxed.run('null', ctx);
+    }
+    for (let i = 0; i < 25; i++) {
+      bare.push(await timeSpawn('/usr/bin/python3', ['-c', 'pass']));
+      const t = performance.now();
+      await sandboxed.run('null', ctx);
+      boxed.push(performance.now() - t);
+    }
+    emit('bare python3 -c pass', median(bare), 'ms');
+    emit('sandboxed python agent (bwrap, rlimits, work dir, stdin/stdout)', median(boxed), 'ms');
+    emit('sandboxed python spawn overhead', median(boxed) - median(bare), 'ms', { target: '≤ 40 ms' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function throughput(): Promise<void> {
+  await ensureWasmExamples();
+  const JOBS = 3000;
+  for (const kind of ['inline no-op', 'wasm-wat'] as const) {
+    const root = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+    try {
+      const warden = await Warden.open({ storage: { root }, workers: { concurrency: 50 } });
+      const agent =
+        kind === 'inline no-op'
+          ? (await warden.registerHandler('noop', () => null)).key
+          : (await warden.registerAgent({ path: 'examples/wasm-wat/agent.yaml' })).key;
+      const t = performance.now();
+      const ids: string[] = [];
+      for (let s = 0; s < JOBS; s += 500) {
+        const chunk = await Promise.all(
+          Array.from({ length: 500 }, (_, k) => warden.submit({ agent, input: { k: s + k } })),
+        );
+        ids.push(...chunk.map((c) => c.id));
+      }
+      const results = await Promise.all(ids.map((id) => warden.result(id)));
+      const ms = performance.now() - t;
+      if (results.some((r) => r?.status !== 'succeeded')) throw new Error(`${kind}: not all tasks succeeded`);
+      await warden.close();
+      emit(
+        `scheduler throughput, ${kind} agent (submit and run concurrently)`,
+        (JOBS / ms) * 1000,
+        'tasks/s',
+        {
+          jobs: JOBS,
+          concurrency: 50,
+        },
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+}
+
+await wasmSpawn();
+await idleRss();
+await pythonOverhead();
+await throughput();
+process.exit(0);
