@@ -16,7 +16,16 @@ export type ProvenanceEventType =
   | 'task.cancelled'
   | 'task.lease_expired'
   | 'task.replayed'
-  | 'task.purged';
+  | 'task.purged'
+  // Governance (src/governance): flags, blocks, quarantine and release, merge decisions.
+  | 'governance.flagged'
+  | 'governance.blocked'
+  | 'governance.merge_refused'
+  | 'governance.merge_accepted'
+  | 'task.quarantined'
+  | 'task.released'
+  | 'trace.created'
+  | 'trace.provenance';
 
 export interface ProvenanceEvent {
   type: ProvenanceEventType;

@@ -1,18 +1,28 @@
 import type { Statement } from 'better-sqlite3';
-import { chainRecord, type ChainHead, type ProvenanceEvent } from '../../provenance/index.js';
+import {
+  chainRecord,
+  type ChainHead,
+  type ProvenanceEvent,
+  type SessionTrees,
+  type TreeState,
+} from '../../provenance/index.js';
 
 /**
  * Collects a transaction's provenance events per session and appends them to each session's chain
  * when the transaction body is done: one head read and one head write per session per batch.
  * The head is read inside the write transaction, so several processes appending to one chain stay linked.
+ * With `trees`, each session's Merkle frontier is extended by the same records (O(log n) per batch); the
+ * grown trees become current only through committed(), once the transaction has committed.
  */
 export class ChainWriter {
   private readonly pending = new Map<string, ProvenanceEvent[]>();
+  private grown: [string, TreeState][] = [];
 
   constructor(
     private readonly getHead: Statement,
     private readonly insertLink: Statement,
     private readonly putHead: Statement,
+    private readonly trees?: SessionTrees,
   ) {}
 
   add(sessionId: string, event: ProvenanceEvent): void {
@@ -24,13 +34,30 @@ export class ChainWriter {
   flush(): void {
     for (const [sessionId, events] of this.pending) {
       let head = (this.getHead.get(sessionId) as ChainHead | undefined) ?? null;
+      const tree = this.trees?.at(sessionId, head);
       for (const event of events) {
         const link = chainRecord(sessionId, head, event);
         this.insertLink.run(sessionId, link.record.seq, link.record.prevHash, link.hash, link.recordJson);
+        tree?.frontier.append(link.recordJson);
         head = { seq: link.record.seq, hash: link.hash };
       }
       if (head) this.putHead.run(sessionId, head.seq, head.hash);
+      if (tree && head) {
+        tree.chainHash = head.hash;
+        this.grown.push([sessionId, tree]);
+      }
     }
     this.pending.clear();
+  }
+
+  /** After the transaction committed: installs the grown trees and returns the sessions that grew. */
+  committed(): string[] {
+    const sessions: string[] = [];
+    for (const [sessionId, tree] of this.grown) {
+      this.trees?.install(sessionId, tree);
+      sessions.push(sessionId);
+    }
+    this.grown = [];
+    return sessions;
   }
 }

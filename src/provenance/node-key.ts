@@ -1,0 +1,54 @@
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WardenError } from '../core/index.js';
+import { TreeHeadKey } from './tree-head.js';
+
+/** File name of the node's tree-head key inside the keys directory. */
+export const TREE_HEAD_KEY_FILE = 'provenance-ed25519.pem';
+
+/**
+ * Loads the node's Ed25519 tree-head key from `<dir>/provenance-ed25519.pem`, creating it (mode 0600, in a
+ * 0700 directory) on first start. Refuses a key file that group or others can read. Concurrent first starts
+ * agree on one key: the file is created exclusively and the loser reads the winner's.
+ */
+export function loadOrCreateTreeHeadKey(dir: string): TreeHeadKey {
+  const path = join(dir, TREE_HEAD_KEY_FILE);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    const key = TreeHeadKey.generate();
+    writeFileSync(path, key.exportPrivatePem(), { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600); // in case the umask took bits the mode asked for
+    return key;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw keyError(path, cause);
+  }
+  let pem: string;
+  try {
+    if ((statSync(path).mode & 0o077) !== 0)
+      throw new WardenError(
+        'PROVENANCE_INSECURE_KEY',
+        `The tree-head key ${path} is readable by group or others; chmod 600 it`,
+        { details: { path } },
+      );
+    pem = readFileSync(path, 'utf8');
+  } catch (cause) {
+    if (cause instanceof WardenError) throw cause;
+    throw keyError(path, cause);
+  }
+  try {
+    return TreeHeadKey.fromPrivatePem(pem);
+  } catch (cause) {
+    throw new WardenError('PROVENANCE_INSECURE_KEY', `The tree-head key ${path} is not an Ed25519 PEM key`, {
+      cause,
+      details: { path },
+    });
+  }
+}
+
+function keyError(path: string, cause: unknown): WardenError {
+  return new WardenError(
+    'STORAGE_ERROR',
+    `Cannot create or read the tree-head key ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`,
+    { cause, details: { path } },
+  );
+}
