@@ -1,0 +1,187 @@
+import { WardenError, type Session, type Task } from '../core/index.js';
+import type { Store, TraceFlagRecord } from '../store/index.js';
+import { defaultDetectorModel } from './default-model.js';
+import { AnomalyDetector, type AnomalyOptions } from './detectors/anomaly-detector.js';
+import type { Detector } from './detectors/detector.js';
+import { JailbreakDetector } from './detectors/jailbreak-detector.js';
+import { UnsafeCodeDetector } from './detectors/unsafe-code-detector.js';
+import { checkSeverity, fromRecord, parseFlagType, toRecord, type TraceFlag } from './flags.js';
+import { GovernanceGate, type SubmitContext } from './gate.js';
+import { validateMerge, type MergeReport } from './merge.js';
+import type { DetectorModel } from './model.js';
+import { PolicyRegistry } from './policies.js';
+import type { GovernancePolicy } from './policy.js';
+
+export interface GovernanceOptions {
+  /** Policy of sessions whose policy is 'default': a preset, a registered name or a .yaml file.
+   * @default process.env.GOVERNANCE_POLICY ?? 'default' */
+  policy?: string;
+  /** YAML policy files to load and register by their metadata.name. @default [] */
+  policyFiles?: string[];
+  /** Detectors run after the built-in ones (for example an EndpointDetector). @default [] */
+  detectors?: Detector[];
+  /** Jailbreak model in place of the shipped weights. */
+  model?: DetectorModel;
+  anomaly?: AnomalyOptions;
+}
+
+export interface FlagRequest {
+  type: string;
+  severity: number;
+  reason: string;
+  /** Who raised it (recorded in provenance). */
+  by?: string;
+}
+
+export interface GovernanceStats {
+  total: number;
+  byFlag: Record<string, number>;
+  bySeverity: Record<string, number>;
+  byAgent: Record<string, number>;
+}
+
+/** Governance of one Warden: policies, the task gate, flags, quarantine release, merge validation, stats. */
+export class Governance {
+  readonly policies = new PolicyRegistry();
+  readonly gate: GovernanceGate;
+
+  private constructor(
+    private readonly store: Store,
+    options: GovernanceOptions,
+  ) {
+    const model = options.model;
+    const detectors: Detector[] = [
+      new JailbreakDetector(model ? () => model : defaultDetectorModel),
+      new UnsafeCodeDetector(),
+      ...(options.detectors ?? []),
+    ];
+    this.gate = new GovernanceGate(store, this.policies, detectors, new AnomalyDetector(options.anomaly));
+  }
+
+  static async open(store: Store, options: GovernanceOptions = {}): Promise<Governance> {
+    const g = new Governance(store, options);
+    for (const file of options.policyFiles ?? []) await g.policies.load(file);
+    await g.policies.setDefault(options.policy ?? process.env['GOVERNANCE_POLICY'] ?? 'default');
+    return g;
+  }
+
+  async policyFor(session: Session): Promise<GovernancePolicy> {
+    return this.gate.policyOf(session);
+  }
+
+  /**
+   * Screens a task's input at submit. Returns the flags to store with the task (undefined, synchronously,
+   * when there is nothing to screen); records the block and throws GOVERNANCE_BLOCKED when the policy blocks.
+   */
+  screenSubmit(
+    ctx: SubmitContext,
+  ): readonly TraceFlagRecord[] | undefined | Promise<readonly TraceFlagRecord[] | undefined> {
+    const d = this.gate.beforeSubmit(ctx);
+    if (d === undefined) return undefined;
+    const enforce = (decision: Awaited<typeof d>) => {
+      if (!decision) return undefined;
+      if (decision.action !== 'block') return decision.flags;
+      const worst = decision.flags.reduce((a, b) => (b.severity > a.severity ? b : a));
+      return this.store
+        .recordGovernance({
+          type: 'governance.blocked',
+          sessionId: ctx.session.id,
+          at: ctx.now,
+          taskId: ctx.taskId,
+          agent: `${ctx.manifest.name}@${ctx.manifest.version}`,
+          data: { policy: decision.policy, stage: 'input' },
+          flags: decision.flags,
+        })
+        .then(() => {
+          throw new WardenError(
+            'GOVERNANCE_BLOCKED',
+            `Policy ${decision.policy} blocked the task: ${worst.type} (severity ${worst.severity}): ${worst.reason}`,
+            {
+              details: {
+                taskId: ctx.taskId,
+                policy: decision.policy,
+                flags: decision.flags.map((f) => ({ type: f.type, severity: f.severity, reason: f.reason })),
+              },
+            },
+          );
+        });
+    };
+    return d instanceof Promise ? d.then(enforce) : enforce(d);
+  }
+
+  /** A person's flag (`warden flag`): stored and recorded in the task's session chain. */
+  async flag(task: Task, request: FlagRequest, now = Date.now()): Promise<TraceFlag> {
+    const type = parseFlagType(request.type);
+    const severity = checkSeverity(request.severity);
+    if (request.reason.trim() === '')
+      throw new WardenError('INVALID_FLAG', 'A flag needs a reason (--reason "...")');
+    const record = toRecord(
+      { type, severity, reason: request.reason, detector: request.by ? `person:${request.by}` : 'person' },
+      { sessionId: task.sessionId, taskId: task.id, agentKey: task.agent, stage: 'manual', now },
+      false,
+    );
+    await this.store.recordGovernance({
+      type: 'governance.flagged',
+      sessionId: task.sessionId,
+      at: now,
+      taskId: task.id,
+      agent: task.agent,
+      data: {},
+      flags: [record],
+    });
+    return fromRecord(record);
+  }
+
+  /** Moves a quarantined task on to succeeded; recorded as 'task.released'. */
+  async release(
+    taskId: string,
+    options: { reason?: string; by?: string } = {},
+    now = Date.now(),
+  ): Promise<Task> {
+    return this.store.releaseQuarantined(taskId, now, {
+      ...(options.reason ? { reason: options.reason } : {}),
+      ...(options.by ? { by: options.by } : {}),
+    });
+  }
+
+  async flags(filter: { sessionId?: string; taskIds?: string[]; limit?: number } = {}): Promise<TraceFlag[]> {
+    return (await this.store.listFlags(filter)).map(fromRecord);
+  }
+
+  /** Counts of flags by type, severity and agent version (of one session, or all). */
+  async stats(sessionId?: string): Promise<GovernanceStats> {
+    const out: GovernanceStats = { total: 0, byFlag: {}, bySeverity: {}, byAgent: {} };
+    for (const c of await this.store.flagCounts(sessionId)) {
+      out.total += c.count;
+      out.byFlag[c.type] = (out.byFlag[c.type] ?? 0) + c.count;
+      out.bySeverity[String(c.severity)] = (out.bySeverity[String(c.severity)] ?? 0) + c.count;
+      out.byAgent[c.agentKey] = (out.byAgent[c.agentKey] ?? 0) + c.count;
+    }
+    return out;
+  }
+
+  /**
+   * validate_merge: reports, per task or trace id, whether the session's policy lets it be merged; the
+   * decision is recorded in the session's chain.
+   * @example
+   * const report = await warden.governance.validateMerge(await warden.getSession('tenant'), [taskId]);
+   * if (!report.ok) console.log(report.verdicts.flatMap((v) => v.reasons));
+   */
+  async validateMerge(session: Session, ids: readonly string[], now = Date.now()): Promise<MergeReport> {
+    return validateMerge(this.store, session, await this.policyFor(session), ids, now);
+  }
+
+  /** validateMerge that throws MERGE_REFUSED (with the report in details) unless every id is accepted. */
+  async assertMergeable(session: Session, ids: readonly string[], now = Date.now()): Promise<MergeReport> {
+    const report = await this.validateMerge(session, ids, now);
+    if (!report.ok) {
+      const refused = report.verdicts.filter((v) => !v.accepted);
+      throw new WardenError(
+        'MERGE_REFUSED',
+        `Policy ${report.policy} refuses to merge ${refused.map((v) => `${v.id} (${v.reasons.join('; ')})`).join(', ')}`,
+        { details: { report } },
+      );
+    }
+    return report;
+  }
+}

@@ -1,0 +1,166 @@
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isNode, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { WardenError } from '../core/index.js';
+import { FLAG_TYPES } from './flags.js';
+import { PRESET_NAMES, PRESETS, type GovernancePolicy } from './policy.js';
+
+const severity = z.number().int().min(1).max(10);
+const scope = z
+  .object({
+    runtimes: z.array(z.string().min(1)).optional(),
+    capabilities: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+const ruleSchema = z
+  .object({
+    match: z
+      .object({
+        agent: z.string().min(1).optional(),
+        runtime: z.string().min(1).optional(),
+        capability: z.string().min(1).optional(),
+        network: z.boolean().optional(),
+        flags: z
+          .array(z.enum(FLAG_TYPES, { message: `must be one of ${FLAG_TYPES.join(', ')}` }))
+          .min(1)
+          .optional(),
+        minSeverity: severity.optional(),
+        maxSeverity: severity.optional(),
+        stage: z.enum(['input', 'output']).optional(),
+      })
+      .strict(),
+    action: z.enum(['allow', 'flag', 'quarantine', 'block'], {
+      message: 'must be allow, flag, quarantine or block',
+    }),
+  })
+  .strict();
+
+export const policyFileSchema = z
+  .object({
+    apiVersion: z.literal('warden.dev/v1', { message: 'must be warden.dev/v1' }),
+    kind: z.literal('GovernancePolicy', { message: 'must be GovernancePolicy' }),
+    metadata: z
+      .object({
+        name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'must be a lowercase name (a-z, 0-9, . _ -)'),
+        description: z.string().max(2000).optional(),
+      })
+      .strict(),
+    spec: z
+      .object({
+        extends: z
+          .enum(PRESET_NAMES, { message: `must be one of ${PRESET_NAMES.join(', ')}` })
+          .default('default'),
+        detect: z
+          .object({
+            input: z.boolean().optional(),
+            output: z.boolean().optional(),
+            anomaly: z.boolean().optional(),
+          })
+          .strict()
+          .optional(),
+        textScope: scope.optional(),
+        codeScope: scope.optional(),
+        blockAtSeverity: severity.nullable().optional(),
+        autoQuarantine: z.boolean().optional(),
+        quarantineAtSeverity: severity.optional(),
+        merge: z
+          .object({
+            refuseAtSeverity: z.number().int().min(1).max(11).optional(),
+            requireVerified: z.boolean().optional(),
+            requireSucceeded: z.boolean().optional(),
+          })
+          .strict()
+          .optional(),
+        rules: z.array(ruleSchema).default([]),
+      })
+      .strict(),
+  })
+  .strict();
+
+export interface PolicyIssue {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** Parses and validates a GovernancePolicy YAML document over its preset. Errors name the file, line and field. */
+export function parsePolicy(text: string, file = 'policy.yaml'): GovernancePolicy {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw policyError(
+      file,
+      doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        return {
+          path: '(yaml)',
+          message: e.message.split('\n')[0] ?? e.message,
+          line: pos.line,
+          column: pos.col,
+        };
+      }),
+    );
+  }
+  const parsed = policyFileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    throw policyError(
+      file,
+      parsed.error.issues.flatMap((issue) => {
+        const extra = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+        return extra.map((key) => {
+          const path = [...issue.path, ...(key === undefined ? [] : [key])] as (string | number)[];
+          const message = key ? `unknown field "${key}" (check its spelling)` : issue.message;
+          return { path: path.map(String).join('.') || '(root)', message, ...locate(doc, lc, path) };
+        });
+      }),
+    );
+  }
+  const { metadata, spec } = parsed.data;
+  const base = PRESETS[spec.extends];
+  return {
+    name: metadata.name,
+    detect: { ...base.detect, ...spec.detect },
+    textScope: { ...base.textScope, ...spec.textScope },
+    codeScope: { ...base.codeScope, ...spec.codeScope },
+    blockAtSeverity: spec.blockAtSeverity === undefined ? base.blockAtSeverity : spec.blockAtSeverity,
+    autoQuarantine: spec.autoQuarantine ?? base.autoQuarantine,
+    quarantineAtSeverity: spec.quarantineAtSeverity ?? base.quarantineAtSeverity,
+    merge: { ...base.merge, ...spec.merge },
+    rules: spec.rules.map((r) => ({ match: r.match, action: r.action })),
+  };
+}
+
+export async function loadPolicyFile(path: string): Promise<GovernancePolicy> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new WardenError('FILE_NOT_FOUND', `Cannot read governance policy ${path}`, {
+      cause,
+      details: { path },
+    });
+  }
+  return parsePolicy(text, path);
+}
+
+function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]) {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) {
+      const pos = lc.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+function policyError(file: string, issues: PolicyIssue[]): WardenError {
+  const lines = issues.map(
+    (i) => `  ${file}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path}: ${i.message}`,
+  );
+  return new WardenError('INVALID_POLICY', `Invalid governance policy ${file}:\n${lines.join('\n')}`, {
+    details: { file, issues },
+  });
+}

@@ -1,0 +1,69 @@
+import { adversarialSuffix } from './adversarial-suffix.js';
+import { featurize } from './features.js';
+import { predict } from './logistic.js';
+import type { DetectorModel } from './model.js';
+import { decodedViews, normalize } from './normalize.js';
+import { matchPatterns, patternScore } from './patterns.js';
+import { mentionsHarm } from './harm-lexicon.js';
+
+/**
+ * The classifier learned from prompts of 40 words and more; on a few words it guesses. Its vote is scaled
+ * down below 25 words: short attacks are the known patterns' job.
+ */
+function lengthConfidence(text: string): number {
+  let words = 0;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 32) words++;
+  return Math.min(1, (words + 1) / 25);
+}
+
+/** What the text detector found in one text. Scores are in [0, 1]. */
+export interface TextAnalysis {
+  /** Evidence of a jailbreak or prompt-injection technique. */
+  jailbreak: number;
+  /** Evidence of a plainly harmful request (no technique). */
+  harmful: number;
+  /** Which signals fired: pattern ids, 'classifier', 'adversarial-suffix', 'decoded:base64', ... */
+  signals: string[];
+}
+
+/**
+ * Scores one text: every view of it (normalised; decoded base64/hex/rot13/leet/tag-smuggled payloads) goes
+ * through the known-pattern matcher and the classifier, the strongest view wins; adversarial-suffix and
+ * obfuscation signals add to it. A payload that was hidden and turns out to carry an attack counts extra:
+ * nobody encodes a harmless request.
+ */
+export function analyzeText(raw: string, model: DetectorModel): TextAnalysis {
+  const n = normalize(raw);
+  const signals: string[] = [];
+  const views = [{ how: 'plain', text: n.text }, ...decodedViews(raw, n)];
+  let jailbreak = 0;
+  let harmful = 0;
+  for (const view of views) {
+    const x = featurize(view.text, model.dim);
+    const classifier = predict(model.jailbreak, x) * lengthConfidence(view.text);
+    const hits = matchPatterns(view.text);
+    let score = Math.max(classifier, patternScore(hits));
+    // Two independent kinds of evidence agreeing is stronger than either.
+    if (hits.length > 0 && classifier > 0.3)
+      score = Math.max(score, 1 - (1 - classifier) * (1 - patternScore(hits)));
+    const hidden = view.how !== 'plain' && view.how !== 'leetspeak';
+    if (hidden && (hits.length > 0 || classifier > 0.35)) score = Math.max(score, Math.min(1, score + 0.3));
+    if (score > jailbreak) jailbreak = score;
+    if (classifier >= model.jailbreak.threshold)
+      signals.push(view.how === 'plain' ? 'classifier' : `classifier:${view.how}`);
+    for (const h of hits) signals.push(view.how === 'plain' ? h.id : `${h.id}:${view.how}`);
+    if (hidden && (hits.length > 0 || classifier > 0.35)) signals.push(`decoded:${view.how}`);
+    harmful = Math.max(harmful, predict(model.harmful, x) * (mentionsHarm(view.text) ? 1 : 0.3));
+  }
+  const suffix = adversarialSuffix(raw);
+  if (suffix.score > 0) {
+    jailbreak = 1 - (1 - jailbreak) * (1 - suffix.score);
+    signals.push('adversarial-suffix');
+  }
+  if (n.invisibleChars >= 3 || n.confusables >= 3) {
+    // Invisible characters or lookalike letters inside otherwise plain text: someone is dodging filters.
+    jailbreak = Math.min(1, jailbreak + 0.15 * (jailbreak > 0.2 ? 2 : 1));
+    signals.push('obfuscation');
+  }
+  return { jailbreak, harmful, signals };
+}
