@@ -1,0 +1,124 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { stringify } from 'yaml';
+import { WardenError, agentKey, parseManifest } from '../../core/index.js';
+import type { ApiContext } from '../context.js';
+import { errorResponses } from '../schemas.js';
+
+const agentSummary = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    name: { type: 'string' },
+    version: { type: 'string' },
+    runtime: { type: 'string' },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    moduleDigest: { type: ['string', 'null'] },
+    breaker: { type: 'string' },
+    runnable: { type: 'boolean' },
+    createdAt: { type: 'integer' },
+  },
+} as const;
+
+export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: ApiContext): void {
+  app.post<{ Body: { manifest: string | Record<string, unknown>; files?: Record<string, string> } }>(
+    '/agents',
+    {
+      onRequest: admin,
+      schema: {
+        summary:
+          'Register an agent version: its agent.yaml (text or object) and, optionally, its files (base64), e.g. a WASM module',
+        body: {
+          type: 'object',
+          required: ['manifest'],
+          additionalProperties: false,
+          properties: {
+            manifest: { anyOf: [{ type: 'string', minLength: 1, maxLength: 1_000_000 }, { type: 'object' }] },
+            files: {
+              type: 'object',
+              maxProperties: 64,
+              additionalProperties: { type: 'string', contentEncoding: 'base64' },
+            },
+          },
+        },
+        response: { 201: agentSummary, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { manifest, files } = request.body;
+      const text = typeof manifest === 'string' ? manifest : stringify(manifest);
+      const parsed = parseManifest(text, 'request body');
+      const baseDir = join(warden.storageRoot, 'agents', parsed.name, parsed.version);
+      for (const [name, content] of Object.entries(files ?? {})) {
+        const path = safeJoin(baseDir, name);
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, Buffer.from(content, 'base64'), { mode: 0o640 });
+      }
+      const record = await warden.registerAgent({ ...parsed, baseDir });
+      return reply
+        .status(201)
+        .send(summary(record.manifest, record.moduleDigest, record.createdAt, 'closed', true));
+    },
+  );
+
+  app.get(
+    '/agents/status',
+    {
+      onRequest: viewer,
+      schema: {
+        summary: 'Every registered agent version, its breaker state and whether this server can run it',
+        response: { 200: { type: 'array', items: agentSummary }, ...errorResponses },
+      },
+    },
+    async () => {
+      const breakers = warden.scheduler.breakerSnapshot();
+      const runnable = new Set(warden.scheduler.runnableKeys());
+      return (await warden.listAgents()).map((a) =>
+        summary(
+          a.manifest,
+          a.moduleDigest,
+          a.createdAt,
+          breakers.get(a.key)?.state ?? 'closed',
+          runnable.has(a.key),
+        ),
+      );
+    },
+  );
+}
+
+function summary(
+  m: Parameters<typeof agentKey>[0] & { runtime: string; capabilities: string[] },
+  moduleDigest: string | null,
+  createdAt: number,
+  breaker: string,
+  runnable: boolean,
+) {
+  return {
+    key: agentKey(m),
+    name: m.name,
+    version: m.version,
+    runtime: m.runtime,
+    capabilities: m.capabilities,
+    moduleDigest,
+    breaker,
+    runnable,
+    createdAt,
+  };
+}
+
+/** Resolves an uploaded file name inside the agent's directory, refusing absolute paths and `..`. */
+function safeJoin(base: string, name: string): string {
+  const cleaned = normalize(name);
+  const path = resolve(base, cleaned);
+  if (isAbsolute(name) || cleaned.startsWith('..') || !path.startsWith(`${resolve(base)}/`)) {
+    throw new WardenError(
+      'INVALID_INPUT',
+      `File name ${JSON.stringify(name)} must be a relative path inside the agent's directory`,
+      {
+        details: { file: name },
+      },
+    );
+  }
+  return path;
+}

@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import { PRIORITIES, WardenError } from '../../core/index.js';
+import { sessionOf } from '../auth.js';
+import type { ApiContext } from '../context.js';
+import { errorResponses, idParams } from '../schemas.js';
+
+const MAX_WAIT_MS = 60_000;
+
+export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }: ApiContext): void {
+  app.post<{ Body: { name: string; maxConcurrency?: number; allowNetwork?: boolean; policy?: string } }>(
+    '/sessions',
+    {
+      onRequest: operator,
+      schema: {
+        summary: "Create a session in the key's tenant (returns the existing one of that name)",
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
+            maxConcurrency: { type: 'integer', minimum: 1, maximum: 100000 },
+            allowNetwork: { type: 'boolean' },
+            policy: { type: 'string', minLength: 1, maxLength: 64 },
+          },
+        },
+        response: { 200: { $ref: 'Session#' }, 201: { $ref: 'Session#' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const tenant = request.principal!.tenant;
+      const existing = await warden.store.getSession(request.body.name, tenant);
+      if (existing && existing.tenant === tenant) return reply.status(200).send(existing);
+      const session = await warden.ensureSession({ ...request.body, tenant });
+      return reply.status(201).send(session);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/sessions/:id',
+    {
+      onRequest: viewer,
+      schema: {
+        summary: 'A session by id or name',
+        params: idParams,
+        response: { 200: { $ref: 'Session#' }, ...errorResponses },
+      },
+    },
+    async (request) => sessionOf(warden, request, request.params.id),
+  );
+
+  app.post<{
+    Params: { id: string };
+    Querystring: { wait?: string };
+    Body: {
+      agent?: string;
+      capability?: string;
+      input?: unknown;
+      priority?: string;
+      deadline?: number | string;
+      timeoutMs?: number;
+      idempotencyKey?: string;
+      metadata?: Record<string, string | number | boolean>;
+    };
+  }>(
+    '/sessions/:id/execute',
+    {
+      onRequest: operator,
+      schema: {
+        summary: 'Submit a task; with ?wait=ms, wait up to that long for its result',
+        params: idParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            wait: {
+              type: 'string',
+              pattern: '^[0-9]{1,5}$',
+              description: `milliseconds to wait for the result, at most ${MAX_WAIT_MS}`,
+            },
+          },
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            agent: { type: 'string', minLength: 1, maxLength: 200 },
+            capability: { type: 'string', minLength: 1, maxLength: 200 },
+            input: {},
+            priority: { type: 'string', enum: Object.keys(PRIORITIES) },
+            deadline: {
+              anyOf: [
+                { type: 'integer', minimum: 1 },
+                { type: 'string', format: 'date-time' },
+              ],
+            },
+            timeoutMs: { type: 'integer', minimum: 1 },
+            idempotencyKey: { type: 'string', minLength: 1, maxLength: 256 },
+            metadata: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+          },
+        },
+        response: {
+          200: { type: 'object', properties: { task: { $ref: 'Task#' }, result: { $ref: 'TaskResult#' } } },
+          202: { type: 'object', properties: { task: { $ref: 'Task#' } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = await sessionOf(warden, request, request.params.id);
+      const body = request.body ?? {};
+      if ((body.agent === undefined) === (body.capability === undefined)) {
+        throw new WardenError('INVALID_INPUT', 'Name exactly one of agent or capability', {
+          details: { issues: [{ path: 'body.agent', message: 'name exactly one of agent or capability' }] },
+        });
+      }
+      const task = await warden.submit({ ...body, session: session.id });
+      const wait = Math.min(Number(request.query.wait ?? 0), MAX_WAIT_MS);
+      if (wait > 0) {
+        const result = await warden.result(task.id, { timeoutMs: wait });
+        if (result)
+          return reply.status(200).send({ task: (await warden.store.getTask(task.id)) ?? task, result });
+      }
+      return reply.status(202).send({ task });
+    },
+  );
+}

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { WardenError } from '../core/index.js';
+import { WardenMetrics } from '../telemetry/index.js';
+import type { Warden } from '../warden/index.js';
+import { requireRole } from './auth.js';
+import type { ApiContext } from './context.js';
+import { errorBody, installErrorHandlers } from './errors.js';
+import { KeyVerifier } from './keys.js';
+import { agentRoutes } from './routes/agents.js';
+import { healthRoutes } from './routes/health.js';
+import { operationRoutes } from './routes/operations.js';
+import { rdRoutes } from './routes/rd.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { taskRoutes } from './routes/tasks.js';
+import { traceRoutes } from './routes/traces.js';
+import { sharedSchemas } from './schemas.js';
+
+export interface ApiOptions {
+  /** Requests per key (or per address without a key) per window; false disables. @default { max: 6000, windowMs: 60000 } */
+  rateLimit?: { max: number; windowMs: number } | false;
+  /** Largest request body. @default 2 MiB */
+  bodyLimitBytes?: number;
+  /** fastify/pino logger options; false for none. @default { level: 'info' } with secrets redacted */
+  logger?: FastifyServerOptions['logger'];
+  /** PEM files; TLS is on when both are set. @default env TLS_CERT / TLS_KEY */
+  tls?: { certPath: string; keyPath: string };
+}
+
+/** Builds the HTTP API around an open Warden (not listening yet: tests use inject()). */
+export async function buildServer(warden: Warden, options: ApiOptions = {}): Promise<FastifyInstance> {
+  const tls =
+    options.tls ??
+    (process.env['TLS_CERT'] && process.env['TLS_KEY']
+      ? { certPath: process.env['TLS_CERT'], keyPath: process.env['TLS_KEY'] }
+      : undefined);
+  const app = Fastify({
+    logger: options.logger ?? { level: 'info', redact: ['req.headers.authorization'] },
+    bodyLimit: options.bodyLimitBytes ?? 2 * 1024 * 1024,
+    genReqId: (req) =>
+      typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128
+        ? req.headers['x-request-id']
+        : crypto.randomUUID(),
+    // No type coercion: a number where a string belongs is a client error, not something to fix up.
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, allowUnionTypes: true },
+    },
+    routerOptions: { maxParamLength: 500 },
+    // Errors fastify raises before routing (bad URL encoding, over-long parameters) get our JSON shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const status = (error as { statusCode?: number }).statusCode ?? 400;
+      void (reply as unknown as FastifyReply)
+        .status(status)
+        .send(errorBody(status === 414 ? 'NOT_FOUND' : 'INVALID_INPUT', error.message));
+    },
+    ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
+  }) as unknown as FastifyInstance;
+  installErrorHandlers(app);
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('x-request-id', request.id);
+    return payload;
+  });
+  for (const schema of sharedSchemas) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Warden API',
+        version: '0.1.0',
+        description: 'Secure runtime and orchestrator for AI agents',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const verifier = new KeyVerifier(warden.store);
+  if (options.rateLimit !== false) {
+    const limit = options.rateLimit ?? { max: 6000, windowMs: 60_000 };
+    await app.register(rateLimit, {
+      max: limit.max,
+      timeWindow: limit.windowMs,
+      keyGenerator: (req) => {
+        const auth = req.headers.authorization;
+        return typeof auth === 'string' && auth.length < 300 ? `key:${auth}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, ctx) => {
+        const err = new WardenError(
+          'RATE_LIMITED',
+          `Rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry later`,
+        );
+        return Object.assign(err, { statusCode: 429, body: errorBody('RATE_LIMITED', err.message) });
+      },
+    });
+  }
+
+  const ctx: ApiContext = {
+    warden,
+    metrics: new WardenMetrics(warden),
+    verifier,
+    startedAt: Date.now(),
+    viewer: requireRole(verifier, 'viewer'),
+    operator: requireRole(verifier, 'operator'),
+    admin: requireRole(verifier, 'admin'),
+  };
+  app.addHook('onClose', async () => ctx.metrics.dispose());
+  healthRoutes(app, ctx);
+  sessionRoutes(app, ctx);
+  taskRoutes(app, ctx);
+  agentRoutes(app, ctx);
+  traceRoutes(app, ctx);
+  operationRoutes(app, ctx);
+  rdRoutes(app, ctx);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,132 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { WardenError } from '../../core/index.js';
+import { buildServer, createApiKey, ROLES } from '../../api/index.js';
+import type { Role } from '../../store/index.js';
+import { globals, openWarden, withWarden } from '../context.js';
+import { parseIntOption, printJson } from '../io.js';
+
+const EXAMPLES = ['examples/echo/agent.yaml'];
+
+function parseBind(value: string): { host: string; port: number } {
+  const match = /^(.*):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535)
+    throw new WardenError('INVALID_INPUT', `BIND_ADDRESS must be host:port, got ${value}`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description(
+      'start the HTTP API (embedded store, in-process workers); prints the URL and, the first time, an admin key',
+    )
+    .option(
+      '-b, --bind <host:port>',
+      'listen address (env BIND_ADDRESS)',
+      process.env['BIND_ADDRESS'] ?? '127.0.0.1:8080',
+    )
+    .option('-c, --concurrency <n>', 'tasks at once', parseIntOption('--concurrency'), 32)
+    .option('--rate-limit <n>', 'requests per minute per API key', parseIntOption('--rate-limit'), 6000)
+    .option('--no-examples', 'do not register the example agents')
+    .action(
+      async (
+        flags: { bind: string; concurrency: number; rateLimit: number; examples: boolean },
+        cmd: Command,
+      ) => {
+        const { host, port } = parseBind(flags.bind);
+        const warden = await openWarden(cmd, { concurrency: Math.max(1, flags.concurrency) });
+        const app = await buildServer(warden, {
+          rateLimit: { max: Math.max(1, flags.rateLimit), windowMs: 60_000 },
+        }).catch(async (err: unknown) => {
+          await warden.close();
+          throw err;
+        });
+        if (flags.examples) {
+          const root = fileURLToPath(new URL('../../../', import.meta.url));
+          for (const example of EXAMPLES) {
+            const path = `${root}${example}`;
+            if (existsSync(path))
+              await warden
+                .registerAgent({ path })
+                .catch((e: Error) => app.log.warn(`example ${example} not registered: ${e.message}`));
+          }
+        }
+        if ((await warden.store.listApiKeys()).length === 0) {
+          const { key, record } = await createApiKey(warden.store, {
+            tenant: 'default',
+            role: 'admin',
+            name: 'first admin key',
+          });
+          process.stderr.write(
+            `\nFirst admin API key (tenant "default", id ${record.id}) — shown once, store it now:\n\n  ${key}\n\n`,
+          );
+        }
+        const address = await app.listen({ host, port });
+        process.stderr.write(
+          `warden API listening on ${address}  (OpenAPI: ${address}/openapi.json, docs: ${address}/docs)\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        process.stderr.write('shutting down: no new requests; finishing running tasks\n');
+        await app.close();
+        await warden.close();
+      },
+    );
+}
+
+export function keysCommand(): Command {
+  const keys = new Command('keys').description(
+    'API keys: each belongs to a tenant and has a role (admin, operator, viewer)',
+  );
+  keys
+    .command('create')
+    .description('create a key; it is printed once and stored only as a hash')
+    .option('-t, --tenant <tenant>', 'tenant the key belongs to', 'default')
+    .option('-r, --role <role>', `one of ${ROLES.join(', ')}`, 'operator')
+    .option('-n, --name <name>', 'a label for people', 'cli')
+    .action(async (flags: { tenant: string; role: string; name: string }, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const { key, record } = await createApiKey(warden.store, {
+          tenant: flags.tenant,
+          role: flags.role as Role,
+          name: flags.name,
+        });
+        if (json) return printJson({ key, ...record });
+        process.stdout.write(`${key}\n`);
+        process.stderr.write(
+          `created ${record.id} (${record.role}, tenant ${record.tenant}); the key is shown only now\n`,
+        );
+      });
+    });
+  keys
+    .command('list')
+    .option('-t, --tenant <tenant>', 'only this tenant')
+    .action(async (flags: { tenant?: string }, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const list = await warden.store.listApiKeys(flags.tenant);
+        if (json) return printJson(list);
+        for (const k of list) {
+          process.stdout.write(
+            `${k.id}  ${k.tenant.padEnd(16)} ${k.role.padEnd(9)} ${k.revokedAt ? 'revoked' : 'active '}  ${k.name}\n`,
+          );
+        }
+      });
+    });
+  keys
+    .command('revoke')
+    .argument('<key-id>')
+    .action(async (id: string, _flags: unknown, cmd: Command) => {
+      await withWarden(cmd, async (warden) => {
+        if (!(await warden.store.revokeApiKey(id, Date.now())))
+          throw new WardenError('NOT_FOUND', `No active key with id ${id}`);
+        process.stdout.write(`revoked ${id} (servers stop accepting it within 5 seconds)\n`);
+      });
+    });
+  return keys;
+}

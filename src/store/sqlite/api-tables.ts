@@ -1,0 +1,102 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { WardenError } from '../../core/index.js';
+import { sha256Hex } from '../../provenance/index.js';
+import type { ApiKeysTable, TracesTable } from '../schema.js';
+import type { ApiKeyRecord, Role, TraceRecord } from '../store.js';
+import type { ChainWriter } from './chain-writer.js';
+
+// API keys and traces for the SQLite store: off the scheduler's hot path, kept out of sqlite-store.ts.
+
+const toKey = (r: ApiKeysTable): ApiKeyRecord => ({
+  id: r.id,
+  tenant: r.tenant,
+  role: r.role as Role,
+  name: r.name,
+  createdAt: Number(r.created_at),
+  revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+});
+
+const toTrace = (r: TracesTable): TraceRecord => ({
+  id: r.id,
+  sessionId: r.session_id,
+  taskId: r.task_id,
+  data: JSON.parse(r.data) as unknown,
+  digest: r.digest,
+  createdAt: Number(r.created_at),
+});
+
+export function insertApiKey(db: BetterSqlite3.Database, k: ApiKeyRecord, keyHash: string): void {
+  db.prepare(
+    'INSERT INTO api_keys (id, tenant, role, name, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
+  ).run(k.id, k.tenant, k.role, k.name, keyHash, k.createdAt);
+}
+
+export function findApiKey(db: BetterSqlite3.Database, keyHash: string): ApiKeyRecord | undefined {
+  const row = db.prepare('SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL').get(keyHash) as
+    ApiKeysTable | undefined;
+  return row ? toKey(row) : undefined;
+}
+
+export function listApiKeys(db: BetterSqlite3.Database, tenant?: string): ApiKeyRecord[] {
+  const rows = (
+    tenant
+      ? db.prepare('SELECT * FROM api_keys WHERE tenant = ? ORDER BY created_at').all(tenant)
+      : db.prepare('SELECT * FROM api_keys ORDER BY created_at').all()
+  ) as ApiKeysTable[];
+  return rows.map(toKey);
+}
+
+export function revokeApiKey(db: BetterSqlite3.Database, id: string, now: number): boolean {
+  return (
+    db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id)
+      .changes === 1
+  );
+}
+
+export function insertTrace(
+  db: BetterSqlite3.Database,
+  chain: ChainWriter,
+  t: Omit<TraceRecord, 'data'> & { dataJson: string },
+): TraceRecord {
+  db.prepare(
+    'INSERT INTO traces (id, session_id, task_id, data, digest, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  ).run(t.id, t.sessionId, t.taskId, t.dataJson, t.digest, t.createdAt);
+  chain.add(t.sessionId, {
+    type: 'trace.created',
+    at: t.createdAt,
+    ...(t.taskId ? { taskId: t.taskId } : {}),
+    data: { traceId: t.id, digest: t.digest },
+  });
+  return {
+    id: t.id,
+    sessionId: t.sessionId,
+    taskId: t.taskId,
+    data: JSON.parse(t.dataJson) as unknown,
+    digest: t.digest,
+    createdAt: t.createdAt,
+  };
+}
+
+export function getTrace(db: BetterSqlite3.Database, id: string): TraceRecord | undefined {
+  const row = db.prepare('SELECT * FROM traces WHERE id = ?').get(id) as TracesTable | undefined;
+  return row ? toTrace(row) : undefined;
+}
+
+export function traceProvenance(
+  db: BetterSqlite3.Database,
+  chain: ChainWriter,
+  traceId: string,
+  event: { kind: string; data: Record<string, unknown> },
+  now: number,
+): string {
+  const trace = getTrace(db, traceId);
+  if (!trace)
+    throw new WardenError('TRACE_NOT_FOUND', `No trace with id ${traceId}`, { details: { traceId } });
+  chain.add(trace.sessionId, {
+    type: 'trace.provenance',
+    at: now,
+    ...(trace.taskId ? { taskId: trace.taskId } : {}),
+    data: { traceId, kind: event.kind, digest: sha256Hex(JSON.stringify(event.data)), ...event.data },
+  });
+  return trace.sessionId;
+}

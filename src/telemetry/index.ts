@@ -1,0 +1,1 @@
+export { WardenMetrics } from './metrics.js';

@@ -1,0 +1,159 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { priorityName } from '../core/index.js';
+import type { TaskEvent } from '../scheduler/index.js';
+import type { Warden } from '../warden/index.js';
+
+const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
+/**
+ * Prometheus metrics of one Warden process, named after the seed's `layer4_*` metrics with a `warden_`
+ * prefix. Counters move with the scheduler's task events; gauges are read from the store at scrape time.
+ */
+export class WardenMetrics {
+  readonly registry = new Registry();
+  private readonly processed: Counter<'agent' | 'outcome'>;
+  private readonly succeeded: Counter<'agent'>;
+  private readonly failed: Counter<'agent' | 'code'>;
+  private readonly spawns: Counter<'agent'>;
+  private readonly latency: Histogram<'agent' | 'runtime'>;
+  private readonly runtimes = new Map<string, string>();
+  private readonly started = Date.now();
+
+  constructor(private readonly warden: Warden) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
+    new Gauge({
+      name: 'warden_uptime_seconds',
+      help: 'Seconds since this process started',
+      registers,
+      collect: this.gauge((g) => g.set((Date.now() - this.started) / 1000)),
+    });
+    this.processed = new Counter({
+      name: 'warden_tasks_processed_total',
+      help: 'Task attempts that ended, by outcome',
+      labelNames: ['agent', 'outcome'],
+      registers,
+    });
+    this.succeeded = new Counter({
+      name: 'warden_tasks_succeeded_total',
+      help: 'Tasks that succeeded',
+      labelNames: ['agent'],
+      registers,
+    });
+    this.failed = new Counter({
+      name: 'warden_tasks_failed_total',
+      help: 'Task attempts that failed, by error code',
+      labelNames: ['agent', 'code'],
+      registers,
+    });
+    this.spawns = new Counter({
+      name: 'warden_agent_spawns_total',
+      help: 'Agent attempts started',
+      labelNames: ['agent'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'warden_task_latency_ms',
+      help: 'Wall time of successful attempts in milliseconds',
+      labelNames: ['agent', 'runtime'],
+      buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5000, 30000],
+      registers,
+    });
+    const queue = new Gauge({
+      name: 'warden_queue_depth',
+      help: 'Queued tasks by priority',
+      labelNames: ['priority'],
+      registers,
+    });
+    const dlq = new Gauge({ name: 'warden_dlq_size', help: 'Tasks in the dead-letter queue', registers });
+    const running = new Gauge({
+      name: 'warden_tasks_running',
+      help: 'Tasks running in this process',
+      registers,
+    });
+    const agents = new Gauge({
+      name: 'warden_active_agents',
+      help: 'Agent versions this process can run',
+      registers,
+    });
+    const breakers = new Gauge({
+      name: 'warden_circuit_breaker_state',
+      help: 'Circuit breaker per agent version: 0 closed, 1 half-open, 2 open',
+      labelNames: ['agent'],
+      registers,
+    });
+    // One store read per scrape, shared by the gauges that need it.
+    let pending: Promise<void> | undefined;
+    const refresh = () =>
+      (pending ??= (async () => {
+        try {
+          const stats = await warden.store.stats({ light: true });
+          queue.reset();
+          for (const [level, n] of Object.entries(stats.queuedByPriority))
+            queue.set({ priority: priorityName(Number(level)) }, n);
+          dlq.set(stats.deadLetters);
+          running.set(warden.scheduler.inFlightCount);
+          agents.set(warden.scheduler.runnableAgentCount);
+          breakers.reset();
+          for (const [agent, b] of warden.scheduler.breakerSnapshot())
+            breakers.set({ agent }, BREAKER_VALUE[b.state]);
+        } finally {
+          pending = undefined;
+        }
+      })());
+    // prom-client calls collect() on every gauge; the first one does the work for all.
+    for (const g of [queue, dlq, running, agents, breakers])
+      (g as unknown as { collect: () => Promise<void> }).collect = refresh;
+    warden.scheduler.events.on('task', this.onTask);
+  }
+
+  /** Stops counting this Warden's events (the server closed). */
+  dispose(): void {
+    this.warden.scheduler.events.off('task', this.onTask);
+  }
+
+  private gauge(fn: (g: Gauge) => void) {
+    return function (this: Gauge) {
+      fn(this);
+    };
+  }
+
+  private readonly onTask = (e: TaskEvent): void => {
+    const agent = e.agent;
+    switch (e.state) {
+      case 'running':
+        this.spawns.inc({ agent });
+        return;
+      case 'succeeded': {
+        this.processed.inc({ agent, outcome: 'succeeded' });
+        this.succeeded.inc({ agent });
+        const wall = e.result?.usage?.wallMs;
+        if (wall !== undefined) this.latency.observe({ agent, runtime: this.runtimeOf(agent) }, wall);
+        return;
+      }
+      case 'retrying':
+      case 'dead':
+      case 'failed':
+        this.processed.inc({ agent, outcome: e.state });
+        this.failed.inc({ agent, code: e.error?.code ?? 'UNKNOWN' });
+        return;
+      case 'cancelled':
+        this.processed.inc({ agent, outcome: 'cancelled' });
+        return;
+      default:
+    }
+  };
+
+  private runtimeOf(agent: string): string {
+    let runtime = this.runtimes.get(agent);
+    if (!runtime) {
+      runtime = this.warden.scheduler.runtimeOf(agent) ?? 'unknown';
+      this.runtimes.set(agent, runtime);
+    }
+    return runtime;
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

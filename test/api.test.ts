@@ -1,0 +1,611 @@
+import fc from 'fast-check';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer, createApiKey } from '../src/api/index.js';
+import type { Warden } from '../src/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Warden as WardenClass } from '../src/index.js';
+import { eventually } from './helpers.js';
+
+let warden: Warden;
+let root: string;
+let app: FastifyInstance;
+const key: Record<string, string> = {};
+const ids: Record<string, string> = {};
+
+const ECHO_YAML = `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: uploaded, version: 1.0.0 }
+spec:
+  runtime: node
+  entry: ./main.js
+`;
+const ECHO_JS = Buffer.from("process.stdin.on('data', (d) => process.stdout.write(d));").toString('base64');
+
+function call(
+  method: string,
+  url: string,
+  who: string | undefined,
+  body?: unknown,
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: method as 'GET',
+    url,
+    headers: who ? { authorization: `Bearer ${key[who]}` } : {},
+    ...(body === undefined ? {} : { payload: body as object }),
+  });
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'warden-api-'));
+  warden = await WardenClass.open({ storage: { root }, workers: { concurrency: 8 } });
+  await warden.registerHandler('noop', (input: unknown) => ({ got: input }));
+  await warden.registerHandler(
+    'poison',
+    () => {
+      throw new Error('always fails');
+    },
+    { retry: { maxAttempts: 1 } },
+  );
+  app = await buildServer(warden, { logger: false, rateLimit: false });
+  for (const [name, tenant, role] of [
+    ['adminA', 'acme', 'admin'],
+    ['operatorA', 'acme', 'operator'],
+    ['viewerA', 'acme', 'viewer'],
+    ['adminB', 'globex', 'admin'],
+  ] as const) {
+    key[name] = (await createApiKey(warden.store, { tenant, role, name })).key;
+  }
+  ids['sessionA'] = (
+    await call('POST', '/sessions', 'operatorA', { name: 'research', maxConcurrency: 4 })
+  ).json<{ id: string }>().id;
+  ids['sessionB'] = (await call('POST', '/sessions', 'adminB', { name: 'research' })).json<{
+    id: string;
+  }>().id;
+  const a = await call('POST', `/sessions/research/execute?wait=5000`, 'operatorA', {
+    agent: 'noop',
+    input: { n: 1 },
+  });
+  ids['taskA'] = a.json<{ task: { id: string } }>().task.id;
+  const b = await call('POST', `/sessions/research/execute?wait=5000`, 'adminB', { agent: 'poison' });
+  ids['deadB'] = b.json<{ task: { id: string } }>().task.id;
+  const deadA = await call('POST', `/sessions/research/execute?wait=5000`, 'operatorA', { agent: 'poison' });
+  ids['deadA'] = deadA.json<{ task: { id: string } }>().task.id;
+  ids['traceA'] = (
+    await call('POST', '/traces', 'operatorA', { session: 'research', data: { step: 1 } })
+  ).json<{ id: string }>().id;
+  ids['traceB'] = (await call('POST', '/traces', 'adminB', { session: 'research', data: { step: 1 } })).json<{
+    id: string;
+  }>().id;
+});
+
+afterAll(async () => {
+  await app?.close();
+  await warden?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+interface RouteCase {
+  name: string;
+  method: string;
+  url: () => string;
+  role: 'viewer' | 'operator' | 'admin';
+  body?: () => unknown;
+  invalidBody?: unknown;
+  happy: number;
+  /** The same request aimed at the other tenant's resource. */
+  otherTenantUrl?: () => string;
+  otherTenantBody?: () => unknown;
+}
+
+const routes: RouteCase[] = [
+  {
+    name: 'POST /sessions',
+    method: 'POST',
+    url: () => '/sessions',
+    role: 'operator',
+    body: () => ({ name: 'fresh' }),
+    invalidBody: { name: 5 },
+    happy: 201,
+  },
+  {
+    name: 'GET /sessions/:id',
+    method: 'GET',
+    url: () => `/sessions/${ids['sessionA']}`,
+    role: 'viewer',
+    happy: 200,
+    otherTenantUrl: () => `/sessions/${ids['sessionB']}`,
+  },
+  {
+    name: 'POST /sessions/:id/execute',
+    method: 'POST',
+    url: () => `/sessions/${ids['sessionA']}/execute`,
+    role: 'operator',
+    body: () => ({ agent: 'noop', input: { x: 1 } }),
+    invalidBody: { agent: 7, priority: 'urgent' },
+    happy: 202,
+    otherTenantUrl: () => `/sessions/${ids['sessionB']}/execute`,
+  },
+  {
+    name: 'GET /tasks/:id',
+    method: 'GET',
+    url: () => `/tasks/${ids['taskA']}`,
+    role: 'viewer',
+    happy: 200,
+    otherTenantUrl: () => `/tasks/${ids['deadB']}`,
+  },
+  {
+    name: 'POST /tasks/:id/cancel',
+    method: 'POST',
+    url: () => `/tasks/${ids['taskA']}/cancel`,
+    role: 'operator',
+    happy: 200,
+    otherTenantUrl: () => `/tasks/${ids['deadB']}/cancel`,
+  },
+  {
+    name: 'POST /agents',
+    method: 'POST',
+    url: () => '/agents',
+    role: 'admin',
+    body: () => ({ manifest: ECHO_YAML, files: { 'main.js': ECHO_JS } }),
+    invalidBody: { manifest: 5 },
+    happy: 201,
+  },
+  { name: 'GET /agents/status', method: 'GET', url: () => '/agents/status', role: 'viewer', happy: 200 },
+  {
+    name: 'POST /traces',
+    method: 'POST',
+    url: () => '/traces',
+    role: 'operator',
+    body: () => ({ session: 'research', data: { plan: ['a', 'b'] } }),
+    invalidBody: { data: 1 },
+    happy: 201,
+    otherTenantUrl: () => '/traces',
+    otherTenantBody: () => ({ session: ids['sessionB'], data: {} }),
+  },
+  {
+    name: 'POST /traces/:id/provenance',
+    method: 'POST',
+    url: () => `/traces/${ids['traceA']}/provenance`,
+    role: 'operator',
+    body: () => ({ kind: 'reviewed', data: { by: 'alice' } }),
+    invalidBody: { kind: '' },
+    happy: 201,
+    otherTenantUrl: () => `/traces/${ids['traceB']}/provenance`,
+  },
+  {
+    name: 'GET /scheduler/stats',
+    method: 'GET',
+    url: () => '/scheduler/stats',
+    role: 'operator',
+    happy: 200,
+  },
+  { name: 'GET /dlq', method: 'GET', url: () => '/dlq', role: 'viewer', happy: 200 },
+  {
+    name: 'POST /dlq/:id/replay',
+    method: 'POST',
+    url: () => `/dlq/${ids['deadA']}/replay`,
+    role: 'operator',
+    happy: 200,
+    otherTenantUrl: () => `/dlq/${ids['deadB']}/replay`,
+  },
+  { name: 'GET /metrics', method: 'GET', url: () => '/metrics', role: 'admin', happy: 200 },
+  {
+    name: 'POST /rd/knee',
+    method: 'POST',
+    url: () => '/rd/knee',
+    role: 'viewer',
+    body: () => ({
+      points: [9, 5, 2.6, 1.3, 0.9, 0.7, 0.6, 0.55].map((distortion) => ({ distortion, variance: 10 })),
+    }),
+    invalidBody: { points: [{ distortion: 'high' }] },
+    happy: 200,
+  },
+  {
+    name: 'POST /rd/fgw',
+    method: 'POST',
+    url: () => '/rd/fgw',
+    role: 'viewer',
+    body: () => ({
+      a: {
+        nodes: 3,
+        edges: [
+          [0, 1],
+          [1, 2],
+        ],
+      },
+      b: {
+        nodes: 3,
+        edges: [
+          [0, 1],
+          [0, 2],
+        ],
+      },
+      alpha: 1,
+    }),
+    invalidBody: { a: { nodes: 'three' } },
+    happy: 200,
+  },
+];
+
+const below = { viewer: undefined, operator: 'viewerA', admin: 'operatorA' } as const;
+const holder = { viewer: 'viewerA', operator: 'operatorA', admin: 'adminA' } as const;
+
+describe.each(routes)('$name', (route) => {
+  it('rejects a missing or unknown key with 401 and the JSON error shape', async () => {
+    const none = await call(route.method, route.url(), undefined, route.body?.());
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+    const bogus = await app.inject({
+      method: route.method as 'GET',
+      url: route.url(),
+      headers: { authorization: 'Bearer wdn_not-a-real-key' },
+    });
+    expect(bogus.statusCode).toBe(401);
+  });
+
+  it.runIf(below[route.role] !== undefined)('rejects a role below the one required with 403', async () => {
+    const res = await call(route.method, route.url(), below[route.role], route.body?.());
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ error: { code: 'FORBIDDEN' } });
+  });
+
+  it.runIf(route.invalidBody !== undefined)('rejects an invalid body with 400 and field errors', async () => {
+    const res = await call(route.method, route.url(), holder[route.role], route.invalidBody);
+    expect(res.statusCode).toBe(400);
+    const body = res.json<{ error: { code: string; details: { issues: unknown[] } } }>();
+    expect(body.error.code).toBe('INVALID_INPUT');
+    expect(body.error.details.issues.length).toBeGreaterThan(0);
+  });
+
+  it.runIf(route.otherTenantUrl !== undefined)("answers 404 for another tenant's resource", async () => {
+    const res = await call(
+      route.method,
+      route.otherTenantUrl!(),
+      holder[route.role],
+      (route.otherTenantBody ?? route.body)?.(),
+    );
+    expect(res.statusCode).toBe(404);
+    expect(res.json<{ error: { code: string } }>().error.code).toMatch(/NOT_FOUND$/);
+  });
+
+  it('serves the happy path', async () => {
+    const res = await call(route.method, route.url(), holder[route.role], route.body?.());
+    expect(res.statusCode, res.body).toBe(route.happy);
+  });
+});
+
+describe('API behaviour', () => {
+  it('executes and waits for the result in one call, scoped to the tenant', async () => {
+    const res = await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+      agent: 'noop',
+      input: { hello: 'world' },
+    });
+    expect(res.statusCode).toBe(200);
+    const { task, result } = res.json<{ task: { id: string; state: string }; result: { output: unknown } }>();
+    expect(result.output).toEqual({ got: { hello: 'world' } });
+    expect(task.state).toBe('succeeded');
+    // Tenant B has its own session named "research": the same name never crosses tenants.
+    const other = await call('GET', `/tasks/${task.id}`, 'adminB');
+    expect(other.statusCode).toBe(404);
+  });
+
+  it('lists only the tenant dead letters', async () => {
+    const a = (await call('GET', '/dlq', 'viewerA')).json<{ taskId: string }[]>().map((d) => d.taskId);
+    expect(a).not.toContain(ids['deadB']);
+    const b = (await call('GET', '/dlq', 'adminB')).json<{ taskId: string }[]>().map((d) => d.taskId);
+    expect(b).toContain(ids['deadB']);
+  });
+
+  it('health is public and reports load', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      status: 'ok',
+      activeAgents: expect.any(Number),
+      pendingTasks: expect.any(Number),
+    });
+  });
+
+  it('serves an OpenAPI 3.1 document that lists every route', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      openapi: string;
+      paths: Record<string, unknown>;
+    }>();
+    expect(doc.openapi).toBe('3.1.0');
+    for (const path of [
+      '/health',
+      '/sessions',
+      '/sessions/{id}',
+      '/sessions/{id}/execute',
+      '/tasks/{id}',
+      '/tasks/{id}/events',
+      '/agents',
+      '/agents/status',
+      '/traces',
+      '/traces/{id}/provenance',
+      '/scheduler/stats',
+      '/dlq',
+      '/dlq/{id}/replay',
+      '/metrics',
+    ]) {
+      expect(doc.paths, path).toHaveProperty([path]);
+    }
+    expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+  });
+
+  it('refuses uploaded file names that escape the agent directory', async () => {
+    const res = await call('POST', '/agents', 'adminA', {
+      manifest: ECHO_YAML.replace('1.0.0', '2.0.0'),
+      files: { '../../evil.js': ECHO_JS },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+  });
+
+  it('answers unknown routes with the JSON error shape', async () => {
+    const res = await call('GET', '/nope', 'adminA');
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it('exposes Prometheus metrics whose counters move with real tasks', async () => {
+    const read = async () => (await call('GET', '/metrics', 'adminA')).body;
+    const value = (text: string) =>
+      Number(/^warden_tasks_succeeded_total\{agent="noop@1.0.0"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const before = await read();
+    // Exposition format: every sample line is `name{labels} value`, every metric has HELP and TYPE.
+    for (const line of before.split('\n').filter((l) => l && !l.startsWith('#'))) {
+      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEnaIif]+$/);
+    }
+    expect(before).toMatch(/# TYPE warden_task_latency_ms histogram/);
+    expect(before).toMatch(/# TYPE warden_queue_depth gauge/);
+    for (let i = 0; i < 3; i++)
+      await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', { agent: 'noop' });
+    expect(value(await read())).toBe(value(before) + 3);
+  });
+});
+
+describe('rate-distortion endpoints', () => {
+  it('finds the knee of a refinement curve (POST body or GET query) and measures FGW distortion', async () => {
+    const points = [9, 5, 2.6, 1.3, 0.9, 0.7, 0.6, 0.55].map((distortion) => ({ distortion, variance: 10 }));
+    const post = (await call('POST', '/rd/knee', 'viewerA', { points })).json<{ knee: { index: number } }>();
+    expect(post.knee.index).toBe(2);
+    const get = await call('GET', `/rd/knee?points=${encodeURIComponent(JSON.stringify(points))}`, 'viewerA');
+    expect(get.json<{ knee: { index: number } }>().knee.index).toBe(2);
+    const same = (
+      await call('POST', '/rd/fgw', 'viewerA', {
+        a: {
+          nodes: 3,
+          edges: [
+            [0, 1],
+            [1, 2],
+          ],
+        },
+        b: {
+          nodes: 3,
+          edges: [
+            [0, 1],
+            [1, 2],
+          ],
+        },
+        alpha: 1,
+      })
+    ).json<{ distance: number }>();
+    expect(same.distance).toBeCloseTo(0, 12);
+    const bad = await call('GET', '/rd/knee?points=not-json', 'viewerA');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });
+  });
+});
+
+describe('rate limiting', () => {
+  it('answers 429 with the JSON error shape once a key exceeds its budget', async () => {
+    const limited = await buildServer(warden, { logger: false, rateLimit: { max: 3, windowMs: 60_000 } });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++)
+        codes.push(
+          (
+            await limited.inject({
+              method: 'GET',
+              url: '/agents/status',
+              headers: { authorization: `Bearer ${key['viewerA']}` },
+            })
+          ).statusCode,
+        );
+      expect(codes).toEqual([200, 200, 200, 429, 429]);
+      const res = await limited.inject({
+        method: 'GET',
+        url: '/agents/status',
+        headers: { authorization: `Bearer ${key['viewerA']}` },
+      });
+      expect(res.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+      expect(res.headers['retry-after']).toBeDefined();
+      // Another key has its own budget.
+      expect(
+        (
+          await limited.inject({
+            method: 'GET',
+            url: '/agents/status',
+            headers: { authorization: `Bearer ${key['adminA']}` },
+          })
+        ).statusCode,
+      ).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('Server-Sent Events', () => {
+  it('streams the full sequence of a task and closes when it is finished', async () => {
+    await warden.registerHandler('chatty', async (_input: unknown, ctx) => {
+      ctx.log('thinking');
+      await new Promise((r) => setTimeout(r, 150));
+      ctx.log('done');
+      return { answer: 42 };
+    });
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const submitted = await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'chatty' });
+    const { task } = submitted.json<{ task: { id: string } }>();
+    const res = await fetch(`${address}/tasks/${task.id}/events`, {
+      headers: { authorization: `Bearer ${key['viewerA']}` },
+    });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const text = await res.text(); // resolves only when the server closes the stream
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({
+      event: m[1]!,
+      data: JSON.parse(m[2]!) as Record<string, unknown>,
+    }));
+    const names = events.map((e) => e.event);
+    expect(['queued', 'running']).toContain(names[0]);
+    expect(names.at(-1)).toBe('result');
+    expect(events.filter((e) => e.event === 'log').map((e) => e.data['message'])).toEqual([
+      'thinking',
+      'done',
+    ]);
+    expect(events.at(-1)!.data).toMatchObject({ status: 'succeeded', output: { answer: 42 } });
+  });
+});
+
+describe('fuzzing every route', () => {
+  it('never answers 5xx to malformed input and stays healthy', async () => {
+    const paths = [
+      '/sessions',
+      '/sessions/%s',
+      '/sessions/%s/execute',
+      '/tasks/%s',
+      '/tasks/%s/cancel',
+      '/tasks/%s/events',
+      '/agents',
+      '/agents/status',
+      '/traces',
+      '/traces/%s/provenance',
+      '/scheduler/stats',
+      '/dlq',
+      '/dlq/%s/replay',
+      '/metrics',
+      '/health',
+    ];
+    const weird = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'grapheme', maxLength: 50 }),
+      fc.constantFrom(
+        '..',
+        '../../etc/passwd',
+        '%2e%2e%2f',
+        '%00',
+        '\u0000',
+        'a'.repeat(5000),
+        '😀'.repeat(100),
+        ids['taskA']!,
+        ids['deadB']!,
+        '?wait=-1',
+        '?wait=abc',
+      ),
+    );
+    const body = fc.oneof(
+      fc.jsonValue(),
+      fc.string(),
+      fc.constant('{"unterminated": '),
+      fc.constant('x'.repeat(300_000)),
+      fc.record({
+        agent: fc.anything(),
+        input: fc.anything(),
+        manifest: fc.anything(),
+        session: fc.anything(),
+        data: fc.anything(),
+        name: fc.anything(),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths),
+        weird,
+        fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'),
+        body,
+        fc.boolean(),
+        async (path, segment, method, payload, asJson) => {
+          const url = path.replace('%s', encodeURIComponent(segment).slice(0, 6000));
+          const res = await app.inject({
+            method: method as 'GET',
+            url: url.endsWith('/events') && method === 'GET' ? url.replace('/events', '') : url,
+            headers: {
+              authorization: `Bearer ${key['adminA']}`,
+              'content-type': asJson ? 'application/json' : 'text/plain',
+            },
+            ...(method === 'GET'
+              ? {}
+              : { payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }),
+          });
+          expect(res.statusCode, `${method} ${url} -> ${res.body.slice(0, 300)}`).toBeLessThan(500);
+          if (res.statusCode >= 400)
+            expect(res.json<{ error: { code: string } }>().error.code).toEqual(expect.any(String));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    await eventually(
+      async () => (await app.inject({ method: 'GET', url: '/health' })).statusCode === 200,
+      2000,
+      'healthy server',
+    );
+  });
+});
+
+describe('TLS', () => {
+  it('serves HTTPS when a certificate and key are configured', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const https = await import('node:https');
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=localhost',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      const secure = await buildServer(warden, {
+        logger: false,
+        rateLimit: false,
+        tls: { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') },
+      });
+      try {
+        const address = await secure.listen({ port: 0, host: '127.0.0.1' });
+        expect(address).toMatch(/^https:/);
+        const body = await new Promise<string>((resolve, reject) => {
+          https
+            .get(`${address}/health`, { rejectUnauthorized: false }, (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => resolve(text));
+            })
+            .on('error', reject);
+        });
+        expect(JSON.parse(body)).toMatchObject({ status: 'ok' });
+      } finally {
+        await secure.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
