@@ -36,6 +36,30 @@ export type { TaskEvent, SchedulerOptions } from './scheduler/index.js';
 export type { InlineHandler, HandlerContext } from './sandbox/index.js';
 export type { LogLine, DeadLetter, AgentRecord } from './store/index.js';
 export {
+  Governance,
+  EndpointDetector,
+  FLAG_TYPES,
+  PRESETS as GOVERNANCE_PRESETS,
+  parsePolicy,
+  loadPolicyFile,
+} from './governance/index.js';
+export type {
+  GovernanceOptions,
+  GovernanceStats,
+  GovernancePolicy,
+  GateAction,
+  PolicyRule,
+  FlagType,
+  TraceFlag,
+  MergeReport,
+  MergeVerdict,
+  Detector,
+  DetectionContext,
+  DetectionTarget,
+  EndpointDetectorOptions,
+  TaskGate,
+} from './governance/index.js';
+export {
   fusedGromovWasserstein,
   fgwDistance,
   shortestPathMatrix,

@@ -7,6 +7,7 @@ import { migrateToLatest } from '../src/store/index.js';
 const PG_URL = process.env['WARDEN_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TABLES = [
   'agents',
+  'api_keys',
   'circuit_breakers',
   'dead_letters',
   'provenance',
@@ -15,6 +16,9 @@ const TABLES = [
   'sessions',
   'task_logs',
   'tasks',
+  'trace_flags',
+  'traces',
+  'tree_heads',
 ];
 
 async function pgAvailable(): Promise<boolean> {
@@ -60,7 +64,12 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
   });
 
   it('applies every migration, and applying again is a no-op', async () => {
-    expect(await migrateToLatest(db)).toEqual(['0001-initial']);
+    expect(await migrateToLatest(db)).toEqual([
+      '0001-initial',
+      '0002-tree-heads',
+      '0003-governance',
+      '0004-api',
+    ]);
     expect(await migrateToLatest(db)).toEqual([]);
     const rows = await sql<{
       table_name: string;

@@ -4,6 +4,7 @@ import { Warden, type WardenOptions } from '../warden/index.js';
 export interface GlobalOptions {
   data?: string;
   json?: boolean;
+  unsafeNoSandbox?: boolean;
 }
 
 /** Options of the root command (--data, --json), wherever the subcommand sits. */
@@ -12,8 +13,12 @@ export function globals(cmd: Command): GlobalOptions {
 }
 
 export async function openWarden(cmd: Command, workers: WardenOptions['workers'] = false): Promise<Warden> {
-  const { data } = globals(cmd);
-  return Warden.open({ ...(data ? { storage: { root: data } } : {}), workers });
+  const { data, unsafeNoSandbox } = globals(cmd);
+  return Warden.open({
+    ...(data ? { storage: { root: data } } : {}),
+    ...(unsafeNoSandbox ? { sandbox: { unsafeNoSandbox: true } } : {}),
+    workers,
+  });
 }
 
 /** Opens Warden, runs `body`, and always closes it. */

@@ -2,8 +2,11 @@ import { Command, CommanderError } from 'commander';
 import { isWardenError } from '../core/index.js';
 import { agentsCommand, runCommand, submitCommand } from './commands/run.js';
 import { cancelCommand, logsCommand, resultCommand, tasksCommand } from './commands/tasks.js';
-import { dlqCommand, verifyCommand, workerCommand } from './commands/ops.js';
+import { dlqCommand, workerCommand } from './commands/ops.js';
+import { flagCommand, governanceCommand } from './commands/governance.js';
+import { exportCommand, verifyBundleCommand } from './commands/provenance.js';
 import { rdCommand } from './commands/rd.js';
+import { keysCommand, serveCommand } from './commands/serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('warden')
@@ -15,6 +18,10 @@ export function buildProgram(): Command {
       process.env['STORAGE_ROOT'] ?? './data',
     )
     .option('--json', 'machine-readable JSON output')
+    .option(
+      '--unsafe-no-sandbox',
+      'run process agents without bubblewrap if it is missing (trusted agents only; env WARDEN_UNSAFE_NO_SANDBOX=1)',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const cmd of [
@@ -26,9 +33,14 @@ export function buildProgram(): Command {
     cancelCommand(),
     logsCommand(),
     dlqCommand(),
-    verifyCommand(),
+    verifyBundleCommand(),
+    exportCommand(),
     agentsCommand(),
+    flagCommand(),
+    governanceCommand(),
     rdCommand(),
+    serveCommand(),
+    keysCommand(),
   ]) {
     program.addCommand(cmd);
     // addCommand does not copy exitOverride: without this, subcommand usage errors exit 1, not 2.

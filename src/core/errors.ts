@@ -86,6 +86,25 @@ export const ERROR_CODES = {
   PROVENANCE_BROKEN: { status: 500, retryable: false, doc: 'A provenance chain failed verification.' },
   CLOSED: { status: 503, retryable: false, doc: 'Warden is closed or shutting down.' },
   INTERNAL: { status: 500, retryable: false, doc: 'An unexpected internal error; please report it.' },
+  // HTTP API
+  UNAUTHORIZED: {
+    status: 401,
+    retryable: false,
+    doc: 'No API key, or an unknown or revoked one: send Authorization: Bearer <key>.',
+  },
+  FORBIDDEN: { status: 403, retryable: false, doc: "The API key's role does not allow this operation." },
+  NOT_FOUND: { status: 404, retryable: false, doc: 'No such route or resource.' },
+  RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    doc: 'Too many requests for this API key; retry after the Retry-After header.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    doc: 'The request body is larger than the server accepts.',
+  },
+  TRACE_NOT_FOUND: { status: 404, retryable: false, doc: 'No trace with that id.' },
   // Rate-distortion
   RD_INVALID_GRAPH: {
     status: 400,
@@ -155,6 +174,74 @@ export const ERROR_CODES = {
     status: 400,
     retryable: false,
     doc: 'An unencrypted identity file is readable by group or others; chmod 600 it or encrypt it.',
+  },
+  // Sandbox
+  SANDBOX_UNAVAILABLE: {
+    status: 501,
+    retryable: false,
+    doc: 'The process sandbox (bubblewrap with user namespaces) is missing or does not work here; install it (apt-get install -y bubblewrap) or opt out with --unsafe-no-sandbox.',
+  },
+  PROCESS_LIMIT: {
+    status: 507,
+    retryable: false,
+    doc: 'The agent started more processes than its sandbox allows (fork bomb guard); the whole sandbox was killed.',
+  },
+  FILE_LIMIT: {
+    status: 507,
+    retryable: false,
+    doc: 'The agent wrote a file larger than its sandbox allows (RLIMIT_FSIZE).',
+  },
+  NETWORK_DENIED: {
+    status: 403,
+    retryable: false,
+    doc: 'The agent failed after the egress proxy refused a connection to a host:port not in spec.network.allow.',
+  },
+  // Provenance
+  PROVENANCE_BAD_PROOF: {
+    status: 422,
+    retryable: false,
+    doc: 'A Merkle inclusion or consistency proof, or a tree root, does not match the records.',
+  },
+  PROVENANCE_BAD_SIGNATURE: {
+    status: 422,
+    retryable: false,
+    doc: 'A signed tree head does not verify under its public key, or the key is not the trusted one.',
+  },
+  PROVENANCE_INSECURE_KEY: {
+    status: 500,
+    retryable: false,
+    doc: 'The tree-head signing key file is readable by group or others (chmod 600 it) or is not an Ed25519 key.',
+  },
+  BUNDLE_INVALID: {
+    status: 422,
+    retryable: false,
+    doc: 'A provenance export bundle is malformed, not canonical, or its records, statements or proofs do not verify.',
+  },
+  // Governance
+  GOVERNANCE_BLOCKED: {
+    status: 403,
+    retryable: false,
+    doc: "The session's governance policy blocked the task: its input was flagged at or above the policy's block severity (details list the flags).",
+  },
+  INVALID_POLICY: {
+    status: 400,
+    retryable: false,
+    doc: 'A governance policy is unknown, or its YAML failed validation; details list each field with its line.',
+  },
+  INVALID_FLAG: {
+    status: 400,
+    retryable: false,
+    doc: 'A trace flag has an unknown type, a severity outside 1-10, or no reason.',
+  },
+  TASK_QUARANTINED: {
+    status: 409,
+    retryable: false,
+    doc: 'Governance quarantined the result: the output is kept but held back until `warden governance release`.',
+  },
+  MERGE_REFUSED: {
+    status: 409,
+    retryable: false,
+    doc: 'validate_merge refused a trace: flagged, quarantined, not succeeded, or its provenance does not verify.',
   },
 } as const satisfies Record<string, { status: number; retryable: boolean; doc: string }>;
 

@@ -46,6 +46,8 @@ const specSchema = z
     }),
     module: z.string().min(1).optional(),
     entry: z.string().min(1).optional(),
+    /** python: a virtualenv directory (relative to the manifest), mounted read-only in the sandbox. */
+    venv: z.string().min(1).optional(),
     command: z.array(z.string().min(1)).min(1).optional(),
     args: z.array(z.string()).optional(),
     capabilities: z.array(z.string().regex(NAME, 'must be a lowercase word (a-z, 0-9, . _ -)')).default([]),
@@ -98,6 +100,7 @@ export interface AgentManifest {
   runtime: Runtime;
   module?: string;
   entry?: string;
+  venv?: string;
   command?: string[];
   args?: string[];
   capabilities: string[];

@@ -1,7 +1,7 @@
 import type { SerializedError, TaskResult } from '../core/index.js';
 
 export type TaskEventState =
-  'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'dead' | 'cancelled';
+  'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'quarantined';
 
 /** A task's state change, as streamed to CLI followers and (later) SSE clients. */
 export interface TaskEvent {

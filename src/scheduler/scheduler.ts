@@ -28,6 +28,7 @@ import type { AgentDirectory } from './agent-directory.js';
 import type { TaskEvent } from './events.js';
 import { compileSchedulerOptions, type CompiledSchedulerOptions, type SchedulerOptions } from './options.js';
 import { Batcher } from './batcher.js';
+import type { GateDecision, TaskGate } from '../governance/index.js';
 
 interface InFlight {
   task: ClaimedTask;
@@ -52,7 +53,7 @@ export class Scheduler {
   private readonly manifests = new Map<string, AgentManifest>();
   private readonly submits: Batcher<NewTask, SubmitOutcome>;
   private readonly finishes: Batcher<Finish, boolean>;
-  private pendingLogs: LogLine[] = [];
+  private pendingLogsBuffer: LogLine[] = [];
   private running = false;
   private pumping = false;
   private pumpAgain = false;
@@ -62,6 +63,8 @@ export class Scheduler {
   private lastRefresh = 0;
   private slotsHeld = 0;
   private resultPoll: NodeJS.Timeout | undefined;
+  /** Governance hook (src/governance): sees each outcome before it is committed. Unset: no governance. */
+  gate: TaskGate | undefined;
 
   constructor(
     private readonly store: Store,
@@ -78,6 +81,19 @@ export class Scheduler {
 
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  get runnableAgentCount(): number {
+    return this.agents.runnableKeys().length;
+  }
+
+  runnableKeys(): readonly string[] {
+    return this.agents.runnableKeys();
+  }
+
+  /** The runtime of an agent version this process has run, if any. */
+  runtimeOf(agentKey: string): string | undefined {
+    return this.manifests.get(agentKey)?.runtime;
   }
 
   /** Durably enqueues a task; resolves once it is committed. */
@@ -357,6 +373,10 @@ export class Scheduler {
     } finally {
       clearTimeout(timer);
     }
+    if (this.gate) {
+      const governed = this.governed(this.gate, finish);
+      finish = governed instanceof Promise ? await governed : governed;
+    }
     this.inFlight.delete(task.id);
     this.slotsHeld++;
     const applied = await this.finishes.push(finish).catch(() => false);
@@ -366,6 +386,45 @@ export class Scheduler {
       void this.announceStored(task.id);
     }
     this.wake();
+  }
+
+  /** Applies the governance gate: flags ride along with the finish; 'quarantine' turns a success into one. */
+  private governed(gate: TaskGate, finish: Finish): Finish | Promise<Finish> {
+    if (finish.kind !== 'succeeded') {
+      if (finish.kind === 'cancelled' || (finish.kind === 'retry' && finish.error.code === 'CLOSED'))
+        return finish;
+      const d = gate.afterFailure({
+        taskId: finish.taskId,
+        sessionId: finish.sessionId,
+        agentKey: finish.agentKey,
+        terminal: finish.kind !== 'retry',
+        now: finish.now,
+      });
+      return d ? { ...finish, flags: d.flags } : finish;
+    }
+    const manifest = this.manifests.get(finish.agentKey);
+    if (!manifest) return finish;
+    let d: ReturnType<TaskGate['afterRun']>;
+    try {
+      d = gate.afterRun({
+        taskId: finish.taskId,
+        sessionId: finish.sessionId,
+        agentKey: finish.agentKey,
+        manifest,
+        outputJson: finish.outputJson,
+        usage: finish.usage,
+        now: finish.now,
+      });
+    } catch (err) {
+      return heldBack(finish, err);
+    }
+    if (d === undefined) return finish;
+    return d instanceof Promise
+      ? d.then(
+          (x) => gated(finish, x),
+          (err: unknown) => heldBack(finish, err),
+        )
+      : gated(finish, d);
   }
 
   private limitsFor(
@@ -418,15 +477,20 @@ export class Scheduler {
       message,
       at: Date.now(),
     };
-    this.pendingLogs.push(line);
+    this.pendingLogsBuffer.push(line);
     if (this.events.listenerCount('log') > 0) this.events.emit('log', line);
-    if (this.pendingLogs.length === 1) setTimeout(() => void this.flushLogs(), 100).unref();
+    if (this.pendingLogsBuffer.length === 1) setTimeout(() => void this.flushLogs(), 100).unref();
+  }
+
+  /** Log lines of a task that are not in the store yet (they are written in batches). */
+  pendingLogs(taskId: string): LogLine[] {
+    return this.pendingLogsBuffer.filter((l) => l.taskId === taskId);
   }
 
   private async flushLogs(): Promise<void> {
-    if (this.pendingLogs.length === 0) return;
-    const batch = this.pendingLogs;
-    this.pendingLogs = [];
+    if (this.pendingLogsBuffer.length === 0) return;
+    const batch = this.pendingLogsBuffer;
+    this.pendingLogsBuffer = [];
     await this.store.appendLogs(batch).catch(() => undefined);
   }
 
@@ -474,11 +538,12 @@ export class Scheduler {
       const result: TaskResult = {
         taskId: f.taskId,
         status: f.kind,
-        output: f.kind === 'succeeded' ? (JSON.parse(f.outputJson) as unknown) : null,
+        output:
+          f.kind === 'succeeded' || f.kind === 'quarantined' ? (JSON.parse(f.outputJson) as unknown) : null,
         error: f.kind === 'succeeded' ? null : f.error,
         attempts: f.attempt,
         usage: f.usage,
-        outputDigest: f.kind === 'succeeded' ? f.outputDigest : null,
+        outputDigest: f.kind === 'succeeded' || f.kind === 'quarantined' ? f.outputDigest : null,
         finishedAt: f.now,
       };
       if (emit)
@@ -506,7 +571,9 @@ export class Scheduler {
       if (!policy) continue;
       const current = next.get(f.agentKey) ?? this.breakers.get(f.agentKey) ?? CLOSED_BREAKER;
       const updated =
-        f.kind === 'succeeded' ? onBreakerSuccess(current) : onBreakerFailure(current, policy, f.now);
+        f.kind === 'succeeded' || f.kind === 'quarantined'
+          ? onBreakerSuccess(current)
+          : onBreakerFailure(current, policy, f.now);
       // A success on a healthy breaker changes nothing: skip the write on the hot path.
       const unchanged =
         updated.state === current.state &&
@@ -585,6 +652,37 @@ export class Scheduler {
 }
 
 const RESULT_POLL_BATCH = 500;
+
+type Succeeded = Extract<Finish, { kind: 'succeeded' }>;
+
+function gated(finish: Succeeded, d: GateDecision | undefined): Finish {
+  if (!d) return finish;
+  if (d.action !== 'quarantine') return { ...finish, flags: d.flags };
+  const worst = d.flags.reduce((a, b) => (b.severity > a.severity ? b : a));
+  return {
+    ...finish,
+    kind: 'quarantined',
+    flags: d.flags,
+    error: {
+      code: 'TASK_QUARANTINED',
+      message: `Policy ${d.policy} quarantined the result: ${worst.type} (severity ${worst.severity}): ${worst.reason}`,
+      retryable: false,
+    },
+  };
+}
+
+// A gate that fails holds the result back rather than letting it through unchecked.
+function heldBack(finish: Succeeded, err: unknown): Finish {
+  return {
+    ...finish,
+    kind: 'quarantined',
+    error: {
+      code: 'TASK_QUARANTINED',
+      message: `The governance check failed, so the result is held back: ${(err as Error).message}`,
+      retryable: false,
+    },
+  };
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

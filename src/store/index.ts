@@ -17,4 +17,12 @@ export type {
   DeadLetter,
   AgentRecord,
   StoreStats,
+  TraceFlagRecord,
+  GovernanceRecord,
+  FlagFilter,
+  FlagCount,
+  AgentRunStat,
+  ApiKeyRecord,
+  TraceRecord,
+  Role,
 } from './store.js';

@@ -78,6 +78,18 @@ export interface ProvenanceHeadsTable {
   hash: string;
 }
 
+/** The latest signed Merkle tree head of a session, and the tree's frontier at that size (migration 0002). */
+export interface TreeHeadsTable {
+  session_id: string;
+  tree_size: number;
+  root_hash: string;
+  chain_hash: string;
+  frontier: string;
+  signed_at: number;
+  key_id: string;
+  signature: string;
+}
+
 export interface CircuitBreakersTable {
   agent_key: string;
   state: string;
@@ -95,6 +107,39 @@ export interface TaskLogsTable {
   at: number;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  tenant: string;
+  role: string;
+  name: string;
+  key_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface TracesTable {
+  id: string;
+  session_id: string;
+  task_id: string | null;
+  data: string;
+  digest: string;
+  created_at: number;
+}
+
+export interface TraceFlagsTable {
+  id: string;
+  session_id: string;
+  task_id: string | null;
+  agent_key: string | null;
+  type: string;
+  severity: number;
+  reason: string;
+  auto_detected: number;
+  detector: string | null;
+  stage: string;
+  created_at: number;
+}
+
 export interface Database {
   sessions: SessionsTable;
   agents: AgentsTable;
@@ -103,6 +148,10 @@ export interface Database {
   dead_letters: DeadLettersTable;
   provenance: ProvenanceTable;
   provenance_heads: ProvenanceHeadsTable;
+  tree_heads: TreeHeadsTable;
   circuit_breakers: CircuitBreakersTable;
   task_logs: TaskLogsTable;
+  trace_flags: TraceFlagsTable;
+  api_keys: ApiKeysTable;
+  traces: TracesTable;
 }

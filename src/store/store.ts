@@ -9,7 +9,7 @@ import type {
   TaskResult,
   TaskState,
 } from '../core/index.js';
-import type { ChainVerification, StoredLink } from '../provenance/index.js';
+import type { ChainVerification, SignedTreeHead, StoredLink } from '../provenance/index.js';
 
 /** A new task, validated and resolved to one agent version by the caller. */
 export interface NewTask {
@@ -25,6 +25,8 @@ export interface NewTask {
   idempotencyKey: string | null;
   metadata: Record<string, string | number | boolean>;
   now: number;
+  /** Governance flags raised on the input, stored with the task in the same transaction. */
+  flags?: readonly TraceFlagRecord[];
 }
 
 export interface SubmitOutcome {
@@ -76,10 +78,14 @@ interface FinishBase {
   attempt: number;
   now: number;
   usage: ResourceUsage | null;
+  /** Governance flags raised on the output, stored with the finish in the same transaction. */
+  flags?: readonly TraceFlagRecord[];
 }
 
 export type Finish =
   | (FinishBase & { kind: 'succeeded'; outputJson: string; outputDigest: string })
+  // Governance held the result back: the output is kept, the task stays here until released.
+  | (FinishBase & { kind: 'quarantined'; outputJson: string; outputDigest: string; error: SerializedError })
   | (FinishBase & { kind: 'retry'; error: SerializedError; runAfter: number })
   | (FinishBase & { kind: 'dead' | 'failed' | 'cancelled'; error: SerializedError });
 
@@ -125,9 +131,31 @@ export interface AgentRecord {
   createdAt: number;
 }
 
+export type Role = 'admin' | 'operator' | 'viewer';
+
+export interface ApiKeyRecord {
+  id: string;
+  tenant: string;
+  role: Role;
+  name: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface TraceRecord {
+  id: string;
+  sessionId: string;
+  taskId: string | null;
+  data: unknown;
+  digest: string;
+  createdAt: number;
+}
+
 export interface StoreStats {
   byState: Record<string, number>;
   deadLetters: number;
+  /** Queued tasks by priority level (0 = critical). */
+  queuedByPriority: Record<number, number>;
 }
 
 /**
@@ -168,7 +196,10 @@ export interface Store {
   listTasks(filter: TaskFilter): Promise<Task[]>;
   getResult(taskId: string): Promise<TaskResult | undefined>;
   getResults(taskIds: readonly string[]): Promise<TaskResult[]>;
-  stats(): Promise<StoreStats>;
+  /** Queued plus running tasks per agent version (what a version still has to finish). */
+  inFlightByAgent(): Promise<Map<string, number>>;
+  /** `light` counts only queued and running tasks (index-only); the full count scans every task. */
+  stats(options?: { light?: boolean }): Promise<StoreStats>;
 
   listDeadLetters(filter: { sessionId?: string; limit?: number }): Promise<DeadLetter[]>;
   replayDeadLetter(taskId: string, now: number): Promise<Task>;
@@ -179,8 +210,87 @@ export interface Store {
   appendLogs(lines: readonly LogLine[]): Promise<void>;
   readLogs(taskId: string, after?: { attempt: number; line: number }): Promise<LogLine[]>;
 
+  createApiKey(key: ApiKeyRecord, keyHash: string): Promise<void>;
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(tenant?: string): Promise<ApiKeyRecord[]>;
+  revokeApiKey(id: string, now: number): Promise<boolean>;
+
+  /** Stores a trace and records it in its session's provenance chain. */
+  createTrace(trace: Omit<TraceRecord, 'data'> & { dataJson: string }): Promise<TraceRecord>;
+  getTrace(id: string): Promise<TraceRecord | undefined>;
+  /** Appends a caller-provided provenance record about a trace to its session's chain; returns its seq and hash. */
+  appendTraceProvenance(
+    traceId: string,
+    event: { kind: string; data: Record<string, unknown> },
+    now: number,
+  ): Promise<{ seq: number; hash: string }>;
+
+  // Governance (src/governance): trace flags and decisions, each also a provenance record.
+  /** Stores the record's flags and appends its provenance record(s) in one transaction. */
+  recordGovernance(record: GovernanceRecord): Promise<void>;
+  listFlags(filter: FlagFilter): Promise<TraceFlagRecord[]>;
+  flagCounts(sessionId?: string): Promise<FlagCount[]>;
+  /** Moves a quarantined task to succeeded (INVALID_STATE otherwise) and records the release. */
+  releaseQuarantined(taskId: string, now: number, data: Record<string, unknown>): Promise<Task>;
+  /** The latest finished runs of an agent version, newest first. */
+  agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]>;
+
   readChain(sessionId: string): Promise<StoredLink[]>;
+  /** Verifies the chain and, when the session has one, its latest signed Merkle tree head against the records. */
   verifyChain(sessionId: string): Promise<ChainVerification>;
+  /** The session's latest signed tree head: signed after commits, at most once per sign interval. */
+  latestTreeHead(sessionId: string): Promise<SignedTreeHead | undefined>;
+  /** Signs the session's tree at its current chain head now, stores it and returns it (undefined: no records). */
+  signTreeHead(sessionId: string): Promise<SignedTreeHead | undefined>;
+  /** The public half of the node's Ed25519 tree-head key. */
+  treeHeadPublicKey(): { keyId: string; publicKeyPem: string };
 
   close(): Promise<void>;
+}
+
+/** A trace flag as stored; src/governance owns the meaning of type, severity and stage. */
+export interface TraceFlagRecord {
+  id: string;
+  sessionId: string;
+  taskId: string | null;
+  agentKey: string | null;
+  type: string;
+  severity: number;
+  reason: string;
+  autoDetected: boolean;
+  detector: string | null;
+  stage: string;
+  createdAt: number;
+}
+
+/** A governance decision for the provenance chain, with the flags it raised. */
+export interface GovernanceRecord {
+  type:
+    'governance.flagged' | 'governance.blocked' | 'governance.merge_refused' | 'governance.merge_accepted';
+  sessionId: string;
+  at: number;
+  taskId?: string;
+  agent?: string;
+  data: Record<string, unknown>;
+  flags: readonly TraceFlagRecord[];
+}
+
+export interface FlagFilter {
+  sessionId?: string;
+  taskIds?: readonly string[];
+  limit?: number;
+}
+
+export interface FlagCount {
+  type: string;
+  severity: number;
+  agentKey: string;
+  count: number;
+}
+
+export interface AgentRunStat {
+  status: string;
+  wallMs: number | null;
+  outputBytes: number;
+  finishedAt: number;
 }

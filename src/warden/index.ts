@@ -1,4 +1,5 @@
 export { Warden, loadManifest } from './warden.js';
 export type { WardenOptions, SubmitReceipt } from './warden.js';
-export type { HandlerOptions } from './agent-registry.js';
+export { versionStates } from './agent-registry.js';
+export type { HandlerOptions, AgentVersionState } from './agent-registry.js';
 export { compareVersions } from './version.js';

@@ -15,8 +15,14 @@ import {
   type Task,
   type TaskResult,
 } from '../core/index.js';
-import { sha256Hex, type ChainVerification } from '../provenance/index.js';
+import {
+  exportBundle,
+  sha256Hex,
+  type ChainVerification,
+  type ProvenanceBundle,
+} from '../provenance/index.js';
 import { RuntimeRegistry, type InlineHandler } from '../sandbox/index.js';
+import { Governance, type GovernanceOptions } from '../governance/index.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import {
   openSqliteStore,
@@ -41,6 +47,15 @@ export interface WardenOptions {
   workers?: SchedulerOptions | false;
   /** Largest accepted task input, in bytes of JSON. @default 1048576 */
   maxInputBytes?: number;
+  /** Governance policies and detectors (docs/governance.md). @default { policy: process.env.GOVERNANCE_POLICY ?? 'default' } */
+  governance?: GovernanceOptions;
+  sandbox?: {
+    /**
+     * Run process agents without bubblewrap when it is missing (a loud warning is printed): only for
+     * trusted agents. @default process.env.WARDEN_UNSAFE_NO_SANDBOX === '1'
+     */
+    unsafeNoSandbox?: boolean;
+  };
 }
 
 export interface SubmitReceipt extends Task {
@@ -60,11 +75,16 @@ export interface SubmitReceipt extends Task {
 export class Warden {
   private closed = false;
   private readonly sessionCache = new Map<string, Promise<Session>>();
+  /** Policies, flags, quarantine release, merge validation and stats (src/governance). */
+  governance!: Governance;
 
   private constructor(
+    /** Directory of the embedded store and of uploaded agent files. */
+    readonly storageRoot: string,
     readonly store: Store,
     readonly scheduler: Scheduler,
     private readonly agents: AgentRegistry,
+    private readonly runtimes: RuntimeRegistry,
     private readonly maxInputBytes: number,
     private readonly runsWorkers: boolean,
   ) {}
@@ -76,16 +96,24 @@ export class Warden {
       path,
       ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
     });
-    const runtimes = new RuntimeRegistry();
+    const runtimes = new RuntimeRegistry(
+      options.sandbox?.unsafeNoSandbox !== undefined
+        ? { unsafeNoSandbox: options.sandbox.unsafeNoSandbox }
+        : {},
+    );
     const agents = new AgentRegistry(store, runtimes);
     const scheduler = new Scheduler(store, agents, options.workers || {});
     const warden = new Warden(
+      path === ':memory:' ? resolve(root) : dirname(path),
       store,
       scheduler,
       agents,
+      runtimes,
       options.maxInputBytes ?? 1024 * 1024,
       options.workers !== false,
     );
+    warden.governance = await Governance.open(store, options.governance);
+    scheduler.gate = warden.governance.gate;
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
     await agents.refresh();
     if (warden.runsWorkers) await scheduler.start();
@@ -150,8 +178,19 @@ export class Warden {
         ...(t.capability ? { capability: t.capability } : {}),
       }),
     ]);
+    const id = uuidv7();
+    const now = this.scheduler.options.clock.now();
+    // Governance screens the input under the session's policy: flags go in with the task, or it is blocked.
+    const screened = this.governance.screenSubmit({
+      taskId: id,
+      session,
+      manifest,
+      inputJson: t.inputJson,
+      now,
+    });
+    const flags = screened instanceof Promise ? await screened : screened;
     const outcome = await this.scheduler.enqueue({
-      id: uuidv7(),
+      id,
       sessionId: session.id,
       agentKey: `${manifest.name}@${manifest.version}`,
       priority: t.priority,
@@ -162,7 +201,8 @@ export class Warden {
       timeoutMs: t.timeoutMs,
       idempotencyKey: t.idempotencyKey,
       metadata: t.metadata,
-      now: this.scheduler.options.clock.now(),
+      now,
+      ...(flags ? { flags } : {}),
     });
     return { ...outcome.task, deduplicated: outcome.deduplicated };
   }
@@ -195,8 +235,13 @@ export class Warden {
     return this.scheduler.cancel(taskId);
   }
 
+  /** The task's log lines after `after`: those in the store, then those this process has not written yet. */
   async logs(taskId: string, after?: { attempt: number; line: number }): Promise<LogLine[]> {
-    return this.store.readLogs(taskId, after);
+    const stored = await this.store.readLogs(taskId, after);
+    const last = stored.at(-1) ?? after;
+    const newer = (l: LogLine) =>
+      !last || l.attempt > last.attempt || (l.attempt === last.attempt && l.line > last.line);
+    return [...stored, ...this.scheduler.pendingLogs(taskId).filter(newer)];
   }
 
   readonly dlq = {
@@ -219,10 +264,22 @@ export class Warden {
     return this.store.verifyChain((await this.getSession(session)).id);
   }
 
+  /**
+   * Exports a session's provenance as a self-contained bundle: its records, a tree head signed now, the
+   * node's public key and one in-toto statement per succeeded task. Write it with serializeBundle and check
+   * it offline with verifyBundleText or `warden verify <bundle>`.
+   * @example
+   * writeFileSync('bundle.json', serializeBundle(await warden.exportProvenance('default')));
+   */
+  async exportProvenance(session: string): Promise<ProvenanceBundle> {
+    return exportBundle(this.store, await this.getSession(session));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.scheduler.stop();
+    await this.runtimes.close();
     await this.store.close();
   }
 

@@ -77,31 +77,3 @@ export function dlqCommand(): Command {
     });
   return dlq;
 }
-
-export function verifyCommand(): Command {
-  return new Command('verify')
-    .description('recompute provenance hash chains and report the first broken link')
-    .option('-s, --session <name>', 'only this session (default: every session)')
-    .action(async (flags: { session?: string }, cmd: Command) => {
-      const { json } = globals(cmd);
-      await withWarden(cmd, async (warden) => {
-        const sessions = flags.session
-          ? [await warden.getSession(flags.session)]
-          : await warden.store.listSessions();
-        const reports = [];
-        for (const s of sessions)
-          reports.push({ session: s.name, ...(await warden.store.verifyChain(s.id)) });
-        if (json) printJson(reports);
-        else {
-          for (const r of reports) {
-            process.stdout.write(
-              r.ok
-                ? `ok      ${r.session}: ${r.length} records, head ${r.headHash ?? '-'}\n`
-                : `BROKEN  ${r.session}: record ${r.broken?.seq}: ${r.broken?.reason}\n`,
-            );
-          }
-        }
-        if (reports.some((r) => !r.ok)) process.exitCode = 1;
-      });
-    });
-}

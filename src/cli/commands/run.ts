@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { WardenError, agentKey, PRIORITIES, type TaskResult } from '../../core/index.js';
+import { WardenError, PRIORITIES, type TaskResult } from '../../core/index.js';
 import type { TaskEvent } from '../../scheduler/index.js';
-import { loadManifest, type Warden } from '../../warden/index.js';
+import { loadManifest, versionStates, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson, readInput } from '../io.js';
 
@@ -187,15 +187,32 @@ export function agentsCommand(): Command {
     });
   agents
     .command('list')
-    .description('list registered agent versions')
+    .description(
+      'list registered agent versions: active (new tasks go here), draining (finishing its tasks) or idle',
+    )
     .action(async (_flags: unknown, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
         const list = await warden.listAgents();
-        if (json) return printJson(list);
+        const states = new Map(
+          versionStates(list, await warden.store.inFlightByAgent()).map((v) => [v.key, v]),
+        );
+        if (json)
+          return printJson(
+            list.map((a) => ({
+              ...a,
+              state: states.get(a.key)?.state,
+              inFlight: states.get(a.key)?.inFlight ?? 0,
+            })),
+          );
+        if (list.length === 0) return void process.stdout.write('no agents registered\n');
+        process.stdout.write(
+          `${'AGENT'.padEnd(32)}${'RUNTIME'.padEnd(9)}${'STATE'.padEnd(10)}${'IN FLIGHT'.padEnd(11)}CAPABILITIES\n`,
+        );
         for (const a of list) {
+          const v = states.get(a.key);
           process.stdout.write(
-            `${agentKey(a.manifest).padEnd(32)} ${a.manifest.runtime.padEnd(8)} ${a.manifest.capabilities.join(',')}\n`,
+            `${a.key.padEnd(32)}${a.manifest.runtime.padEnd(9)}${(v?.state ?? '').padEnd(10)}${String(v?.inFlight ?? 0).padEnd(11)}${a.manifest.capabilities.join(',')}\n`,
           );
         }
       });

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import {
@@ -15,12 +15,25 @@ import {
   type TaskResult,
   type TaskState,
 } from '../../core/index.js';
-import { verifyChain, type ChainVerification, type StoredLink } from '../../provenance/index.js';
+import {
+  TreeHeadKey,
+  checkTreeHeadAgainstChain,
+  loadOrCreateTreeHeadKey,
+  verifyChain,
+  type ChainVerification,
+  type SignedTreeHead,
+  type StoredLink,
+} from '../../provenance/index.js';
 import type { Database } from '../schema.js';
 import { migrateToLatest } from '../migrations/index.js';
 import { rowToAgent, rowToDeadLetter, rowToResult, rowToSession, rowToTask } from '../rows.js';
 import type {
   AgentRecord,
+  AgentRunStat,
+  FlagCount,
+  FlagFilter,
+  GovernanceRecord,
+  TraceFlagRecord,
   BreakerUpdate,
   ClaimOutcome,
   ClaimRequest,
@@ -34,10 +47,23 @@ import type {
   StoreStats,
   SubmitOutcome,
   TaskFilter,
+  ApiKeyRecord,
+  TraceRecord,
 } from '../store.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { ChainWriter } from './chain-writer.js';
+import { SqliteTreeHeads } from './tree-heads.js';
+import {
+  findApiKey,
+  getTrace,
+  insertApiKey,
+  insertTrace,
+  listApiKeys,
+  revokeApiKey,
+  traceProvenance,
+} from './api-tables.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { TraceFlagSql } from './trace-flags.js';
 
 export interface SqliteStoreOptions {
   /** Database file, or ':memory:'. */
@@ -47,6 +73,13 @@ export interface SqliteStoreOptions {
    * 'full' also across power loss, at the cost of an fsync per commit. @default 'normal'
    */
   synchronous?: 'normal' | 'full';
+  /**
+   * The node's Ed25519 key that signs Merkle tree heads.
+   * @default loaded from (or created in) `keys/provenance-ed25519.pem` next to the database; a throwaway key for ':memory:'
+   */
+  treeHeadKey?: TreeHeadKey;
+  /** At most one tree-head signature per session per this many ms; 0 signs after every commit. @default 1000 */
+  signIntervalMs?: number;
 }
 
 type TaskRow = Database['tasks'] & { cancel_requested: number };
@@ -88,26 +121,42 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
   await migrateToLatest(kysely as Kysely<unknown>);
   const checkpointer = options.path === ':memory:' ? undefined : new BackgroundCheckpointer(options.path);
-  return new SqliteStore(db, kysely, checkpointer);
+  const treeHeadKey =
+    options.treeHeadKey ??
+    (options.path === ':memory:'
+      ? TreeHeadKey.generate()
+      : loadOrCreateTreeHeadKey(join(dirname(options.path), 'keys')));
+  return new SqliteStore(db, kysely, checkpointer, {
+    key: treeHeadKey,
+    signIntervalMs: options.signIntervalMs ?? 1000,
+  });
 }
 
 /** The embedded store: one SQLite file in WAL mode, hot paths as prepared statements in one transaction per batch. */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmt: Statements;
+  private readonly flags: TraceFlagSql;
   private readonly caps = new Map<string, { n: number; at: number }>();
+  private readonly treeHeads: SqliteTreeHeads;
   private closed = false;
 
   constructor(
     private readonly db: BetterSqlite3.Database,
     private readonly kysely: Kysely<Database>,
     private readonly checkpointer?: BackgroundCheckpointer,
+    treeHeads: { key: TreeHeadKey; signIntervalMs: number } = {
+      key: TreeHeadKey.generate(),
+      signIntervalMs: 1000,
+    },
   ) {
     this.stmt = prepareStatements(db);
+    this.treeHeads = new SqliteTreeHeads(db, treeHeads.key, treeHeads.signIntervalMs);
+    this.flags = new TraceFlagSql(db);
   }
 
   private chain(): ChainWriter {
-    return new ChainWriter(this.stmt.getHead, this.stmt.insertLink, this.stmt.putHead);
+    return new ChainWriter(this.stmt.getHead, this.stmt.insertLink, this.stmt.putHead, this.treeHeads.trees);
   }
 
   /** Runs `body` in one IMMEDIATE transaction so concurrent writers (other processes) queue instead of failing. */
@@ -120,7 +169,9 @@ export class SqliteStore implements Store {
       return out;
     });
     try {
-      return run.immediate();
+      const out = run.immediate();
+      this.treeHeads.committed(chain.committed());
+      return out;
     } catch (cause) {
       if (cause instanceof WardenError) throw cause;
       throw new WardenError('STORAGE_ERROR', `Store transaction failed: ${(cause as Error).message}`, {
@@ -265,6 +316,7 @@ export class SqliteStore implements Store {
             ...(t.idempotencyKey ? { idempotencyKey: t.idempotencyKey } : {}),
           },
         });
+        if (t.flags) this.flags.write(chain, t.flags);
         out.push({ task: newTaskView(t), deduplicated: false });
       }
       return out;
@@ -410,18 +462,23 @@ export class SqliteStore implements Store {
           this.stmt.finishTerminal.run(f.kind, errorJson, f.now, f.taskId, f.owner, f.attempt).changes === 1;
         applied.push(ok);
         if (!ok) continue;
-        if (f.kind === 'succeeded') {
+        if (f.flags) this.flags.write(chain, f.flags);
+        if (f.kind === 'succeeded' || f.kind === 'quarantined') {
           this.stmt.insertResult.run(
             f.taskId,
-            'succeeded',
+            f.kind,
             f.outputJson,
-            null,
+            errorJson,
             f.attempt,
             usageJson,
             f.outputDigest,
             f.now,
           );
-          chain.add(f.sessionId, { ...base, type: 'task.succeeded', data: { outputDigest: f.outputDigest } });
+          chain.add(f.sessionId, {
+            ...base,
+            type: f.kind === 'succeeded' ? 'task.succeeded' : 'task.quarantined',
+            data: { outputDigest: f.outputDigest },
+          });
         } else {
           this.stmt.insertResult.run(f.taskId, f.kind, null, errorJson, f.attempt, usageJson, null, f.now);
           if (f.kind === 'dead')
@@ -573,16 +630,66 @@ export class SqliteStore implements Store {
     return rows.map(rowToResult);
   }
 
-  async stats(): Promise<StoreStats> {
+  async inFlightByAgent(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const r of this.stmt.inFlightByAgent.all() as { agent_key: string; n: number }[])
+      counts.set(r.agent_key, r.n);
+    return counts;
+  }
+
+  async stats(options: { light?: boolean } = {}): Promise<StoreStats> {
     const byState: Record<string, number> = {};
-    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM tasks GROUP BY state').all() as {
-      state: string;
-      n: number;
-    }[]) {
-      byState[r.state] = r.n;
+    if (options.light) {
+      byState['queued'] = (this.stmt.countQueued.get() as { n: number }).n;
+      byState['running'] = (this.stmt.countRunning.get() as { n: number }).n;
+    } else {
+      for (const r of this.db.prepare('SELECT state, count(*) AS n FROM tasks GROUP BY state').all() as {
+        state: string;
+        n: number;
+      }[]) {
+        byState[r.state] = r.n;
+      }
     }
     const dl = this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number };
-    return { byState, deadLetters: dl.n };
+    const queuedByPriority: Record<number, number> = {};
+    for (const r of this.stmt.queuedByPriority.all() as { priority: number; n: number }[])
+      queuedByPriority[r.priority] = r.n;
+    return { byState, deadLetters: dl.n, queuedByPriority };
+  }
+
+  // ---- API keys and traces --------------------------------------------------------------------
+
+  async createApiKey(key: ApiKeyRecord, keyHash: string): Promise<void> {
+    this.tx(() => insertApiKey(this.db, key, keyHash));
+  }
+
+  async findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    return findApiKey(this.db, keyHash);
+  }
+
+  async listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
+    return listApiKeys(this.db, tenant);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    return this.tx(() => revokeApiKey(this.db, id, now));
+  }
+
+  async createTrace(trace: Omit<TraceRecord, 'data'> & { dataJson: string }): Promise<TraceRecord> {
+    return this.tx((chain) => insertTrace(this.db, chain, trace));
+  }
+
+  async getTrace(id: string): Promise<TraceRecord | undefined> {
+    return getTrace(this.db, id);
+  }
+
+  async appendTraceProvenance(
+    traceId: string,
+    event: { kind: string; data: Record<string, unknown> },
+    now: number,
+  ): Promise<{ seq: number; hash: string }> {
+    const sessionId = this.tx((chain) => traceProvenance(this.db, chain, traceId, event, now));
+    return this.stmt.getHead.get(sessionId) as { seq: number; hash: string };
   }
 
   // ---- dead-letter queue ----------------------------------------------------------------------
@@ -674,6 +781,28 @@ export class SqliteStore implements Store {
     }));
   }
 
+  // ---- governance -----------------------------------------------------------------------------
+
+  async recordGovernance(record: GovernanceRecord): Promise<void> {
+    this.tx((chain) => this.flags.record(chain, record));
+  }
+
+  async listFlags(filter: FlagFilter): Promise<TraceFlagRecord[]> {
+    return this.flags.list(filter);
+  }
+
+  async flagCounts(sessionId?: string): Promise<FlagCount[]> {
+    return this.flags.counts(sessionId);
+  }
+
+  async releaseQuarantined(taskId: string, now: number, data: Record<string, unknown>): Promise<Task> {
+    return this.tx((chain) => this.flags.release(chain, taskId, now, data));
+  }
+
+  async agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]> {
+    return this.flags.history(agentKey, limit);
+  }
+
   async readChain(sessionId: string): Promise<StoredLink[]> {
     const rows = this.db
       .prepare('SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = ? ORDER BY seq')
@@ -688,12 +817,41 @@ export class SqliteStore implements Store {
 
   async verifyChain(sessionId: string): Promise<ChainVerification> {
     const head = this.stmt.getHead.get(sessionId) as { seq: number; hash: string } | undefined;
-    return verifyChain(sessionId, await this.readChain(sessionId), head ?? null);
+    const links = await this.readChain(sessionId);
+    const chain = verifyChain(sessionId, links, head ?? null);
+    const signed = this.treeHeads.latest(sessionId);
+    if (!chain.ok || !signed) return chain;
+    // The chain links each record to the last; the signed tree head also catches a rewritten chain.
+    const broken = checkTreeHeadAgainstChain(
+      links,
+      signed,
+      this.treeHeads.key,
+      this.treeHeads.latestFrontier(sessionId),
+    );
+    return broken ? { ...chain, ok: false, broken } : chain;
+  }
+
+  async latestTreeHead(sessionId: string): Promise<SignedTreeHead | undefined> {
+    return this.treeHeads.latest(sessionId);
+  }
+
+  async signTreeHead(sessionId: string): Promise<SignedTreeHead | undefined> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    return this.treeHeads.signNow(sessionId);
+  }
+
+  treeHeadPublicKey(): { keyId: string; publicKeyPem: string } {
+    return { keyId: this.treeHeads.key.keyId, publicKeyPem: this.treeHeads.key.publicKeyPem };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    try {
+      this.treeHeads.close();
+    } catch {
+      // Unsigned growth is signed on the next start's first commit or export.
+    }
     await this.checkpointer?.stop();
     await this.kysely.destroy();
   }

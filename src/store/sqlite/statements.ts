@@ -49,6 +49,14 @@ const SQL = {
   requestCancel: "UPDATE tasks SET cancel_requested = 1, updated_at = ? WHERE id = ? AND state = 'running'",
   insertLog:
     'INSERT OR IGNORE INTO task_logs (task_id, attempt, line, stream, message, at) VALUES (?, ?, ?, ?, ?, ?)',
+  queuedByPriority:
+    "SELECT priority, count(*) AS n FROM tasks INDEXED BY tasks_claim WHERE state = 'queued' GROUP BY priority",
+  countQueued: "SELECT count(*) AS n FROM tasks INDEXED BY tasks_claim WHERE state = 'queued'",
+  countRunning: "SELECT count(*) AS n FROM tasks INDEXED BY tasks_running WHERE state = 'running'",
+  inFlightByAgent: `SELECT agent_key, count(*) AS n FROM (
+      SELECT agent_key FROM tasks INDEXED BY tasks_claim WHERE state = 'queued'
+      UNION ALL SELECT agent_key FROM tasks INDEXED BY tasks_running WHERE state = 'running'
+    ) GROUP BY agent_key`,
   sessionCap: 'SELECT max_concurrency AS n FROM sessions WHERE id = ?',
   agentCap: 'SELECT concurrency AS n FROM agents WHERE key = ?',
 } as const;
