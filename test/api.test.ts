@@ -193,6 +193,47 @@ const routes: RouteCase[] = [
   },
   { name: 'GET /metrics', method: 'GET', url: () => '/metrics', role: 'admin', happy: 200 },
   {
+    name: 'GET /governance/stats',
+    method: 'GET',
+    url: () => '/governance/stats',
+    role: 'viewer',
+    happy: 200,
+    otherTenantUrl: () => `/governance/stats?session=${ids['sessionB']}`,
+  },
+  {
+    name: 'POST /governance/flag',
+    method: 'POST',
+    url: () => '/governance/flag',
+    role: 'operator',
+    body: () => ({ taskId: ids['taskA'], type: 'HighRisk', severity: 6, reason: 'reviewed by a person' }),
+    invalidBody: { taskId: ids['taskA'], type: 'HighRisk', severity: 11, reason: 'x' },
+    happy: 201,
+    otherTenantUrl: () => '/governance/flag',
+    otherTenantBody: () => ({ taskId: ids['deadB'], type: 'HighRisk', severity: 6, reason: 'cross-tenant' }),
+  },
+  {
+    name: 'POST /governance/validate-merge',
+    method: 'POST',
+    url: () => '/governance/validate-merge',
+    role: 'operator',
+    body: () => ({ session: 'research', ids: [ids['taskA']] }),
+    invalidBody: { session: 'research', ids: [] },
+    happy: 200,
+    otherTenantUrl: () => '/governance/validate-merge',
+    otherTenantBody: () => ({ session: ids['sessionB'], ids: [ids['deadB']] }),
+  },
+  {
+    name: 'POST /artifacts/export',
+    method: 'POST',
+    url: () => '/artifacts/export',
+    role: 'viewer',
+    body: () => ({ session: 'research' }),
+    invalidBody: { session: 5 },
+    happy: 200,
+    otherTenantUrl: () => '/artifacts/export',
+    otherTenantBody: () => ({ session: ids['sessionB'] }),
+  },
+  {
     name: 'POST /rd/knee',
     method: 'POST',
     url: () => '/rd/knee',
@@ -398,6 +439,52 @@ describe('rate-distortion endpoints', () => {
     const bad = await call('GET', '/rd/knee?points=not-json', 'viewerA');
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });
+  });
+});
+
+describe('governance and export endpoints', () => {
+  it('counts a manual flag in the tenant stats and exports a bundle that verifies offline', async () => {
+    const { verifyBundleText } = await import('../src/provenance/index.js');
+    const t = (
+      await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+        agent: 'noop',
+        input: { q: 1 },
+      })
+    ).json<{ task: { id: string } }>().task;
+    const before = (await call('GET', '/governance/stats', 'viewerA')).json<{
+      total: number;
+      byFlag: Record<string, number>;
+    }>();
+    expect(
+      (
+        await call('POST', '/governance/flag', 'operatorA', {
+          taskId: t.id,
+          type: 'Unsafe',
+          severity: 8,
+          reason: 'wrote to /etc',
+        })
+      ).statusCode,
+    ).toBe(201);
+    const after = (await call('GET', '/governance/stats', 'viewerA')).json<{
+      total: number;
+      byFlag: Record<string, number>;
+    }>();
+    expect(after.total).toBe(before.total + 1);
+    expect(after.byFlag['Unsafe']).toBe((before.byFlag['Unsafe'] ?? 0) + 1);
+    // Tenant B's stats do not see tenant A's flag.
+    expect(
+      (await call('GET', '/governance/stats', 'adminB')).json<{ byFlag: Record<string, number> }>().byFlag[
+        'Unsafe'
+      ],
+    ).toBeUndefined();
+    const merge = (
+      await call('POST', '/governance/validate-merge', 'operatorA', { session: 'research', ids: [t.id] })
+    ).json<{ ok: boolean }>();
+    expect(merge.ok).toBe(false);
+    const exported = await call('POST', '/artifacts/export', 'viewerA', { session: 'research' });
+    expect(exported.statusCode).toBe(200);
+    const report = await verifyBundleText(exported.body);
+    expect(report.ok).toBe(true);
   });
 });
 

@@ -14,6 +14,7 @@ import { agentRoutes } from './routes/agents.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { rdRoutes } from './routes/rd.js';
+import { governanceRoutes } from './routes/governance.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { taskRoutes } from './routes/tasks.js';
 import { traceRoutes } from './routes/traces.js';
@@ -116,6 +117,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   traceRoutes(app, ctx);
   operationRoutes(app, ctx);
   rdRoutes(app, ctx);
+  governanceRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -1,0 +1,168 @@
+import type { FastifyInstance } from 'fastify';
+import { serializeBundle } from '../../provenance/index.js';
+import { sessionOf } from '../auth.js';
+import type { ApiContext } from '../context.js';
+import { errorResponses } from '../schemas.js';
+import { taskOf } from './tasks.js';
+
+const counts = { type: 'object', additionalProperties: { type: 'integer' } } as const;
+
+export function governanceRoutes(
+  app: FastifyInstance,
+  { warden, viewer, operator, admin }: ApiContext,
+): void {
+  app.get<{ Querystring: { session?: string } }>(
+    '/governance/stats',
+    {
+      onRequest: viewer,
+      schema: {
+        summary: "Trace flags by type, severity and agent, for one session or all of the key's tenant",
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { session: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { total: { type: 'integer' }, byFlag: counts, bySeverity: counts, byAgent: counts },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const sessions = request.query.session
+        ? [await sessionOf(warden, request, request.query.session)]
+        : await warden.store.listSessions(request.principal!.tenant);
+      const total = {
+        total: 0,
+        byFlag: {} as Record<string, number>,
+        bySeverity: {} as Record<string, number>,
+        byAgent: {} as Record<string, number>,
+      };
+      for (const s of sessions) {
+        const stats = await warden.governance.stats(s.id);
+        total.total += stats.total;
+        for (const [field, add] of [
+          ['byFlag', stats.byFlag],
+          ['bySeverity', stats.bySeverity],
+          ['byAgent', stats.byAgent],
+        ] as const) {
+          for (const [k, n] of Object.entries(add)) total[field][k] = (total[field][k] ?? 0) + n;
+        }
+      }
+      return total;
+    },
+  );
+
+  app.post<{ Body: { taskId: string; type: string; severity: number; reason: string } }>(
+    '/governance/flag',
+    {
+      onRequest: operator,
+      schema: {
+        summary:
+          'Flag a task by hand (Jailbreak, Anomaly, HighRisk, Unsafe, Malicious, Unverified; severity 1-10)',
+        body: {
+          type: 'object',
+          required: ['taskId', 'type', 'severity', 'reason'],
+          additionalProperties: false,
+          properties: {
+            taskId: { type: 'string', minLength: 1, maxLength: 200 },
+            type: { type: 'string', minLength: 1, maxLength: 32 },
+            severity: { type: 'integer', minimum: 1, maximum: 10 },
+            reason: { type: 'string', minLength: 1, maxLength: 2000 },
+          },
+        },
+        response: { 201: { type: 'object', additionalProperties: true }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const task = await taskOf(warden, request, request.body.taskId);
+      const { type, severity, reason } = request.body;
+      return reply
+        .status(201)
+        .send(await warden.governance.flag(task, { type, severity, reason, by: request.principal!.name }));
+    },
+  );
+
+  app.post<{ Body: { session: string; ids: string[] } }>(
+    '/governance/validate-merge',
+    {
+      onRequest: operator,
+      schema: {
+        summary: "validate_merge: may these tasks' results be merged under the session's policy?",
+        body: {
+          type: 'object',
+          required: ['session', 'ids'],
+          additionalProperties: false,
+          properties: {
+            session: { type: 'string', minLength: 1, maxLength: 200 },
+            ids: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 1000,
+              items: { type: 'string', minLength: 1, maxLength: 200 },
+            },
+          },
+        },
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses },
+      },
+    },
+    async (request) =>
+      warden.governance.validateMerge(
+        await sessionOf(warden, request, request.body.session),
+        request.body.ids,
+      ),
+  );
+
+  app.post<{ Body: { taskId: string; reason?: string } }>(
+    '/governance/release',
+    {
+      onRequest: admin,
+      schema: {
+        summary: 'Release a quarantined task: it becomes succeeded (recorded as task.released)',
+        body: {
+          type: 'object',
+          required: ['taskId'],
+          additionalProperties: false,
+          properties: {
+            taskId: { type: 'string', minLength: 1, maxLength: 200 },
+            reason: { type: 'string', maxLength: 2000 },
+          },
+        },
+        response: { 200: { $ref: 'Task#' }, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const task = await taskOf(warden, request, request.body.taskId);
+      return warden.governance.release(task.id, {
+        by: request.principal!.name,
+        ...(request.body.reason ? { reason: request.body.reason } : {}),
+      });
+    },
+  );
+
+  app.post<{ Body: { session: string } }>(
+    '/artifacts/export',
+    {
+      onRequest: viewer,
+      schema: {
+        summary: "Export a session's provenance bundle (verify it offline with `warden verify bundle.json`)",
+        body: {
+          type: 'object',
+          required: ['session'],
+          additionalProperties: false,
+          properties: { session: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        response: errorResponses,
+      },
+    },
+    async (request, reply) => {
+      const session = await sessionOf(warden, request, request.body.session);
+      const bundle = await warden.exportProvenance(session.id);
+      // The bundle's canonical text: verification rejects any other serialisation of it.
+      return reply.header('content-type', 'application/json; charset=utf-8').send(serializeBundle(bundle));
+    },
+  );
+}
