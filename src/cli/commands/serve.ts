@@ -7,7 +7,8 @@ import type { Role } from '../../store/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
 
-const EXAMPLES = ['examples/echo/agent.yaml'];
+// The WASM examples need nothing installed; echo (a node agent) needs bubblewrap.
+const EXAMPLES = ['examples/wasm-as/agent.yaml', 'examples/wasm-wat/agent.yaml', 'examples/echo/agent.yaml'];
 
 function parseBind(value: string): { host: string; port: number } {
   const match = /^(.*):(\d{1,5})$/.exec(value);
