@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { LineCounter, parseDocument, isNode } from 'yaml';
-import { WardenError } from './errors.js';
+import { parseYamlDocument, type DocumentIssue } from './yaml-document.js';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { DEFAULT_BREAKER, type BreakerPolicy } from './circuit-breaker.js';
@@ -117,12 +116,7 @@ export interface AgentManifest {
   baseDir?: string;
 }
 
-export interface ManifestIssue {
-  path: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
+export type ManifestIssue = DocumentIssue;
 
 export function agentKey(m: Pick<AgentManifest, 'name' | 'version'>): string {
   return `${m.name}@${m.version}`;
@@ -130,40 +124,13 @@ export function agentKey(m: Pick<AgentManifest, 'name' | 'version'>): string {
 
 /** Parses and validates agent.yaml text. Errors name the file, the field and its line. */
 export function parseManifest(text: string, file = 'agent.yaml'): AgentManifest {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => {
-      const pos = lineCounter.linePos(e.pos[0]);
-      return {
-        path: '(yaml)',
-        message: e.message.split('\n')[0] ?? e.message,
-        line: pos.line,
-        column: pos.col,
-      };
-    });
-    throw manifestError(file, issues);
-  }
-  const raw: unknown = doc.toJS();
-  const parsed = manifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.flatMap((issue) => {
-      // An unknown field is reported at the field itself, not at the object that holds it.
-      const extra = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-      return extra.map((key) => {
-        const path = [...issue.path, ...(key === undefined ? [] : [key])] as (string | number)[];
-        const message =
-          issue.code === 'invalid_key'
-            ? (issue.issues[0]?.message ?? issue.message)
-            : key
-              ? `unknown field "${key}" (check its spelling)`
-              : issue.message;
-        return { path: path.map(String).join('.') || '(root)', message, ...locate(doc, lineCounter, path) };
-      });
-    });
-    throw manifestError(file, issues);
-  }
-  const { metadata, spec } = parsed.data;
+  const { metadata, spec } = parseYamlDocument(
+    text,
+    file,
+    manifestSchema,
+    'INVALID_MANIFEST',
+    'agent manifest',
+  );
   return {
     name: metadata.name,
     version: metadata.version,
@@ -173,25 +140,4 @@ export function parseManifest(text: string, file = 'agent.yaml'): AgentManifest 
     retry: { ...DEFAULT_RETRY, ...spec.retry },
     circuitBreaker: { ...DEFAULT_BREAKER, ...spec.circuitBreaker },
   };
-}
-
-function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]) {
-  // Walk up until a node exists: a missing field is reported at its parent.
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) {
-      const pos = lc.linePos(node.range[0]);
-      return { line: pos.line, column: pos.col };
-    }
-  }
-  return {};
-}
-
-function manifestError(file: string, issues: ManifestIssue[]): WardenError {
-  const lines = issues.map(
-    (i) => `  ${file}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path}: ${i.message}`,
-  );
-  return new WardenError('INVALID_MANIFEST', `Invalid agent manifest ${file}:\n${lines.join('\n')}`, {
-    details: { file, issues },
-  });
 }

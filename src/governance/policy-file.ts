@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isNode, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { WardenError } from '../core/index.js';
+import { WardenError, parseYamlDocument, type DocumentIssue } from '../core/index.js';
 import { FLAG_TYPES } from './flags.js';
 import { PRESET_NAMES, PRESETS, type GovernancePolicy } from './policy.js';
 
@@ -78,46 +77,17 @@ export const policyFileSchema = z
   })
   .strict();
 
-export interface PolicyIssue {
-  path: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
+export type PolicyIssue = DocumentIssue;
 
 /** Parses and validates a GovernancePolicy YAML document over its preset. Errors name the file, line and field. */
 export function parsePolicy(text: string, file = 'policy.yaml'): GovernancePolicy {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw policyError(
-      file,
-      doc.errors.map((e) => {
-        const pos = lc.linePos(e.pos[0]);
-        return {
-          path: '(yaml)',
-          message: e.message.split('\n')[0] ?? e.message,
-          line: pos.line,
-          column: pos.col,
-        };
-      }),
-    );
-  }
-  const parsed = policyFileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    throw policyError(
-      file,
-      parsed.error.issues.flatMap((issue) => {
-        const extra = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-        return extra.map((key) => {
-          const path = [...issue.path, ...(key === undefined ? [] : [key])] as (string | number)[];
-          const message = key ? `unknown field "${key}" (check its spelling)` : issue.message;
-          return { path: path.map(String).join('.') || '(root)', message, ...locate(doc, lc, path) };
-        });
-      }),
-    );
-  }
-  const { metadata, spec } = parsed.data;
+  const { metadata, spec } = parseYamlDocument(
+    text,
+    file,
+    policyFileSchema,
+    'INVALID_POLICY',
+    'governance policy',
+  );
   const base = PRESETS[spec.extends];
   return {
     name: metadata.name,
@@ -143,24 +113,4 @@ export async function loadPolicyFile(path: string): Promise<GovernancePolicy> {
     });
   }
   return parsePolicy(text, path);
-}
-
-function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]) {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) {
-      const pos = lc.linePos(node.range[0]);
-      return { line: pos.line, column: pos.col };
-    }
-  }
-  return {};
-}
-
-function policyError(file: string, issues: PolicyIssue[]): WardenError {
-  const lines = issues.map(
-    (i) => `  ${file}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path}: ${i.message}`,
-  );
-  return new WardenError('INVALID_POLICY', `Invalid governance policy ${file}:\n${lines.join('\n')}`, {
-    details: { file, issues },
-  });
 }

@@ -1,0 +1,77 @@
+import { LineCounter, isNode, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { WardenError, type ErrorCode } from './errors.js';
+
+/** One problem in a YAML document: the field path and, where the document has it, its line and column. */
+export interface DocumentIssue {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/**
+ * Parses YAML text and validates it with a zod schema. Every problem names the file, the field and its
+ * line; a syntax error or any schema issue throws `code` with all of them in `details.issues`.
+ */
+export function parseYamlDocument<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  code: ErrorCode,
+  what: string,
+): z.output<S> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const fail = (issues: DocumentIssue[]) => {
+    const lines = issues.map(
+      (i) => `  ${file}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path}: ${i.message}`,
+    );
+    return new WardenError(code, `Invalid ${what} ${file}:\n${lines.join('\n')}`, {
+      details: { file, issues },
+    });
+  };
+  if (doc.errors.length > 0) {
+    throw fail(
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return {
+          path: '(yaml)',
+          message: e.message.split('\n')[0] ?? e.message,
+          line: pos.line,
+          column: pos.col,
+        };
+      }),
+    );
+  }
+  const parsed = schema.safeParse(doc.toJS());
+  if (parsed.success) return parsed.data;
+  throw fail(
+    parsed.error.issues.flatMap((issue) => {
+      // An unknown field is reported at the field itself, not at the object that holds it.
+      const extra = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      return extra.map((key) => {
+        const path = [...issue.path, ...(key === undefined ? [] : [key])] as (string | number)[];
+        const message =
+          issue.code === 'invalid_key'
+            ? (issue.issues[0]?.message ?? issue.message)
+            : key
+              ? `unknown field "${key}" (check its spelling)`
+              : issue.message;
+        return { path: path.map(String).join('.') || '(root)', message, ...locate(doc, lineCounter, path) };
+      });
+    }),
+  );
+}
+
+function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]) {
+  // Walk up until a node exists: a missing field is reported at its parent.
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) {
+      const pos = lc.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
