@@ -5,6 +5,8 @@ export interface RunContext {
   taskId: string;
   sessionId: string;
   attempt: number;
+  /** The session's network switch: when false, the manifest's network.allow is not opened for this task. */
+  allowNetwork: boolean;
   /** Effective limits of this attempt (the manifest's, tightened by the task's timeout and deadline). */
   limits: ResourceLimits;
   /** Aborted on timeout, deadline, cancel or shutdown; `signal.reason` is the WardenError to report. */

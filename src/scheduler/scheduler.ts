@@ -62,6 +62,7 @@ export class Scheduler {
   private housekeeping: NodeJS.Timeout[] = [];
   private lastRefresh = 0;
   private slotsHeld = 0;
+  private readonly sessionNetwork = new Map<string, boolean>();
   private resultPoll: NodeJS.Timeout | undefined;
   /** Governance hook (src/governance): sees each outcome before it is committed. Unset: no governance. */
   gate: TaskGate | undefined;
@@ -350,10 +351,13 @@ export class Scheduler {
       this.manifests.set(task.agentKey, manifest);
       const limits = this.limitsFor(task, manifest.resources, clock.now());
       timer = setTimeout(() => controller.abort(limits.reason()), limits.timeoutMs);
+      const allowNetwork =
+        this.sessionNetwork.get(task.sessionId) ?? (await this.loadSessionNetwork(task.sessionId));
       const outcome = await agent.run(task.inputJson, {
         taskId: task.id,
         sessionId: task.sessionId,
         attempt: task.attempt,
+        allowNetwork,
         limits,
         signal: controller.signal,
         log: (stream, message) => this.log(entry, stream, message),
@@ -425,6 +429,13 @@ export class Scheduler {
           (err: unknown) => heldBack(finish, err),
         )
       : gated(finish, d);
+  }
+
+  /** A session's network switch, cached: sessions are created once and their switch does not change. */
+  private async loadSessionNetwork(sessionId: string): Promise<boolean> {
+    const allow = (await this.store.getSession(sessionId))?.allowNetwork ?? false;
+    this.sessionNetwork.set(sessionId, allow);
+    return allow;
   }
 
   private limitsFor(

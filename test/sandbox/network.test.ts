@@ -66,7 +66,12 @@ describe('network allow-list (egress proxy outside the sandbox)', () => {
       retry: { maxAttempts: 1 },
     });
     const { key } = await warden.registerAgent({ path });
-    const task = await warden.submit({ agent: key, input: { ports: [portOf(allowed), portOf(denied)] } });
+    await warden.ensureSession({ name: 'net', allowNetwork: true });
+    const task = await warden.submit({
+      agent: key,
+      session: 'net',
+      input: { ports: [portOf(allowed), portOf(denied)] },
+    });
     const result = await warden.result(task.id, { timeoutMs: 15_000 });
     expect(result?.status, result?.error?.message).toBe('succeeded');
     expect(result?.output).toMatchObject({
@@ -91,7 +96,12 @@ describe('network allow-list (egress proxy outside the sandbox)', () => {
       retry: { maxAttempts: 1 },
     });
     const { key } = await warden.registerAgent({ path });
-    const task = await warden.submit({ agent: key, input: { ports: [portOf(allowed), portOf(denied)] } });
+    await warden.ensureSession({ name: 'net', allowNetwork: true });
+    const task = await warden.submit({
+      agent: key,
+      session: 'net',
+      input: { ports: [portOf(allowed), portOf(denied)] },
+    });
     const result = await warden.result(task.id, { timeoutMs: 15_000 });
     expect(result?.error?.code).toBe('NETWORK_DENIED');
     expect(result?.error?.message).toContain(`127.0.0.1:${portOf(denied)}`);
@@ -120,9 +130,38 @@ json.dump(out, sys.stdout)
       retry: { maxAttempts: 1 },
     });
     const { key } = await warden.registerAgent({ path });
-    const task = await warden.submit({ agent: key, input: { ports: [portOf(allowed), portOf(denied)] } });
+    await warden.ensureSession({ name: 'net', allowNetwork: true });
+    const task = await warden.submit({
+      agent: key,
+      session: 'net',
+      input: { ports: [portOf(allowed), portOf(denied)] },
+    });
     const result = await warden.result(task.id, { timeoutMs: 15_000 });
     expect(result?.status, result?.error?.message).toBe('succeeded');
     expect(result?.output).toEqual({ allowed: 'hello from allowed', denied: 403 });
+  });
+
+  it('opens nothing for a session that does not allow network, even when the manifest names hosts', async () => {
+    const dir = tempDir();
+    const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
+    writeFileSync(join(dir, 'net.mjs'), NODE_AGENT);
+    const path = writeManifest(dir, 'net-off', '1.0.0', {
+      runtime: 'node',
+      entry: './net.mjs',
+      network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
+      retry: { maxAttempts: 1 },
+    });
+    const { key } = await warden.registerAgent({ path });
+    await warden.ensureSession({ name: 'offline', allowNetwork: false });
+    const task = await warden.submit({
+      agent: key,
+      session: 'offline',
+      input: { ports: [portOf(allowed), portOf(denied)] },
+    });
+    const result = await warden.result(task.id, { timeoutMs: 15_000 });
+    // No proxy is started (HTTP_PROXY is unset), so the agent cannot reach even the allowed server.
+    expect(result?.status).toBe('dead');
+    const logs = await warden.logs(task.id);
+    expect(logs.some((l) => l.stream === 'event' && /does not allow network/.test(l.message))).toBe(true);
   });
 });

@@ -16,6 +16,7 @@ const ctx = (
   taskId: 't',
   sessionId: 's',
   attempt: 1,
+  allowNetwork: false,
   limits,
   signal,
   log: () => undefined,

@@ -12,6 +12,7 @@ interface SubmitFlags {
   deadline?: string;
   timeout?: number;
   idempotencyKey?: string;
+  allowNetwork?: boolean;
   wait: boolean;
   waitTimeout?: number;
 }
@@ -20,6 +21,10 @@ function submitOptions(cmd: Command): Command {
   return cmd
     .option('-i, --input <json|@file>', 'task input as JSON, or @path to a JSON file (@- for stdin)')
     .option('-s, --session <name>', 'session (namespace) to run in; created if missing', 'default')
+    .option(
+      '--allow-network',
+      "create the session with network allowed (agents still reach only their manifest's network.allow)",
+    )
     .addOption(
       new Option('-p, --priority <level>', 'priority').choices(Object.keys(PRIORITIES)).default('normal'),
     )
@@ -57,7 +62,15 @@ async function resolveAgentArg(warden: Warden, arg: string): Promise<string> {
 
 async function submitFrom(warden: Warden, agentArg: string, flags: SubmitFlags) {
   const agent = await resolveAgentArg(warden, agentArg);
-  await warden.ensureSession({ name: flags.session });
+  const session = await warden.ensureSession({
+    name: flags.session,
+    allowNetwork: Boolean(flags.allowNetwork),
+  });
+  if (flags.allowNetwork && !session.allowNetwork) {
+    process.stderr.write(
+      `warning: session ${session.name} already exists without network; --allow-network applies to new sessions\n`,
+    );
+  }
   const deadline = deadlineOf(flags.deadline);
   return warden.submit({
     agent,

@@ -81,7 +81,15 @@ async function runSandboxed(
 ): Promise<RunOutcome> {
   if (ctx.signal.aborted) throw ctx.signal.reason as Error;
   const workDir = await mkdtemp(join(config.workRoot, 'task-'));
-  const network = manifest.network.allow.length > 0;
+  // Network needs both: the manifest names where, and the session allows it at all.
+  const allow = ctx.allowNetwork ? manifest.network.allow : [];
+  if (!ctx.allowNetwork && manifest.network.allow.length > 0) {
+    ctx.log(
+      'event',
+      'network disabled: this session does not allow network (create it with allowNetwork: true, or --allow-network)',
+    );
+  }
+  const network = allow.length > 0;
   let proxy: EgressProxy | undefined;
   let cgroup: PidsCgroup | undefined;
   try {
@@ -92,7 +100,7 @@ async function runSandboxed(
       );
     }
     if (network) {
-      proxy = new EgressProxy(join(workDir, '.egress.sock'), manifest.network.allow);
+      proxy = new EgressProxy(join(workDir, '.egress.sock'), allow);
       await proxy.listen();
     }
     // The agent's /tmp is a subdirectory, so the proxy socket next to it stays out of the agent's sight.
