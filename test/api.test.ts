@@ -548,7 +548,8 @@ describe('Server-Sent Events', () => {
       data: JSON.parse(m[2]!) as Record<string, unknown>,
     }));
     const names = events.map((e) => e.event);
-    expect(['queued', 'running']).toContain(names[0]);
+    expect(['queued', 'started']).toContain(names[0]);
+    expect(names).toContain('started');
     expect(names.at(-1)).toBe('result');
     expect(events.filter((e) => e.event === 'log').map((e) => e.data['message'])).toEqual([
       'thinking',

@@ -5,10 +5,13 @@ import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
 
 const POLL_MS = 250;
+
+/** SSE event names: an attempt that begins is `started`; other states keep their name. */
+const eventName = (state: string) => (state === 'running' ? 'started' : state);
 const KEEPALIVE_MS = 15_000;
 
 /**
- * Streams one task as Server-Sent Events: `queued` or `running` first, then `running`, `retrying` and `log`
+ * Streams one task as Server-Sent Events: `queued` or `started` first, then `started`, `retrying` and `log`
  * events as they happen, and `result` last, after which the stream closes. In-process scheduler events
  * make it immediate; a poll of the store covers tasks that another worker process runs.
  */
@@ -52,7 +55,7 @@ export async function streamTaskEvents(
     if (e.taskId !== task.id) return;
     if (e.result) void finish(e.result);
     else
-      send(e.state, {
+      send(eventName(e.state), {
         taskId: e.taskId,
         state: e.state,
         attempt: e.attempt,
@@ -72,7 +75,7 @@ export async function streamTaskEvents(
       const current = await warden.store.getTask(task.id);
       if (current && current.state !== lastState) {
         lastState = current.state;
-        send(current.state === 'queued' ? 'retrying' : current.state, {
+        send(current.state === 'queued' ? 'retrying' : eventName(current.state), {
           taskId: task.id,
           state: current.state,
           attempt: current.attempts,
@@ -96,7 +99,7 @@ export async function streamTaskEvents(
   warden.scheduler.events.on('task', onTask);
   warden.scheduler.events.on('log', onLog);
 
-  send(task.state === 'running' ? 'running' : 'queued', {
+  send(task.state === 'running' ? 'started' : 'queued', {
     taskId: task.id,
     state: task.state,
     attempt: task.attempts,
