@@ -56,3 +56,36 @@ export async function eventually(
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/**
+ * A data directory with one session of `okTasks` succeeded tasks plus one that fails once and then
+ * succeeds, all finished, and Warden closed (so its tree head is signed).
+ */
+export async function populatedSession(
+  okTasks: number,
+): Promise<{ root: string; sessionId: string; ids: string[] }> {
+  const root = tempDir();
+  const warden = await Warden.open({ storage: { root } });
+  try {
+    await warden.registerHandler('ok', (i: unknown) => i);
+    let fail = true;
+    await warden.registerHandler(
+      'flaky',
+      () => {
+        if (fail) {
+          fail = false;
+          throw new Error('first try fails');
+        }
+        return 'ok';
+      },
+      { retry: { maxAttempts: 2, baseMs: 0 } },
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < okTasks; i++) ids.push((await warden.submit({ agent: 'ok', input: { i } })).id);
+    ids.push((await warden.submit({ agent: 'flaky' })).id);
+    for (const id of ids) await warden.result(id, { timeoutMs: 5000 });
+    return { root, sessionId: (await warden.getSession('default')).id, ids };
+  } finally {
+    await warden.close();
+  }
+}

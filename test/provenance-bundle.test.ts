@@ -5,32 +5,10 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/index.js';
 import { serializeBundle, sha256Hex, verifyBundleText } from '../src/provenance/index.js';
-import { openWarden, tempDir } from './helpers.js';
+import { openWarden, populatedSession, tempDir } from './helpers.js';
 
-/** A data directory with one session of 8 tasks (one retried), closed so its tree head is signed. */
-async function populated() {
-  const root = tempDir();
-  const warden = await openWarden({ root });
-  await warden.registerHandler('ok', (i: unknown) => i);
-  let fail = true;
-  await warden.registerHandler(
-    'flaky',
-    () => {
-      if (fail) {
-        fail = false;
-        throw new Error('first try fails');
-      }
-      return 'ok';
-    },
-    { retry: { maxAttempts: 2, baseMs: 0 } },
-  );
-  const ids = [];
-  for (let i = 0; i < 7; i++) ids.push((await warden.submit({ agent: 'ok', input: { i } })).id);
-  ids.push((await warden.submit({ agent: 'flaky' })).id);
-  for (const id of ids) await warden.result(id, { timeoutMs: 5000 });
-  await warden.close();
-  return root;
-}
+/** One session of 8 tasks (one retried), closed so its tree head is signed. */
+const populated = async () => (await populatedSession(7)).root;
 
 let text: string;
 beforeAll(async () => {

@@ -3,32 +3,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { GENESIS_HASH, chainRecord, verifyChain } from '../src/index.js';
 import { sha256Hex } from '../src/provenance/index.js';
-import { openWarden, tempDir } from './helpers.js';
+import { openWarden, populatedSession } from './helpers.js';
 
-async function populated() {
-  const root = tempDir();
-  const warden = await openWarden({ root });
-  await warden.registerHandler('ok', (i: unknown) => i);
-  let fail = true;
-  await warden.registerHandler(
-    'flaky',
-    () => {
-      if (fail) {
-        fail = false;
-        throw new Error('first try fails');
-      }
-      return 'ok';
-    },
-    { retry: { maxAttempts: 2, baseMs: 0 } },
-  );
-  const ids = [];
-  for (let i = 0; i < 5; i++) ids.push((await warden.submit({ agent: 'ok', input: { i } })).id);
-  ids.push((await warden.submit({ agent: 'flaky' })).id);
-  for (const id of ids) await warden.result(id, { timeoutMs: 5000 });
-  const session = await warden.getSession('default');
-  await warden.close();
-  return { root, sessionId: session.id, ids };
-}
+const populated = () => populatedSession(5);
 
 function tamper(root: string, sql: string, ...params: unknown[]) {
   const db = new BetterSqlite3(join(root, 'warden.db'));

@@ -54,24 +54,30 @@ process.stdout.write(JSON.stringify(out));
 if (process.argv.includes('--fail-on-deny') && out.denied.status === 403) process.exit(1);
 `;
 
+/** Registers the node agent allowed to reach `allowed` and submits it to a session with the given switch. */
+async function submitNetAgent(name: string, session: { name: string; allowNetwork: boolean }) {
+  const dir = tempDir();
+  const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
+  writeFileSync(join(dir, 'net.mjs'), NODE_AGENT);
+  const path = writeManifest(dir, name, '1.0.0', {
+    runtime: 'node',
+    entry: './net.mjs',
+    network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
+    retry: { maxAttempts: 1 },
+  });
+  const { key } = await warden.registerAgent({ path });
+  await warden.ensureSession(session);
+  const task = await warden.submit({
+    agent: key,
+    session: session.name,
+    input: { ports: [portOf(allowed), portOf(denied)] },
+  });
+  return { warden, task };
+}
+
 describe('network allow-list (egress proxy outside the sandbox)', () => {
   it('reaches only the allowed server, through the proxy; direct connections fail', async () => {
-    const dir = tempDir();
-    const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
-    writeFileSync(join(dir, 'net.mjs'), NODE_AGENT);
-    const path = writeManifest(dir, 'net', '1.0.0', {
-      runtime: 'node',
-      entry: './net.mjs',
-      network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
-      retry: { maxAttempts: 1 },
-    });
-    const { key } = await warden.registerAgent({ path });
-    await warden.ensureSession({ name: 'net', allowNetwork: true });
-    const task = await warden.submit({
-      agent: key,
-      session: 'net',
-      input: { ports: [portOf(allowed), portOf(denied)] },
-    });
+    const { warden, task } = await submitNetAgent('net', { name: 'net', allowNetwork: true });
     const result = await warden.result(task.id, { timeoutMs: 15_000 });
     expect(result?.status, result?.error?.message).toBe('succeeded');
     expect(result?.output).toMatchObject({
@@ -142,22 +148,7 @@ json.dump(out, sys.stdout)
   });
 
   it('opens nothing for a session that does not allow network, even when the manifest names hosts', async () => {
-    const dir = tempDir();
-    const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
-    writeFileSync(join(dir, 'net.mjs'), NODE_AGENT);
-    const path = writeManifest(dir, 'net-off', '1.0.0', {
-      runtime: 'node',
-      entry: './net.mjs',
-      network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
-      retry: { maxAttempts: 1 },
-    });
-    const { key } = await warden.registerAgent({ path });
-    await warden.ensureSession({ name: 'offline', allowNetwork: false });
-    const task = await warden.submit({
-      agent: key,
-      session: 'offline',
-      input: { ports: [portOf(allowed), portOf(denied)] },
-    });
+    const { warden, task } = await submitNetAgent('net-off', { name: 'offline', allowNetwork: false });
     const result = await warden.result(task.id, { timeoutMs: 15_000 });
     // No proxy is started (HTTP_PROXY is unset), so the agent cannot reach even the allowed server.
     expect(result?.status).toBe('dead');
