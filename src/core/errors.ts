@@ -243,6 +243,57 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'validate_merge refused a trace: flagged, quarantined, not succeeded, or its provenance does not verify.',
   },
+  // LLM runtimes
+  LLM_RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    doc: 'The model provider answered 429; the retry waits at least its Retry-After (details.retryAfterMs).',
+  },
+  LLM_PROVIDER_ERROR: {
+    status: 502,
+    retryable: true,
+    doc: 'The model provider answered 5xx or sent an error event mid-stream (overloaded, internal error).',
+  },
+  LLM_AUTH_FAILED: {
+    status: 502,
+    retryable: false,
+    doc: 'The model provider refused the API key (401/403); check the variable named by model.apiKeyEnv.',
+  },
+  LLM_REQUEST_REJECTED: {
+    status: 502,
+    retryable: false,
+    doc: 'The model provider refused the request (4xx: unknown model, context too long, bad parameter).',
+  },
+  LLM_BAD_RESPONSE: {
+    status: 502,
+    retryable: true,
+    doc: 'The provider response was malformed or truncated (bad JSON, stream ended without its end marker).',
+  },
+  LLM_STALLED: {
+    status: 504,
+    retryable: true,
+    doc: 'The provider sent nothing for model.idleTimeoutMs mid-response; the connection was closed.',
+  },
+  LLM_UNREACHABLE: {
+    status: 503,
+    retryable: true,
+    doc: 'The model endpoint could not be reached (connection refused, DNS failure, connection reset).',
+  },
+  LLM_API_KEY_MISSING: {
+    status: 500,
+    retryable: false,
+    doc: 'The environment variable named by model.apiKeyEnv is not set in the worker that ran the task.',
+  },
+  LLM_CONTEXT_OVERFLOW: {
+    status: 400,
+    retryable: false,
+    doc: "The rendered prompt does not fit the local model's context (model.contextSize).",
+  },
+  MODEL_LOAD_FAILED: {
+    status: 500,
+    retryable: false,
+    doc: 'A local GGUF model could not be loaded (missing or corrupt file, unsupported architecture).',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; doc: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

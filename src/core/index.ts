@@ -3,7 +3,7 @@ export type { ErrorCode, SerializedError, WardenErrorOptions } from './errors.js
 export { PRIORITIES, priorityLevel, priorityName, parsePriority } from './priority.js';
 export type { PriorityName, PriorityLevel } from './priority.js';
 export { DEFAULT_LIMITS } from './limits.js';
-export type { ResourceLimits, ResourceUsage } from './limits.js';
+export type { ResourceLimits, ResourceUsage, LlmUsage } from './limits.js';
 export { DEFAULT_RETRY, backoffCeilingMs, backoffDelayMs } from './retry.js';
 export type { RetryPolicy } from './retry.js';
 export {
@@ -30,3 +30,19 @@ export {
   validateSubmit,
 } from './task.js';
 export type { Task, TaskState, TaskResult, ResultStatus, SubmitTask, ValidatedSubmit } from './task.js';
+export {
+  LLM_PROVIDERS,
+  llmModelSchema,
+  compilePrompt,
+  compileTemplate,
+  normalizePrompt,
+} from './llm-spec.js';
+export type {
+  LlmProvider,
+  LlmModelSpec,
+  PromptSpec,
+  RenderedPrompt,
+  CompiledPrompt,
+  CompiledTemplate,
+} from './llm-spec.js';
+export { compileJsonSchema, describeSchemaErrors } from './json-schema.js';

@@ -20,4 +20,20 @@ export interface ResourceUsage {
   cpuMs: number;
   peakMemoryBytes: number;
   outputBytes: number;
+  /** Language-model accounting of `runtime: llm` agents. */
+  llm?: LlmUsage;
+}
+
+/** Tokens and cost of one LLM attempt. Counts are null when the provider did not report them. */
+export interface LlmUsage {
+  provider: string;
+  model: string;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** From the price table in the Warden config; null when the model has no price there. */
+  costUsd: number | null;
+  /** From sending the request to the first token; null when nothing was generated. */
+  timeToFirstTokenMs: number | null;
+  /** Why generation stopped, as the provider says it (stop, length, end_turn, …). */
+  finishReason: string | null;
 }

@@ -3,6 +3,14 @@ import { parseYamlDocument, type DocumentIssue } from './yaml-document.js';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { DEFAULT_BREAKER, type BreakerPolicy } from './circuit-breaker.js';
+import { compileJsonSchema } from './json-schema.js';
+import {
+  compileTemplate,
+  llmModelSchema,
+  promptSchema,
+  type LlmModelSpec,
+  type PromptSpec,
+} from './llm-spec.js';
 
 export const RUNTIMES = ['wasm', 'python', 'node', 'process', 'llm'] as const;
 /** `inline` agents are trusted TypeScript handlers registered in code, never from YAML. */
@@ -60,9 +68,11 @@ const specSchema = z
     concurrency: positiveInt(10_000).default(4),
     retry: retrySchema.default({}),
     circuitBreaker: breakerSchema.default({}),
-    // LLM agents: validated in depth by the llm runtime.
-    model: z.record(z.string(), z.unknown()).optional(),
-    prompt: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+    // LLM agents (docs/llm.md).
+    model: llmModelSchema.optional(),
+    prompt: promptSchema.optional(),
+    /** JSON Schema the agent's output must satisfy (llm: structured output). */
+    outputSchema: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -74,6 +84,35 @@ const specSchema = z
     if (spec.runtime === 'python' || spec.runtime === 'node') need('entry', `for runtime ${spec.runtime}`);
     if (spec.runtime === 'process') need('command', 'for runtime process');
     if (spec.runtime === 'llm') need('model', 'for runtime llm');
+    if (spec.runtime !== 'llm') {
+      for (const field of ['model', 'prompt', 'outputSchema'] as const)
+        if (spec[field] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [field], message: 'is only for runtime llm' });
+    }
+    const prompt = spec.prompt;
+    if (prompt !== undefined) {
+      const templates = typeof prompt === 'string' ? { user: prompt } : prompt;
+      for (const [role, source] of Object.entries(templates)) {
+        if (source === undefined) continue;
+        try {
+          compileTemplate(source);
+        } catch (err) {
+          const path = typeof prompt === 'string' ? ['prompt'] : ['prompt', role];
+          ctx.addIssue({ code: 'custom', path, message: (err as Error).message });
+        }
+      }
+    }
+    if (spec.outputSchema !== undefined) {
+      try {
+        compileJsonSchema(spec.outputSchema);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['outputSchema'],
+          message: `is not a valid JSON Schema: ${(err as Error).message}`,
+        });
+      }
+    }
   });
 
 export const manifestSchema = z
@@ -110,8 +149,9 @@ export interface AgentManifest {
   concurrency: number;
   retry: RetryPolicy;
   circuitBreaker: BreakerPolicy;
-  model?: Record<string, unknown>;
-  prompt?: string | Record<string, unknown>;
+  model?: LlmModelSpec;
+  prompt?: string | PromptSpec;
+  outputSchema?: Record<string, unknown>;
   /** Directory the manifest was read from; relative paths in it resolve against this. */
   baseDir?: string;
 }

@@ -17,6 +17,11 @@ export interface SubmitContext {
   session: Session;
   manifest: AgentManifest;
   inputJson: string;
+  /**
+   * What to screen instead of the input's strings: an LLM agent's rendered prompt messages (those that
+   * carry input), so detectors see exactly what the model will be sent.
+   */
+  texts?: readonly string[];
   now: number;
 }
 
@@ -48,6 +53,11 @@ export interface TaskGate {
   beforeSubmit(ctx: SubmitContext): GateDecision | undefined | Promise<GateDecision | undefined>;
   afterRun(ctx: RunContext): GateDecision | undefined | Promise<GateDecision | undefined>;
   afterFailure(ctx: FailureContext): GateDecision | undefined;
+  /**
+   * Whether generated text may be streamed to clients before the output is screened: not when the session's
+   * policy can quarantine outputs, or the tokens would leak what quarantine holds back.
+   */
+  streamsOutput?(session: Pick<Session, 'id' | 'policy'>): boolean | Promise<boolean>;
 }
 
 /** Runs the detectors a session's policy asks for and turns their findings into a decision. */
@@ -81,6 +91,11 @@ export class GovernanceGate implements TaskGate {
     return p;
   }
 
+  streamsOutput(session: Pick<Session, 'id' | 'policy'>): boolean | Promise<boolean> {
+    const policy = this.policyOf(session);
+    return policy instanceof Promise ? policy.then(streamable) : streamable(policy);
+  }
+
   beforeSubmit(ctx: SubmitContext): GateDecision | undefined | Promise<GateDecision | undefined> {
     const policy = this.policyOf(ctx.session);
     if (policy instanceof Promise) return policy.then((p) => this.screenInput(p, ctx));
@@ -94,7 +109,7 @@ export class GovernanceGate implements TaskGate {
     if (!policy.detect.input) return undefined;
     const detectors = this.detectorsFor(policy, 'input', ctx.manifest);
     if (detectors.length === 0) return undefined;
-    const texts = extractTexts(ctx.inputJson);
+    const texts = ctx.texts ?? extractTexts(ctx.inputJson);
     if (texts.length === 0) return undefined;
     const dctx: DetectionContext = {
       stage: 'input',
@@ -256,4 +271,9 @@ const NO_FINDINGS: readonly FlagFinding[] = [];
 
 function key(m: Pick<AgentManifest, 'name' | 'version'>): string {
   return `${m.name}@${m.version}`;
+}
+
+function streamable(policy: GovernancePolicy): boolean {
+  if (!policy.detect.output) return true;
+  return !policy.autoQuarantine && !policy.rules.some((r) => r.action === 'quarantine');
 }

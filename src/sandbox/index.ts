@@ -8,4 +8,6 @@ export type { SandboxOptions } from './process/sandbox-config.js';
 export { EgressProxy } from './process/egress-proxy.js';
 export { WasmRuntime } from './wasm/wasm-runtime.js';
 export type { WasmRuntimeOptions } from './wasm/wasm-runtime.js';
-export type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from './runner.js';
+export type { AgentRuntime, AgentHealth, PreparedAgent, RunContext, RunOutcome } from './runner.js';
+export { LlmRuntime, loadPriceTable, costUsd } from './llm/index.js';
+export type { LlmRuntimeOptions, PriceTable, ModelPrice, LocalModelOptions } from './llm/index.js';

@@ -5,6 +5,7 @@ import { INSTALL_HINT, probeBwrap, type BwrapProbe } from './process/bwrap.js';
 import { ProcessRuntime } from './process/process-runtime.js';
 import { compileSandboxConfig, type SandboxOptions } from './process/sandbox-config.js';
 import { WasmRuntime, type WasmRuntimeOptions } from './wasm/wasm-runtime.js';
+import { LlmRuntime, type LlmRuntimeOptions } from './llm/index.js';
 
 const PROCESS_RUNTIMES = ['node', 'python', 'process'] as const;
 type ProcessRuntimeName = (typeof PROCESS_RUNTIMES)[number];
@@ -20,6 +21,8 @@ export interface RuntimeRegistryOptions {
   sandbox?: SandboxOptions;
   /** Options of the WASM runtime (worker pool size). */
   wasm?: WasmRuntimeOptions;
+  /** Options of the LLM runtime (price table, API key environment, local model threads). */
+  llm?: LlmRuntimeOptions;
   /** Where the unsafe-mode warning goes. @default process.stderr */
   warn?: (message: string) => void;
 }
@@ -34,6 +37,7 @@ export interface RuntimeRegistryOptions {
 export class RuntimeRegistry {
   readonly inline = new InlineRuntime();
   readonly wasm: WasmRuntime;
+  readonly llm: LlmRuntime;
   private readonly runtimes = new Map<Runtime, AgentRuntime>();
   private readonly unsafe: boolean;
   private probe: BwrapProbe | undefined;
@@ -41,8 +45,10 @@ export class RuntimeRegistry {
   constructor(private readonly options: RuntimeRegistryOptions = {}) {
     this.unsafe = options.unsafeNoSandbox ?? process.env['WARDEN_UNSAFE_NO_SANDBOX'] === '1';
     this.wasm = new WasmRuntime(options.wasm);
+    this.llm = new LlmRuntime(options.llm);
     this.add(this.inline);
     this.add(this.wasm);
+    this.add(this.llm);
   }
 
   add(runtime: AgentRuntime): void {
@@ -68,9 +74,9 @@ export class RuntimeRegistry {
     return this.bwrap().ok;
   }
 
-  /** Stops the WASM worker pool. */
+  /** Stops the WASM worker pool, closes model connections and unloads local models. */
   async close(): Promise<void> {
-    await this.wasm.close();
+    await Promise.all([this.wasm.close(), this.llm.close()]);
   }
 
   private bwrap(): BwrapProbe {

@@ -13,6 +13,11 @@ export interface RunContext {
   signal: AbortSignal;
   /** A log line from the agent (stderr for process agents, ctx.log for inline ones). */
   log(stream: 'stdout' | 'stderr' | 'event', message: string): void;
+  /**
+   * Streams a piece of generated text (LLM agents) as a `token` task event. Absent when nobody may see
+   * output before it is screened (the session's policy can quarantine outputs).
+   */
+  token?: (text: string) => void;
 }
 
 export interface RunOutcome {
@@ -36,4 +41,16 @@ export interface AgentRuntime {
   prepare(manifest: AgentManifest): Promise<PreparedAgent>;
   /** SHA-256 of the code a manifest points at, recorded with the agent version; null when there is none. */
   digest?(manifest: AgentManifest): Promise<string | null>;
+  /** Whether an agent can run here now (endpoint answers, model file loads), without running a task. */
+  health?(manifest: AgentManifest, signal: AbortSignal): Promise<AgentHealth>;
+}
+
+export interface AgentHealth {
+  ok: boolean;
+  /** What was checked, in a few words (GET /models, model file loads, module compiles). */
+  check: string;
+  latencyMs: number;
+  /** Error code when not ok. */
+  code?: string;
+  message?: string;
 }

@@ -15,3 +15,13 @@ export interface TaskEvent {
   retryAt?: number;
   result?: TaskResult;
 }
+
+/** A piece of text an LLM agent generated, streamed while the task runs (not stored: the result is). */
+export interface TokenEvent {
+  taskId: string;
+  attempt: number;
+  /** 0-based position of this piece in the attempt's stream. */
+  index: number;
+  text: string;
+  at: number;
+}

@@ -25,7 +25,7 @@ import type {
   SubmitOutcome,
 } from '../store/index.js';
 import type { AgentDirectory } from './agent-directory.js';
-import type { TaskEvent } from './events.js';
+import type { TaskEvent, TokenEvent } from './events.js';
 import { compileSchedulerOptions, type CompiledSchedulerOptions, type SchedulerOptions } from './options.js';
 import { Batcher } from './batcher.js';
 import type { GateDecision, TaskGate } from '../governance/index.js';
@@ -45,7 +45,7 @@ interface Waiter {
  * in the same turn of the event loop shares one transaction, and nobody is answered before it commits.
  */
 export class Scheduler {
-  readonly events = new EventEmitter<{ task: [TaskEvent]; log: [LogLine] }>();
+  readonly events = new EventEmitter<{ task: [TaskEvent]; log: [LogLine]; token: [TokenEvent] }>();
   readonly options: CompiledSchedulerOptions;
   private readonly inFlight = new Map<string, InFlight>();
   private readonly waiters = new Map<string, Waiter[]>();
@@ -63,6 +63,8 @@ export class Scheduler {
   private lastRefresh = 0;
   private slotsHeld = 0;
   private readonly sessionNetwork = new Map<string, boolean>();
+  /** Per session: whether generated text may be streamed before governance screens the output. */
+  private readonly sessionStreams = new Map<string, boolean>();
   private resultPoll: NodeJS.Timeout | undefined;
   /** Governance hook (src/governance): sees each outcome before it is committed. Unset: no governance. */
   gate: TaskGate | undefined;
@@ -353,6 +355,7 @@ export class Scheduler {
       timer = setTimeout(() => controller.abort(limits.reason()), limits.timeoutMs);
       const allowNetwork =
         this.sessionNetwork.get(task.sessionId) ?? (await this.loadSessionNetwork(task.sessionId));
+      const streams = manifest.runtime === 'llm' && (await this.streamsOutput(task.sessionId));
       const outcome = await agent.run(task.inputJson, {
         taskId: task.id,
         sessionId: task.sessionId,
@@ -361,6 +364,7 @@ export class Scheduler {
         limits,
         signal: controller.signal,
         log: (stream, message) => this.log(entry, stream, message),
+        ...(streams ? { token: this.tokenEmitter(task) } : {}),
       });
       finish = {
         ...base,
@@ -431,6 +435,28 @@ export class Scheduler {
       : gated(finish, d);
   }
 
+  private tokenEmitter(task: ClaimedTask): (text: string) => void {
+    let index = 0;
+    return (text) => {
+      const i = index++;
+      if (this.events.listenerCount('token') > 0)
+        this.events.emit('token', { taskId: task.id, attempt: task.attempt, index: i, text, at: Date.now() });
+    };
+  }
+
+  /** Whether the session's policy lets generated text out before the output is screened (cached). */
+  private async streamsOutput(sessionId: string): Promise<boolean> {
+    const known = this.sessionStreams.get(sessionId);
+    if (known !== undefined) return known;
+    let streams = true;
+    if (this.gate?.streamsOutput) {
+      const session = await this.store.getSession(sessionId);
+      streams = session ? await this.gate.streamsOutput(session) : false;
+    }
+    this.sessionStreams.set(sessionId, streams);
+    return streams;
+  }
+
   /** A session's network switch, cached: sessions are created once and their switch does not change. */
   private async loadSessionNetwork(sessionId: string): Promise<boolean> {
     const allow = (await this.store.getSession(sessionId))?.allowNetwork ?? false;
@@ -469,7 +495,10 @@ export class Scheduler {
     const maxAttempts = task?.maxAttempts ?? base.attempt;
     const policy = this.manifests.get(base.agentKey)?.retry;
     if (error.retryable && base.attempt < maxAttempts && policy) {
-      const runAfter = now + backoffDelayMs(policy, base.attempt, this.options.random);
+      // A provider's Retry-After (429/503) is a floor under the backoff, never shortened by jitter.
+      const asked = error.details?.['retryAfterMs'];
+      const floor = typeof asked === 'number' && asked > 0 ? asked : 0;
+      const runAfter = now + Math.max(floor, backoffDelayMs(policy, base.attempt, this.options.random));
       if (task?.deadline == null || runAfter < task.deadline) return { ...common, kind: 'retry', runAfter };
     }
     return { ...common, kind: 'dead' };

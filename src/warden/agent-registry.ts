@@ -9,7 +9,7 @@ import {
   type ResourceLimits,
   type RetryPolicy,
 } from '../core/index.js';
-import type { InlineHandler, PreparedAgent, RuntimeRegistry } from '../sandbox/index.js';
+import type { AgentHealth, InlineHandler, PreparedAgent, RuntimeRegistry } from '../sandbox/index.js';
 import type { AgentDirectory } from '../scheduler/index.js';
 import type { AgentRecord, Store } from '../store/index.js';
 import { compareVersions } from './version.js';
@@ -118,6 +118,29 @@ export class AgentRegistry implements AgentDirectory {
     }
   }
 
+  /**
+   * Checks that an agent version can run here without running a task: the runtime's own probe (an LLM
+   * endpoint answers, a local model loads), else that it prepares (module compiles, entry file exists).
+   */
+  async health(manifest: AgentManifest, signal: AbortSignal): Promise<AgentHealth> {
+    const started = performance.now();
+    try {
+      const runtime = this.runtimes.get(manifest);
+      if (runtime.health) return await runtime.health(manifest, signal);
+      await this.prepared(agentKey(manifest));
+      return { ok: true, check: `prepare (${manifest.runtime})`, latencyMs: elapsed(started) };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      return {
+        ok: false,
+        check: `prepare (${manifest.runtime})`,
+        latencyMs: elapsed(started),
+        code: e.code ?? 'INTERNAL',
+        message: e.message,
+      };
+    }
+  }
+
   private async load(key: string): Promise<Entry> {
     const record = await this.store.getAgent(key);
     if (!record)
@@ -206,3 +229,5 @@ export function versionStates(
     return { key, state, inFlight: n };
   });
 }
+
+const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;

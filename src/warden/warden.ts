@@ -5,10 +5,13 @@ import { v7 as uuidv7 } from 'uuid';
 import {
   DEFAULT_SESSION,
   WardenError,
+  compilePrompt,
+  normalizePrompt,
   parseManifest,
   validateSessionOptions,
   validateSubmit,
   type AgentManifest,
+  type CompiledPrompt,
   type Session,
   type SessionOptions,
   type SubmitTask,
@@ -21,7 +24,14 @@ import {
   type ChainVerification,
   type ProvenanceBundle,
 } from '../provenance/index.js';
-import { RuntimeRegistry, type InlineHandler } from '../sandbox/index.js';
+import {
+  RuntimeRegistry,
+  loadPriceTable,
+  type AgentHealth,
+  type InlineHandler,
+  type LlmRuntimeOptions,
+  type PriceTable,
+} from '../sandbox/index.js';
 import { Governance, type GovernanceOptions } from '../governance/index.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import {
@@ -49,6 +59,13 @@ export interface WardenOptions {
   maxInputBytes?: number;
   /** Governance policies and detectors (docs/governance.md). @default { policy: process.env.GOVERNANCE_POLICY ?? 'default' } */
   governance?: GovernanceOptions;
+  /** LLM runtimes: the price table for cost accounting (docs/llm.md). */
+  llm?: {
+    /** USD per million tokens by `provider/model`. @default read from the file named by WARDEN_LLM_PRICES, else {} */
+    prices?: PriceTable;
+    /** Where API keys are read from. @default process.env */
+    env?: NodeJS.ProcessEnv;
+  };
   sandbox?: {
     /**
      * Run process agents without bubblewrap when it is missing (a loud warning is printed): only for
@@ -56,6 +73,14 @@ export interface WardenOptions {
      */
     unsafeNoSandbox?: boolean;
   };
+}
+
+/** One agent version's health, as `warden agents health` prints it. */
+export interface AgentHealthReport extends AgentHealth {
+  agent: string;
+  runtime: string;
+  provider?: string;
+  model?: string;
 }
 
 export interface SubmitReceipt extends Task {
@@ -96,11 +121,12 @@ export class Warden {
       path,
       ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
     });
-    const runtimes = new RuntimeRegistry(
-      options.sandbox?.unsafeNoSandbox !== undefined
+    const runtimes = new RuntimeRegistry({
+      ...(options.sandbox?.unsafeNoSandbox !== undefined
         ? { unsafeNoSandbox: options.sandbox.unsafeNoSandbox }
-        : {},
-    );
+        : {}),
+      llm: llmOptions(options.llm),
+    });
     const agents = new AgentRegistry(store, runtimes);
     const scheduler = new Scheduler(store, agents, options.workers || {});
     const warden = new Warden(
@@ -167,6 +193,26 @@ export class Warden {
     return this.store.listAgents();
   }
 
+  /**
+   * Health of registered agents (all, or the versions `agent` resolves to): LLM endpoints are asked for
+   * their model list, local models are loaded and evaluate a token, other runtimes prepare.
+   */
+  async agentHealth(options: { agent?: string; timeoutMs?: number } = {}): Promise<AgentHealthReport[]> {
+    this.assertOpen();
+    const records = options.agent
+      ? [await this.agents.resolve({ agent: options.agent })]
+      : (await this.store.listAgents()).map((r) => r.manifest);
+    const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+    return Promise.all(
+      records.map(async (manifest) => ({
+        agent: `${manifest.name}@${manifest.version}`,
+        runtime: manifest.runtime,
+        ...(manifest.model ? { provider: manifest.model.provider, model: manifest.model.model } : {}),
+        ...(await this.agents.health(manifest, signal)),
+      })),
+    );
+  }
+
   /** Validates, resolves the agent and durably enqueues the task; resolves once it is committed. */
   async submit(task: SubmitTask): Promise<SubmitReceipt> {
     this.assertOpen();
@@ -180,12 +226,16 @@ export class Warden {
     ]);
     const id = uuidv7();
     const now = this.scheduler.options.clock.now();
+    // An LLM agent's prompt is rendered now: a missing input field is a 400 here, not a dead task later,
+    // and governance screens the messages the model will actually be sent.
+    const texts = manifest.runtime === 'llm' ? promptTexts(manifest, t.inputJson) : undefined;
     // Governance screens the input under the session's policy: flags go in with the task, or it is blocked.
     const screened = this.governance.screenSubmit({
       taskId: id,
       session,
       manifest,
       inputJson: t.inputJson,
+      ...(texts ? { texts } : {}),
       now,
     });
     const flags = screened instanceof Promise ? await screened : screened;
@@ -304,4 +354,29 @@ export async function loadManifest(path: string): Promise<AgentManifest> {
     );
   }
   return { ...parseManifest(text, path), baseDir: dirname(resolve(path)) };
+}
+
+function llmOptions(options: WardenOptions['llm']): LlmRuntimeOptions {
+  const pricesFile = process.env['WARDEN_LLM_PRICES'];
+  return {
+    prices: options?.prices ?? (pricesFile ? loadPriceTable(pricesFile) : {}),
+    ...(options?.env ? { env: options.env } : {}),
+  };
+}
+
+const compiledPrompts = new WeakMap<AgentManifest, CompiledPrompt>();
+
+/** The rendered messages of an LLM agent that carry input (a template without placeholders is trusted text). */
+function promptTexts(manifest: AgentManifest, inputJson: string): string[] {
+  let prompt = compiledPrompts.get(manifest);
+  if (!prompt) {
+    prompt = compilePrompt(normalizePrompt(manifest.prompt));
+    compiledPrompts.set(manifest, prompt);
+  }
+  const rendered = prompt.render(JSON.parse(inputJson));
+  const texts: string[] = [];
+  if (prompt.system && prompt.system.fields.length > 0 && rendered.system !== undefined)
+    texts.push(rendered.system);
+  if (prompt.user.fields.length > 0) texts.push(rendered.user);
+  return texts;
 }

@@ -1,0 +1,195 @@
+import { createParser } from 'eventsource-parser';
+import { WardenError, type LlmModelSpec } from '../../core/index.js';
+import type { AgentHealth } from '../runner.js';
+import type { ProviderResponse } from './http.js';
+import type { ClientContext } from './openai.js';
+import {
+  badResponse,
+  endpoint,
+  parsePayload,
+  statusError,
+  timedHealth,
+  type Completion,
+  type CompletionCall,
+  type ModelClient,
+} from './provider.js';
+
+export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+const API_VERSION = '2023-06-01';
+/** Anthropic requires max_tokens; this is used when the manifest does not set model.maxTokens. */
+const DEFAULT_MAX_TOKENS = 1024;
+
+interface StreamEvent {
+  type?: string;
+  message?: { usage?: { input_tokens?: number; output_tokens?: number } };
+  delta?: { type?: string; text?: string; stop_reason?: string | null };
+  usage?: { output_tokens?: number; input_tokens?: number };
+  error?: { type?: string; message?: string };
+}
+
+interface MessageResponse {
+  content?: { type?: string; text?: string }[];
+  stop_reason?: string | null;
+  usage?: { input_tokens?: number; output_tokens?: number };
+}
+
+/** Anthropic Messages API (`POST /v1/messages`), streamed as its typed server-sent events. */
+export class AnthropicClient implements ModelClient {
+  readonly provider = 'anthropic';
+  readonly model: string;
+  private readonly baseUrl: string;
+
+  constructor(
+    private readonly spec: LlmModelSpec,
+    private readonly ctx: ClientContext,
+  ) {
+    this.model = spec.model;
+    this.baseUrl = spec.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL;
+  }
+
+  private headers(): Record<string, string> {
+    const key = this.ctx.apiKey();
+    return {
+      'content-type': 'application/json',
+      'anthropic-version': API_VERSION,
+      ...(key ? { 'x-api-key': key } : {}),
+    };
+  }
+
+  async complete(call: CompletionCall): Promise<Completion> {
+    const { spec } = this;
+    const stream = spec.stream ?? true;
+    // The Messages API has no schema-constrained decoding: the schema goes into the system prompt and the
+    // runtime validates what comes back.
+    const system = [
+      call.prompt.system,
+      call.schema
+        ? `Respond with only a JSON value (no prose, no code fence) that satisfies this JSON Schema:\n${JSON.stringify(call.schema)}`
+        : undefined,
+    ]
+      .filter((s) => s !== undefined)
+      .join('\n\n');
+    const body = {
+      model: spec.model,
+      max_tokens: spec.maxTokens ?? DEFAULT_MAX_TOKENS,
+      ...(system ? { system } : {}),
+      messages: [{ role: 'user', content: call.prompt.user }],
+      ...(spec.temperature !== undefined ? { temperature: Math.min(1, spec.temperature) } : {}),
+      ...(spec.topP !== undefined ? { top_p: spec.topP } : {}),
+      ...(spec.stop ? { stop_sequences: spec.stop } : {}),
+      ...(stream ? { stream: true } : {}),
+    };
+    const started = performance.now();
+    const res = await this.ctx.http.send({
+      method: 'POST',
+      url: endpoint(this.baseUrl, '/v1/messages'),
+      headers: this.headers(),
+      body: JSON.stringify(body),
+      signal: call.signal,
+      idleTimeoutMs: spec.idleTimeoutMs ?? 30_000,
+    });
+    if (res.status < 200 || res.status >= 300)
+      throw statusError(this.provider, res.status, res.headers, await res.text(), this.ctx.redact);
+    const isStream = String(res.headers['content-type'] ?? '').includes('text/event-stream');
+    return isStream ? this.readStream(res, call, started) : this.readJson(res, call, started);
+  }
+
+  private async readJson(res: ProviderResponse, call: CompletionCall, started: number): Promise<Completion> {
+    const parsed = parsePayload<MessageResponse>(
+      this.provider,
+      await res.text(64 * 1024 * 1024),
+      this.ctx.redact,
+    );
+    if (!Array.isArray(parsed.content)) throw badResponse(this.provider, 'no content array', this.ctx.redact);
+    const text = parsed.content
+      .map((b) => (b.type === 'text' && typeof b.text === 'string' ? b.text : ''))
+      .join('');
+    if (text) call.onText?.(text);
+    return {
+      text,
+      finishReason: parsed.stop_reason ?? null,
+      promptTokens: parsed.usage?.input_tokens ?? null,
+      completionTokens: parsed.usage?.output_tokens ?? null,
+      timeToFirstTokenMs: text ? performance.now() - started : null,
+    };
+  }
+
+  private async readStream(
+    res: ProviderResponse,
+    call: CompletionCall,
+    started: number,
+  ): Promise<Completion> {
+    const out: Completion = {
+      text: '',
+      finishReason: null,
+      promptTokens: null,
+      completionTokens: null,
+      timeToFirstTokenMs: null,
+    };
+    let ended = false;
+    const parser = createParser({
+      onEvent: (event) => {
+        if (ended) return;
+        const data = parsePayload<StreamEvent>(this.provider, event.data, this.ctx.redact);
+        switch (event.event ?? data.type) {
+          case 'message_start':
+            out.promptTokens = data.message?.usage?.input_tokens ?? null;
+            out.completionTokens = data.message?.usage?.output_tokens ?? null;
+            return;
+          case 'content_block_delta': {
+            const piece = data.delta?.type === 'text_delta' ? data.delta.text : undefined;
+            if (piece) {
+              out.timeToFirstTokenMs ??= performance.now() - started;
+              out.text += piece;
+              call.onText?.(piece);
+            }
+            return;
+          }
+          case 'message_delta':
+            if (data.delta?.stop_reason) out.finishReason = data.delta.stop_reason;
+            if (data.usage?.output_tokens !== undefined) out.completionTokens = data.usage.output_tokens;
+            if (data.usage?.input_tokens !== undefined) out.promptTokens = data.usage.input_tokens;
+            return;
+          case 'message_stop':
+            ended = true;
+            return;
+          case 'error': {
+            const message = this.ctx.redact(data.error?.message ?? 'error');
+            throw new WardenError(
+              'LLM_PROVIDER_ERROR',
+              `${this.provider} reported ${data.error?.type ?? 'an error'} mid-stream: ${message}`,
+              {
+                details: {
+                  provider: this.provider,
+                  type: data.error?.type ?? null,
+                  providerMessage: message.slice(0, 500),
+                },
+              },
+            );
+          }
+          default: // ping, content_block_start/stop and future event types carry nothing we need
+        }
+      },
+    });
+    await res.read((text) => parser.feed(text));
+    if (!ended)
+      throw badResponse(this.provider, 'the stream ended without message_stop (truncated)', this.ctx.redact);
+    return out;
+  }
+
+  health(signal: AbortSignal): Promise<AgentHealth> {
+    const url = endpoint(this.baseUrl, '/v1/models');
+    return timedHealth(`GET ${url.href}`, async () => {
+      const res = await this.ctx.http.send({
+        method: 'GET',
+        url,
+        headers: this.headers(),
+        signal,
+        idleTimeoutMs: this.spec.idleTimeoutMs ?? 10_000,
+      });
+      const body = await res.text();
+      if (res.status < 200 || res.status >= 300)
+        throw statusError(this.provider, res.status, res.headers, body, this.ctx.redact);
+    });
+  }
+}

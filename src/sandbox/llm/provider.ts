@@ -1,0 +1,152 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { WardenError, type RenderedPrompt } from '../../core/index.js';
+import type { AgentHealth } from '../runner.js';
+import { retryAfterMs } from './http.js';
+
+/** What one completion needs beyond the model spec. */
+export interface CompletionCall {
+  prompt: RenderedPrompt;
+  /** JSON Schema the completion must satisfy, passed to providers that can constrain output. */
+  schema?: Record<string, unknown>;
+  signal: AbortSignal;
+  /** Called with each piece of generated text, as it arrives. May throw to stop generation. */
+  onText?: (text: string) => void;
+}
+
+export interface Completion {
+  text: string;
+  finishReason: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  /** From sending the request to the first generated text; null when nothing was generated. */
+  timeToFirstTokenMs: number | null;
+}
+
+/** One model endpoint (or loaded local model) that an LLM agent version talks to. */
+export interface ModelClient {
+  readonly provider: string;
+  readonly model: string;
+  complete(call: CompletionCall): Promise<Completion>;
+  health(signal: AbortSignal): Promise<AgentHealth>;
+  dispose?(): Promise<void>;
+}
+
+/** Replaces secret values (API keys) wherever text from a provider could carry them back to us. */
+export type Redactor = (text: string) => string;
+
+export function redactorFor(secrets: readonly (string | undefined)[]): Redactor {
+  // Longest first: a secret that begins another must not leave the other's tail behind.
+  const values = secrets
+    .filter((s): s is string => typeof s === 'string' && s.length >= 4)
+    .sort((a, b) => b.length - a.length);
+  if (values.length === 0) return (t) => t;
+  return (text) => {
+    let out = text;
+    for (const v of values) out = out.split(v).join('[REDACTED]');
+    return out;
+  };
+}
+
+/**
+ * Turns a non-2xx provider answer into a coded error: 429 and 5xx are retryable (429 and 503 carry the
+ * provider's Retry-After), 401/403 mean the key is wrong, other 4xx mean the request itself is wrong.
+ */
+export function statusError(
+  provider: string,
+  status: number,
+  headers: IncomingHttpHeaders,
+  body: string,
+  redact: Redactor,
+): WardenError {
+  const said = redact(providerMessage(body)).slice(0, 500);
+  const wait = retryAfterMs(headers);
+  const details = {
+    provider,
+    status,
+    ...(said ? { providerMessage: said } : {}),
+    ...(wait !== null ? { retryAfterMs: wait } : {}),
+  };
+  if (status === 429)
+    return new WardenError(
+      'LLM_RATE_LIMITED',
+      `${provider} rate-limited the request (429)${wait !== null ? `; it asks to retry after ${wait} ms` : ''}${said ? `: ${said}` : ''}`,
+      { details },
+    );
+  if (status === 401 || status === 403)
+    return new WardenError(
+      'LLM_AUTH_FAILED',
+      `${provider} refused the API key (${status}); check the environment variable named by model.apiKeyEnv${said ? `: ${said}` : ''}`,
+      { details },
+    );
+  if (status >= 500)
+    return new WardenError(
+      'LLM_PROVIDER_ERROR',
+      `${provider} failed with ${status}${said ? `: ${said}` : ''}`,
+      {
+        details,
+      },
+    );
+  return new WardenError(
+    'LLM_REQUEST_REJECTED',
+    `${provider} rejected the request (${status})${said ? `: ${said}` : ''}`,
+    {
+      details,
+    },
+  );
+}
+
+/** The human message in a provider error body (OpenAI and Anthropic both nest it under `error`). */
+function providerMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+    if (parsed.error && typeof parsed.error.message === 'string') return parsed.error.message;
+    if (typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return body.trim();
+}
+
+export function badResponse(provider: string, why: string, redact: Redactor): WardenError {
+  return new WardenError(
+    'LLM_BAD_RESPONSE',
+    `${provider} sent a malformed response: ${redact(why).slice(0, 300)}`,
+    {
+      details: { provider, reason: redact(why).slice(0, 300) },
+    },
+  );
+}
+
+/** Parses one JSON payload of a stream or body; malformed JSON is LLM_BAD_RESPONSE. */
+export function parsePayload<T>(provider: string, text: string, redact: Redactor): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw badResponse(provider, `not JSON: ${text.slice(0, 120)}`, redact);
+  }
+}
+
+/** Joins a base URL and a path without doubling or losing slashes. */
+export function endpoint(baseUrl: string, path: string): URL {
+  return new URL(baseUrl.replace(/\/+$/, '') + path);
+}
+
+export async function timedHealth(check: string, probe: () => Promise<void>): Promise<AgentHealth> {
+  const started = performance.now();
+  try {
+    await probe();
+    return { ok: true, check, latencyMs: round(performance.now() - started) };
+  } catch (err) {
+    const e = err as Partial<WardenError> & Error;
+    return {
+      ok: false,
+      check,
+      latencyMs: round(performance.now() - started),
+      code: e.code ?? 'INTERNAL',
+      message: e.message,
+    };
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
