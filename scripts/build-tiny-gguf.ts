@@ -1,7 +1,7 @@
 // Writes a tiny, valid GGUF v3 `llama` model with random F32 weights and a byte-level BPE tokenizer, so tests
 // can load a real model through node-llama-cpp without downloading weights. The output is nonsense text, but
 // tokenization round-trips exactly and generation is deterministic.
-// Run: npx tsx scripts/build-tiny-gguf.ts [outPath]   (default test/fixtures/llm/tiny-llama.gguf)
+// Run: npx tsx scripts/build-tiny-gguf.ts [outPath]   (default examples/llm-local/build/tiny.gguf, the example agent's model)
 // Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -381,7 +381,7 @@ export function buildTinyGguf(outPath: string, options: TinyGgufOptions = {}): T
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = resolve(
-    process.argv[2] ?? fileURLToPath(new URL('../test/fixtures/llm/tiny-llama.gguf', import.meta.url)),
+    process.argv[2] ?? fileURLToPath(new URL('../examples/llm-local/build/tiny.gguf', import.meta.url)),
   );
   const started = performance.now();
   const info = buildTinyGguf(out);

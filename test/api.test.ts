@@ -154,6 +154,7 @@ const routes: RouteCase[] = [
     happy: 201,
   },
   { name: 'GET /agents/status', method: 'GET', url: () => '/agents/status', role: 'viewer', happy: 200 },
+  { name: 'GET /agents/health', method: 'GET', url: () => '/agents/health', role: 'viewer', happy: 200 },
   {
     name: 'POST /traces',
     method: 'POST',
@@ -365,6 +366,7 @@ describe('API behaviour', () => {
       '/tasks/{id}/events',
       '/agents',
       '/agents/status',
+      '/agents/health',
       '/traces',
       '/traces/{id}/provenance',
       '/scheduler/stats',

@@ -58,6 +58,16 @@ export function formatResult(r: TaskResult): string {
     lines.push(
       `usage:    wall ${u.wallMs.toFixed(1)} ms, cpu ${u.cpuMs.toFixed(0)} ms, peak memory ${(u.peakMemoryBytes / 1048576).toFixed(1)} MB, output ${u.outputBytes} B`,
     );
+    if (u.llm) {
+      const l = u.llm;
+      const n = (v: number | null) => (v === null ? '?' : String(v));
+      lines.push(
+        `model:    ${l.provider} ${l.model}: ${n(l.promptTokens)} prompt + ${n(l.completionTokens)} completion tokens` +
+          (l.timeToFirstTokenMs !== null ? `, first token ${l.timeToFirstTokenMs} ms` : '') +
+          (l.costUsd !== null ? `, $${l.costUsd.toFixed(6)}` : '') +
+          (l.finishReason ? `, finish ${l.finishReason}` : ''),
+      );
+    }
   }
   return lines.join('\n');
 }

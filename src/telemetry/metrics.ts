@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { priorityName } from '../core/index.js';
+import { priorityName, type LlmUsage } from '../core/index.js';
 import type { TaskEvent } from '../scheduler/index.js';
 import type { Warden } from '../warden/index.js';
 
@@ -16,6 +16,10 @@ export class WardenMetrics {
   private readonly failed: Counter<'agent' | 'code'>;
   private readonly spawns: Counter<'agent'>;
   private readonly latency: Histogram<'agent' | 'runtime'>;
+  private readonly llmTokens: Counter<'agent' | 'provider' | 'model' | 'kind'>;
+  private readonly llmCost: Counter<'agent' | 'provider' | 'model'>;
+  private readonly llmRequests: Counter<'agent' | 'outcome'>;
+  private readonly llmFirstToken: Histogram<'agent' | 'provider'>;
   private readonly runtimes = new Map<string, string>();
   private readonly started = Date.now();
 
@@ -57,6 +61,31 @@ export class WardenMetrics {
       help: 'Wall time of successful attempts in milliseconds',
       labelNames: ['agent', 'runtime'],
       buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5000, 30000],
+      registers,
+    });
+    this.llmTokens = new Counter({
+      name: 'warden_llm_tokens_total',
+      help: 'Tokens LLM agents consumed, by kind (prompt or completion), including attempts that failed validation',
+      labelNames: ['agent', 'provider', 'model', 'kind'],
+      registers,
+    });
+    this.llmCost = new Counter({
+      name: 'warden_llm_cost_usd_total',
+      help: 'Cost of LLM attempts in USD, from the configured price table',
+      labelNames: ['agent', 'provider', 'model'],
+      registers,
+    });
+    this.llmRequests = new Counter({
+      name: 'warden_llm_requests_total',
+      help: 'LLM attempts by outcome: ok, or the error code (LLM_RATE_LIMITED, LLM_STALLED, INVALID_OUTPUT, ...)',
+      labelNames: ['agent', 'outcome'],
+      registers,
+    });
+    this.llmFirstToken = new Histogram({
+      name: 'warden_llm_time_to_first_token_ms',
+      help: 'Milliseconds from sending the request to the first generated text',
+      labelNames: ['agent', 'provider'],
+      buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000],
       registers,
     });
     const queue = new Gauge({
@@ -128,7 +157,9 @@ export class WardenMetrics {
         this.processed.inc({ agent, outcome: 'succeeded' });
         this.succeeded.inc({ agent });
         const wall = e.result?.usage?.wallMs;
-        if (wall !== undefined) this.latency.observe({ agent, runtime: this.runtimeOf(agent) }, wall);
+        const runtime = this.runtimeOf(agent);
+        if (wall !== undefined) this.latency.observe({ agent, runtime }, wall);
+        if (runtime === 'llm') this.countLlm(agent, 'ok', e.result?.usage?.llm);
         return;
       }
       case 'retrying':
@@ -136,6 +167,8 @@ export class WardenMetrics {
       case 'failed':
         this.processed.inc({ agent, outcome: e.state });
         this.failed.inc({ agent, code: e.error?.code ?? 'UNKNOWN' });
+        if (this.runtimeOf(agent) === 'llm')
+          this.countLlm(agent, e.error?.code ?? 'UNKNOWN', e.error?.details?.['llm'] as LlmUsage | undefined);
         return;
       case 'cancelled':
         this.processed.inc({ agent, outcome: 'cancelled' });
@@ -143,6 +176,18 @@ export class WardenMetrics {
       default:
     }
   };
+
+  private countLlm(agent: string, outcome: string, usage: LlmUsage | undefined): void {
+    this.llmRequests.inc({ agent, outcome });
+    if (!usage) return;
+    const labels = { agent, provider: usage.provider, model: usage.model };
+    if (usage.promptTokens !== null) this.llmTokens.inc({ ...labels, kind: 'prompt' }, usage.promptTokens);
+    if (usage.completionTokens !== null)
+      this.llmTokens.inc({ ...labels, kind: 'completion' }, usage.completionTokens);
+    if (usage.costUsd !== null) this.llmCost.inc(labels, usage.costUsd);
+    if (usage.timeToFirstTokenMs !== null)
+      this.llmFirstToken.observe({ agent, provider: usage.provider }, usage.timeToFirstTokenMs);
+  }
 
   private runtimeOf(agent: string): string {
     let runtime = this.runtimes.get(agent);

@@ -62,6 +62,51 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
     },
   );
 
+  app.get<{ Querystring: { agent?: string; timeoutMs?: number } }>(
+    '/agents/health',
+    {
+      onRequest: viewer,
+      schema: {
+        summary:
+          'Probe registered agents without running a task: LLM endpoints list their models, local models load, other runtimes prepare',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            agent: { type: 'string', minLength: 1, maxLength: 200 },
+            timeoutMs: { type: 'integer', minimum: 100, maximum: 60_000 },
+          },
+        },
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['agent', 'runtime', 'ok', 'check', 'latencyMs'],
+              properties: {
+                agent: { type: 'string' },
+                runtime: { type: 'string' },
+                provider: { type: 'string' },
+                model: { type: 'string' },
+                ok: { type: 'boolean' },
+                check: { type: 'string' },
+                latencyMs: { type: 'number' },
+                code: { type: 'string' },
+                message: { type: 'string' },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) =>
+      warden.agentHealth({
+        ...(request.query.agent ? { agent: request.query.agent } : {}),
+        ...(request.query.timeoutMs ? { timeoutMs: request.query.timeoutMs } : {}),
+      }),
+  );
+
   app.get(
     '/agents/status',
     {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Task, TaskResult } from '../../core/index.js';
-import type { TaskEvent } from '../../scheduler/index.js';
+import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
 
@@ -11,8 +11,8 @@ const eventName = (state: string) => (state === 'running' ? 'started' : state);
 const KEEPALIVE_MS = 15_000;
 
 /**
- * Streams one task as Server-Sent Events: `queued` or `started` first, then `started`, `retrying` and `log`
- * events as they happen, and `result` last, after which the stream closes. In-process scheduler events
+ * Streams one task as Server-Sent Events: `queued` or `started` first, then `started`, `retrying`, `log`
+ * and (LLM agents) `token` events as they happen, and `result` last, after which the stream closes. In-process scheduler events
  * make it immediate; a poll of the store covers tasks that another worker process runs.
  */
 export async function streamTaskEvents(
@@ -67,6 +67,10 @@ export async function streamTaskEvents(
   const onLog = (l: LogLine) => {
     if (l.taskId === task.id) sendLog(l);
   };
+  // Tokens are not stored: a client sees those generated after it connected, the result has the whole text.
+  const onToken = (t: TokenEvent) => {
+    if (t.taskId === task.id) send('token', { attempt: t.attempt, index: t.index, text: t.text });
+  };
   let lastState = task.state;
   const poll = setInterval(() => {
     void (async () => {
@@ -93,11 +97,13 @@ export async function streamTaskEvents(
     clearInterval(keepAlive);
     warden.scheduler.events.off('task', onTask);
     warden.scheduler.events.off('log', onLog);
+    warden.scheduler.events.off('token', onToken);
     res.end();
   };
   request.raw.on('close', close);
   warden.scheduler.events.on('task', onTask);
   warden.scheduler.events.on('log', onLog);
+  warden.scheduler.events.on('token', onToken);
 
   send(task.state === 'running' ? 'started' : 'queued', {
     taskId: task.id,

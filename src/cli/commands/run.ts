@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { WardenError, PRIORITIES, type TaskResult } from '../../core/index.js';
-import type { TaskEvent } from '../../scheduler/index.js';
+import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import { loadManifest, versionStates, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson, readInput } from '../io.js';
@@ -98,10 +98,18 @@ export function runCommand(): Command {
       'give up waiting after this long (exit code 3)',
       parseIntOption('--wait-timeout'),
     )
-    .action(async (agentArg: string, flags: SubmitFlags, cmd: Command) => {
+    .option('--stream', 'print the text an LLM agent generates as it arrives (not with --json)')
+    .action(async (agentArg: string, flags: SubmitFlags & { stream?: boolean }, cmd: Command) => {
       const { json } = globals(cmd);
       const warden = await openWarden(cmd, {});
       const progress = new Progress();
+      let streamed = false;
+      const onToken = (e: TokenEvent) => {
+        if (!streamed) progress.stop();
+        streamed = true;
+        process.stdout.write(e.text);
+      };
+      if (flags.stream && !json) warden.scheduler.events.on('token', onToken);
       try {
         const receipt = await submitFrom(warden, agentArg, flags);
         if (!flags.wait) {
@@ -113,6 +121,7 @@ export function runCommand(): Command {
           if (e.taskId !== receipt.id) return;
           if (e.state === 'running') progress.update(`running ${e.agent} (attempt ${e.attempt})`);
           if (e.state === 'retrying' && !json) {
+            if (streamed) process.stdout.write('\n');
             progress.note(
               `attempt ${e.attempt} failed: [${e.error?.code}] ${e.error?.message} — retrying at ${new Date(e.retryAt ?? 0).toISOString()}`,
             );
@@ -128,6 +137,8 @@ export function runCommand(): Command {
         );
         progress.stop();
         warden.scheduler.events.off('task', onEvent);
+        warden.scheduler.events.off('token', onToken);
+        if (streamed) process.stdout.write('\n\n');
         if (!result) {
           process.stderr.write(
             `still not finished after ${flags.waitTimeout} ms: task ${receipt.id} keeps its place in the queue\n`,
@@ -195,6 +206,30 @@ export function agentsCommand(): Command {
         for (const path of paths) {
           const record = await warden.registerAgent(await loadManifest(path));
           process.stdout.write(`registered ${record.key} (${record.manifest.runtime})\n`);
+        }
+      });
+    });
+  agents
+    .command('health')
+    .argument('[agent]', 'name or name@version (default: every registered version)')
+    .option('--timeout <ms>', 'give up on a probe after this long', parseIntOption('--timeout'), 10_000)
+    .description(
+      'probe agents without running a task: LLM endpoints list their models, local models load and evaluate a token, other runtimes prepare',
+    )
+    .action(async (agent: string | undefined, flags: { timeout: number }, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const reports = await warden.agentHealth({ ...(agent ? { agent } : {}), timeoutMs: flags.timeout });
+        if (reports.some((r) => !r.ok)) process.exitCode = 1;
+        if (json) return printJson(reports);
+        if (reports.length === 0) return void process.stdout.write('no agents registered\n');
+        for (const r of reports) {
+          const what = r.provider ? `${r.runtime} ${r.provider} ${r.model}` : r.runtime;
+          process.stdout.write(
+            `${r.ok ? 'ok  ' : 'FAIL'} ${r.agent.padEnd(28)} ${what} — ${r.check} (${r.latencyMs} ms)` +
+              (r.ok ? '' : `\n     [${r.code}] ${r.message}`) +
+              '\n',
+          );
         }
       });
     });

@@ -8,7 +8,12 @@ import { globals, openWarden, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
 
 // The WASM examples need nothing installed; echo (a node agent) needs bubblewrap.
-const EXAMPLES = ['examples/wasm-as/agent.yaml', 'examples/wasm-wat/agent.yaml', 'examples/echo/agent.yaml'];
+const EXAMPLES = [
+  'examples/wasm-as/agent.yaml',
+  'examples/wasm-wat/agent.yaml',
+  'examples/echo/agent.yaml',
+  'examples/llm-local/agent.yaml',
+];
 
 function parseBind(value: string): { host: string; port: number } {
   const match = /^(.*):(\d{1,5})$/.exec(value);
