@@ -1,7 +1,7 @@
 // LLM runtime figures (runtime: llm), against test/llm/fake-provider.ts run in its own process (a real
 // provider is remote: its work should not share Warden's event loop):
-//  1. per-task overhead: p50/p99 of submit -> result for a short streamed completion (8 tokens), against a
-//     minimal node:http keep-alive client doing the same streamed request; overhead = warden p50 - direct p50.
+//  1. per-task overhead: p50/p99 of submit -> result for a short streamed completion (8 tokens), against
+//     a minimal node:http keep-alive client doing the same streamed request; overhead = warden - direct p50.
 //  2. streaming throughput: one 20,000-token completion, tokens/s as received by the direct client vs as
 //     Warden `token` events.
 //  3. a local tiny GGUF model (scripts/build-tiny-gguf.ts) through node-llama-cpp: tokens/s and first token.
@@ -20,7 +20,7 @@ const SAMPLES = 500;
 /** The fake provider echoes the user message word by word: this input is an 8-token completion. */
 const WORDS = 'one two three four five six seven eight';
 const STREAM_TOKENS = 20_000;
-const STREAM_ROUNDS = 3;
+const STREAM_ROUNDS = 5;
 const LOCAL_RUNS = 5;
 
 function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
@@ -66,7 +66,8 @@ async function startFakeChild(): Promise<FakeChild> {
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', '--input-type=module', '-e', code],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    // From the repository root, where `--import tsx` resolves.
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: new URL('..', import.meta.url).pathname },
   );
   const next = () =>
     new Promise<Record<string, string>>((resolve, reject) => {
@@ -193,9 +194,12 @@ async function run(warden: Warden, agent: string, input: unknown): Promise<TaskR
 // ---- the figures ------------------------------------------------------------------------------------
 
 async function overhead(warden: Warden, base: URL): Promise<void> {
+  // Diagnostic only: an inline no-op handler on the same Warden, what the durable scheduler costs alone.
+  await warden.registerHandler('noop', () => null);
   const direct: number[] = [];
   const via: number[] = [];
-  // Alternate the two so that drift (GC, JIT, page cache) lands on both equally.
+  const noop: number[] = [];
+  // Interleave them so that drift (GC, JIT, WAL checkpoints, other load) lands on each equally.
   for (let i = 0; i < WARMUP + SAMPLES; i++) {
     let t = performance.now();
     const tokens = await directCompletion(base, WORDS);
@@ -205,9 +209,13 @@ async function overhead(warden: Warden, base: URL): Promise<void> {
     const r = await run(warden, 'chat', { text: WORDS });
     const w = performance.now() - t;
     if (r.usage?.llm?.completionTokens !== 8) throw new Error('via warden: expected 8 completion tokens');
+    t = performance.now();
+    await run(warden, 'noop', { i });
+    const n = performance.now() - t;
     if (i >= WARMUP) {
       direct.push(d);
       via.push(w);
+      noop.push(n);
     }
   }
   const extra = { samples: SAMPLES, completionTokens: 8 };
@@ -218,19 +226,11 @@ async function overhead(warden: Warden, base: URL): Promise<void> {
   emit('llm task latency via warden p50', wp50, 'ms', extra);
   emit('llm task latency via warden p99', quantile(via, 0.99), 'ms', extra);
   emit('llm task overhead p50', wp50 - dp50, 'ms', { ...extra, target: 2 });
-  emit('llm task overhead p99', quantile(via, 0.99) - quantile(direct, 0.99), 'ms', extra);
-}
-
-async function noopBaseline(warden: Warden): Promise<void> {
-  // Diagnostic only: what the scheduler costs on its own (inline no-op handler, same Warden).
-  await warden.registerHandler('noop', () => null);
-  const samples: number[] = [];
-  for (let i = 0; i < WARMUP + SAMPLES; i++) {
-    const t = performance.now();
-    await run(warden, 'noop', { i });
-    if (i >= WARMUP) samples.push(performance.now() - t);
-  }
-  log(`inline no-op submit->result p50 ${median(samples).toFixed(3)} ms (scheduler alone, for reference)`);
+  const np50 = median(noop);
+  log(
+    `overhead p50 ${(wp50 - dp50).toFixed(3)} ms, of which the scheduler alone (inline no-op handler, ` +
+      `submit -> result p50) ${np50.toFixed(3)} ms and the llm runtime + governance ${(wp50 - dp50 - np50).toFixed(3)} ms`,
+  );
 }
 
 async function streaming(warden: Warden, fake: FakeChild, base: URL): Promise<void> {
@@ -241,10 +241,15 @@ async function streaming(warden: Warden, fake: FakeChild, base: URL): Promise<vo
     usage: { prompt: 1, completion: STREAM_TOKENS },
   };
   let received = 0;
-  const onToken = () => received++;
+  let lastToken = 0;
+  const onToken = () => {
+    received++;
+    lastToken = performance.now();
+  };
   warden.scheduler.events.on('token', onToken);
   const direct: number[] = [];
   const via: number[] = [];
+  const tail: number[] = [];
   for (let round = 0; round < STREAM_ROUNDS; round++) {
     await fake.script(step);
     let t = performance.now();
@@ -256,8 +261,9 @@ async function streaming(warden: Warden, fake: FakeChild, base: URL): Promise<vo
     received = 0;
     t = performance.now();
     const r = await run(warden, 'chat', { text: 'x' });
-    const ms = performance.now() - t;
-    via.push((received / ms) * 1000);
+    const end = performance.now();
+    via.push((received / (end - t)) * 1000);
+    tail.push(end - lastToken);
     if (received !== STREAM_TOKENS)
       throw new Error(`via warden: expected ${STREAM_TOKENS} token events, got ${received}`);
     if ((r.output as { text: string }).text !== tokens.join('')) throw new Error('via warden: text differs');
@@ -269,6 +275,10 @@ async function streaming(warden: Warden, fake: FakeChild, base: URL): Promise<vo
   emit('llm streaming direct', d, 'tokens/s', extra);
   emit('llm streaming via warden', w, 'tokens/s', extra);
   emit('llm streaming warden/direct', w / d, 'x', extra);
+  log(
+    `streaming via warden: ${median(tail).toFixed(1)} ms of each task's ${((STREAM_TOKENS / w) * 1000).toFixed(1)} ms ` +
+      'come after the last token event (output screening, result commit)',
+  );
 }
 
 async function localModel(warden: Warden, dir: string): Promise<void> {
@@ -317,7 +327,6 @@ try {
     }),
   });
   await overhead(warden, base);
-  await noopBaseline(warden);
   await streaming(warden, fake, base);
   await localModel(warden, root);
 } finally {

@@ -30,6 +30,7 @@ import {
   type AgentHealth,
   type InlineHandler,
   type LlmRuntimeOptions,
+  type LocalModelOptions,
   type PriceTable,
 } from '../sandbox/index.js';
 import { Governance, type GovernanceOptions } from '../governance/index.js';
@@ -65,6 +66,8 @@ export interface WardenOptions {
     prices?: PriceTable;
     /** Where API keys are read from. @default process.env */
     env?: NodeJS.ProcessEnv;
+    /** Local GGUF models: llama.cpp threads per task. */
+    local?: LocalModelOptions;
   };
   sandbox?: {
     /**
@@ -361,6 +364,7 @@ function llmOptions(options: WardenOptions['llm']): LlmRuntimeOptions {
   return {
     prices: options?.prices ?? (pricesFile ? loadPriceTable(pricesFile) : {}),
     ...(options?.env ? { env: options.env } : {}),
+    ...(options?.local ? { local: options.local } : {}),
   };
 }
 
