@@ -1,14 +1,15 @@
-import { createParser } from 'eventsource-parser';
 import { WardenError, type LlmModelSpec } from '../../core/index.js';
 import type { AgentHealth } from '../runner.js';
 import type { ProviderResponse } from './http.js';
-import type { ClientContext } from './openai.js';
 import {
   badResponse,
+  emptyCompletion,
   endpoint,
   parsePayload,
-  statusError,
-  timedHealth,
+  postCompletion,
+  probeEndpoint,
+  readEvents,
+  type ClientContext,
   type Completion,
   type CompletionCall,
   type ModelClient,
@@ -69,38 +70,29 @@ export class AnthropicClient implements ModelClient {
     ]
       .filter((s) => s !== undefined)
       .join('\n\n');
-    const body = {
-      model: spec.model,
-      max_tokens: spec.maxTokens ?? DEFAULT_MAX_TOKENS,
-      ...(system ? { system } : {}),
-      messages: [{ role: 'user', content: call.prompt.user }],
-      ...(spec.temperature !== undefined ? { temperature: Math.min(1, spec.temperature) } : {}),
-      ...(spec.topP !== undefined ? { top_p: spec.topP } : {}),
-      ...(spec.stop ? { stop_sequences: spec.stop } : {}),
-      ...(stream ? { stream: true } : {}),
-    };
-    const started = performance.now();
-    const res = await this.ctx.http.send({
-      method: 'POST',
+    const { res, started, streamed } = await postCompletion(this.ctx, this.provider, {
       url: endpoint(this.baseUrl, '/v1/messages'),
       headers: this.headers(),
-      body: JSON.stringify(body),
+      body: {
+        model: spec.model,
+        max_tokens: spec.maxTokens ?? DEFAULT_MAX_TOKENS,
+        ...(system ? { system } : {}),
+        messages: [{ role: 'user', content: call.prompt.user }],
+        ...(spec.temperature !== undefined ? { temperature: Math.min(1, spec.temperature) } : {}),
+        ...(spec.topP !== undefined ? { top_p: spec.topP } : {}),
+        ...(spec.stop ? { stop_sequences: spec.stop } : {}),
+        ...(stream ? { stream: true } : {}),
+      },
       signal: call.signal,
       idleTimeoutMs: spec.idleTimeoutMs ?? 30_000,
     });
-    if (res.status < 200 || res.status >= 300)
-      throw statusError(this.provider, res.status, res.headers, await res.text(), this.ctx.redact);
-    const isStream = String(res.headers['content-type'] ?? '').includes('text/event-stream');
-    return isStream ? this.readStream(res, call, started) : this.readJson(res, call, started);
+    return streamed ? this.readStream(res, call, started) : this.readJson(res, call, started);
   }
 
   private async readJson(res: ProviderResponse, call: CompletionCall, started: number): Promise<Completion> {
-    const parsed = parsePayload<MessageResponse>(
-      this.provider,
-      await res.text(64 * 1024 * 1024),
-      this.ctx.redact,
-    );
-    if (!Array.isArray(parsed.content)) throw badResponse(this.provider, 'no content array', this.ctx.redact);
+    const { redact } = this.ctx;
+    const parsed = parsePayload<MessageResponse>(this.provider, await res.text(64 * 1024 * 1024), redact);
+    if (!Array.isArray(parsed.content)) throw badResponse(this.provider, 'no content array', redact);
     const text = parsed.content
       .map((b) => (b.type === 'text' && typeof b.text === 'string' ? b.text : ''))
       .join('');
@@ -119,77 +111,57 @@ export class AnthropicClient implements ModelClient {
     call: CompletionCall,
     started: number,
   ): Promise<Completion> {
-    const out: Completion = {
-      text: '',
-      finishReason: null,
-      promptTokens: null,
-      completionTokens: null,
-      timeToFirstTokenMs: null,
-    };
-    let ended = false;
-    const parser = createParser({
-      onEvent: (event) => {
-        if (ended) return;
-        const data = parsePayload<StreamEvent>(this.provider, event.data, this.ctx.redact);
-        switch (event.event ?? data.type) {
-          case 'message_start':
-            out.promptTokens = data.message?.usage?.input_tokens ?? null;
-            out.completionTokens = data.message?.usage?.output_tokens ?? null;
-            return;
-          case 'content_block_delta': {
-            const piece = data.delta?.type === 'text_delta' ? data.delta.text : undefined;
-            if (piece) {
-              out.timeToFirstTokenMs ??= performance.now() - started;
-              out.text += piece;
-              call.onText?.(piece);
-            }
-            return;
+    const out = emptyCompletion();
+    const { redact } = this.ctx;
+    await readEvents(res, this.provider, redact, 'message_stop', (event) => {
+      const data = parsePayload<StreamEvent>(this.provider, event.data, redact);
+      switch (event.event ?? data.type) {
+        case 'message_start':
+          out.promptTokens = data.message?.usage?.input_tokens ?? null;
+          out.completionTokens = data.message?.usage?.output_tokens ?? null;
+          return;
+        case 'content_block_delta': {
+          const piece = data.delta?.type === 'text_delta' ? data.delta.text : undefined;
+          if (piece) {
+            out.timeToFirstTokenMs ??= performance.now() - started;
+            out.text += piece;
+            call.onText?.(piece);
           }
-          case 'message_delta':
-            if (data.delta?.stop_reason) out.finishReason = data.delta.stop_reason;
-            if (data.usage?.output_tokens !== undefined) out.completionTokens = data.usage.output_tokens;
-            if (data.usage?.input_tokens !== undefined) out.promptTokens = data.usage.input_tokens;
-            return;
-          case 'message_stop':
-            ended = true;
-            return;
-          case 'error': {
-            const message = this.ctx.redact(data.error?.message ?? 'error');
-            throw new WardenError(
-              'LLM_PROVIDER_ERROR',
-              `${this.provider} reported ${data.error?.type ?? 'an error'} mid-stream: ${message}`,
-              {
-                details: {
-                  provider: this.provider,
-                  type: data.error?.type ?? null,
-                  providerMessage: message.slice(0, 500),
-                },
-              },
-            );
-          }
-          default: // ping, content_block_start/stop and future event types carry nothing we need
+          return;
         }
-      },
+        case 'message_delta':
+          if (data.delta?.stop_reason) out.finishReason = data.delta.stop_reason;
+          if (data.usage?.output_tokens !== undefined) out.completionTokens = data.usage.output_tokens;
+          if (data.usage?.input_tokens !== undefined) out.promptTokens = data.usage.input_tokens;
+          return;
+        case 'message_stop':
+          return true;
+        case 'error': {
+          const message = redact(data.error?.message ?? 'error');
+          throw new WardenError(
+            'LLM_PROVIDER_ERROR',
+            `${this.provider} reported ${data.error?.type ?? 'an error'} mid-stream: ${message}`,
+            {
+              details: {
+                provider: this.provider,
+                type: data.error?.type ?? null,
+                providerMessage: message.slice(0, 500),
+              },
+            },
+          );
+        }
+        default: // ping, content_block_start/stop and future event types carry nothing we need
+      }
     });
-    await res.read((text) => parser.feed(text));
-    if (!ended)
-      throw badResponse(this.provider, 'the stream ended without message_stop (truncated)', this.ctx.redact);
     return out;
   }
 
   health(signal: AbortSignal): Promise<AgentHealth> {
-    const url = endpoint(this.baseUrl, '/v1/models');
-    return timedHealth(`GET ${url.href}`, async () => {
-      const res = await this.ctx.http.send({
-        method: 'GET',
-        url,
-        headers: this.headers(),
-        signal,
-        idleTimeoutMs: this.spec.idleTimeoutMs ?? 10_000,
-      });
-      const body = await res.text();
-      if (res.status < 200 || res.status >= 300)
-        throw statusError(this.provider, res.status, res.headers, body, this.ctx.redact);
+    return probeEndpoint(this.ctx, this.provider, {
+      url: endpoint(this.baseUrl, '/v1/models'),
+      headers: this.headers(),
+      signal,
+      idleTimeoutMs: this.spec.idleTimeoutMs ?? 10_000,
     });
   }
 }

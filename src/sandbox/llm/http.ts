@@ -61,7 +61,7 @@ export class ProviderHttp {
         reject(err);
       };
       const onAbort = () => fail(signal.reason as Error);
-      let idle = setTimeout(() => fail(stalled(req, 'before the response headers')), req.idleTimeoutMs);
+      const idle = setTimeout(() => fail(stalled(req, 'before the response headers')), req.idleTimeoutMs);
       const cleanup = () => {
         clearTimeout(idle);
         signal.removeEventListener('abort', onAbort);
@@ -78,13 +78,6 @@ export class ProviderHttp {
         signal.removeEventListener('abort', onAbort);
         res.setEncoding('utf8');
         resolve(this.response(req, res, outgoing));
-      });
-      // Re-arm the idle timer while the request body is still being written (large prompts).
-      outgoing.on('socket', (socket) => {
-        socket.on('drain', () => {
-          clearTimeout(idle);
-          idle = setTimeout(() => fail(stalled(req, 'before the response headers')), req.idleTimeoutMs);
-        });
       });
       outgoing.end(req.body);
     });

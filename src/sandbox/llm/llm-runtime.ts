@@ -15,9 +15,9 @@ import type { AgentHealth, AgentRuntime, PreparedAgent, RunContext, RunOutcome }
 import { AnthropicClient } from './anthropic.js';
 import { ProviderHttp } from './http.js';
 import { LocalModels, type LocalModelOptions } from './llama.js';
-import { OpenAiClient, type ClientContext } from './openai.js';
+import { OpenAiClient } from './openai.js';
 import { costUsd, type PriceTable } from './prices.js';
-import { redactorFor, type Completion, type ModelClient } from './provider.js';
+import { redactorFor, type ClientContext, type Completion, type ModelClient } from './provider.js';
 
 /** Where each provider's key is looked up when the manifest does not name a variable. */
 const DEFAULT_KEY_ENV: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY' };
@@ -70,8 +70,8 @@ export class LlmRuntime implements AgentRuntime {
             ctx.token?.(text);
           },
         });
+        // Usage goes on the result, not in a log line: a log line per task costs a store transaction.
         const llm = usageOf(client, completion, prices);
-        ctx.log('event', describeUsage(llm));
         let output: unknown = { text: completion.text, finishReason: completion.finishReason };
         if (validate) {
           output = parseStructured(completion, llm);
@@ -192,16 +192,6 @@ function usageOf(client: ModelClient, c: Completion, prices: PriceTable): LlmUsa
     timeToFirstTokenMs: c.timeToFirstTokenMs === null ? null : Math.round(c.timeToFirstTokenMs * 100) / 100,
     finishReason: c.finishReason,
   };
-}
-
-function describeUsage(u: LlmUsage): string {
-  const tokens = (n: number | null) => (n === null ? '?' : String(n));
-  return (
-    `${u.provider} ${u.model}: ${tokens(u.promptTokens)} prompt + ${tokens(u.completionTokens)} completion tokens` +
-    (u.timeToFirstTokenMs !== null ? `, first token after ${u.timeToFirstTokenMs} ms` : '') +
-    (u.costUsd !== null ? `, $${u.costUsd.toFixed(6)}` : '') +
-    (u.finishReason ? `, finish ${u.finishReason}` : '')
-  );
 }
 
 /** The completion as JSON: models often wrap it in a ```json fence, which is not part of the value. */

@@ -1,17 +1,18 @@
-import { createParser } from 'eventsource-parser';
 import { WardenError, type LlmModelSpec } from '../../core/index.js';
 import type { AgentHealth } from '../runner.js';
-import type { ProviderHttp, ProviderResponse } from './http.js';
+import type { ProviderResponse } from './http.js';
 import {
   badResponse,
+  emptyCompletion,
   endpoint,
   parsePayload,
-  statusError,
-  timedHealth,
+  postCompletion,
+  probeEndpoint,
+  readEvents,
+  type ClientContext,
   type Completion,
   type CompletionCall,
   type ModelClient,
-  type Redactor,
 } from './provider.js';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -25,13 +26,6 @@ interface ChatChunk {
 interface ChatResponse {
   choices?: { message?: { content?: string | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number };
-}
-
-export interface ClientContext {
-  http: ProviderHttp;
-  /** The API key, read from the environment when the task runs; undefined sends no Authorization. */
-  apiKey(): string | undefined;
-  redact: Redactor;
 }
 
 /**
@@ -67,32 +61,26 @@ export class OpenAiClient implements ModelClient {
       ...(call.prompt.system !== undefined ? [{ role: 'system', content: call.prompt.system }] : []),
       { role: 'user', content: call.prompt.user },
     ];
-    const body = {
-      model: spec.model,
-      messages,
-      ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
-      ...(spec.maxTokens !== undefined ? { max_tokens: spec.maxTokens } : {}),
-      ...(spec.topP !== undefined ? { top_p: spec.topP } : {}),
-      ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
-      ...(spec.stop ? { stop: spec.stop } : {}),
-      ...(call.schema
-        ? { response_format: { type: 'json_schema', json_schema: { name: 'output', schema: call.schema } } }
-        : {}),
-      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-    };
-    const started = performance.now();
-    const res = await this.ctx.http.send({
-      method: 'POST',
+    const { res, started, streamed } = await postCompletion(this.ctx, this.provider, {
       url: endpoint(this.baseUrl, '/chat/completions'),
       headers: this.headers(),
-      body: JSON.stringify(body),
+      body: {
+        model: spec.model,
+        messages,
+        ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
+        ...(spec.maxTokens !== undefined ? { max_tokens: spec.maxTokens } : {}),
+        ...(spec.topP !== undefined ? { top_p: spec.topP } : {}),
+        ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
+        ...(spec.stop ? { stop: spec.stop } : {}),
+        ...(call.schema
+          ? { response_format: { type: 'json_schema', json_schema: { name: 'output', schema: call.schema } } }
+          : {}),
+        ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+      },
       signal: call.signal,
       idleTimeoutMs: spec.idleTimeoutMs ?? 30_000,
     });
-    if (res.status < 200 || res.status >= 300)
-      throw statusError(this.provider, res.status, res.headers, await res.text(), this.ctx.redact);
-    const isStream = String(res.headers['content-type'] ?? '').includes('text/event-stream');
-    return isStream ? this.readStream(res, call, started) : this.readJson(res, call, started);
+    return streamed ? this.readStream(res, call, started) : this.readJson(res, call, started);
   }
 
   private async readJson(res: ProviderResponse, call: CompletionCall, started: number): Promise<Completion> {
@@ -117,64 +105,45 @@ export class OpenAiClient implements ModelClient {
     call: CompletionCall,
     started: number,
   ): Promise<Completion> {
-    const out: Completion = {
-      text: '',
-      finishReason: null,
-      promptTokens: null,
-      completionTokens: null,
-      timeToFirstTokenMs: null,
-    };
-    let ended = false;
-    const parser = createParser({
-      onEvent: (event) => {
-        if (ended) return;
-        if (event.data === '[DONE]') {
-          ended = true;
-          return;
-        }
-        const chunk = parsePayload<ChatChunk>(this.provider, event.data, this.ctx.redact);
-        if (chunk.error) {
-          const message = typeof chunk.error === 'string' ? chunk.error : (chunk.error.message ?? 'error');
-          throw new WardenError(
-            'LLM_PROVIDER_ERROR',
-            `${this.provider} reported an error mid-stream: ${this.ctx.redact(message)}`,
-            {
-              details: { provider: this.provider, providerMessage: this.ctx.redact(message).slice(0, 500) },
-            },
-          );
-        }
-        const choice = chunk.choices?.[0];
-        const piece = choice?.delta?.content;
-        if (piece) {
-          out.timeToFirstTokenMs ??= performance.now() - started;
-          out.text += piece;
-          call.onText?.(piece);
-        }
-        if (choice?.finish_reason) out.finishReason = choice.finish_reason;
-        if (chunk.usage) {
-          out.promptTokens = chunk.usage.prompt_tokens ?? null;
-          out.completionTokens = chunk.usage.completion_tokens ?? null;
-        }
-      },
+    const out = emptyCompletion();
+    const { redact } = this.ctx;
+    await readEvents(res, this.provider, redact, 'data: [DONE]', (event) => {
+      if (event.data === '[DONE]') return true;
+      const chunk = parsePayload<ChatChunk>(this.provider, event.data, redact);
+      if (chunk.error) {
+        const message = redact(
+          typeof chunk.error === 'string' ? chunk.error : (chunk.error.message ?? 'error'),
+        );
+        throw new WardenError(
+          'LLM_PROVIDER_ERROR',
+          `${this.provider} reported an error mid-stream: ${message}`,
+          {
+            details: { provider: this.provider, providerMessage: message.slice(0, 500) },
+          },
+        );
+      }
+      const choice = chunk.choices?.[0];
+      const piece = choice?.delta?.content;
+      if (piece) {
+        out.timeToFirstTokenMs ??= performance.now() - started;
+        out.text += piece;
+        call.onText?.(piece);
+      }
+      if (choice?.finish_reason) out.finishReason = choice.finish_reason;
+      if (chunk.usage) {
+        out.promptTokens = chunk.usage.prompt_tokens ?? null;
+        out.completionTokens = chunk.usage.completion_tokens ?? null;
+      }
     });
-    await res.read((text) => parser.feed(text));
-    if (!ended)
-      throw badResponse(this.provider, 'the stream ended without data: [DONE] (truncated)', this.ctx.redact);
     return out;
   }
 
   health(signal: AbortSignal): Promise<AgentHealth> {
-    return timedHealth(`GET ${endpoint(this.baseUrl, '/models').href}`, async () => {
-      const res = await this.ctx.http.send({
-        method: 'GET',
-        url: endpoint(this.baseUrl, '/models'),
-        headers: this.headers(),
-        signal,
-        idleTimeoutMs: this.spec.idleTimeoutMs ?? 10_000,
-      });
-      const body = await res.text();
-      if (res.status < 200 || res.status >= 300)
-        throw statusError(this.provider, res.status, res.headers, body, this.ctx.redact);
+    return probeEndpoint(this.ctx, this.provider, {
+      url: endpoint(this.baseUrl, '/models'),
+      headers: this.headers(),
+      signal,
+      idleTimeoutMs: this.spec.idleTimeoutMs ?? 10_000,
     });
   }
 }

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { WardenError, type RenderedPrompt } from '../../core/index.js';
 import type { AgentHealth } from '../runner.js';
-import { retryAfterMs } from './http.js';
+import { retryAfterMs, type ProviderHttp, type ProviderResponse } from './http.js';
 
 /** What one completion needs beyond the model spec. */
 export interface CompletionCall {
@@ -150,3 +151,83 @@ export async function timedHealth(check: string, probe: () => Promise<void>): Pr
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** What an HTTP model client needs from its runtime. */
+export interface ClientContext {
+  http: ProviderHttp;
+  /** The API key, read from the environment when the task runs; undefined sends none. */
+  apiKey(): string | undefined;
+  redact: Redactor;
+}
+
+export function emptyCompletion(): Completion {
+  return {
+    text: '',
+    finishReason: null,
+    promptTokens: null,
+    completionTokens: null,
+    timeToFirstTokenMs: null,
+  };
+}
+
+/** POSTs a completion request. A non-2xx answer becomes its coded error (the body read for the message). */
+export async function postCompletion(
+  ctx: ClientContext,
+  provider: string,
+  request: {
+    url: URL;
+    headers: Record<string, string>;
+    body: unknown;
+    signal: AbortSignal;
+    idleTimeoutMs: number;
+  },
+): Promise<{ res: ProviderResponse; started: number; streamed: boolean }> {
+  const started = performance.now();
+  const res = await ctx.http.send({
+    method: 'POST',
+    url: request.url,
+    headers: request.headers,
+    body: JSON.stringify(request.body),
+    signal: request.signal,
+    idleTimeoutMs: request.idleTimeoutMs,
+  });
+  if (res.status < 200 || res.status >= 300)
+    throw statusError(provider, res.status, res.headers, await res.text(), ctx.redact);
+  const streamed = String(res.headers['content-type'] ?? '').includes('text/event-stream');
+  return { res, started, streamed };
+}
+
+/**
+ * Feeds a server-sent-event body to `onEvent` until it ends. `onEvent` returns true at the stream's end
+ * marker; a body that ends without one was truncated (LLM_BAD_RESPONSE).
+ */
+export async function readEvents(
+  res: ProviderResponse,
+  provider: string,
+  redact: Redactor,
+  marker: string,
+  onEvent: (event: EventSourceMessage) => boolean | void,
+): Promise<void> {
+  let ended = false;
+  const parser = createParser({
+    onEvent: (event) => {
+      if (!ended && onEvent(event) === true) ended = true;
+    },
+  });
+  await res.read((text) => parser.feed(text));
+  if (!ended) throw badResponse(provider, `the stream ended without ${marker} (truncated)`, redact);
+}
+
+/** GETs a model list: the cheapest request that proves the endpoint is up and accepts the key. */
+export function probeEndpoint(
+  ctx: ClientContext,
+  provider: string,
+  request: { url: URL; headers: Record<string, string>; signal: AbortSignal; idleTimeoutMs: number },
+): Promise<AgentHealth> {
+  return timedHealth(`GET ${request.url.href}`, async () => {
+    const res = await ctx.http.send({ method: 'GET', ...request });
+    const body = await res.text();
+    if (res.status < 200 || res.status >= 300)
+      throw statusError(provider, res.status, res.headers, body, ctx.redact);
+  });
+}
