@@ -14,7 +14,11 @@ export interface SuffixSignal {
 
 const WINDOW = 16;
 
+/** A plain word ("the", "Hello,"): most tokens of any text, and never weird by the rules below. */
+const PLAIN_WORD = /^[A-Za-z][a-z]*[.,;:!?]?$/;
+
 export function isWeirdToken(raw: string): boolean {
+  if (PLAIN_WORD.test(raw)) return false;
   // Ordinary punctuation around a word ("TypeError:", "(reading") says nothing.
   const token = raw.length > 2 ? raw.replace(/^[("'“‘[]+|[.,;:!?)"'”’\]]+$/g, '') || raw : raw;
   if (token.length < 2) return /[^\w\s]/.test(token) && token !== '-' && token !== '&';

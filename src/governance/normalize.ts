@@ -86,6 +86,8 @@ export interface Normalized {
   smuggled: string;
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 export function normalize(input: string): Normalized {
   let smuggled = '';
   let tagCount = 0;
@@ -102,13 +104,17 @@ export function normalize(input: string): Normalized {
   });
   text = text.normalize('NFKC').toLowerCase();
   let confusables = 0;
-  let folded = '';
-  for (const ch of text) {
-    const mapped = CONFUSABLES[ch];
-    if (mapped !== undefined) {
-      confusables++;
-      folded += mapped;
-    } else folded += ch;
+  let folded = text;
+  // Every confusable is outside ASCII: plain ASCII text (most of it) skips the per-character walk.
+  if (NON_ASCII.test(text)) {
+    folded = '';
+    for (const ch of text) {
+      const mapped = CONFUSABLES[ch];
+      if (mapped !== undefined) {
+        confusables++;
+        folded += mapped;
+      } else folded += ch;
+    }
   }
   folded = folded.replace(/\s+/g, ' ').trim();
   return { text: folded, invisibleChars, confusables, smuggled };
