@@ -3,10 +3,10 @@
  * denial the agent itself observed) Warden must answer with. After every row a well-behaved agent of the
  * same runtime must run normally. Add a row to extend it.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Warden } from '../../src/index.js';
 import { openWarden, tempDir } from '../helpers.js';
@@ -31,6 +31,10 @@ interface Row {
 }
 
 const HOST_SECRET = `host-secret-${process.pid}`;
+// A private temporary directory for this file (its own process): the sandboxes' work root under it is not
+// shared with test files running at the same time, so "nothing left behind" means this battery's.
+const PRIVATE_TMP = mkdtempSync(join(tmpdir(), 'warden-hostile-'));
+process.env['TMPDIR'] = PRIVATE_TMP;
 const WORK_ROOT = join(tmpdir(), 'warden-sandbox');
 let server: Server;
 let port = 0;
@@ -118,7 +122,7 @@ process.stdout.write(JSON.stringify({
 }));`,
     denied: (out) => {
       // Its own /tmp: empty but for the mount point of its own code directory when that lives in /tmp.
-      const own = dir.startsWith('/tmp/') ? [basename(dir)] : [];
+      const own = dir.startsWith('/tmp/') ? [dir.split('/')[2]!] : [];
       expect(
         String((out['tmp'] as { value: string }).value)
           .split(',')
@@ -275,6 +279,7 @@ beforeAll(async () => {
 afterAll(async () => {
   delete process.env['WARDEN_HOSTILE_SECRET'];
   await new Promise((r) => server.close(r));
+  rmSync(PRIVATE_TMP, { recursive: true, force: true });
 });
 
 describe('hostile-agent battery', () => {
