@@ -86,7 +86,7 @@ export interface Normalized {
   smuggled: string;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 export function normalize(input: string): Normalized {
   let smuggled = '';
