@@ -19,6 +19,8 @@ export interface TaskResultStatement {
     attempt: number;
     inputDigest: string;
     finishedAt: number;
+    /** LLM agents: the model that produced the output and the tokens it used, as the record has them. */
+    model?: Record<string, unknown>;
     /** seq of the task.succeeded record; its leaf index is recordSeq - 1. */
     recordSeq: number;
     inclusionProof: { leafIndex: number; treeSize: number; rootHash: string; hashes: string[] };
@@ -142,6 +144,7 @@ function taskResultStatements(
         attempt: r.attempt ?? 0,
         inputDigest: inputDigests.get(r.taskId) ?? '',
         finishedAt: r.at,
+        ...(r.data?.['model'] ? { model: r.data['model'] as Record<string, unknown> } : {}),
         recordSeq: r.seq,
         inclusionProof: {
           leafIndex: i,

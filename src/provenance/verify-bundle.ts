@@ -62,6 +62,7 @@ const statementSchema = z.strictObject({
     attempt: count,
     inputDigest: hex64,
     finishedAt: z.number(),
+    model: z.record(z.string(), z.unknown()).optional(),
     recordSeq: count,
     inclusionProof: z.strictObject({
       leafIndex: count,
@@ -267,6 +268,8 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
     ];
     for (const [field, got, want] of expect)
       if (got !== want) add('BUNDLE_INVALID', `${where}.${field}`, `does not match record seq ${r.seq}`);
+    if (canonicalJson(p.model ?? null) !== canonicalJson(r.data?.['model'] ?? null))
+      add('BUNDLE_INVALID', `${where}.predicate.model`, `does not match record seq ${r.seq}`);
     const proof = p.inclusionProof;
     if (proof.treeSize !== head.treeSize || proof.rootHash !== head.rootHash)
       add('PROVENANCE_BAD_PROOF', `${where}.predicate.inclusionProof`, 'is not against the signed tree head');

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TaskResult } from '../../src/index.js';
+import { verifyBundle } from '../../src/provenance/index.js';
 import { eventually, openWarden, tempDir } from '../helpers.js';
 import { startFakeProvider, type FakeProvider } from './fake-provider.js';
 
@@ -515,3 +516,31 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+describe('provenance of LLM answers', () => {
+  it('the chain records the model and tokens behind each answer, and the exported bundle verifies offline', async () => {
+    const { warden, run } = await setup();
+    fake.script({ kind: 'complete', tokens: ['ok'], usage: { prompt: 12, completion: 1 } });
+    const r = await run({ text: 'x' });
+    const bundle = await warden.exportProvenance('default');
+    const record = bundle.records.find((x) => x.type === 'task.succeeded' && x.taskId === r.taskId);
+    expect(record?.data).toMatchObject({
+      outputDigest: r.outputDigest,
+      model: { provider: 'openai', model: 'fake-model', promptTokens: 12, completionTokens: 1 },
+    });
+    const statement = bundle.statements.find((s) => s.predicate.taskId === r.taskId);
+    expect(statement?.predicate.model).toEqual(record?.data?.['model']);
+    expect(verifyBundle(bundle).ok).toBe(true);
+    // A statement that claims another model no longer matches its record.
+    const forged = structuredClone(bundle);
+    forged.statements.find((s) => s.predicate.taskId === r.taskId)!.predicate.model = {
+      provider: 'openai',
+      model: 'gpt-4o',
+      promptTokens: 12,
+      completionTokens: 1,
+    };
+    const report = verifyBundle(forged);
+    expect(report.ok).toBe(false);
+    expect(JSON.stringify(report)).toContain('predicate.model');
+  });
+});

@@ -9,6 +9,7 @@ import {
   priorityLevel,
   type AgentManifest,
   type BreakerSnapshot,
+  type LlmUsage,
   type SerializedError,
   type Session,
   type Task,
@@ -477,7 +478,10 @@ export class SqliteStore implements Store {
           chain.add(f.sessionId, {
             ...base,
             type: f.kind === 'succeeded' ? 'task.succeeded' : 'task.quarantined',
-            data: { outputDigest: f.outputDigest },
+            // An LLM answer's provenance names the model that produced it and what it consumed.
+            data: f.usage?.llm
+              ? { outputDigest: f.outputDigest, model: modelRecord(f.usage.llm) }
+              : { outputDigest: f.outputDigest },
           });
         } else {
           this.stmt.insertResult.run(f.taskId, f.kind, null, errorJson, f.attempt, usageJson, null, f.now);
@@ -874,5 +878,14 @@ function newTaskView(t: NewTask): Task {
     updatedAt: t.now,
     runAfter: t.now,
     lastError: null,
+  };
+}
+
+function modelRecord(u: LlmUsage): Record<string, string | number | null> {
+  return {
+    provider: u.provider,
+    model: u.model,
+    promptTokens: u.promptTokens,
+    completionTokens: u.completionTokens,
   };
 }
