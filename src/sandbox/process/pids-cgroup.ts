@@ -49,6 +49,30 @@ export class PidsCgroup {
     }
   }
 
+  /**
+   * SIGKILLs every process in the cgroup, whatever session, group or namespace it moved to: a process that
+   * escaped the sandbox's own teardown (bwrap killed before its child armed --die-with-parent) is still
+   * counted here. Repeated a few times to catch forks racing the kill.
+   */
+  killAll(): void {
+    for (let round = 0; round < 5; round++) {
+      let pids: number[];
+      try {
+        pids = readFileSync(join(this.path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+      } catch {
+        return;
+      }
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+  }
+
   /** Removes the cgroup once its processes are gone (they may take a moment to be reaped). */
   async remove(): Promise<void> {
     for (let i = 0; i < 50; i++) {

@@ -16,6 +16,8 @@ import { UsageSampler } from './usage-sampler.js';
 const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
 const MAX_LOG_BYTES = 64 * 1024;
 const SAMPLE_INTERVAL_MS = 50;
+/** How long a killed agent's pipes may stay open (held by an escaped process) before the attempt ends anyway. */
+const ORPHAN_PIPE_GRACE_MS = 2000;
 /** Processes of the sandbox itself in the sampled tree: the outer bwrap and its pid-namespace init. */
 const BWRAP_PROCESSES = 2;
 const SIGNALS: Record<number, NodeJS.Signals> = { 9: 'SIGKILL', 24: 'SIGXCPU', 25: 'SIGXFSZ', 11: 'SIGSEGV' };
@@ -141,6 +143,7 @@ async function runSandboxed(
         ...(network ? { excludeDepth: 2 } : {}),
         denials: () => proxy?.denials ?? [],
         limitHit: () => cgroup?.limitHit() ?? false,
+        killAll: () => cgroup?.killAll(),
         maxFileBytes: config.maxFileBytes,
       },
     );
@@ -157,6 +160,8 @@ interface SandboxWatch {
   denials: () => { host: string; port: number }[];
   /** Whether the pids cgroup refused a fork. */
   limitHit: () => boolean;
+  /** Kills every process of the task's cgroup, where there is one. */
+  killAll?: () => void;
   maxFileBytes: number;
 }
 
@@ -180,6 +185,7 @@ function runProcess(
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let failure: WardenError | undefined;
+    let orphanGuard: NodeJS.Timeout | undefined;
     const killGroup = (why: WardenError) => {
       failure ??= why;
       try {
@@ -189,6 +195,15 @@ function runProcess(
       } catch {
         // Already gone.
       }
+      // bwrap killed mid-setup may leave its child running (--die-with-parent not armed yet): the task's
+      // cgroup still holds it.
+      watch?.killAll?.();
+      // A process that escaped every kill would hold our pipes open, and the attempt would never end.
+      orphanGuard ??= setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        child.stdin.destroy();
+      }, ORPHAN_PIPE_GRACE_MS).unref();
     };
     const onAbort = () => killGroup(signal.reason as WardenError);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -259,6 +274,7 @@ function runProcess(
       });
     });
     child.on('close', (code, sig) => {
+      clearTimeout(orphanGuard);
       signal.removeEventListener('abort', onAbort);
       sampler?.sample();
       sampler?.stop();
