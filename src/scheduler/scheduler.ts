@@ -63,6 +63,11 @@ export class Scheduler {
   private lastRefresh = 0;
   private slotsHeld = 0;
   private readonly sessionNetwork = new Map<string, boolean>();
+  /**
+   * Agent versions whose provider asked us to wait (a 429 or 503 with Retry-After): none of their tasks is
+   * claimed before then, so a rate limit is not answered by a burst of requests that all hit it again.
+   */
+  private readonly pausedUntil = new Map<string, number>();
   /** Per session: whether generated text may be streamed before governance screens the output. */
   private readonly sessionStreams = new Map<string, boolean>();
   private resultPoll: NodeJS.Timeout | undefined;
@@ -284,6 +289,9 @@ export class Scheduler {
 
   private sleepUntil(nextRunAfter: number | null): void {
     const now = this.options.clock.now();
+    // Wake when a paused agent version may run again, not a poll interval later.
+    for (const until of this.pausedUntil.values())
+      if (nextRunAfter === null || until < nextRunAfter) nextRunAfter = until;
     const delay = Math.max(
       1,
       Math.min(this.options.pollIntervalMs, nextRunAfter === null ? Infinity : nextRunAfter - now),
@@ -303,6 +311,10 @@ export class Scheduler {
   private admissions(now: number): { held: string[]; probing: string[] } {
     const held: string[] = [];
     const probing: string[] = [];
+    for (const [key, until] of this.pausedUntil) {
+      if (until <= now) this.pausedUntil.delete(key);
+      else held.push(key);
+    }
     for (const [key, snapshot] of this.breakers) {
       if (snapshot.state === 'closed') continue;
       const policy = this.manifests.get(key)?.circuitBreaker;
@@ -494,10 +506,13 @@ export class Scheduler {
     const task = this.inFlightTask(base.taskId);
     const maxAttempts = task?.maxAttempts ?? base.attempt;
     const policy = this.manifests.get(base.agentKey)?.retry;
+    // A provider's Retry-After (429/503) is a floor under the backoff, never shortened by jitter, and it
+    // pauses the agent version's other tasks too.
+    const asked = error.details?.['retryAfterMs'];
+    const floor = typeof asked === 'number' && asked > 0 ? asked : 0;
+    if (floor > 0)
+      this.pausedUntil.set(base.agentKey, Math.max(this.pausedUntil.get(base.agentKey) ?? 0, now + floor));
     if (error.retryable && base.attempt < maxAttempts && policy) {
-      // A provider's Retry-After (429/503) is a floor under the backoff, never shortened by jitter.
-      const asked = error.details?.['retryAfterMs'];
-      const floor = typeof asked === 'number' && asked > 0 ? asked : 0;
       const runAfter = now + Math.max(floor, backoffDelayMs(policy, base.attempt, this.options.random));
       if (task?.deadline == null || runAfter < task.deadline) return { ...common, kind: 'retry', runAfter };
     }

@@ -33,6 +33,8 @@ export interface RecordedRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: Record<string, unknown> | null;
+  /** Date.now() when the request arrived. */
+  at: number;
 }
 
 export interface FakeProvider {
@@ -59,11 +61,12 @@ export async function startFakeProvider(): Promise<FakeProvider> {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
     let raw = '';
     for await (const chunk of req) raw += String(chunk);
     const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
     const path = req.url ?? '/';
-    requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+    requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body, at });
     if (req.method === 'GET' && path.endsWith('/models')) {
       if (steps[0]?.kind === 'status')
         return respondStatus(res, steps.shift() as Extract<Step, { kind: 'status' }>);

@@ -368,6 +368,19 @@ describe('retries honour Retry-After within the retry policy', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
+  it('a 429 pauses the agent version: its other queued tasks wait for Retry-After too', async () => {
+    const { warden } = await setup({ extra: '  concurrency: 1' });
+    fake.script({ kind: 'status', status: 429, headers: { 'retry-after': '1' } });
+    const tasks = [];
+    for (let i = 0; i < 3; i++) tasks.push(await warden.submit({ agent: 'chat', input: { text: `t${i}` } }));
+    const results = await Promise.all(tasks.map((t) => warden.result(t.id, { timeoutMs: 10_000 })));
+    expect(results.map((r) => r?.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const [limited, ...rest] = fake.requests;
+    expect(rest).toHaveLength(3);
+    // Without the pause the next queued task would be sent at once, into the same rate limit.
+    for (const r of rest) expect(r.at - limited!.at).toBeGreaterThanOrEqual(950);
+  });
+
   it('retry-after-ms is honoured, and attempts stop at maxAttempts', async () => {
     const { run } = await setup();
     for (let i = 0; i < 3; i++)
