@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WardenError } from '../../core/index.js';
 import { retryAfterMs } from './http.js';
+import { maxTokensField } from './openai.js';
 import { costUsd, loadPriceTable, type PriceTable } from './prices.js';
 import { redactorFor, statusError } from './provider.js';
 
@@ -303,5 +304,13 @@ describe('statusError', () => {
     const anthropic = statusError('anthropic', 400, {}, anthropicBody(`bad key ${key} here`), redact);
     expect(anthropic.message).toContain('bad key [REDACTED] here');
     expect(anthropic.details!['providerMessage']).toBe('bad key [REDACTED] here');
+  });
+});
+
+describe('maxTokensField', () => {
+  it("uses max_completion_tokens on OpenAI's API and max_tokens on compatible servers", () => {
+    expect(maxTokensField('https://api.openai.com/v1')).toBe('max_completion_tokens');
+    expect(maxTokensField('http://127.0.0.1:11434/v1')).toBe('max_tokens');
+    expect(maxTokensField('https://openrouter.ai/api/v1')).toBe('max_tokens');
   });
 });

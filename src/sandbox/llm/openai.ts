@@ -17,6 +17,14 @@ import {
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
+/**
+ * OpenAI's own API deprecated `max_tokens` and refuses it for reasoning models; compatible servers (vLLM,
+ * llama.cpp, Ollama, gateways) still read `max_tokens`.
+ */
+export function maxTokensField(baseUrl: string): 'max_tokens' | 'max_completion_tokens' {
+  return new URL(baseUrl).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens';
+}
+
 interface ChatChunk {
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
@@ -68,7 +76,7 @@ export class OpenAiClient implements ModelClient {
         model: spec.model,
         messages,
         ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
-        ...(spec.maxTokens !== undefined ? { max_tokens: spec.maxTokens } : {}),
+        ...(spec.maxTokens !== undefined ? { [maxTokensField(this.baseUrl)]: spec.maxTokens } : {}),
         ...(spec.topP !== undefined ? { top_p: spec.topP } : {}),
         ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
         ...(spec.stop ? { stop: spec.stop } : {}),
