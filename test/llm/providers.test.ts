@@ -340,6 +340,23 @@ describe('failure modes end in a clear code, with no hung task and no leaked soc
   });
 });
 
+describe('under load', () => {
+  it('runs 100 concurrent streamed tasks on a bounded pool of reused connections', async () => {
+    const { warden } = await setup({ extra: '  concurrency: 20' });
+    let peak = 0;
+    const sample = setInterval(() => (peak = Math.max(peak, fake.openSockets())), 2);
+    const tasks = [];
+    for (let i = 0; i < 100; i++)
+      tasks.push(await warden.submit({ agent: 'chat', input: { text: `n${i}` } }));
+    const results = await Promise.all(tasks.map((t) => warden.result(t.id, { timeoutMs: 20_000 })));
+    clearInterval(sample);
+    expect(results.filter((r) => r?.status === 'succeeded')).toHaveLength(100);
+    results.forEach((r, i) => expect(r?.output).toMatchObject({ text: `Say n${i}` }));
+    expect(peak).toBeLessThanOrEqual(20);
+    expect(fake.requests).toHaveLength(100);
+  });
+});
+
 describe('retries honour Retry-After within the retry policy', () => {
   it('429 with Retry-After waits at least that long, then succeeds', async () => {
     const { warden, run } = await setup();
