@@ -78,6 +78,20 @@ describe('local GGUF models (node-llama-cpp)', () => {
     expect(health).toMatchObject({ ok: true, provider: 'llama' });
   });
 
+  it('runs concurrent tasks on one shared model, each in its own context', async () => {
+    const warden = await openWarden();
+    await warden.registerAgent({ path: agentYaml('shared', { maxTokens: 16 }, '  concurrency: 4') });
+    const tasks = [];
+    for (const text of ['alpha', 'beta', 'alpha', 'beta'])
+      tasks.push(await warden.submit({ agent: 'shared', input: { text } }));
+    const results = await Promise.all(tasks.map((t) => warden.result(t.id, { timeoutMs: 30_000 })));
+    expect(results.map((r) => r?.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    // Same prompt, same greedy output: no context saw another task's tokens.
+    expect(results[2]?.output).toEqual(results[0]?.output);
+    expect(results[3]?.output).toEqual(results[1]?.output);
+    expect(results[0]?.output).not.toEqual(results[1]?.output);
+  });
+
   it('structured output: a JSON-schema grammar makes even random weights emit valid JSON', async () => {
     const warden = await openWarden();
     await warden.registerAgent({
