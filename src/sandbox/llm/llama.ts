@@ -159,6 +159,8 @@ export class LocalModels {
         `The prompt is ${promptTokens} tokens, which does not fit the model's context of ${contextSize}; raise model.contextSize or shorten the input`,
         { details: { promptTokens, contextSize } },
       );
+    if (call.signal.aborted) throw call.signal.reason;
+    const generationLimit = Math.min(maxTokens, contextSize - promptTokens);
     const context = await model.createContext({ contextSize, sequences: 1, threads: this.threads() });
     // A callback that throws (output limit) stops generation through this controller.
     const stop = new AbortController();
@@ -176,7 +178,7 @@ export class LocalModels {
       });
       const grammar = call.schema ? await jsonGrammar(model, call.schema) : undefined;
       const text = await session.prompt(call.prompt.user, {
-        maxTokens: Math.min(maxTokens, contextSize - promptTokens),
+        maxTokens: generationLimit,
         ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
         ...(spec.topP !== undefined ? { topP: spec.topP } : {}),
         ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
@@ -201,7 +203,7 @@ export class LocalModels {
       const templatedPrompt = sequence.contextTokens.length + 1 - completionTokens;
       return {
         text,
-        finishReason: completionTokens >= maxTokens ? 'length' : 'stop',
+        finishReason: completionTokens >= generationLimit ? 'length' : 'stop',
         promptTokens: Math.max(promptTokens, templatedPrompt),
         completionTokens,
         timeToFirstTokenMs: firstTokenMs,
