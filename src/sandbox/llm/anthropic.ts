@@ -1,18 +1,15 @@
 import { WardenError, type LlmModelSpec } from '../../core/index.js';
-import type { AgentHealth } from '../runner.js';
 import type { ProviderResponse } from './http.js';
+import { HttpModelClient } from './http-model-client.js';
 import {
+  appendText,
   badResponse,
   emptyCompletion,
-  endpoint,
   parsePayload,
-  postCompletion,
-  probeEndpoint,
   readEvents,
   type ClientContext,
   type Completion,
   type CompletionCall,
-  type ModelClient,
 } from './provider.js';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -35,20 +32,14 @@ interface MessageResponse {
 }
 
 /** Anthropic Messages API (`POST /v1/messages`), streamed as its typed server-sent events. */
-export class AnthropicClient implements ModelClient {
+export class AnthropicClient extends HttpModelClient {
   readonly provider = 'anthropic';
-  readonly model: string;
-  private readonly baseUrl: string;
 
-  constructor(
-    private readonly spec: LlmModelSpec,
-    private readonly ctx: ClientContext,
-  ) {
-    this.model = spec.model;
-    this.baseUrl = spec.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL;
+  constructor(spec: LlmModelSpec, ctx: ClientContext) {
+    super(spec, ctx, ANTHROPIC_DEFAULT_BASE_URL, '/v1/models');
   }
 
-  private headers(): Record<string, string> {
+  protected headers(): Record<string, string> {
     const key = this.ctx.apiKey();
     return {
       'content-type': 'application/json',
@@ -70,10 +61,9 @@ export class AnthropicClient implements ModelClient {
     ]
       .filter((s) => s !== undefined)
       .join('\n\n');
-    const { res, started, streamed } = await postCompletion(this.ctx, this.provider, {
-      url: endpoint(this.baseUrl, '/v1/messages'),
-      headers: this.headers(),
-      body: {
+    const { res, started, streamed } = await this.post(
+      '/v1/messages',
+      {
         model: spec.model,
         max_tokens: spec.maxTokens ?? DEFAULT_MAX_TOKENS,
         ...(system ? { system } : {}),
@@ -83,9 +73,8 @@ export class AnthropicClient implements ModelClient {
         ...(spec.stop ? { stop_sequences: spec.stop } : {}),
         ...(stream ? { stream: true } : {}),
       },
-      signal: call.signal,
-      idleTimeoutMs: spec.idleTimeoutMs ?? 30_000,
-    });
+      call.signal,
+    );
     return streamed ? this.readStream(res, call, started) : this.readJson(res, call, started);
   }
 
@@ -96,13 +85,13 @@ export class AnthropicClient implements ModelClient {
     const text = parsed.content
       .map((b) => (b.type === 'text' && typeof b.text === 'string' ? b.text : ''))
       .join('');
-    if (text) call.onText?.(text);
+    const out = emptyCompletion();
+    if (text) appendText(out, text, call, started);
     return {
-      text,
+      ...out,
       finishReason: parsed.stop_reason ?? null,
       promptTokens: parsed.usage?.input_tokens ?? null,
       completionTokens: parsed.usage?.output_tokens ?? null,
-      timeToFirstTokenMs: text ? performance.now() - started : null,
     };
   }
 
@@ -122,11 +111,7 @@ export class AnthropicClient implements ModelClient {
           return;
         case 'content_block_delta': {
           const piece = data.delta?.type === 'text_delta' ? data.delta.text : undefined;
-          if (piece) {
-            out.timeToFirstTokenMs ??= performance.now() - started;
-            out.text += piece;
-            call.onText?.(piece);
-          }
+          if (piece) appendText(out, piece, call, started);
           return;
         }
         case 'message_delta':
@@ -154,14 +139,5 @@ export class AnthropicClient implements ModelClient {
       }
     });
     return out;
-  }
-
-  health(signal: AbortSignal): Promise<AgentHealth> {
-    return probeEndpoint(this.ctx, this.provider, {
-      url: endpoint(this.baseUrl, '/v1/models'),
-      headers: this.headers(),
-      signal,
-      idleTimeoutMs: this.spec.idleTimeoutMs ?? 10_000,
-    });
   }
 }

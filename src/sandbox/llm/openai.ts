@@ -1,18 +1,15 @@
 import { WardenError, type LlmModelSpec } from '../../core/index.js';
-import type { AgentHealth } from '../runner.js';
 import type { ProviderResponse } from './http.js';
+import { HttpModelClient } from './http-model-client.js';
 import {
+  appendText,
   badResponse,
   emptyCompletion,
-  endpoint,
   parsePayload,
-  postCompletion,
-  probeEndpoint,
   readEvents,
   type ClientContext,
   type Completion,
   type CompletionCall,
-  type ModelClient,
 } from './provider.js';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -40,20 +37,14 @@ interface ChatResponse {
  * OpenAI Chat Completions, which vLLM, llama.cpp's server, Ollama, LM Studio and most gateways also speak.
  * Streams with `stream_options.include_usage` so token counts arrive in the last chunk.
  */
-export class OpenAiClient implements ModelClient {
+export class OpenAiClient extends HttpModelClient {
   readonly provider = 'openai';
-  readonly model: string;
-  private readonly baseUrl: string;
 
-  constructor(
-    private readonly spec: LlmModelSpec,
-    private readonly ctx: ClientContext,
-  ) {
-    this.model = spec.model;
-    this.baseUrl = spec.baseUrl ?? OPENAI_DEFAULT_BASE_URL;
+  constructor(spec: LlmModelSpec, ctx: ClientContext) {
+    super(spec, ctx, OPENAI_DEFAULT_BASE_URL, '/models');
   }
 
-  private headers(): Record<string, string> {
+  protected headers(): Record<string, string> {
     const key = this.ctx.apiKey();
     return {
       'content-type': 'application/json',
@@ -69,10 +60,9 @@ export class OpenAiClient implements ModelClient {
       ...(call.prompt.system !== undefined ? [{ role: 'system', content: call.prompt.system }] : []),
       { role: 'user', content: call.prompt.user },
     ];
-    const { res, started, streamed } = await postCompletion(this.ctx, this.provider, {
-      url: endpoint(this.baseUrl, '/chat/completions'),
-      headers: this.headers(),
-      body: {
+    const { res, started, streamed } = await this.post(
+      '/chat/completions',
+      {
         model: spec.model,
         messages,
         ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
@@ -85,9 +75,8 @@ export class OpenAiClient implements ModelClient {
           : {}),
         ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
       },
-      signal: call.signal,
-      idleTimeoutMs: spec.idleTimeoutMs ?? 30_000,
-    });
+      call.signal,
+    );
     return streamed ? this.readStream(res, call, started) : this.readJson(res, call, started);
   }
 
@@ -98,13 +87,13 @@ export class OpenAiClient implements ModelClient {
     const text = choice?.message?.content;
     if (typeof text !== 'string')
       throw badResponse(this.provider, 'no choices[0].message.content', this.ctx.redact);
-    if (text) call.onText?.(text);
+    const out = emptyCompletion();
+    if (text) appendText(out, text, call, started);
     return {
-      text,
+      ...out,
       finishReason: choice?.finish_reason ?? null,
       promptTokens: parsed.usage?.prompt_tokens ?? null,
       completionTokens: parsed.usage?.completion_tokens ?? null,
-      timeToFirstTokenMs: text ? performance.now() - started : null,
     };
   }
 
@@ -132,11 +121,7 @@ export class OpenAiClient implements ModelClient {
       }
       const choice = chunk.choices?.[0];
       const piece = choice?.delta?.content;
-      if (piece) {
-        out.timeToFirstTokenMs ??= performance.now() - started;
-        out.text += piece;
-        call.onText?.(piece);
-      }
+      if (piece) appendText(out, piece, call, started);
       if (choice?.finish_reason) out.finishReason = choice.finish_reason;
       if (chunk.usage) {
         out.promptTokens = chunk.usage.prompt_tokens ?? null;
@@ -144,14 +129,5 @@ export class OpenAiClient implements ModelClient {
       }
     });
     return out;
-  }
-
-  health(signal: AbortSignal): Promise<AgentHealth> {
-    return probeEndpoint(this.ctx, this.provider, {
-      url: endpoint(this.baseUrl, '/models'),
-      headers: this.headers(),
-      signal,
-      idleTimeoutMs: this.spec.idleTimeoutMs ?? 10_000,
-    });
   }
 }

@@ -160,6 +160,13 @@ export interface ClientContext {
   redact: Redactor;
 }
 
+/** Adds a piece of generated text: the first one sets the time to first token; each is passed on. */
+export function appendText(out: Completion, piece: string, call: CompletionCall, started: number): void {
+  out.timeToFirstTokenMs ??= performance.now() - started;
+  out.text += piece;
+  call.onText?.(piece);
+}
+
 export function emptyCompletion(): Completion {
   return {
     text: '',
@@ -168,33 +175,6 @@ export function emptyCompletion(): Completion {
     completionTokens: null,
     timeToFirstTokenMs: null,
   };
-}
-
-/** POSTs a completion request. A non-2xx answer becomes its coded error (the body read for the message). */
-export async function postCompletion(
-  ctx: ClientContext,
-  provider: string,
-  request: {
-    url: URL;
-    headers: Record<string, string>;
-    body: unknown;
-    signal: AbortSignal;
-    idleTimeoutMs: number;
-  },
-): Promise<{ res: ProviderResponse; started: number; streamed: boolean }> {
-  const started = performance.now();
-  const res = await ctx.http.send({
-    method: 'POST',
-    url: request.url,
-    headers: request.headers,
-    body: JSON.stringify(request.body),
-    signal: request.signal,
-    idleTimeoutMs: request.idleTimeoutMs,
-  });
-  if (res.status < 200 || res.status >= 300)
-    throw statusError(provider, res.status, res.headers, await res.text(), ctx.redact);
-  const streamed = String(res.headers['content-type'] ?? '').includes('text/event-stream');
-  return { res, started, streamed };
 }
 
 /**
@@ -216,18 +196,4 @@ export async function readEvents(
   });
   await res.read((text) => parser.feed(text));
   if (!ended) throw badResponse(provider, `the stream ended without ${marker} (truncated)`, redact);
-}
-
-/** GETs a model list: the cheapest request that proves the endpoint is up and accepts the key. */
-export function probeEndpoint(
-  ctx: ClientContext,
-  provider: string,
-  request: { url: URL; headers: Record<string, string>; signal: AbortSignal; idleTimeoutMs: number },
-): Promise<AgentHealth> {
-  return timedHealth(`GET ${request.url.href}`, async () => {
-    const res = await ctx.http.send({ method: 'GET', ...request });
-    const body = await res.text();
-    if (res.status < 200 || res.status >= 300)
-      throw statusError(provider, res.status, res.headers, body, ctx.redact);
-  });
 }
