@@ -9,7 +9,13 @@ import {
   type ResourceLimits,
   type RetryPolicy,
 } from '../core/index.js';
-import type { AgentHealth, InlineHandler, PreparedAgent, RuntimeRegistry } from '../sandbox/index.js';
+import {
+  timedHealth,
+  type AgentHealth,
+  type InlineHandler,
+  type PreparedAgent,
+  type RuntimeRegistry,
+} from '../sandbox/index.js';
 import type { AgentDirectory } from '../scheduler/index.js';
 import type { AgentRecord, Store } from '../store/index.js';
 import { compareVersions } from './version.js';
@@ -122,23 +128,12 @@ export class AgentRegistry implements AgentDirectory {
    * Checks that an agent version can run here without running a task: the runtime's own probe (an LLM
    * endpoint answers, a local model loads), else that it prepares (module compiles, entry file exists).
    */
-  async health(manifest: AgentManifest, signal: AbortSignal): Promise<AgentHealth> {
-    const started = performance.now();
-    try {
+  health(manifest: AgentManifest, signal: AbortSignal): Promise<AgentHealth> {
+    return timedHealth(`prepare (${manifest.runtime})`, async () => {
       const runtime = this.runtimes.get(manifest);
-      if (runtime.health) return await runtime.health(manifest, signal);
+      if (runtime.health) return runtime.health(manifest, signal);
       await this.prepared(agentKey(manifest));
-      return { ok: true, check: `prepare (${manifest.runtime})`, latencyMs: elapsed(started) };
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      return {
-        ok: false,
-        check: `prepare (${manifest.runtime})`,
-        latencyMs: elapsed(started),
-        code: e.code ?? 'INTERNAL',
-        message: e.message,
-      };
-    }
+    });
   }
 
   private async load(key: string): Promise<Entry> {
@@ -229,5 +224,3 @@ export function versionStates(
     return { key, state, inFlight: n };
   });
 }
-
-const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;

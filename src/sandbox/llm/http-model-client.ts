@@ -1,10 +1,10 @@
 import type { LlmModelSpec } from '../../core/index.js';
+import { timedHealth } from '../health.js';
 import type { AgentHealth } from '../runner.js';
 import type { ProviderResponse } from './http.js';
 import {
   endpoint,
   statusError,
-  timedHealth,
   type ClientContext,
   type Completion,
   type CompletionCall,

@@ -3,7 +3,8 @@ import { availableParallelism } from 'node:os';
 import type * as NodeLlamaCppModule from 'node-llama-cpp';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { WardenError, type LlmModelSpec } from '../../core/index.js';
-import { timedHealth, type Completion, type CompletionCall, type ModelClient } from './provider.js';
+import { timedHealth } from '../health.js';
+import type { Completion, CompletionCall, ModelClient } from './provider.js';
 
 type NodeLlamaCpp = typeof NodeLlamaCppModule;
 

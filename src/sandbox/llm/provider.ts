@@ -133,25 +133,6 @@ export function endpoint(baseUrl: string, path: string): URL {
   return new URL(baseUrl.replace(/\/+$/, '') + path);
 }
 
-export async function timedHealth(check: string, probe: () => Promise<void>): Promise<AgentHealth> {
-  const started = performance.now();
-  try {
-    await probe();
-    return { ok: true, check, latencyMs: round(performance.now() - started) };
-  } catch (err) {
-    const e = err as Partial<WardenError> & Error;
-    return {
-      ok: false,
-      check,
-      latencyMs: round(performance.now() - started),
-      code: e.code ?? 'INTERNAL',
-      message: e.message,
-    };
-  }
-}
-
-const round = (ms: number) => Math.round(ms * 100) / 100;
-
 /** What an HTTP model client needs from its runtime. */
 export interface ClientContext {
   http: ProviderHttp;
