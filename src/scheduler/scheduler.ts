@@ -10,6 +10,7 @@ import {
   type AgentManifest,
   type BreakerSnapshot,
   type ResourceLimits,
+  type Session,
   type TaskResult,
 } from '../core/index.js';
 import { sha256Hex } from '../provenance/index.js';
@@ -62,7 +63,8 @@ export class Scheduler {
   private housekeeping: NodeJS.Timeout[] = [];
   private lastRefresh = 0;
   private slotsHeld = 0;
-  private readonly sessionNetwork = new Map<string, boolean>();
+  /** Sessions of running tasks, read once: a session's settings never change. */
+  private readonly sessions = new Map<string, Session | null>();
   /**
    * Agent versions whose provider asked us to wait (a 429 or 503 with Retry-After): none of their tasks is
    * claimed before then, so a rate limit is not answered by a burst of requests that all hit it again.
@@ -365,9 +367,11 @@ export class Scheduler {
       this.manifests.set(task.agentKey, manifest);
       const limits = this.limitsFor(task, manifest.resources, clock.now());
       timer = setTimeout(() => controller.abort(limits.reason()), limits.timeoutMs);
-      const allowNetwork =
-        this.sessionNetwork.get(task.sessionId) ?? (await this.loadSessionNetwork(task.sessionId));
-      const streams = manifest.runtime === 'llm' && (await this.streamsOutput(task.sessionId));
+      const session = this.sessions.has(task.sessionId)
+        ? this.sessions.get(task.sessionId)
+        : await this.loadSession(task.sessionId);
+      const allowNetwork = session?.allowNetwork ?? false;
+      const streams = manifest.runtime === 'llm' && (await this.streamsOutput(task.sessionId, session));
       const outcome = await agent.run(task.inputJson, {
         taskId: task.id,
         sessionId: task.sessionId,
@@ -457,23 +461,20 @@ export class Scheduler {
   }
 
   /** Whether the session's policy lets generated text out before the output is screened (cached). */
-  private async streamsOutput(sessionId: string): Promise<boolean> {
+  private async streamsOutput(sessionId: string, session: Session | null | undefined): Promise<boolean> {
     const known = this.sessionStreams.get(sessionId);
     if (known !== undefined) return known;
     let streams = true;
-    if (this.gate?.streamsOutput) {
-      const session = await this.store.getSession(sessionId);
-      streams = session ? await this.gate.streamsOutput(session) : false;
-    }
+    if (this.gate?.streamsOutput) streams = session ? await this.gate.streamsOutput(session) : false;
     this.sessionStreams.set(sessionId, streams);
     return streams;
   }
 
-  /** A session's network switch, cached: sessions are created once and their switch does not change. */
-  private async loadSessionNetwork(sessionId: string): Promise<boolean> {
-    const allow = (await this.store.getSession(sessionId))?.allowNetwork ?? false;
-    this.sessionNetwork.set(sessionId, allow);
-    return allow;
+  /** A session, read once (sessions are created once and their settings never change); null if it is gone. */
+  private async loadSession(sessionId: string): Promise<Session | null> {
+    const session = (await this.store.getSession(sessionId)) ?? null;
+    this.sessions.set(sessionId, session);
+    return session;
   }
 
   private limitsFor(
