@@ -75,7 +75,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
     const anthropic = path.endsWith('/v1/messages');
     if (!anthropic && !path.endsWith('/chat/completions'))
       return json(res, 404, { error: { message: 'no route' } });
-    const step: Step = steps.shift() ?? { kind: 'complete', tokens: echo(body, anthropic) };
+    const step: Step = steps.shift() ?? { kind: 'complete', tokens: echo(body) };
     if (step.kind === 'status') return respondStatus(res, step);
     const wire = anthropic ? anthropicWire : openaiWire;
     const stream = body?.['stream'] === true;
@@ -251,10 +251,9 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** The user message split into words (with their spaces), as the default completion. */
-function echo(body: Record<string, unknown> | null, anthropic: boolean): string[] {
+function echo(body: Record<string, unknown> | null): string[] {
   const messages = (body?.['messages'] ?? []) as { role: string; content: string }[];
   const user = messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
-  void anthropic;
   return user.match(/\S+\s*/g) ?? [];
 }
 
