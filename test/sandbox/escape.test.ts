@@ -11,9 +11,16 @@ import { eventually, tempDir } from '../helpers.js';
 // what a sandboxed process would be if bwrap were killed before its child armed --die-with-parent.
 const MARK = 'sleep 27.25';
 
+/**
+ * The escaped process once it runs `sleep` itself: anchored, so the `setsid` wrapper (still in the killed
+ * group until it calls setsid() and execs) does not count as escaped.
+ */
 function escapedPids(): number[] {
   try {
-    return execFileSync('pgrep', ['-f', MARK], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-f', `^${MARK.replace('.', '\\.')}$`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
