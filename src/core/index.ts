@@ -15,7 +15,7 @@ export {
 } from './circuit-breaker.js';
 export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './circuit-breaker.js';
 export { canonicalJson } from './canonical-json.js';
-export { RUNTIMES, manifestSchema, parseManifest, agentKey } from './manifest.js';
+export { RUNTIMES, manifestSchema, parseManifest, agentKey, isSemver } from './manifest.js';
 export { parseYamlDocument } from './yaml-document.js';
 export type { DocumentIssue } from './yaml-document.js';
 export type { AgentManifest, ManifestIssue, Runtime } from './manifest.js';
