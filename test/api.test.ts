@@ -403,7 +403,7 @@ describe('API behaviour', () => {
     for (const line of before.split('\n').filter((l) => l && !l.startsWith('#'))) {
       expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEnaIif]+$/);
     }
-    expect(before).toMatch(/# TYPE warden_task_latency_ms histogram/);
+    expect(before).toMatch(/# TYPE warden_task_latency_seconds histogram/);
     expect(before).toMatch(/# TYPE warden_queue_depth gauge/);
     for (let i = 0; i < 3; i++)
       await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', { agent: 'noop' });
