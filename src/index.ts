@@ -1,6 +1,6 @@
 // The public library API of Warden. Everything not exported here is internal.
-export { Warden, loadManifest } from './warden/index.js';
-export type { WardenOptions, SubmitReceipt, HandlerOptions } from './warden/index.js';
+export { Warden, loadManifest, resolveDataDirectory } from './warden/index.js';
+export type { WardenOptions, SubmitReceipt, HandlerOptions, DataDirectory } from './warden/index.js';
 export {
   WardenError,
   ERROR_CODES,

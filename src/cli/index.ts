@@ -12,10 +12,11 @@ export function buildProgram(): Command {
   const program = new Command('warden')
     .description('Warden: a secure runtime and orchestrator for AI agents')
     .version('0.1.0')
+    // No commander default: the directory is resolved when Warden opens (--data, else WARDEN_DATA, else
+    // STORAGE_ROOT, else ./data), the same way the library and `warden serve` resolve it.
     .option(
       '--data <dir>',
-      'data directory of the embedded store (env STORAGE_ROOT)',
-      process.env['STORAGE_ROOT'] ?? './data',
+      'data directory of the embedded store (default: $WARDEN_DATA, else $STORAGE_ROOT, else ./data)',
     )
     .option('--json', 'machine-readable JSON output')
     .option(

@@ -3,3 +3,5 @@ export type { WardenOptions, SubmitReceipt, AgentHealthReport } from './warden.j
 export { versionStates } from './agent-registry.js';
 export type { HandlerOptions, AgentVersionState } from './agent-registry.js';
 export { compareVersions } from './version.js';
+export { resolveDataDirectory } from './data-dir.js';
+export type { DataDirectory } from './data-dir.js';

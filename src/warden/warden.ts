@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
@@ -44,10 +45,14 @@ import {
   type TaskFilter,
 } from '../store/index.js';
 import { AgentRegistry, type HandlerOptions } from './agent-registry.js';
+import { resolveDataDirectory, type DataDirectory } from './data-dir.js';
 
 export interface WardenOptions {
   storage?: {
-    /** Directory of the embedded database. @default process.env.STORAGE_ROOT ?? './data' */
+    /**
+     * Directory of the embedded database, its signing key and uploaded agent files.
+     * @default process.env.WARDEN_DATA ?? process.env.STORAGE_ROOT ?? './data'
+     */
     root?: string;
     /** Explicit SQLite file (':memory:' for throwaway use); overrides root. */
     sqlitePath?: string;
@@ -105,6 +110,8 @@ export class Warden {
   private readonly sessionCache = new Map<string, Promise<Session>>();
   /** Policies, flags, quarantine release, merge validation and stats (src/governance). */
   governance!: Governance;
+  /** The data directory in use, what chose it, and whether this open created its store. */
+  dataDirectory!: DataDirectory;
 
   private constructor(
     /** Directory of the embedded store and of uploaded agent files. */
@@ -118,8 +125,9 @@ export class Warden {
   ) {}
 
   static async open(options: WardenOptions = {}): Promise<Warden> {
-    const root = options.storage?.root ?? process.env['STORAGE_ROOT'] ?? './data';
-    const path = options.storage?.sqlitePath ?? join(resolve(root), 'warden.db');
+    const dir = resolveDataDirectory(options.storage?.root);
+    const path = options.storage?.sqlitePath ?? join(dir.path, 'warden.db');
+    const isNew = path !== ':memory:' && !existsSync(path);
     const store = await openSqliteStore({
       path,
       ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
@@ -133,7 +141,7 @@ export class Warden {
     const agents = new AgentRegistry(store, runtimes);
     const scheduler = new Scheduler(store, agents, options.workers || {});
     const warden = new Warden(
-      path === ':memory:' ? resolve(root) : dirname(path),
+      path === ':memory:' ? dir.path : dirname(resolve(path)),
       store,
       scheduler,
       agents,
@@ -141,6 +149,11 @@ export class Warden {
       options.maxInputBytes ?? 1024 * 1024,
       options.workers !== false,
     );
+    warden.dataDirectory = {
+      path: warden.storageRoot,
+      source: options.storage?.sqlitePath ? 'option' : dir.source,
+      isNew,
+    };
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
