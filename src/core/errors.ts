@@ -105,6 +105,11 @@ export const ERROR_CODES = {
     doc: 'The request body is larger than the server accepts.',
   },
   TRACE_NOT_FOUND: { status: 404, retryable: false, doc: 'No trace with that id.' },
+  PORT_IN_USE: {
+    status: 503,
+    retryable: true,
+    doc: 'warden serve cannot listen: another process already uses that address; stop it or pick another with --bind host:port (or BIND_ADDRESS).',
+  },
   // Rate-distortion
   RD_INVALID_GRAPH: {
     status: 400,

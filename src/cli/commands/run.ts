@@ -186,10 +186,12 @@ export function submitCommand(): Command {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
         const receipt = await submitFrom(warden, agentArg, flags);
-        if (json) printJson(receipt);
-        else
-          process.stdout.write(
-            `${receipt.id}${receipt.deduplicated ? ' (existing task for this idempotency key)' : ''}\n`,
+        if (json) return printJson(receipt);
+        // stdout is only the id, so ID=$(warden submit ...) works; the note is for people.
+        process.stdout.write(`${receipt.id}\n`);
+        if (receipt.deduplicated)
+          process.stderr.write(
+            `existing task ${receipt.id} for this idempotency key (${receipt.state}); nothing new was queued\n`,
           );
       });
     });
