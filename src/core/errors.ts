@@ -339,7 +339,8 @@ export class WardenError extends Error {
 }
 
 export interface SerializedError {
-  code: string;
+  /** A code of ERROR_CODES (documented in docs/errors.md). */
+  code: ErrorCode;
   message: string;
   retryable: boolean;
   details?: Record<string, unknown>;

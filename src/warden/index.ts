@@ -1,5 +1,11 @@
 export { Warden, loadManifest } from './warden.js';
-export type { WardenOptions, SubmitReceipt, AgentHealthReport } from './warden.js';
+export type {
+  WardenOptions,
+  SubmitReceipt,
+  AgentHealthReport,
+  TypedAgent,
+  TypedSubmitTask,
+} from './warden.js';
 export { versionStates } from './agent-registry.js';
 export type { HandlerOptions, AgentVersionState } from './agent-registry.js';
 export { compareVersions } from './version.js';

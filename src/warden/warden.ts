@@ -91,10 +91,31 @@ export interface AgentHealthReport extends AgentHealth {
   model?: string;
 }
 
-export interface SubmitReceipt extends Task {
+/** A submitted task. `O` is the output type its result will have (see `result`). */
+export interface SubmitReceipt<O = unknown> extends Task {
   /** True when an earlier task with the same idempotency key was returned instead of a new one. */
   deduplicated: boolean;
+  /** Type only (never set): the output type, so `warden.result(receipt)` is typed. */
+  readonly __output?: O;
 }
+
+/**
+ * A registered agent version whose input and output types are known: what `registerHandler` returns.
+ * Pass it as `agent` to `submit` and the input is checked and the result typed.
+ * @example
+ * const double = await warden.registerHandler('double', (i: { n: number }) => ({ n: i.n * 2 }));
+ * const task = await warden.submit({ agent: double, input: { n: 21 } });
+ * const r = await warden.result(task); // r.output: { n: number } when r.status is 'succeeded'
+ */
+export interface TypedAgent<I = unknown, O = unknown> extends AgentRecord {
+  /** Type only (never set): the agent's input and output types. */
+  readonly __types?: { input: I; output: O };
+}
+
+/** A submit that names its agent by a typed record (from `registerHandler` or `registerAgent`). */
+export type TypedSubmitTask<I, O> = Omit<SubmitTask<I>, 'agent' | 'capability'> & {
+  agent: TypedAgent<I, O>;
+};
 
 /**
  * The library entry point.
@@ -197,11 +218,15 @@ export class Warden {
   }
 
   /** Registers a trusted in-process handler as an agent (runtime `inline`). */
+  /**
+   * Registers a trusted in-process handler as an agent (runtime `inline`). The returned record carries
+   * the handler's input and output types: submit with `agent: record` and its result is typed.
+   */
   async registerHandler<I = unknown, O = unknown>(
     name: string,
     handler: InlineHandler<I, O>,
     options?: HandlerOptions,
-  ): Promise<AgentRecord> {
+  ): Promise<TypedAgent<I, O>> {
     return this.agents.registerHandler(name, handler as InlineHandler, options);
   }
 
@@ -230,9 +255,16 @@ export class Warden {
   }
 
   /** Validates, resolves the agent and durably enqueues the task; resolves once it is committed. */
-  async submit(task: SubmitTask): Promise<SubmitReceipt> {
+  async submit<I, O>(task: TypedSubmitTask<I, O>): Promise<SubmitReceipt<O>>;
+  /** `O` types the result when the agent is named by a string: `warden.submit<MyOutput>({ agent: 'x' })`. */
+  async submit<O = unknown>(task: SubmitTask): Promise<SubmitReceipt<O>>;
+  async submit(task: SubmitTask | TypedSubmitTask<unknown, unknown>): Promise<SubmitReceipt> {
     this.assertOpen();
-    const t = validateSubmit(task, this.maxInputBytes);
+    const { agent } = task;
+    // A typed record names its exact version; a string is resolved below.
+    const named: SubmitTask =
+      typeof agent === 'object' ? { ...task, agent: agent.key } : (task as SubmitTask);
+    const t = validateSubmit(named, this.maxInputBytes);
     const [session, manifest] = await Promise.all([
       this.getSession(t.session),
       this.agents.resolve({
@@ -274,7 +306,19 @@ export class Warden {
   }
 
   /** Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first. */
-  async result(taskId: string, options: { timeoutMs?: number } = {}): Promise<TaskResult | undefined> {
+  /**
+   * `task` is a receipt from `submit` (its output type carries over) or a task id (type the output with
+   * `warden.result<MyOutput>(id)`). The output is not checked against `O`: it is what the agent returned.
+   */
+  async result<O = unknown>(
+    task: string | SubmitReceipt<O>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<TaskResult<O> | undefined> {
+    const taskId = typeof task === 'string' ? task : task.id;
+    return (await this.resultOf(taskId, options)) as TaskResult<O> | undefined;
+  }
+
+  private async resultOf(taskId: string, options: { timeoutMs?: number }): Promise<TaskResult | undefined> {
     const task = await this.getTask(taskId);
     if (task.state !== 'queued' && task.state !== 'running') {
       const stored = await this.store.getResult(taskId);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { PRIORITIES, WardenError } from '../../core/index.js';
+import { PRIORITIES, WardenError, type PriorityName } from '../../core/index.js';
 import { sessionOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses, idParams } from '../schemas.js';
@@ -56,7 +56,7 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
       agent?: string;
       capability?: string;
       input?: unknown;
-      priority?: string;
+      priority?: PriorityName; // the schema's enum
       deadline?: number | string;
       timeoutMs?: number;
       idempotencyKey?: string;

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { WardenError, PRIORITIES, type TaskResult } from '../../core/index.js';
+import { WardenError, PRIORITIES, type PriorityName, type TaskResult } from '../../core/index.js';
 import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import { loadManifest, versionStates, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
@@ -76,7 +76,7 @@ async function submitFrom(warden: Warden, agentArg: string, flags: SubmitFlags) 
     agent,
     session: flags.session,
     input: await readInput(flags.input),
-    priority: flags.priority,
+    priority: flags.priority as PriorityName, // one of the option's choices
     ...(deadline !== undefined ? { deadline } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
     ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),

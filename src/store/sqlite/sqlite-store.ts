@@ -519,7 +519,7 @@ export class SqliteStore implements Store {
       for (const r of rows) {
         const base = { at: now, taskId: r.id, attempt: r.attempts, agent: r.agent_key };
         if (r.cancel_requested) {
-          const error = {
+          const error: SerializedError = {
             code: 'CANCELLED',
             message: 'Cancelled while its worker was gone',
             retryable: false,
