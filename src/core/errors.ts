@@ -299,6 +299,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'A local GGUF model could not be loaded (missing or corrupt file, unsupported architecture).',
   },
+  LOCAL_MODEL_UNAVAILABLE: {
+    status: 501,
+    retryable: false,
+    doc: 'Local GGUF models (provider llama) need the optional package node-llama-cpp: `npm install node-llama-cpp` in the project that runs Warden; or it has no prebuilt binary for this platform.',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; doc: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
