@@ -124,6 +124,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
     viewer: requireRole(verifier, 'viewer'),
     operator: requireRole(verifier, 'operator'),
     admin: requireRole(verifier, 'admin'),
+    installation: requireRole(verifier, 'admin', { installation: true }),
   };
   app.addHook('onClose', async () => ctx.metrics.dispose());
   healthRoutes(app, ctx);
