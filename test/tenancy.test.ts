@@ -462,3 +462,66 @@ describe('agents belong to a tenant', () => {
     expect(pinned.json<{ task: { agent: string } }>().task.agent).toBe('common@1.0.0');
   }, 60_000);
 });
+
+describe('migration 0005 (agents get a tenant)', () => {
+  it('keeps versions registered before it in the default tenant, unshared until shared again', async () => {
+    const { Kysely, Migrator, SqliteDialect, sql } = await import('kysely');
+    const { default: Sqlite } = await import('better-sqlite3');
+    const dir = mkdtempSync(join(tmpdir(), 'warden-migration-'));
+    try {
+      // A database as the previous release left it: migrations 0001-0004 and one registered agent.
+      const db = new Kysely<unknown>({
+        dialect: new SqliteDialect({ database: new Sqlite(join(dir, 'warden.db')) }),
+      });
+      const migrations = {
+        '0001-initial': await import('../src/store/migrations/0001-initial.js'),
+        '0002-tree-heads': await import('../src/store/migrations/0002-tree-heads.js'),
+        '0003-governance': await import('../src/store/migrations/0003-governance.js'),
+        '0004-api': await import('../src/store/migrations/0004-api.js'),
+      };
+      const migrated = await new Migrator({
+        db,
+        provider: { getMigrations: async () => migrations },
+        migrationTableName: 'warden_migrations',
+        migrationLockTableName: 'warden_migrations_lock',
+      }).migrateToLatest();
+      expect(migrated.error).toBeUndefined();
+      const manifest = {
+        name: 'legacy',
+        version: '1.0.0',
+        runtime: 'inline',
+        capabilities: [],
+        resources: { timeoutMs: 30_000, memoryMb: 256, maxOutputBytes: 1_048_576 },
+        network: { allow: [] },
+        env: {},
+        secrets: [],
+        concurrency: 4,
+        retry: { maxAttempts: 3, baseMs: 1000, maxMs: 60_000 },
+        circuitBreaker: { failureThreshold: 5, cooldownMs: 30_000 },
+      };
+      await sql`INSERT INTO agents (key, name, version, runtime, concurrency, manifest, module_digest, created_at)
+        VALUES ('legacy@1.0.0', 'legacy', '1.0.0', 'inline', 4, ${JSON.stringify(manifest)}, NULL, 1)`.execute(
+        db,
+      );
+      await db.destroy();
+
+      const w = await Warden.open({ storage: { root: dir }, workers: false }); // migrates to 0005
+      try {
+        const record = await w.store.getAgent('legacy@1.0.0');
+        expect(record).toMatchObject({ tenant: 'default', shared: false });
+        const acme = await w.ensureSession({ name: 'work', tenant: 'acme' });
+        await expect(w.submit({ agent: 'legacy', session: acme.id })).rejects.toMatchObject({
+          code: 'AGENT_NOT_FOUND',
+        });
+        expect((await w.submit({ agent: 'legacy' })).agent).toBe('legacy@1.0.0'); // the default tenant's
+        // Registering the same version again as shared makes it every tenant's.
+        await w.store.putAgent(record!.manifest, null, Date.now(), { shared: true });
+        expect((await w.submit({ agent: 'legacy', session: acme.id })).agent).toBe('legacy@1.0.0');
+      } finally {
+        await w.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
