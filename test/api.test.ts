@@ -41,13 +41,14 @@ function call(
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'warden-api-'));
   warden = await WardenClass.open({ storage: { root }, workers: { concurrency: 8 } });
-  await warden.registerHandler('noop', (input: unknown) => ({ got: input }));
+  // Installation-wide handlers: shared, so both tenants' sessions may run them.
+  await warden.registerHandler('noop', (input: unknown) => ({ got: input }), { shared: true });
   await warden.registerHandler(
     'poison',
     () => {
       throw new Error('always fails');
     },
-    { retry: { maxAttempts: 1 } },
+    { retry: { maxAttempts: 1 }, shared: true },
   );
   app = await buildServer(warden, { logger: false, rateLimit: false });
   for (const [name, tenant, role] of [
@@ -58,6 +59,9 @@ beforeAll(async () => {
   ] as const) {
     key[name] = (await createApiKey(warden.store, { tenant, role, name })).key;
   }
+  key['installation'] = (
+    await createApiKey(warden.store, { tenant: 'default', role: 'admin', name: 'ops', installation: true })
+  ).key;
   ids['sessionA'] = (
     await call('POST', '/sessions', 'operatorA', { name: 'research', maxConcurrency: 4 })
   ).json<{ id: string }>().id;
@@ -91,7 +95,7 @@ interface RouteCase {
   name: string;
   method: string;
   url: () => string;
-  role: 'viewer' | 'operator' | 'admin';
+  role: 'viewer' | 'operator' | 'admin' | 'installation';
   body?: () => unknown;
   invalidBody?: unknown;
   happy: number;
@@ -192,7 +196,7 @@ const routes: RouteCase[] = [
     happy: 200,
     otherTenantUrl: () => `/dlq/${ids['deadB']}/replay`,
   },
-  { name: 'GET /metrics', method: 'GET', url: () => '/metrics', role: 'admin', happy: 200 },
+  { name: 'GET /metrics', method: 'GET', url: () => '/metrics', role: 'installation', happy: 200 },
   {
     name: 'GET /governance/stats',
     method: 'GET',
@@ -272,8 +276,13 @@ const routes: RouteCase[] = [
   },
 ];
 
-const below = { viewer: undefined, operator: 'viewerA', admin: 'operatorA' } as const;
-const holder = { viewer: 'viewerA', operator: 'operatorA', admin: 'adminA' } as const;
+const below = { viewer: undefined, operator: 'viewerA', admin: 'operatorA', installation: 'adminA' } as const;
+const holder = {
+  viewer: 'viewerA',
+  operator: 'operatorA',
+  admin: 'adminA',
+  installation: 'installation',
+} as const;
 
 describe.each(routes)('$name', (route) => {
   it('rejects a missing or unknown key with 401 and the JSON error shape', async () => {
@@ -395,7 +404,7 @@ describe('API behaviour', () => {
   });
 
   it('exposes Prometheus metrics whose counters move with real tasks', async () => {
-    const read = async () => (await call('GET', '/metrics', 'adminA')).body;
+    const read = async () => (await call('GET', '/metrics', 'installation')).body;
     const value = (text: string) =>
       Number(/^warden_tasks_succeeded_total\{agent="noop@1.0.0"\} (\d+)/m.exec(text)?.[1] ?? 0);
     const before = await read();
@@ -531,12 +540,16 @@ describe('rate limiting', () => {
 
 describe('Server-Sent Events', () => {
   it('streams the full sequence of a task and closes when it is finished', async () => {
-    await warden.registerHandler('chatty', async (_input: unknown, ctx) => {
-      ctx.log('thinking');
-      await new Promise((r) => setTimeout(r, 150));
-      ctx.log('done');
-      return { answer: 42 };
-    });
+    await warden.registerHandler(
+      'chatty',
+      async (_input: unknown, ctx) => {
+        ctx.log('thinking');
+        await new Promise((r) => setTimeout(r, 150));
+        ctx.log('done');
+        return { answer: 42 };
+      },
+      { tenant: 'acme' },
+    );
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     const submitted = await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'chatty' });
     const { task } = submitted.json<{ task: { id: string } }>();

@@ -69,6 +69,7 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0002-tree-heads',
       '0003-governance',
       '0004-api',
+      '0005-tenancy',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     const rows = await sql<{

@@ -12,4 +12,6 @@ export interface ApiContext {
   viewer: ReturnType<typeof requireRole>;
   operator: ReturnType<typeof requireRole>;
   admin: ReturnType<typeof requireRole>;
+  /** An installation-wide admin key (default tenant, `warden keys create --installation`). */
+  installation: ReturnType<typeof requireRole>;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { WardenError } from '../core/index.js';
+import { DEFAULT_TENANT, WardenError } from '../core/index.js';
 import { sha256Hex } from '../provenance/index.js';
 import type { ApiKeyRecord, Role, Store } from '../store/index.js';
 
@@ -10,10 +10,13 @@ export function roleAllows(have: Role, need: Role): boolean {
   return RANK[have] >= RANK[need];
 }
 
-/** Creates a key; the plaintext is returned once and only its SHA-256 is stored. */
+/**
+ * Creates a key; the plaintext is returned once and only its SHA-256 is stored. `installation: true`
+ * makes an installation-wide admin key: only an admin of the default tenant can be one.
+ */
 export async function createApiKey(
   store: Store,
-  options: { tenant: string; role: Role; name: string },
+  options: { tenant: string; role: Role; name: string; installation?: boolean },
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   if (!ROLES.includes(options.role)) {
     throw new WardenError('INVALID_INPUT', `role must be one of ${ROLES.join(', ')}`, {
@@ -22,6 +25,12 @@ export async function createApiKey(
   }
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(options.tenant)) {
     throw new WardenError('INVALID_INPUT', 'tenant must be 1-128 characters: letters, digits, . _ -');
+  }
+  if (options.installation && (options.role !== 'admin' || options.tenant !== DEFAULT_TENANT)) {
+    throw new WardenError(
+      'INVALID_INPUT',
+      `An installation-wide key must be an admin key of the ${DEFAULT_TENANT} tenant (--tenant ${DEFAULT_TENANT} --role admin)`,
+    );
   }
   // 32 random bytes: hashing without a salt or a slow KDF is safe for keys this long (no dictionary to try).
   const key = `wdn_${randomBytes(32).toString('base64url')}`;
@@ -32,6 +41,7 @@ export async function createApiKey(
     name: options.name,
     createdAt: Date.now(),
     revokedAt: null,
+    installation: options.installation === true,
   };
   await store.createApiKey(record, sha256Hex(key));
   return { key, record };

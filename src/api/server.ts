@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { WardenError } from '../core/index.js';
+import { MAX_JSON_DEPTH, WardenError, jsonValueProblem } from '../core/index.js';
 import { WardenMetrics } from '../telemetry/index.js';
 import type { Warden } from '../warden/index.js';
 import { requireRole } from './auth.js';
@@ -64,6 +64,22 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
     reply.header('x-request-id', request.id);
     return payload;
   });
+  // Every string a request carries (body, query, path) must be well-formed Unicode and every value
+  // shallower than MAX_JSON_DEPTH, before any route sees it: a lone surrogate or a 10,000-deep object
+  // would otherwise fail deep inside hashing, YAML or the store (a 500, or a batch shared with others).
+  app.addHook('preValidation', async (request) => {
+    for (const [what, value] of [
+      ['body', request.body],
+      ['query', request.query],
+      ['params', request.params],
+    ] as const) {
+      const problem = jsonValueProblem(value, MAX_JSON_DEPTH, what);
+      if (problem)
+        throw new WardenError('INVALID_INPUT', `Invalid request: ${problem.path} ${problem.message}`, {
+          details: { issues: [problem] },
+        });
+    }
+  });
   for (const schema of sharedSchemas) app.addSchema(schema);
 
   await app.register(swagger, {
@@ -108,6 +124,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
     viewer: requireRole(verifier, 'viewer'),
     operator: requireRole(verifier, 'operator'),
     admin: requireRole(verifier, 'admin'),
+    installation: requireRole(verifier, 'admin', { installation: true }),
   };
   app.addHook('onClose', async () => ctx.metrics.dispose());
   healthRoutes(app, ctx);

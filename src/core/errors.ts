@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   AGENT_VERSION_CONFLICT: {
     status: 409,
     retryable: false,
-    doc: 'An agent with this name and version is already registered with a different manifest.',
+    doc: 'An agent with this name and version is already registered with a different manifest or code, or its code changed after registration: versions are immutable, bump metadata.version.',
   },
   INVALID_STATE: {
     status: 409,

@@ -161,12 +161,26 @@ export interface AgentManifest {
   outputSchema?: Record<string, unknown>;
   /** Directory the manifest was read from; relative paths in it resolve against this. */
   baseDir?: string;
+  /**
+   * The tenant that registered this version; absent for the default tenant (the library, the CLI and
+   * installation-wide agents). Set at registration, never read from agent.yaml.
+   */
+  tenant?: string;
 }
 
 export type ManifestIssue = DocumentIssue;
 
-export function agentKey(m: Pick<AgentManifest, 'name' | 'version'>): string {
-  return `${m.name}@${m.version}`;
+/** The tenant the library, the CLI and installation-wide (shared) agents belong to. */
+export const DEFAULT_TENANT = 'default';
+
+/**
+ * An agent version's key: `name@version` in the default tenant, `tenant/name@version` in any other, so
+ * that two tenants' versions of one name never share a key, a queue, a breaker or a directory.
+ */
+export function agentKey(m: Pick<AgentManifest, 'name' | 'version' | 'tenant'>): string {
+  return m.tenant && m.tenant !== DEFAULT_TENANT
+    ? `${m.tenant}/${m.name}@${m.version}`
+    : `${m.name}@${m.version}`;
 }
 
 /** Parses and validates agent.yaml text. Errors name the file, the field and its line. */

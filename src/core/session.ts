@@ -14,11 +14,15 @@ export interface Session {
 
 export const DEFAULT_SESSION = 'default';
 
+/** Session ids are UUIDs: a name of that shape could alias an id, so names may not have it. */
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const sessionOptionsSchema = z
   .object({
     name: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters: letters, digits, . _ -'),
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters: letters, digits, . _ -')
+      .refine((name) => !UUID_SHAPE.test(name), 'must not have the shape of a session id (a UUID)'),
     maxConcurrency: z.number().int().positive().max(100_000).default(16),
     allowNetwork: z.boolean().default(false),
     policy: z.string().min(1).max(64).default('default'),

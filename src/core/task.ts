@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { WardenError, type SerializedError } from './errors.js';
 import { PRIORITIES, type PriorityName } from './priority.js';
 import { DEFAULT_SESSION, invalid } from './session.js';
+import { assertJsonValue } from './json-value.js';
 import type { ResourceUsage } from './limits.js';
 
 export const TASK_STATES = [
@@ -108,6 +109,10 @@ export function validateSubmit(
   } catch (cause) {
     throw new WardenError('INVALID_INPUT', 'Task input must be JSON-serialisable', { cause });
   }
+  // Every string (input, metadata, keys, names) must be well-formed Unicode, and the input no deeper than
+  // MAX_JSON_DEPTH, before it reaches the store: one lone surrogate would otherwise fail the group commit
+  // it shares with other callers' tasks, and deep nesting would overflow the canonical-JSON hashing.
+  assertJsonValue(t, 'task');
   // A UTF-16 code unit is at most 3 bytes of UTF-8: only count bytes when the length alone cannot tell.
   if (inputJson.length * 3 > maxInputBytes && Buffer.byteLength(inputJson) > maxInputBytes) {
     throw new WardenError('INPUT_TOO_LARGE', `Task input is larger than ${maxInputBytes} bytes`, {

@@ -1,6 +1,13 @@
 import { LineCounter, isNode, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { WardenError, type ErrorCode } from './errors.js';
+import { jsonValueProblem } from './json-value.js';
+
+/**
+ * Aliases a document may expand. YAML aliases can nest (the "billion laughs"): nine lines that expand to
+ * 9^9 nodes. A configuration file has no need for more than a few.
+ */
+const MAX_ALIASES = 100;
 
 /** One problem in a YAML document: the field path and, where the document has it, its line and column. */
 export interface DocumentIssue {
@@ -44,7 +51,16 @@ export function parseYamlDocument<S extends z.ZodType>(
       }),
     );
   }
-  const parsed = schema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (cause) {
+    // yaml throws a ReferenceError for an alias bomb (and may hit the stack on pathological input).
+    throw fail([{ path: '(yaml)', message: `cannot be read: ${(cause as Error).message}` }]);
+  }
+  const problem = jsonValueProblem(value);
+  if (problem) throw fail([{ path: problem.path, message: problem.message }]);
+  const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw fail(
     parsed.error.issues.flatMap((issue) => {

@@ -21,8 +21,8 @@ export interface MergeReport {
 
 /**
  * validate_merge: may these traces (task ids, or API trace ids that name a task) be merged into the
- * session's accepted results under the session's policy? Refused, under every policy: unknown or
- * foreign tasks, quarantined results, results whose provenance does not verify (a chain that fails
+ * session's accepted results under the session's policy? Refused, under every policy: unknown tasks and
+ * tasks of other sessions (reported alike, without reading them), quarantined results, results whose provenance does not verify (a chain that fails
  * verification, or an output whose digest differs from the one recorded). Under the policy: flags at or
  * above merge.refuseAtSeverity, tasks that did not succeed. Provenance failures raise an Unverified flag;
  * the decision itself is appended to the session's chain.
@@ -46,14 +46,20 @@ export async function validateMerge(
   const verdicts: MergeVerdict[] = [];
   const unverified: TraceFlagRecord[] = [];
   for (const id of ids) {
-    const taskId = await resolveTaskId(store, id);
+    const taskId = await resolveTaskId(store, id, session.id);
     const reasons: string[] = [];
     const task = taskId ? await store.getTask(taskId) : undefined;
-    if (!task || !taskId) {
-      verdicts.push({ id, taskId: null, accepted: false, reasons: ['no such task or trace'] });
+    // A task of another session (perhaps another tenant's) is reported exactly like a missing one, before
+    // its state, flags or result are read, and it is never flagged from here.
+    if (!task || !taskId || task.sessionId !== session.id) {
+      verdicts.push({
+        id,
+        taskId: null,
+        accepted: false,
+        reasons: ['no such task or trace in this session'],
+      });
       continue;
     }
-    if (task.sessionId !== session.id) reasons.push(`belongs to another session`);
     const result = await store.getResult(taskId);
     if (task.state === 'quarantined')
       reasons.push('quarantined: release it first (warden governance release)');
@@ -111,9 +117,9 @@ function provenanceProblem(
   return null;
 }
 
-async function resolveTaskId(store: Store, id: string): Promise<string | null> {
+async function resolveTaskId(store: Store, id: string, sessionId: string): Promise<string | null> {
   if (await store.getTask(id)) return id;
-  // An API trace that belongs to a task merges (or not) with its task.
+  // An API trace of this session that belongs to a task merges (or not) with its task.
   const trace = await store.getTrace(id).catch(() => undefined);
-  return trace?.taskId ?? null;
+  return trace?.sessionId === sessionId ? (trace.taskId ?? null) : null;
 }

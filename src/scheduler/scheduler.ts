@@ -85,6 +85,9 @@ export class Scheduler {
     this.submits = new Batcher(
       (batch) => this.store.submit(batch),
       () => this.wake(),
+      // A submit that fails (a rolled-back transaction) is retried without its neighbours: one bad task
+      // must not fail the other callers, possibly other tenants, that shared its group commit.
+      { isolateFailures: true },
     );
     this.finishes = new Batcher((batch) => this.commitFinishes(batch));
   }

@@ -67,6 +67,8 @@ export function rowToAgent(r: AgentsTable): AgentRecord {
     manifest: JSON.parse(r.manifest) as AgentManifest,
     moduleDigest: r.module_digest,
     createdAt: Number(r.created_at),
+    tenant: r.tenant,
+    shared: Boolean(r.shared),
   };
 }
 

@@ -20,6 +20,9 @@ export interface AgentsTable {
   manifest: string;
   module_digest: string | null;
   created_at: number;
+  /** Migration 0005: the tenant that registered it; shared (1) versions are visible to every tenant. */
+  tenant: string;
+  shared: number;
 }
 
 export interface TasksTable {
@@ -115,6 +118,8 @@ export interface ApiKeysTable {
   key_hash: string;
   created_at: number;
   revoked_at: number | null;
+  /** Migration 0005: 'tenant', or 'installation' for installation-wide admin keys. */
+  scope: string;
 }
 
 export interface TracesTable {

@@ -127,8 +127,13 @@ export interface DeadLetter {
 export interface AgentRecord {
   key: string;
   manifest: AgentManifest;
+  /** SHA-256 of the version's code (module, entry or command files, model weights); null for inline handlers. */
   moduleDigest: string | null;
   createdAt: number;
+  /** The tenant that registered it ('default' for the library, the CLI and installation admins). */
+  tenant: string;
+  /** Visible to every tenant (only installation admins share agents). */
+  shared: boolean;
 }
 
 export type Role = 'admin' | 'operator' | 'viewer';
@@ -140,6 +145,11 @@ export interface ApiKeyRecord {
   name: string;
   createdAt: number;
   revokedAt: number | null;
+  /**
+   * An installation-wide admin key (default tenant, created with `warden keys create --installation`):
+   * it may share agents with every tenant and read installation-wide data such as metrics.
+   */
+  installation: boolean;
 }
 
 export interface TraceRecord {
@@ -166,13 +176,27 @@ export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
 
   createSession(session: Session): Promise<Session>;
+  /**
+   * A session by id or name. With `tenant`, only that tenant's sessions are found, by id or name; without
+   * it, an id finds any tenant's session and a name is looked up in the default tenant (library use).
+   */
   getSession(idOrName: string, tenant?: string): Promise<Session | undefined>;
   listSessions(tenant?: string): Promise<Session[]>;
 
-  /** Registers an agent version. The same manifest again is a no-op; a different one is AGENT_VERSION_CONFLICT. */
-  putAgent(manifest: AgentManifest, moduleDigest: string | null, now: number): Promise<AgentRecord>;
+  /**
+   * Registers an agent version in `manifest.tenant` (default tenant when unset). The same manifest and
+   * code again is a no-op (with `shared`, it also shares the version); a different one is
+   * AGENT_VERSION_CONFLICT.
+   */
+  putAgent(
+    manifest: AgentManifest,
+    moduleDigest: string | null,
+    now: number,
+    options?: { shared?: boolean },
+  ): Promise<AgentRecord>;
   getAgent(key: string): Promise<AgentRecord | undefined>;
-  listAgents(): Promise<AgentRecord[]>;
+  /** Every version, or with `tenant` those it may use: its own and the shared ones. */
+  listAgents(filter?: { tenant?: string }): Promise<AgentRecord[]>;
 
   submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]>;
   claim(request: ClaimRequest): Promise<ClaimOutcome>;
@@ -201,9 +225,11 @@ export interface Store {
   /** `light` counts only queued and running tasks (index-only); the full count scans every task. */
   stats(options?: { light?: boolean }): Promise<StoreStats>;
 
-  listDeadLetters(filter: { sessionId?: string; limit?: number }): Promise<DeadLetter[]>;
+  /** Dead letters, newest first; with `tenant`, only those of that tenant's sessions. */
+  listDeadLetters(filter: { sessionId?: string; tenant?: string; limit?: number }): Promise<DeadLetter[]>;
   replayDeadLetter(taskId: string, now: number): Promise<Task>;
-  purgeDeadLetters(taskIds: readonly string[] | 'all', now: number): Promise<number>;
+  /** Purges the named dead letters or all of them; with `tenant`, only that tenant's are touched. */
+  purgeDeadLetters(taskIds: readonly string[] | 'all', now: number, tenant?: string): Promise<number>;
 
   getBreakers(): Promise<Map<string, BreakerSnapshot>>;
 

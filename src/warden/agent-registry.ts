@@ -1,4 +1,5 @@
 import {
+  DEFAULT_TENANT,
   DEFAULT_BREAKER,
   DEFAULT_LIMITS,
   DEFAULT_RETRY,
@@ -13,6 +14,7 @@ import {
 import {
   timedHealth,
   type AgentHealth,
+  type AgentRuntime,
   type InlineHandler,
   type PreparedAgent,
   type RuntimeRegistry,
@@ -31,14 +33,35 @@ export interface HandlerOptions {
   resources?: Partial<ResourceLimits>;
   retry?: Partial<RetryPolicy>;
   circuitBreaker?: Partial<BreakerPolicy>;
+  /** The tenant whose sessions may run it. @default 'default' */
+  tenant?: string;
+  /** Visible to every tenant's sessions (default tenant only). @default false */
+  shared?: boolean;
+}
+
+/** Who registers a version: its tenant, and whether every tenant may use it. */
+export interface RegisterOptions {
+  /** @default 'default' (the library, the CLI, installation admins) */
+  tenant?: string;
+  /** Share with every tenant. Only versions of the default tenant can be shared. @default false */
+  shared?: boolean;
 }
 
 interface Entry {
   manifest: AgentManifest;
+  /** The registered code digest; what runs must still have it. */
+  digest: string | null;
+  shared: boolean;
   prepared?: Promise<PreparedAgent>;
 }
 
-/** The agent versions this process knows, which of them it can run, and name/capability resolution. */
+/** Runtimes that read the agent's files from disk at every run: their digest is checked before each run. */
+const READS_CODE_EACH_RUN = new Set(['node', 'python', 'process']);
+
+/**
+ * The agent versions this process knows, which of them it can run, and name/capability resolution.
+ * Versions belong to a tenant; a task resolves only its own tenant's versions and the shared ones.
+ */
 export class AgentRegistry implements AgentDirectory {
   private readonly entries = new Map<string, Entry>();
   private runnable: string[] = [];
@@ -48,11 +71,22 @@ export class AgentRegistry implements AgentDirectory {
     private readonly runtimes: RuntimeRegistry,
   ) {}
 
-  async register(manifest: AgentManifest): Promise<AgentRecord> {
-    const runtime = this.runtimes.get(manifest);
-    const digest = runtime.digest ? await runtime.digest(manifest) : null;
-    const record = await this.store.putAgent(manifest, digest, Date.now());
-    this.remember(record.manifest);
+  /**
+   * Registers a version. With `codeDir`, the code digest is computed from the files there (uploads still
+   * in their staging directory) while the stored manifest keeps its own baseDir.
+   */
+  async register(
+    manifest: AgentManifest,
+    options: RegisterOptions = {},
+    codeDir?: string,
+  ): Promise<AgentRecord> {
+    const owned = withTenant(manifest, options);
+    const runtime = this.runtimes.get(owned);
+    const digest = runtime.digest
+      ? await runtime.digest(codeDir ? { ...owned, baseDir: codeDir } : owned)
+      : null;
+    const record = await this.store.putAgent(owned, digest, Date.now(), { shared: options.shared === true });
+    this.remember(record);
     return record;
   }
 
@@ -67,34 +101,47 @@ export class AgentRegistry implements AgentDirectory {
         `Handler ${name}: version must be a semantic version such as 1.2.0, got ${JSON.stringify(options.version)}`,
         { details: { field: 'version' } },
       );
-    const manifest: AgentManifest = {
-      name,
-      version: options.version ?? '1.0.0',
-      ...(options.description ? { description: options.description } : {}),
-      runtime: 'inline',
-      capabilities: options.capabilities ?? [],
-      resources: { ...DEFAULT_LIMITS, ...options.resources },
-      network: { allow: [] },
-      env: {},
-      secrets: [],
-      concurrency: options.concurrency ?? 1000,
-      retry: { ...DEFAULT_RETRY, ...options.retry },
-      circuitBreaker: { ...DEFAULT_BREAKER, ...options.circuitBreaker },
-    };
+    const manifest = withTenant(
+      {
+        name,
+        version: options.version ?? '1.0.0',
+        ...(options.description ? { description: options.description } : {}),
+        runtime: 'inline',
+        capabilities: options.capabilities ?? [],
+        resources: { ...DEFAULT_LIMITS, ...options.resources },
+        network: { allow: [] },
+        env: {},
+        secrets: [],
+        concurrency: options.concurrency ?? 1000,
+        retry: { ...DEFAULT_RETRY, ...options.retry },
+        circuitBreaker: { ...DEFAULT_BREAKER, ...options.circuitBreaker },
+      },
+      options,
+    );
     // Store first: a conflicting version must not replace the registered handler.
-    const record = await this.store.putAgent(manifest, null, Date.now());
+    const record = await this.store.putAgent(manifest, null, Date.now(), { shared: options.shared === true });
     const key = agentKey(manifest);
     this.runtimes.inline.register(key, handler);
     const entry = this.entries.get(key);
     if (entry) entry.prepared = undefined; // the next run uses the handler just registered
-    this.remember(record.manifest, true);
+    this.remember(record, true);
     return record;
   }
 
-  private remember(manifest: AgentManifest, recompute = false): void {
-    const key = agentKey(manifest);
-    if (this.entries.has(key) && !recompute) return;
-    if (!this.entries.has(key)) this.entries.set(key, { manifest });
+  private remember(
+    record: Pick<AgentRecord, 'manifest' | 'moduleDigest' | 'shared'>,
+    recompute = false,
+  ): void {
+    const key = agentKey(record.manifest);
+    const known = this.entries.get(key);
+    if (known) known.shared = record.shared;
+    if (known && !recompute) return;
+    if (!known)
+      this.entries.set(key, {
+        manifest: record.manifest,
+        digest: record.moduleDigest,
+        shared: record.shared,
+      });
     this.runnable = [...this.entries.values()]
       .filter((e) => e.manifest.runtime !== 'inline' || this.runtimes.inline.has(agentKey(e.manifest)))
       .map((e) => agentKey(e.manifest));
@@ -106,7 +153,7 @@ export class AgentRegistry implements AgentDirectory {
 
   async refresh(): Promise<void> {
     for (const record of await this.store.listAgents()) {
-      if (!this.entries.has(record.key) && this.canRun(record.manifest)) this.remember(record.manifest);
+      if (!this.entries.has(record.key) && this.canRun(record.manifest)) this.remember(record);
     }
   }
 
@@ -122,13 +169,44 @@ export class AgentRegistry implements AgentDirectory {
 
   async prepared(key: string): Promise<{ manifest: AgentManifest; agent: PreparedAgent }> {
     const entry = this.entries.get(key) ?? (await this.load(key));
-    entry.prepared ??= this.runtimes.get(entry.manifest).prepare(entry.manifest);
+    entry.prepared ??= this.prepareVerified(entry);
     try {
       return { manifest: entry.manifest, agent: await entry.prepared };
     } catch (err) {
       entry.prepared = undefined; // let a later attempt try again (a missing file may be restored)
       throw err;
     }
+  }
+
+  /**
+   * Prepares a version only if its code still has the digest it was registered with, and, for runtimes
+   * that read their files at every run, checks again before each run: a version is immutable, so edited
+   * code never runs under the old version's name (and provenance) — it needs a new version.
+   */
+  private async prepareVerified(entry: Entry): Promise<PreparedAgent> {
+    const runtime = this.runtimes.get(entry.manifest);
+    const check = entry.digest && runtime.digest ? () => this.checkDigest(entry, runtime) : undefined;
+    if (check) await check(); // no extra turn of the event loop when there is nothing to check
+    const agent = await runtime.prepare(entry.manifest);
+    if (!check || !READS_CODE_EACH_RUN.has(entry.manifest.runtime)) return agent;
+    return {
+      run: async (inputJson, ctx) => {
+        await check();
+        return agent.run(inputJson, ctx);
+      },
+      ...(agent.dispose ? { dispose: () => agent.dispose!() } : {}),
+    };
+  }
+
+  private async checkDigest(entry: Entry, runtime: AgentRuntime): Promise<void> {
+    const now = await runtime.digest!(entry.manifest);
+    if (now === entry.digest) return;
+    const key = agentKey(entry.manifest);
+    throw new WardenError(
+      'AGENT_VERSION_CONFLICT',
+      `The code of ${key} changed after it was registered (registered sha256 ${entry.digest?.slice(0, 12)}…, now ${now?.slice(0, 12) ?? 'none'}…): it will not run under that version. Restore the code, or bump metadata.version in agent.yaml and register the new version.`,
+      { details: { agent: key, registeredDigest: entry.digest, digest: now } },
+    );
   }
 
   /**
@@ -147,60 +225,115 @@ export class AgentRegistry implements AgentDirectory {
     const record = await this.store.getAgent(key);
     if (!record)
       throw new WardenError('AGENT_NOT_FOUND', `No agent ${key} is registered`, { details: { agent: key } });
-    this.remember(record.manifest);
+    this.remember(record);
     return this.entries.get(key)!;
   }
 
   /**
-   * Resolves `name`, `name@version` or a capability to one registered version: the exact version, else
-   * the highest version of that name, else the highest version of the first agent (by name) offering it.
+   * Resolves `name`, `name@version` or a capability to one version `tenant` may use: its own versions,
+   * else the shared ones (a tenant's own versions of a name shadow shared versions of that name). The
+   * exact version, else the highest version of that name, else the highest version of the first agent
+   * (by name) offering the capability. Another tenant's versions are never candidates: asking for one
+   * is AGENT_NOT_FOUND, exactly as for a name nobody registered.
    */
-  async resolve(ref: { agent?: string; capability?: string }): Promise<AgentManifest> {
-    await this.refreshIfMissing(ref);
-    const all = [...this.entries.values()].map((e) => e.manifest);
-    if (ref.agent) {
-      const at = ref.agent.lastIndexOf('@');
+  async resolve(
+    ref: { agent?: string; capability?: string },
+    tenant: string = DEFAULT_TENANT,
+  ): Promise<AgentManifest> {
+    const notFound = (what: string) =>
+      new WardenError('AGENT_NOT_FOUND', what, { details: { agent: ref.agent } });
+    const agent = ref.agent === undefined ? undefined : ownRef(ref.agent, tenant);
+    if (ref.agent !== undefined && agent === undefined) throw notFound(`No agent ${ref.agent} is registered`);
+    await this.refreshIfMissing(agent !== undefined ? { agent } : ref, tenant);
+    const { own, shared } = this.visible(tenant);
+    if (agent !== undefined) {
+      const at = agent.lastIndexOf('@');
       if (at > 0) {
-        const exact = this.entries.get(ref.agent);
-        if (exact) return exact.manifest;
-        throw new WardenError('AGENT_NOT_FOUND', `No agent ${ref.agent} is registered`, {
-          details: { agent: ref.agent },
-        });
+        const [name, version] = [agent.slice(0, at), agent.slice(at + 1)];
+        const exact = [...own, ...shared].find((m) => m.name === name && m.version === version);
+        if (exact) return exact;
+        throw notFound(`No agent ${ref.agent} is registered`);
       }
-      const versions = all.filter((m) => m.name === ref.agent);
-      const best = highest(versions);
+      const mine = own.filter((m) => m.name === agent);
+      const best = highest(mine.length > 0 ? mine : shared.filter((m) => m.name === agent));
       if (best) return best;
-      throw new WardenError(
-        'AGENT_NOT_FOUND',
-        `No agent named ${ref.agent} is registered; register its agent.yaml first`,
-        {
-          details: { agent: ref.agent },
-        },
-      );
+      throw notFound(`No agent named ${ref.agent} is registered; register its agent.yaml first`);
     }
-    const offering = all.filter((m) => m.capabilities.includes(ref.capability ?? ''));
-    const firstName = offering.map((m) => m.name).sort()[0];
-    const best = highest(offering.filter((m) => m.name === firstName));
+    const offering = (list: AgentManifest[]) =>
+      list.filter((m) => m.capabilities.includes(ref.capability ?? ''));
+    const candidates = offering(own).length > 0 ? offering(own) : offering(shared);
+    const firstName = candidates.map((m) => m.name).sort()[0];
+    const best = highest(candidates.filter((m) => m.name === firstName));
     if (best) return best;
     throw new WardenError('AGENT_NOT_FOUND', `No registered agent offers capability ${ref.capability}`, {
       details: { capability: ref.capability },
     });
   }
 
-  private async refreshIfMissing(ref: { agent?: string; capability?: string }): Promise<void> {
-    const known = [...this.entries.values()].some((e) =>
+  /** The versions `tenant` may use: its own, and (other tenants) the shared versions of the default tenant. */
+  private visible(tenant: string): { own: AgentManifest[]; shared: AgentManifest[] } {
+    const own: AgentManifest[] = [];
+    const shared: AgentManifest[] = [];
+    for (const e of this.entries.values()) {
+      if (ownerOf(e.manifest) === tenant) own.push(e.manifest);
+      else if (e.shared) shared.push(e.manifest);
+    }
+    return { own, shared };
+  }
+
+  private async refreshIfMissing(
+    ref: { agent?: string; capability?: string },
+    tenant: string,
+  ): Promise<void> {
+    const { own, shared } = this.visible(tenant);
+    const known = [...own, ...shared].some((m) =>
       ref.agent
-        ? e.manifest.name === ref.agent || agentKey(e.manifest) === ref.agent
-        : e.manifest.capabilities.includes(ref.capability ?? ''),
+        ? m.name === ref.agent || `${m.name}@${m.version}` === ref.agent
+        : m.capabilities.includes(ref.capability ?? ''),
     );
     if (known) return;
-    for (const record of await this.store.listAgents()) {
-      if (!this.entries.has(record.key)) this.entries.set(record.key, { manifest: record.manifest });
+    for (const record of await this.store.listAgents({ tenant })) {
+      const entry = this.entries.get(record.key);
+      if (entry) entry.shared = record.shared;
+      else
+        this.entries.set(record.key, {
+          manifest: record.manifest,
+          digest: record.moduleDigest,
+          shared: record.shared,
+        });
     }
     this.runnable = [...this.entries.values()]
       .filter((e) => this.canRun(e.manifest))
       .map((e) => agentKey(e.manifest));
   }
+}
+
+/** The tenant a version belongs to. */
+export function ownerOf(manifest: AgentManifest): string {
+  return manifest.tenant ?? DEFAULT_TENANT;
+}
+
+/** The manifest as registered by `options.tenant`; sharing is for the default tenant's versions only. */
+function withTenant(manifest: AgentManifest, options: RegisterOptions): AgentManifest {
+  const tenant = options.tenant ?? DEFAULT_TENANT;
+  if (options.shared && tenant !== DEFAULT_TENANT) {
+    throw new WardenError(
+      'FORBIDDEN',
+      `Only installation-wide agents (tenant ${DEFAULT_TENANT}) can be shared; ${tenant}'s agents stay its own`,
+    );
+  }
+  const { tenant: _ignored, ...rest } = manifest;
+  return tenant === DEFAULT_TENANT ? rest : { ...rest, tenant };
+}
+
+/**
+ * A reference as `tenant` wrote it, without its own tenant prefix (`acme/echo@1` from acme is `echo@1`);
+ * undefined for another tenant's prefix, which resolves to nothing.
+ */
+function ownRef(ref: string, tenant: string): string | undefined {
+  const slash = ref.indexOf('/');
+  if (slash < 0) return ref;
+  return ref.slice(0, slash) === tenant ? ref.slice(slash + 1) : undefined;
 }
 
 function highest(manifests: AgentManifest[]): AgentManifest | undefined {
@@ -220,14 +353,16 @@ export function versionStates(
   records: readonly { key: string; manifest: AgentManifest }[],
   inFlight: ReadonlyMap<string, number>,
 ): { key: string; state: AgentVersionState; inFlight: number }[] {
+  // Versions are compared within one tenant's name: two tenants' `echo` are two agents.
   const best = new Map<string, AgentManifest>();
+  const nameOf = (m: AgentManifest) => `${ownerOf(m)}/${m.name}`;
   for (const { manifest } of records) {
-    const top = best.get(manifest.name);
-    if (!top || compareVersions(manifest.version, top.version) > 0) best.set(manifest.name, manifest);
+    const top = best.get(nameOf(manifest));
+    if (!top || compareVersions(manifest.version, top.version) > 0) best.set(nameOf(manifest), manifest);
   }
   return records.map(({ key, manifest }) => {
     const n = inFlight.get(key) ?? 0;
-    const state = best.get(manifest.name) === manifest ? 'active' : n > 0 ? 'draining' : 'idle';
+    const state = best.get(nameOf(manifest)) === manifest ? 'active' : n > 0 ? 'draining' : 'idle';
     return { key, state, inFlight: n };
   });
 }

@@ -7,7 +7,7 @@ export type {
   TypedSubmitTask,
 } from './warden.js';
 export { versionStates } from './agent-registry.js';
-export type { HandlerOptions, AgentVersionState } from './agent-registry.js';
+export type { HandlerOptions, RegisterOptions, AgentVersionState } from './agent-registry.js';
 export { compareVersions } from './version.js';
 export { resolveDataDirectory } from './data-dir.js';
 export type { DataDirectory } from './data-dir.js';

@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import {
   DEFAULT_SESSION,
   WardenError,
+  agentKey,
   compilePrompt,
   normalizePrompt,
   parseManifest,
@@ -44,7 +45,8 @@ import {
   type Store,
   type TaskFilter,
 } from '../store/index.js';
-import { AgentRegistry, type HandlerOptions } from './agent-registry.js';
+import { AgentRegistry, type HandlerOptions, type RegisterOptions } from './agent-registry.js';
+import { StagedAgentFiles } from './agent-files.js';
 import { resolveDataDirectory, type DataDirectory } from './data-dir.js';
 
 export interface WardenOptions {
@@ -211,10 +213,41 @@ export class Warden {
     return pending;
   }
 
-  /** Registers an agent version from a validated manifest, an agent.yaml path, or agent.yaml text. */
-  async registerAgent(manifest: AgentManifest | { path: string }): Promise<AgentRecord> {
+  /**
+   * Registers an agent version from a validated manifest or an agent.yaml path, in the default tenant
+   * unless `options.tenant` says otherwise; `options.shared` makes a default-tenant version usable by
+   * every tenant. A version is immutable: the same name@version with other code is AGENT_VERSION_CONFLICT.
+   */
+  async registerAgent(
+    manifest: AgentManifest | { path: string },
+    options: RegisterOptions = {},
+  ): Promise<AgentRecord> {
     const m = 'path' in manifest ? await loadManifest(manifest.path) : manifest;
-    return this.agents.register(m);
+    return this.agents.register(m, options);
+  }
+
+  /**
+   * Registers a version whose files are given (an upload): they are stored content-addressed under
+   * `<storage root>/agents/sha256-<digest>/`, written under a temporary name and moved into place only
+   * once the registration committed — a conflicting upload (AGENT_VERSION_CONFLICT) changes no file.
+   */
+  async registerAgentFiles(
+    manifest: AgentManifest,
+    files: ReadonlyMap<string, Buffer>,
+    options: RegisterOptions = {},
+  ): Promise<AgentRecord> {
+    const staged = await StagedAgentFiles.stage(this.storageRoot, files);
+    let record: AgentRecord;
+    try {
+      record = await this.agents.register({ ...manifest, baseDir: staged.dir }, options, staged.stagingDir);
+    } catch (err) {
+      await staged.discard();
+      throw err;
+    }
+    // Committed first, moved second: a crash in between leaves a version whose files are missing
+    // (its tasks fail FILE_NOT_FOUND and retry), which uploading the same files again repairs.
+    await staged.commit();
+    return record;
   }
 
   /** Registers a trusted in-process handler as an agent (runtime `inline`). */
@@ -230,19 +263,23 @@ export class Warden {
     return this.agents.registerHandler(name, handler as InlineHandler, options);
   }
 
-  async listAgents(): Promise<AgentRecord[]> {
-    return this.store.listAgents();
+  /** Every registered version, or with `tenant` the versions that tenant may use (its own and shared ones). */
+  async listAgents(filter: { tenant?: string } = {}): Promise<AgentRecord[]> {
+    return this.store.listAgents(filter);
   }
 
   /**
    * Health of registered agents (all, or the versions `agent` resolves to): LLM endpoints are asked for
    * their model list, local models are loaded and evaluate a token, other runtimes prepare.
    */
-  async agentHealth(options: { agent?: string; timeoutMs?: number } = {}): Promise<AgentHealthReport[]> {
+  async agentHealth(
+    options: { agent?: string; timeoutMs?: number; tenant?: string } = {},
+  ): Promise<AgentHealthReport[]> {
     this.assertOpen();
+    const tenant = options.tenant;
     const records = options.agent
-      ? [await this.agents.resolve({ agent: options.agent })]
-      : (await this.store.listAgents()).map((r) => r.manifest);
+      ? [await this.agents.resolve({ agent: options.agent }, tenant)]
+      : (await this.store.listAgents(tenant === undefined ? {} : { tenant })).map((r) => r.manifest);
     const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
     return Promise.all(
       records.map(async (manifest) => ({
@@ -265,13 +302,15 @@ export class Warden {
     const named: SubmitTask =
       typeof agent === 'object' ? { ...task, agent: agent.key } : (task as SubmitTask);
     const t = validateSubmit(named, this.maxInputBytes);
-    const [session, manifest] = await Promise.all([
-      this.getSession(t.session),
-      this.agents.resolve({
+    const session = await this.getSession(t.session);
+    // The session's tenant decides which agents the name can mean: never another tenant's.
+    const manifest = await this.agents.resolve(
+      {
         ...(t.agent ? { agent: t.agent } : {}),
         ...(t.capability ? { capability: t.capability } : {}),
-      }),
-    ]);
+      },
+      session.tenant,
+    );
     const id = uuidv7();
     const now = this.scheduler.options.clock.now();
     // An LLM agent's prompt is rendered now: a missing input field is a 400 here, not a dead task later,
@@ -290,7 +329,7 @@ export class Warden {
     const outcome = await this.scheduler.enqueue({
       id,
       sessionId: session.id,
-      agentKey: `${manifest.name}@${manifest.version}`,
+      agentKey: agentKey(manifest),
       priority: t.priority,
       maxAttempts: manifest.retry.maxAttempts,
       inputJson: t.inputJson,
@@ -354,10 +393,12 @@ export class Warden {
     return [...stored, ...this.scheduler.pendingLogs(taskId).filter(newer)];
   }
 
+  /** The dead-letter queue; `tenant` limits listing and purging to that tenant's sessions. */
   readonly dlq = {
-    list: async (filter: { session?: string; limit?: number } = {}): Promise<DeadLetter[]> =>
+    list: async (filter: { session?: string; limit?: number; tenant?: string } = {}): Promise<DeadLetter[]> =>
       this.store.listDeadLetters({
         ...(filter.limit ? { limit: filter.limit } : {}),
+        ...(filter.tenant !== undefined ? { tenant: filter.tenant } : {}),
         ...(filter.session ? { sessionId: (await this.getSession(filter.session)).id } : {}),
       }),
     replay: async (taskId: string): Promise<Task> => {
@@ -365,8 +406,8 @@ export class Warden {
       this.scheduler.wake();
       return task;
     },
-    purge: async (taskIds: string[] | 'all'): Promise<number> =>
-      this.store.purgeDeadLetters(taskIds, Date.now()),
+    purge: async (taskIds: string[] | 'all', options: { tenant?: string } = {}): Promise<number> =>
+      this.store.purgeDeadLetters(taskIds, Date.now(), options.tenant),
   };
 
   /** Recomputes a session's provenance chain and reports the first broken link. */

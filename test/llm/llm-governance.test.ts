@@ -93,7 +93,13 @@ describe('LLM agents over the API', () => {
   it('SSE streams token events before the result; /metrics counts tokens and outcomes', async () => {
     const warden = await setup();
     const app = await buildServer(warden, { logger: false });
-    const { key } = await createApiKey(warden.store, { role: 'admin', tenant: 'default', name: 't' });
+    // /metrics is installation-wide: an installation admin key reads it.
+    const { key } = await createApiKey(warden.store, {
+      role: 'admin',
+      tenant: 'default',
+      name: 't',
+      installation: true,
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;

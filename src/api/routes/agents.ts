@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { stringify } from 'yaml';
-import { WardenError, agentKey, parseManifest } from '../../core/index.js';
+import { WardenError, parseManifest } from '../../core/index.js';
+import type { AgentRecord } from '../../store/index.js';
+import { tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
@@ -15,6 +15,8 @@ const agentSummary = {
     runtime: { type: 'string' },
     capabilities: { type: 'array', items: { type: 'string' } },
     moduleDigest: { type: ['string', 'null'] },
+    tenant: { type: 'string' },
+    shared: { type: 'boolean' },
     breaker: { type: 'string' },
     runnable: { type: 'boolean' },
     createdAt: { type: 'integer' },
@@ -22,13 +24,15 @@ const agentSummary = {
 } as const;
 
 export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: ApiContext): void {
-  app.post<{ Body: { manifest: string | Record<string, unknown>; files?: Record<string, string> } }>(
+  app.post<{
+    Body: { manifest: string | Record<string, unknown>; files?: Record<string, string>; shared?: boolean };
+  }>(
     '/agents',
     {
       onRequest: admin,
       schema: {
         summary:
-          'Register an agent version: its agent.yaml (text or object) and, optionally, its files (base64), e.g. a WASM module',
+          "Register an agent version in the key's tenant: its agent.yaml (text or object) and, optionally, its files (base64), e.g. a WASM module. Versions are immutable; `shared` (installation admins only) lets every tenant use it",
         body: {
           type: 'object',
           required: ['manifest'],
@@ -40,25 +44,29 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
               maxProperties: 64,
               additionalProperties: { type: 'string', contentEncoding: 'base64' },
             },
+            shared: { type: 'boolean' },
           },
         },
         response: { 201: agentSummary, ...errorResponses },
       },
     },
     async (request, reply) => {
-      const { manifest, files } = request.body;
+      const { manifest, files, shared } = request.body;
+      const principal = request.principal!;
+      if (shared && !principal.installation) {
+        throw new WardenError(
+          'FORBIDDEN',
+          "Only an installation admin key can share an agent with every tenant (warden keys create --installation); this key's agents belong to its tenant",
+        );
+      }
       const text = typeof manifest === 'string' ? manifest : stringify(manifest);
       const parsed = parseManifest(text, 'request body');
-      const baseDir = join(warden.storageRoot, 'agents', parsed.name, parsed.version);
-      for (const [name, content] of Object.entries(files ?? {})) {
-        const path = safeJoin(baseDir, name);
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, Buffer.from(content, 'base64'), { mode: 0o640 });
-      }
-      const record = await warden.registerAgent({ ...parsed, baseDir });
-      return reply
-        .status(201)
-        .send(summary(record.manifest, record.moduleDigest, record.createdAt, 'closed', true));
+      const record = await warden.registerAgentFiles(
+        parsed,
+        new Map(Object.entries(files ?? {}).map(([name, b64]) => [name, Buffer.from(b64, 'base64')])),
+        { tenant: tenantOf(request), shared: shared === true },
+      );
+      return reply.status(201).send(summary(record, 'closed', true));
     },
   );
 
@@ -102,6 +110,7 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
     },
     async (request) =>
       warden.agentHealth({
+        tenant: tenantOf(request),
         ...(request.query.agent ? { agent: request.query.agent } : {}),
         ...(request.query.timeoutMs ? { timeoutMs: request.query.timeoutMs } : {}),
       }),
@@ -112,58 +121,34 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
     {
       onRequest: viewer,
       schema: {
-        summary: 'Every registered agent version, its breaker state and whether this server can run it',
+        summary:
+          "The agent versions the key's tenant may use (its own and shared ones), their breaker state and whether this server can run them",
         response: { 200: { type: 'array', items: agentSummary }, ...errorResponses },
       },
     },
-    async () => {
+    async (request) => {
       const breakers = warden.scheduler.breakerSnapshot();
       const runnable = new Set(warden.scheduler.runnableKeys());
-      return (await warden.listAgents()).map((a) =>
-        summary(
-          a.manifest,
-          a.moduleDigest,
-          a.createdAt,
-          breakers.get(a.key)?.state ?? 'closed',
-          runnable.has(a.key),
-        ),
+      return (await warden.listAgents({ tenant: tenantOf(request) })).map((a) =>
+        summary(a, breakers.get(a.key)?.state ?? 'closed', runnable.has(a.key)),
       );
     },
   );
 }
 
-function summary(
-  m: Parameters<typeof agentKey>[0] & { runtime: string; capabilities: string[] },
-  moduleDigest: string | null,
-  createdAt: number,
-  breaker: string,
-  runnable: boolean,
-) {
+function summary(record: AgentRecord, breaker: string, runnable: boolean) {
+  const m = record.manifest;
   return {
-    key: agentKey(m),
+    key: record.key,
     name: m.name,
     version: m.version,
     runtime: m.runtime,
     capabilities: m.capabilities,
-    moduleDigest,
+    moduleDigest: record.moduleDigest,
+    tenant: record.tenant,
+    shared: record.shared,
     breaker,
     runnable,
-    createdAt,
+    createdAt: record.createdAt,
   };
-}
-
-/** Resolves an uploaded file name inside the agent's directory, refusing absolute paths and `..`. */
-function safeJoin(base: string, name: string): string {
-  const cleaned = normalize(name);
-  const path = resolve(base, cleaned);
-  if (isAbsolute(name) || cleaned.startsWith('..') || !path.startsWith(`${resolve(base)}/`)) {
-    throw new WardenError(
-      'INVALID_INPUT',
-      `File name ${JSON.stringify(name)} must be a relative path inside the agent's directory`,
-      {
-        details: { file: name },
-      },
-    );
-  }
-  return path;
 }

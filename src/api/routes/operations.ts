@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { WardenError, priorityName } from '../../core/index.js';
+import { sessionOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses, idParams } from '../schemas.js';
 import { taskOf } from './tasks.js';
@@ -18,14 +19,15 @@ const deadLetter = {
 
 export function operationRoutes(
   app: FastifyInstance,
-  { warden, metrics, viewer, operator, admin }: ApiContext,
+  { warden, metrics, viewer, operator, installation }: ApiContext,
 ): void {
   app.get(
     '/scheduler/stats',
     {
       onRequest: operator,
       schema: {
-        summary: 'Queue depth, running tasks, dead letters and circuit breakers (whole server)',
+        summary:
+          "Queue depth, running tasks and dead letters (whole server), and the circuit breakers of the agents the key's tenant may use",
         response: {
           200: {
             type: 'object',
@@ -53,8 +55,9 @@ export function operationRoutes(
         },
       },
     },
-    async () => {
+    async (request) => {
       const stats = await warden.store.stats({ light: true });
+      const visible = new Set((await warden.listAgents({ tenant: tenantOf(request) })).map((a) => a.key));
       return {
         queued: stats.byState['queued'] ?? 0,
         running: stats.byState['running'] ?? 0,
@@ -64,11 +67,13 @@ export function operationRoutes(
         deadLetters: stats.deadLetters,
         inFlightHere: warden.scheduler.inFlightCount,
         concurrency: warden.scheduler.options.concurrency,
-        breakers: [...warden.scheduler.breakerSnapshot()].map(([agent, b]) => ({
-          agent,
-          state: b.state,
-          consecutiveFailures: b.consecutiveFailures,
-        })),
+        breakers: [...warden.scheduler.breakerSnapshot()]
+          .filter(([agent]) => visible.has(agent))
+          .map(([agent, b]) => ({
+            agent,
+            state: b.state,
+            consecutiveFailures: b.consecutiveFailures,
+          })),
       };
     },
   );
@@ -91,21 +96,14 @@ export function operationRoutes(
       },
     },
     async (request) => {
-      const tenant = request.principal!.tenant;
-      const sessions = new Set((await warden.store.listSessions(tenant)).map((s) => s.id));
-      const sessionFilter = request.query.session
-        ? (await warden.store.getSession(request.query.session, tenant))?.id
+      const session = request.query.session
+        ? await sessionOf(warden, request, request.query.session)
         : undefined;
-      if (request.query.session && (!sessionFilter || !sessions.has(sessionFilter))) {
-        throw new WardenError('SESSION_NOT_FOUND', `No session ${request.query.session}`);
-      }
-      const list = await warden.store.listDeadLetters({
-        limit: 1000,
-        ...(sessionFilter ? { sessionId: sessionFilter } : {}),
+      return warden.store.listDeadLetters({
+        tenant: tenantOf(request),
+        limit: Math.max(1, Number(request.query.limit ?? 100)),
+        ...(session ? { sessionId: session.id } : {}),
       });
-      return list
-        .filter((d) => sessions.has(d.sessionId))
-        .slice(0, Math.max(1, Number(request.query.limit ?? 100)));
     },
   );
 
@@ -125,9 +123,53 @@ export function operationRoutes(
     },
   );
 
+  app.post<{ Body: { ids?: string[]; all?: boolean } }>(
+    '/dlq/purge',
+    {
+      onRequest: operator,
+      schema: {
+        summary:
+          "Remove dead letters of the key's tenant for good (named ids, or all: true); their tasks stay dead, with results and provenance",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ids: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 1000,
+              items: { type: 'string', minLength: 1, maxLength: 200 },
+            },
+            all: { type: 'boolean', const: true },
+          },
+        },
+        response: {
+          200: { type: 'object', properties: { purged: { type: 'integer' } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { ids, all } = request.body ?? {};
+      if ((ids === undefined) === (all === undefined))
+        throw new WardenError('INVALID_INPUT', 'Name the dead letters to purge (ids), or pass all: true', {
+          details: { issues: [{ path: 'body.ids', message: 'name exactly one of ids or all' }] },
+        });
+      // Only the caller's tenant's dead letters are touched; another tenant's ids count as missing.
+      return { purged: await warden.dlq.purge(all ? 'all' : ids!, { tenant: tenantOf(request) }) };
+    },
+  );
+
   app.get(
     '/metrics',
-    { onRequest: admin, schema: { summary: 'Prometheus metrics (text exposition format)', hide: false } },
+    {
+      onRequest: installation,
+      schema: {
+        summary:
+          'Prometheus metrics of the whole installation (text exposition format); needs an installation admin key',
+        hide: false,
+      },
+    },
     async (_request, reply) => {
       const { contentType, body } = await metrics.render();
       return reply.header('content-type', contentType).send(body);

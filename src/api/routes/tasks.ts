@@ -1,19 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { WardenError, type Task } from '../../core/index.js';
-import type { Warden } from '../../warden/index.js';
-import { sessionById } from '../auth.js';
+import type { FastifyInstance } from 'fastify';
+import { taskOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses, idParams } from '../schemas.js';
 import { streamTaskEvents } from './task-events.js';
 
-/** A task of the caller's tenant, or TASK_NOT_FOUND (also for another tenant's task). */
-export async function taskOf(warden: Warden, request: FastifyRequest, id: string): Promise<Task> {
-  const notFound = new WardenError('TASK_NOT_FOUND', `No task with id ${id}`, { details: { taskId: id } });
-  const task = await warden.store.getTask(id);
-  if (!task) throw notFound;
-  await sessionById(warden, request, task.sessionId, notFound);
-  return task;
-}
+export { taskOf } from '../auth.js';
 
 export function taskRoutes(app: FastifyInstance, { warden, viewer, operator }: ApiContext): void {
   app.get<{ Params: { id: string } }>(

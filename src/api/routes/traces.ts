@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { WardenError, canonicalJson } from '../../core/index.js';
 import { sha256Hex } from '../../provenance/index.js';
-import { sessionById, sessionOf } from '../auth.js';
+import { sessionOf, traceOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses, idParams } from '../schemas.js';
 
@@ -98,10 +98,7 @@ export function traceRoutes(app: FastifyInstance, { warden, operator }: ApiConte
       },
     },
     async (request, reply) => {
-      const notFound = new WardenError('TRACE_NOT_FOUND', `No trace with id ${request.params.id}`);
-      const trace = await warden.store.getTrace(request.params.id);
-      if (!trace) throw notFound;
-      await sessionById(warden, request, trace.sessionId, notFound);
+      const trace = await traceOf(warden, request, request.params.id);
       try {
         canonicalJson(request.body.data ?? {});
       } catch (cause) {

@@ -34,11 +34,13 @@ export function dlqCommand(): Command {
     .command('list')
     .option('-s, --session <name>', 'only this session')
     .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit'), 50)
-    .action(async (flags: { session?: string; limit: number }, cmd: Command) => {
+    .option('-t, --tenant <tenant>', "only this tenant's dead letters (default: every tenant's)")
+    .action(async (flags: { session?: string; limit: number; tenant?: string }, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
         const list = await warden.dlq.list({
           limit: flags.limit,
+          ...(flags.tenant ? { tenant: flags.tenant } : {}),
           ...(flags.session ? { session: flags.session } : {}),
         });
         if (json) return printJson(list);
@@ -65,13 +67,17 @@ export function dlqCommand(): Command {
   dlq
     .command('purge')
     .argument('[task-id...]')
-    .option('--all', 'purge every dead letter')
+    .option('--all', "purge every dead letter (of --tenant's sessions only, with --tenant)")
+    .option('-t, --tenant <tenant>', "touch only this tenant's dead letters")
     .description('remove dead letters for good (their tasks stay dead, with their results and provenance)')
-    .action(async (ids: string[], flags: { all?: boolean }, cmd: Command) => {
+    .action(async (ids: string[], flags: { all?: boolean; tenant?: string }, cmd: Command) => {
       if (!flags.all && ids.length === 0)
         throw new WardenError('INVALID_INPUT', 'name task ids to purge, or pass --all');
       await withWarden(cmd, async (warden) => {
-        const n = await warden.dlq.purge(flags.all ? 'all' : ids);
+        const n = await warden.dlq.purge(
+          flags.all ? 'all' : ids,
+          flags.tenant ? { tenant: flags.tenant } : {},
+        );
         process.stdout.write(`purged ${n} dead letter${n === 1 ? '' : 's'}\n`);
       });
     });

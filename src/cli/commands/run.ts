@@ -202,12 +202,21 @@ export function agentsCommand(): Command {
   agents
     .command('register')
     .argument('<agent.yaml...>')
-    .description('validate and register agent manifests')
-    .action(async (paths: string[], _flags: unknown, cmd: Command) => {
+    .description(
+      'validate and register agent manifests (in the default tenant; versions are immutable: changed code needs a new version)',
+    )
+    .option('-t, --tenant <tenant>', "register for this tenant only (its API keys' sessions)", 'default')
+    .option('--shared', 'let every tenant use these versions (default tenant only; registering again shares)')
+    .action(async (paths: string[], flags: { tenant: string; shared?: boolean }, cmd: Command) => {
       await withWarden(cmd, async (warden) => {
         for (const path of paths) {
-          const record = await warden.registerAgent(await loadManifest(path));
-          process.stdout.write(`registered ${record.key} (${record.manifest.runtime})\n`);
+          const record = await warden.registerAgent(await loadManifest(path), {
+            tenant: flags.tenant,
+            shared: flags.shared === true,
+          });
+          process.stdout.write(
+            `registered ${record.key} (${record.manifest.runtime}${record.shared ? ', shared with every tenant' : ''})\n`,
+          );
         }
       });
     });

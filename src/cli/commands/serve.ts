@@ -72,8 +72,9 @@ export function serveCommand(): Command {
           for (const example of EXAMPLES) {
             const path = `${root}${example}`;
             if (existsSync(path))
+              // Installation-wide examples: every tenant may run them.
               await warden
-                .registerAgent({ path })
+                .registerAgent({ path }, { shared: true })
                 .catch((e: Error) => app.log.warn(`example ${example} not registered: ${e.message}`));
           }
         }
@@ -88,9 +89,10 @@ export function serveCommand(): Command {
             tenant: 'default',
             role: 'admin',
             name: 'first admin key',
+            installation: true,
           });
           process.stderr.write(
-            `\nFirst admin API key (tenant "default", id ${record.id}) — shown once, store it now:\n\n  ${key}\n\n`,
+            `\nFirst admin API key (installation-wide, tenant "default", id ${record.id}) — shown once, store it now:\n\n  ${key}\n\n`,
           );
         }
         process.stderr.write(
@@ -117,21 +119,28 @@ export function keysCommand(): Command {
     .option('-t, --tenant <tenant>', 'tenant the key belongs to', 'default')
     .option('-r, --role <role>', `one of ${ROLES.join(', ')}`, 'operator')
     .option('-n, --name <name>', 'a label for people', 'cli')
-    .action(async (flags: { tenant: string; role: string; name: string }, cmd: Command) => {
-      const { json } = globals(cmd);
-      await withWarden(cmd, async (warden) => {
-        const { key, record } = await createApiKey(warden.store, {
-          tenant: flags.tenant,
-          role: flags.role as Role,
-          name: flags.name,
+    .option(
+      '--installation',
+      'an installation-wide admin key (default tenant, admin role): it may share agents with every tenant and read /metrics',
+    )
+    .action(
+      async (flags: { tenant: string; role: string; name: string; installation?: boolean }, cmd: Command) => {
+        const { json } = globals(cmd);
+        await withWarden(cmd, async (warden) => {
+          const { key, record } = await createApiKey(warden.store, {
+            tenant: flags.tenant,
+            role: flags.role as Role,
+            name: flags.name,
+            installation: flags.installation === true,
+          });
+          if (json) return printJson({ key, ...record });
+          process.stdout.write(`${key}\n`);
+          process.stderr.write(
+            `created ${record.id} (${record.role}, tenant ${record.tenant}${record.installation ? ', installation-wide' : ''}); the key is shown only now\n`,
+          );
         });
-        if (json) return printJson({ key, ...record });
-        process.stdout.write(`${key}\n`);
-        process.stderr.write(
-          `created ${record.id} (${record.role}, tenant ${record.tenant}); the key is shown only now\n`,
-        );
-      });
-    });
+      },
+    );
   keys
     .command('list')
     .option('-t, --tenant <tenant>', 'only this tenant')
@@ -142,7 +151,7 @@ export function keysCommand(): Command {
         if (json) return printJson(list);
         for (const k of list) {
           process.stdout.write(
-            `${k.id}  ${k.tenant.padEnd(16)} ${k.role.padEnd(9)} ${k.revokedAt ? 'revoked' : 'active '}  ${k.name}\n`,
+            `${k.id}  ${k.tenant.padEnd(16)} ${k.role.padEnd(9)} ${k.revokedAt ? 'revoked' : 'active '}  ${k.installation ? 'installation  ' : ''}${k.name}\n`,
           );
         }
       });

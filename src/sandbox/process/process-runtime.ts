@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WardenError, type AgentManifest, type Runtime } from '../../core/index.js';
 import type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
@@ -64,12 +65,39 @@ export class ProcessRuntime implements AgentRuntime {
     };
   }
 
+  /**
+   * The code of the version: the entry script or executable and every argument that names an existing
+   * file (so `command: [python3, main.py]` covers main.py). One file hashes as its SHA-256 (as before);
+   * several hash as the SHA-256 of their digests and paths, one per line.
+   */
   async digest(manifest: AgentManifest): Promise<string | null> {
-    const { codePath } = resolveCommand(manifest);
-    if (!codePath) return null;
+    const { codePath, args, cwd } = resolveCommand(manifest);
+    const files = [...new Set([codePath, ...args.map((a) => argFile(a, cwd))])].filter(
+      (f): f is string => f !== null,
+    );
+    if (files.length === 0) return null;
+    const digests = await Promise.all(
+      files.map(async (f) =>
+        createHash('sha256')
+          .update(await readFile(f))
+          .digest('hex'),
+      ),
+    );
+    if (digests.length === 1) return digests[0]!;
     return createHash('sha256')
-      .update(await readFile(codePath))
+      .update(files.map((f, i) => `${digests[i]}  ${relative(cwd, f)}\n`).join(''))
       .digest('hex');
+  }
+}
+
+/** An argument that names an existing regular file (relative to the agent's directory), else null. */
+function argFile(arg: string, cwd: string): string | null {
+  if (arg.startsWith('-') || arg.length > 4096) return null;
+  const path = isAbsolute(arg) ? arg : resolve(cwd, arg);
+  try {
+    return statSync(path).isFile() ? path : null;
+  } catch {
+    return null;
   }
 }
 

@@ -4,6 +4,7 @@ import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-tree-heads.js';
 import * as m0003 from './0003-governance.js';
 import * as m0004 from './0004-api.js';
+import * as m0005 from './0005-tenancy.js';
 
 /** Numbered, forward-only. Never edit a shipped migration: add the next number. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-tree-heads': m0002,
   '0003-governance': m0003,
   '0004-api': m0004,
+  '0005-tenancy': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

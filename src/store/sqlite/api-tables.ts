@@ -14,6 +14,7 @@ const toKey = (r: ApiKeysTable): ApiKeyRecord => ({
   name: r.name,
   createdAt: Number(r.created_at),
   revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  installation: r.scope === 'installation',
 });
 
 const toTrace = (r: TracesTable): TraceRecord => ({
@@ -27,8 +28,8 @@ const toTrace = (r: TracesTable): TraceRecord => ({
 
 export function insertApiKey(db: BetterSqlite3.Database, k: ApiKeyRecord, keyHash: string): void {
   db.prepare(
-    'INSERT INTO api_keys (id, tenant, role, name, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
-  ).run(k.id, k.tenant, k.role, k.name, keyHash, k.createdAt);
+    'INSERT INTO api_keys (id, tenant, role, name, key_hash, created_at, revoked_at, scope) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
+  ).run(k.id, k.tenant, k.role, k.name, keyHash, k.createdAt, k.installation ? 'installation' : 'tenant');
 }
 
 export function findApiKey(db: BetterSqlite3.Database, keyHash: string): ApiKeyRecord | undefined {

@@ -13,6 +13,8 @@ import {
  * The head is read inside the write transaction, so several processes appending to one chain stay linked.
  * With `trees`, each session's Merkle frontier is extended by the same records (O(log n) per batch); the
  * grown trees become current only through committed(), once the transaction has committed.
+ * With `agentDigest`, every record that names an agent version also carries that version's registered
+ * code digest (`data.agentDigest`), so a record says which code ran, not only which name.
  */
 export class ChainWriter {
   private readonly pending = new Map<string, ProvenanceEvent[]>();
@@ -23,9 +25,12 @@ export class ChainWriter {
     private readonly insertLink: Statement,
     private readonly putHead: Statement,
     private readonly trees?: SessionTrees,
+    private readonly agentDigest?: (agentKey: string) => string | null,
   ) {}
 
   add(sessionId: string, event: ProvenanceEvent): void {
+    const digest = event.agent && this.agentDigest?.(event.agent);
+    if (digest) event = { ...event, data: { ...event.data, agentDigest: digest } };
     const list = this.pending.get(sessionId);
     if (list) list.push(event);
     else this.pending.set(sessionId, [event]);

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import {
+  DEFAULT_TENANT,
   WardenError,
   agentKey,
   canonicalJson,
@@ -140,6 +141,7 @@ export class SqliteStore implements Store {
   private readonly flags: TraceFlagSql;
   private readonly caps = new Map<string, { n: number; at: number }>();
   private readonly treeHeads: SqliteTreeHeads;
+  private readonly agentDigests = new Map<string, string | null>();
   private closed = false;
 
   constructor(
@@ -157,7 +159,13 @@ export class SqliteStore implements Store {
   }
 
   private chain(): ChainWriter {
-    return new ChainWriter(this.stmt.getHead, this.stmt.insertLink, this.stmt.putHead, this.treeHeads.trees);
+    return new ChainWriter(
+      this.stmt.getHead,
+      this.stmt.insertLink,
+      this.stmt.putHead,
+      this.treeHeads.trees,
+      (key) => this.agentDigest(key),
+    );
   }
 
   /** Runs `body` in one IMMEDIATE transaction so concurrent writers (other processes) queue instead of failing. */
@@ -209,10 +217,16 @@ export class SqliteStore implements Store {
     });
   }
 
-  async getSession(idOrName: string, tenant = 'default'): Promise<Session | undefined> {
-    const row = (this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(idOrName) ??
-      this.db.prepare('SELECT * FROM sessions WHERE tenant = ? AND name = ?').get(tenant, idOrName)) as
-      Database['sessions'] | undefined;
+  async getSession(idOrName: string, tenant?: string): Promise<Session | undefined> {
+    // With a tenant, an id of another tenant's session finds nothing: ids and names never cross tenants.
+    const byId =
+      tenant === undefined
+        ? this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(idOrName)
+        : this.db.prepare('SELECT * FROM sessions WHERE id = ? AND tenant = ?').get(idOrName, tenant);
+    const row = (byId ??
+      this.db
+        .prepare('SELECT * FROM sessions WHERE tenant = ? AND name = ?')
+        .get(tenant ?? DEFAULT_TENANT, idOrName)) as Database['sessions'] | undefined;
     return row ? rowToSession(row) : undefined;
   }
 
@@ -224,8 +238,15 @@ export class SqliteStore implements Store {
 
   // ---- agents ---------------------------------------------------------------------------------
 
-  async putAgent(manifest: AgentManifest, moduleDigest: string | null, now: number): Promise<AgentRecord> {
+  async putAgent(
+    manifest: AgentManifest,
+    moduleDigest: string | null,
+    now: number,
+    options: { shared?: boolean } = {},
+  ): Promise<AgentRecord> {
     const key = agentKey(manifest);
+    const tenant = manifest.tenant ?? DEFAULT_TENANT;
+    const shared = options.shared === true;
     const { baseDir: _ignored, ...comparable } = manifest;
     return this.tx(() => {
       const row = this.db.prepare('SELECT * FROM agents WHERE key = ?').get(key) as
@@ -239,15 +260,19 @@ export class SqliteStore implements Store {
         ) {
           throw new WardenError(
             'AGENT_VERSION_CONFLICT',
-            `Agent ${key} is already registered with a different manifest or code. Agent versions are immutable so that provenance stays meaningful: bump metadata.version.`,
-            { details: { agent: key } },
+            `Agent ${key} is already registered with a different manifest or code${existing.moduleDigest && moduleDigest && existing.moduleDigest !== moduleDigest ? ` (registered code sha256 ${existing.moduleDigest.slice(0, 12)}…, this code ${moduleDigest.slice(0, 12)}…)` : ''}. Agent versions are immutable so that provenance stays meaningful: bump metadata.version in agent.yaml and register again.`,
+            { details: { agent: key, registeredDigest: existing.moduleDigest, digest: moduleDigest } },
           );
+        }
+        if (shared && !existing.shared) {
+          this.db.prepare('UPDATE agents SET shared = 1 WHERE key = ?').run(key);
+          return { ...existing, shared: true };
         }
         return existing;
       }
       this.db
         .prepare(
-          'INSERT INTO agents (key, name, version, runtime, concurrency, manifest, module_digest, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO agents (key, name, version, runtime, concurrency, manifest, module_digest, created_at, tenant, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           key,
@@ -258,9 +283,12 @@ export class SqliteStore implements Store {
           JSON.stringify(manifest),
           moduleDigest,
           now,
+          tenant,
+          shared ? 1 : 0,
         );
       this.caps.delete(`a:${key}`);
-      return { key, manifest, moduleDigest, createdAt: now };
+      this.agentDigests.set(key, moduleDigest);
+      return { key, manifest, moduleDigest, createdAt: now, tenant, shared };
     });
   }
 
@@ -270,10 +298,25 @@ export class SqliteStore implements Store {
     return row ? rowToAgent(row) : undefined;
   }
 
-  async listAgents(): Promise<AgentRecord[]> {
-    return (
-      await this.kysely.selectFrom('agents').selectAll().orderBy('name').orderBy('created_at').execute()
-    ).map(rowToAgent);
+  async listAgents(filter: { tenant?: string } = {}): Promise<AgentRecord[]> {
+    let q = this.kysely.selectFrom('agents').selectAll().orderBy('name').orderBy('created_at');
+    if (filter.tenant !== undefined) {
+      const tenant = filter.tenant;
+      q = q.where((eb) => eb.or([eb('tenant', '=', tenant), eb('shared', '=', 1)]));
+    }
+    return (await q.execute()).map(rowToAgent);
+  }
+
+  /**
+   * The registered code digest of an agent version, for the provenance records of its tasks. Versions
+   * are immutable, so a digest once read never changes.
+   */
+  private agentDigest(key: string): string | null {
+    if (this.agentDigests.has(key)) return this.agentDigests.get(key)!;
+    const row = this.stmt.agentDigest.get(key) as { module_digest: string | null } | undefined;
+    const digest = row?.module_digest ?? null;
+    if (row) this.agentDigests.set(key, digest);
+    return digest;
   }
 
   // ---- tasks: hot path ------------------------------------------------------------------------
@@ -698,13 +741,23 @@ export class SqliteStore implements Store {
 
   // ---- dead-letter queue ----------------------------------------------------------------------
 
-  async listDeadLetters(filter: { sessionId?: string; limit?: number }): Promise<DeadLetter[]> {
+  async listDeadLetters(filter: {
+    sessionId?: string;
+    tenant?: string;
+    limit?: number;
+  }): Promise<DeadLetter[]> {
     let q = this.kysely
       .selectFrom('dead_letters')
-      .selectAll()
+      .selectAll('dead_letters')
       .orderBy('dead_at', 'desc')
       .limit(filter.limit ?? 100);
-    if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
+    if (filter.sessionId) q = q.where('dead_letters.session_id', '=', filter.sessionId);
+    if (filter.tenant !== undefined) {
+      const tenant = filter.tenant;
+      q = q.where('dead_letters.session_id', 'in', (eb) =>
+        eb.selectFrom('sessions').select('sessions.id').where('sessions.tenant', '=', tenant),
+      );
+    }
     return (await q.execute()).map(rowToDeadLetter);
   }
 
@@ -728,14 +781,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  async purgeDeadLetters(taskIds: readonly string[] | 'all', now: number): Promise<number> {
+  async purgeDeadLetters(taskIds: readonly string[] | 'all', now: number, tenant?: string): Promise<number> {
     return this.tx((chain) => {
+      const ofTenant =
+        tenant === undefined ? '' : ' AND session_id IN (SELECT id FROM sessions WHERE tenant = @tenant)';
       const rows = (
         taskIds === 'all'
-          ? this.db.prepare('SELECT * FROM dead_letters').all()
+          ? this.db.prepare(`SELECT * FROM dead_letters WHERE 1 = 1${ofTenant}`).all({ tenant })
           : this.db
-              .prepare('SELECT * FROM dead_letters WHERE task_id IN (SELECT value FROM json_each(?))')
-              .all(JSON.stringify(taskIds))
+              .prepare(
+                `SELECT * FROM dead_letters WHERE task_id IN (SELECT value FROM json_each(@ids))${ofTenant}`,
+              )
+              .all({ ids: JSON.stringify(taskIds), tenant })
       ) as Database['dead_letters'][];
       const del = this.db.prepare('DELETE FROM dead_letters WHERE task_id = ?');
       for (const r of rows) {

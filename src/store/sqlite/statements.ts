@@ -59,6 +59,7 @@ const SQL = {
     ) GROUP BY agent_key`,
   sessionCap: 'SELECT max_concurrency AS n FROM sessions WHERE id = ?',
   agentCap: 'SELECT concurrency AS n FROM agents WHERE key = ?',
+  agentDigest: 'SELECT module_digest FROM agents WHERE key = ?',
 } as const;
 
 export type Statements = { [K in keyof typeof SQL]: Statement };

@@ -1,0 +1,210 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer, createApiKey } from '../src/api/index.js';
+import { parseManifest, Warden, type WardenError } from '../src/index.js';
+import { sha256Hex } from '../src/provenance/index.js';
+import type { NewTask } from '../src/store/index.js';
+
+// Bad input from one caller must get that caller a clear 400, in bounded time, and must never fail
+// anybody else's request: lone surrogates, deeply nested values and YAML alias bombs.
+
+let warden: Warden;
+let root: string;
+let app: FastifyInstance;
+const key: Record<string, string> = {};
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'warden-hardening-'));
+  warden = await Warden.open({ storage: { root }, workers: { concurrency: 8 } });
+  await warden.registerHandler('ok', (input: unknown) => input, { shared: true });
+  app = await buildServer(warden, { logger: false, rateLimit: false });
+  for (const tenant of ['acme', 'globex'])
+    key[tenant] = (await createApiKey(warden.store, { tenant, role: 'admin', name: tenant })).key;
+  for (const tenant of ['acme', 'globex'])
+    await app.inject({
+      method: 'POST',
+      url: '/sessions',
+      headers: { authorization: `Bearer ${key[tenant]}` },
+      payload: { name: 'work' },
+    });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await warden?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** POSTs raw JSON text (so that escapes such as \ud800 reach the server as written). */
+function post(url: string, tenant: string, json: string) {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${key[tenant]}`, 'content-type': 'application/json' },
+    payload: json,
+  });
+}
+
+const LONE = '"\\ud800"';
+const deep = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+
+describe('strings are well-formed Unicode at the edge', () => {
+  it.each([
+    ['idempotencyKey', `{"agent":"ok","idempotencyKey":${LONE}}`],
+    ['input', `{"agent":"ok","input":{"text":${LONE}}}`],
+    ['an input key', `{"agent":"ok","input":{${LONE}:1}}`],
+    ['metadata', `{"agent":"ok","metadata":{"who":${LONE}}}`],
+    ['agent name', `{"agent":${LONE}}`],
+  ])('refuses a lone surrogate in %s with 400 INVALID_INPUT', async (_what, body) => {
+    const res = await post('/sessions/work/execute', 'acme', body);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    expect(res.json<{ error: { message: string } }>().error.message).toMatch(/well-formed Unicode/);
+  });
+
+  it('refuses lone surrogates in traces, sessions and manifests too', async () => {
+    for (const [url, body] of [
+      ['/traces', `{"session":"work","data":{"note":${LONE}}}`],
+      ['/sessions', `{"name":${LONE}}`],
+      ['/agents', `{"manifest":${LONE}}`],
+      ['/governance/flag', `{"taskId":"x","type":"HighRisk","severity":5,"reason":${LONE}}`],
+    ] as const) {
+      const res = await post(url, 'acme', body);
+      expect(res.statusCode, `${url}: ${res.body}`).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    }
+  });
+
+  it("one tenant's bad submit never fails another tenant's submits in the same group commit", async () => {
+    const good = Array.from({ length: 400 }, (_, i) =>
+      post('/sessions/work/execute', 'globex', JSON.stringify({ agent: 'ok', input: { i } })),
+    );
+    const bad = Array.from({ length: 5 }, () =>
+      post('/sessions/work/execute', 'acme', `{"agent":"ok","idempotencyKey":${LONE}}`),
+    );
+    const [goods, bads] = await Promise.all([Promise.all(good), Promise.all(bad)]);
+    expect(goods.map((r) => r.statusCode).filter((s) => s !== 202)).toEqual([]);
+    expect(bads.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 400]);
+  });
+
+  it('the library refuses a lone surrogate with INVALID_INPUT', async () => {
+    await expect(warden.submit({ agent: 'ok', idempotencyKey: '\ud800' })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    await expect(warden.submit({ agent: 'ok', input: { ['\udc00']: 1 } })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+  });
+});
+
+describe('the group commit isolates a row that fails', () => {
+  const newTask = (id: string, sessionId: string, i: number): NewTask => {
+    const inputJson = JSON.stringify({ i });
+    return {
+      id,
+      sessionId,
+      agentKey: 'ok@1.0.0',
+      priority: 'normal',
+      maxAttempts: 1,
+      inputJson,
+      inputDigest: sha256Hex(inputJson),
+      deadline: null,
+      timeoutMs: null,
+      idempotencyKey: null,
+      metadata: {},
+      now: Date.now(),
+    };
+  };
+
+  it('fails only the bad submits of a batch and commits every other one', async () => {
+    const session = await warden.getSession('default');
+    // Rows that pass the edge but fail in the store: a duplicate task id (a primary-key violation) and a
+    // lone surrogate that reached the scheduler without validation. They share one batch with good rows.
+    const taken = uuidv7();
+    const tasks = Array.from({ length: 50 }, (_, i) => newTask(uuidv7(), session.id, i));
+    tasks.splice(10, 0, newTask(taken, session.id, -1), newTask(taken, session.id, -2));
+    tasks.splice(30, 0, { ...newTask(uuidv7(), session.id, -3), idempotencyKey: '\ud800' });
+    const outcomes = await Promise.allSettled(tasks.map((t) => warden.scheduler.enqueue(t)));
+    const rejected = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
+    expect(rejected).toEqual([11, 30]);
+    for (const i of rejected)
+      expect((outcomes[i] as PromiseRejectedResult).reason).toMatchObject({ code: 'STORAGE_ERROR' });
+    for (const [i, t] of tasks.entries()) {
+      if (rejected.includes(i)) continue;
+      expect(await warden.store.getTask(t.id), `task ${i}`).toBeDefined();
+    }
+    expect((await warden.store.getTask(taken))?.input).toEqual({ i: -1 });
+    expect((await warden.verify('default')).ok).toBe(true);
+  });
+});
+
+describe('nesting and YAML alias bombs are refused in bounded time', () => {
+  it('refuses a 10,000-deep manifest object with 400', async () => {
+    const started = Date.now();
+    const res = await post('/agents', 'acme', `{"manifest":${deep(10_000)}}`);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json<{ error: { code: string } }>().error.code).toMatch(/^INVALID_(INPUT|MANIFEST)$/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses 10,000-deep task input and trace data with 400', async () => {
+    for (const [url, body] of [
+      ['/sessions/work/execute', `{"agent":"ok","input":${deep(10_000)}}`],
+      ['/traces', `{"session":"work","data":${deep(10_000)}}`],
+    ] as const) {
+      const res = await post(url, 'acme', body);
+      expect(res.statusCode, `${url}: ${res.body}`).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    }
+    await expect(
+      warden.submit({ agent: 'ok', input: JSON.parse(deep(10_000)) as unknown }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  const BOMB = `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: bomb, version: 1.0.0 }
+x:
+  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+spec: { runtime: node, entry: ./main.js }
+`;
+
+  it('refuses a YAML alias bomb (billion laughs) with INVALID_MANIFEST', async () => {
+    const started = Date.now();
+    let error: WardenError | undefined;
+    try {
+      parseManifest(BOMB, 'bomb.yaml');
+    } catch (err) {
+      error = err as WardenError;
+    }
+    expect(error?.code).toBe('INVALID_MANIFEST');
+    expect(error?.message).toMatch(/bomb\.yaml.*alias/is);
+    const res = await post('/agents', 'acme', JSON.stringify({ manifest: BOMB }));
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses deeply nested YAML text with INVALID_MANIFEST', async () => {
+    const text = `apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: deep, version: 1.0.0 }\nspec: { runtime: node, entry: ./main.js, outputSchema: ${'['.repeat(10_000)}${']'.repeat(10_000)} }\n`;
+    const res = await post('/agents', 'acme', JSON.stringify({ manifest: text }));
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
+  });
+
+  it('stays healthy afterwards', async () => {
+    expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+});
