@@ -1,7 +1,7 @@
 // Governance figures: detector latency per input (p50/p99 µs) and throughput, and the cost of the governance
 // gate on the no-op hot path, measured A/B in one process (gate on / off, alternated) so that machine noise
 // hits both sides alike. JSON lines: {"name", "value", "unit", ...}.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,9 +17,7 @@ function quantile(sorted: number[], q: number): number {
 }
 
 function corpusTexts(): string[] {
-  const file = new URL('../../shared/governance-corpus/dev.jsonl', import.meta.url).pathname;
-  const fixture = new URL('../test/fixtures/governance/dev.jsonl', import.meta.url).pathname;
-  const path = existsSync(file) ? file : fixture;
+  const path = new URL('../test/fixtures/governance/dev.jsonl', import.meta.url).pathname;
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')

@@ -1,4 +1,4 @@
-// FGW wall time on random graphs, against POT's own timings (../shared/rd-reference/timing.md).
+// FGW wall time on random graphs, against POT's own timings (test/fixtures/rd-reference/timing.md).
 // Workload as timing.md: random connected graphs (random tree + Erdős–Rényi edges, p = 4/n), hop
 // shortest-path structure, 4-d N(0,1) features, squared Euclidean M, uniform weights, alpha = 0.5,
 // POT defaults otherwise. One warm-up call, then the median of 5 calls on instance #0, and the

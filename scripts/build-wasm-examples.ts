@@ -5,8 +5,8 @@
  * Run: npx tsx scripts/build-wasm-examples.ts [--force]. Tests and benchmarks call ensureWasmExamples(),
  * which rebuilds only what is missing or older than its source.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,18 +45,28 @@ async function buildAs(force: boolean): Promise<string> {
   const source = join(WASM_EXAMPLES.as, 'assembly/index.ts');
   const output = join(WASM_EXAMPLES.as, 'build/agent.wasm');
   if (!force && !stale(output, source)) return output;
-  mkdirSync(dirname(output), { recursive: true });
+  await compileAssemblyScript(source, output);
+  return output;
+}
+
+/**
+ * Compiles an AssemblyScript WASI command agent (`source` → `outFile`) with @assemblyscript/wasi-shim,
+ * from any working directory and with absolute paths. asc 0.28 lists a config's `lib` folder with
+ * path.join(baseDir, dir), which turns the absolute folder an absolute `--config` yields into a path under
+ * the working directory ("Element 'wasi_abort' not found"); the listFiles given here resolves it instead.
+ */
+export async function compileAssemblyScript(source: string, outFile: string): Promise<void> {
+  mkdirSync(dirname(resolve(outFile)), { recursive: true });
   const asc = await import('assemblyscript/asc');
   const shim = join(root, 'node_modules/@assemblyscript/wasi-shim/asconfig.json');
   const stderr: string[] = [];
   const { error } = await asc.main(
-    // asc resolves the shim's `lib` against the working directory: pass paths relative to it.
     [
-      rel(source),
+      resolve(source),
       '--config',
-      rel(shim),
+      shim,
       '--outFile',
-      rel(output),
+      resolve(outFile),
       '--optimizeLevel',
       '3',
       '--shrinkLevel',
@@ -64,14 +74,18 @@ async function buildAs(force: boolean): Promise<string> {
       '--runtime',
       'incremental',
     ],
-    { stderr: { write: (s: string | Uint8Array) => (stderr.push(String(s)), true) } as never },
+    {
+      stderr: { write: (s: string | Uint8Array) => (stderr.push(String(s)), true) } as never,
+      listFiles: (dir: string, baseDir: string) => {
+        try {
+          return readdirSync(resolve(baseDir, dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+        } catch {
+          return null;
+        }
+      },
+    } as never,
   );
   if (error) throw new Error(`asc failed for ${source}: ${error.message}\n${stderr.join('')}`);
-  return output;
-}
-
-function rel(path: string): string {
-  return relative(process.cwd(), path) || '.';
 }
 
 let pending: Promise<{ as: string; wat: string }> | undefined;

@@ -1,9 +1,9 @@
 // Retrains the jailbreak / harmful-request detector and writes src/governance/model/detector-model.json.
-// Run: npm run train:detector [-- corpus.jsonl]   (default ../shared/governance-corpus/dev.jsonl)
+// Run: npm run train:detector [-- corpus.jsonl]   (default test/fixtures/governance/dev.jsonl)
 // It first reports held-out figures (stratified 5-fold cross-validation: every row is scored by a model that
 // never saw it), then trains the shipped model on every row.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import {
   encodeHead,
@@ -18,10 +18,9 @@ import {
 const DIM = 32768;
 const FOLDS = 5;
 
-// The shared corpus when present, else its copy in the test fixtures (same rows, with their licences).
-const shared = new URL('../../shared/governance-corpus/dev.jsonl', import.meta.url).pathname;
+// The corpus's copy in the test fixtures (its rows keep their sources and licences), or a file named on the command line.
 const fixture = new URL('../test/fixtures/governance/dev.jsonl', import.meta.url).pathname;
-const file = resolve(process.argv[2] ?? (existsSync(shared) ? shared : fixture));
+const file = resolve(process.argv[2] ?? fixture);
 // Hand-written benign tasks (summarise, write an article, "imagine you are a ..."): the corpus's benign rows
 // are short XSTest questions and awesome-chatgpt personas, and without these the classifier learns that
 // any "write an article" request is an attack.

@@ -1,6 +1,13 @@
 // The public library API of Warden. Everything not exported here is internal.
-export { Warden, loadManifest } from './warden/index.js';
-export type { WardenOptions, SubmitReceipt, HandlerOptions } from './warden/index.js';
+export { Warden, loadManifest, resolveDataDirectory } from './warden/index.js';
+export type {
+  WardenOptions,
+  SubmitReceipt,
+  HandlerOptions,
+  DataDirectory,
+  TypedAgent,
+  TypedSubmitTask,
+} from './warden/index.js';
 export {
   WardenError,
   ERROR_CODES,
@@ -30,8 +37,23 @@ export type {
   RetryPolicy,
   BreakerPolicy,
 } from './core/index.js';
-export { verifyChain, chainRecord, GENESIS_HASH } from './provenance/index.js';
-export type { ChainVerification, ProvenanceRecord, ProvenanceEvent } from './provenance/index.js';
+export {
+  verifyChain,
+  chainRecord,
+  GENESIS_HASH,
+  serializeBundle,
+  verifyBundle,
+  verifyBundleText,
+} from './provenance/index.js';
+export type {
+  ChainVerification,
+  ProvenanceRecord,
+  ProvenanceEvent,
+  ProvenanceBundle,
+  BundleProblem,
+  BundleVerification,
+  VerifyBundleOptions,
+} from './provenance/index.js';
 export type { TaskEvent, SchedulerOptions } from './scheduler/index.js';
 export type { InlineHandler, HandlerContext } from './sandbox/index.js';
 export type { LogLine, DeadLetter, AgentRecord } from './store/index.js';
@@ -79,3 +101,16 @@ export type {
   RatePoint,
   RefinementPoint,
 } from './rd/index.js';
+export {
+  NodeIdentity,
+  TrustRegistry,
+  SwarmChannel,
+  createRegistration,
+  createInvite,
+  signReceipt,
+  verifyReceipt,
+  digestBytes,
+  digestJson,
+  saveIdentity,
+  loadIdentity,
+} from './swarm/index.js';

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, createApiKey } from '../src/api/index.js';
+import { defaultOperationId, defaultTag } from '../src/api/openapi.js';
 import type { Warden } from '../src/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,6 +115,7 @@ const routes: RouteCase[] = [
     invalidBody: { name: 5 },
     happy: 201,
   },
+  { name: 'GET /sessions', method: 'GET', url: () => '/sessions', role: 'viewer', happy: 200 },
   {
     name: 'GET /sessions/:id',
     method: 'GET',
@@ -131,6 +133,14 @@ const routes: RouteCase[] = [
     invalidBody: { agent: 7, priority: 'urgent' },
     happy: 202,
     otherTenantUrl: () => `/sessions/${ids['sessionB']}/execute`,
+  },
+  {
+    name: 'GET /tasks',
+    method: 'GET',
+    url: () => `/tasks?session=${ids['sessionA']}&state=succeeded&limit=10`,
+    role: 'viewer',
+    happy: 200,
+    otherTenantUrl: () => `/tasks?session=${ids['sessionB']}`,
   },
   {
     name: 'GET /tasks/:id',
@@ -169,6 +179,30 @@ const routes: RouteCase[] = [
     happy: 201,
     otherTenantUrl: () => '/traces',
     otherTenantBody: () => ({ session: ids['sessionB'], data: {} }),
+  },
+  {
+    name: 'GET /traces',
+    method: 'GET',
+    url: () => '/traces?session=research',
+    role: 'viewer',
+    happy: 200,
+    otherTenantUrl: () => `/traces?taskId=${ids['deadB']}`,
+  },
+  {
+    name: 'GET /traces/:id',
+    method: 'GET',
+    url: () => `/traces/${ids['traceA']}`,
+    role: 'viewer',
+    happy: 200,
+    otherTenantUrl: () => `/traces/${ids['traceB']}`,
+  },
+  {
+    name: 'GET /traces/:id/provenance',
+    method: 'GET',
+    url: () => `/traces/${ids['traceA']}/provenance`,
+    role: 'viewer',
+    happy: 200,
+    otherTenantUrl: () => `/traces/${ids['traceB']}/provenance`,
   },
   {
     name: 'POST /traces/:id/provenance',
@@ -371,12 +405,14 @@ describe('API behaviour', () => {
       '/sessions',
       '/sessions/{id}',
       '/sessions/{id}/execute',
+      '/tasks',
       '/tasks/{id}',
       '/tasks/{id}/events',
       '/agents',
       '/agents/status',
       '/agents/health',
       '/traces',
+      '/traces/{id}',
       '/traces/{id}/provenance',
       '/scheduler/stats',
       '/dlq',
@@ -386,6 +422,45 @@ describe('API behaviour', () => {
       expect(doc.paths, path).toHaveProperty([path]);
     }
     expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+  });
+
+  it('names every operation (unique operationId, declared tags) and every component schema', async () => {
+    type Operation = { operationId?: string; tags?: string[]; responses?: Record<string, unknown> };
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      tags: { name: string; description: string }[];
+      paths: Record<string, Record<string, Operation>>;
+      components: { schemas: Record<string, unknown> };
+    }>();
+    const declared = new Set(doc.tags.map((t) => t.name));
+    const seen = new Map<string, string>();
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(op.operationId, where).toMatch(/^[a-z][A-Za-z0-9]+$/);
+        expect(seen.get(op.operationId!), `${where} reuses the operationId of`).toBeUndefined();
+        seen.set(op.operationId!, where);
+        expect(op.tags?.length, where).toBeGreaterThan(0);
+        for (const tag of op.tags!) expect(declared.has(tag), `${where}: tag ${tag}`).toBe(true);
+        expect(Object.keys(op.responses ?? {}).length, where).toBeGreaterThan(0);
+      }
+    }
+    const names = Object.keys(doc.components.schemas);
+    expect(names).toEqual(expect.arrayContaining(['Error', 'Session', 'Task', 'TaskResult', 'Trace']));
+    for (const name of names) expect(name).toMatch(/^[A-Z][A-Za-z]+$/);
+    const text = JSON.stringify(doc);
+    expect(text).not.toMatch(/def-\d+/);
+    // Every $ref points at a component that exists.
+    for (const [, ref] of text.matchAll(/"\$ref":"([^"]+)"/g)) {
+      expect(ref).toMatch(/^#\/components\/schemas\//);
+      expect(names, ref).toContain(ref!.slice('#/components/schemas/'.length));
+    }
+  });
+
+  it('names operations that set none after their method and path', () => {
+    expect(defaultOperationId('POST', '/agents/:id/breaker/reset')).toBe('postAgentsBreakerReset');
+    expect(defaultOperationId('GET', '/rd/knee')).toBe('getRdKnee');
+    expect(defaultTag('/dlq/:id/replay')).toBe('dead-letters');
+    expect(defaultTag('/agents/:id')).toBe('agents');
   });
 
   it('refuses uploaded file names that escape the agent directory', async () => {
@@ -412,11 +487,155 @@ describe('API behaviour', () => {
     for (const line of before.split('\n').filter((l) => l && !l.startsWith('#'))) {
       expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEnaIif]+$/);
     }
-    expect(before).toMatch(/# TYPE warden_task_latency_ms histogram/);
+    expect(before).toMatch(/# TYPE warden_task_latency_seconds histogram/);
     expect(before).toMatch(/# TYPE warden_queue_depth gauge/);
     for (let i = 0; i < 3; i++)
       await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', { agent: 'noop' });
     expect(value(await read())).toBe(value(before) + 3);
+  });
+});
+
+describe('list routes', () => {
+  type Page<K extends string> = Record<K, { id: string; sessionId: string }[]> & {
+    nextCursor: string | null;
+  };
+  const list = async <K extends string>(url: string, who: string) => {
+    const res = await call('GET', url, who);
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json<Page<K>>();
+  };
+
+  it("lists only the caller's tenant's sessions, tasks and traces", async () => {
+    const sessionsA = (await list<'sessions'>('/sessions', 'viewerA')).sessions.map((s) => s.id);
+    expect(sessionsA).toContain(ids['sessionA']);
+    expect(sessionsA).not.toContain(ids['sessionB']);
+    const sessionsB = (await list<'sessions'>('/sessions', 'adminB')).sessions.map((s) => s.id);
+    expect(sessionsB).toEqual([ids['sessionB']]);
+
+    const tasksA = (await list<'tasks'>('/tasks?limit=1000', 'viewerA')).tasks.map((t) => t.id);
+    expect(tasksA).toEqual(expect.arrayContaining([ids['taskA'], ids['deadA']]));
+    expect(tasksA).not.toContain(ids['deadB']);
+    const tasksB = (await list<'tasks'>('/tasks', 'adminB')).tasks.map((t) => t.id);
+    expect(tasksB).toContain(ids['deadB']);
+    expect(tasksB).not.toContain(ids['taskA']);
+
+    const tracesA = (await list<'traces'>('/traces', 'viewerA')).traces.map((t) => t.id);
+    expect(tracesA).toContain(ids['traceA']);
+    expect(tracesA).not.toContain(ids['traceB']);
+  });
+
+  it("answers 404 for another tenant's session, task or trace named in a list or read", async () => {
+    for (const url of [
+      `/tasks?session=${ids['sessionA']}`,
+      '/tasks?session=research-of-nobody',
+      `/traces?session=${ids['sessionA']}`,
+      `/traces?taskId=${ids['taskA']}`,
+      `/traces/${ids['traceA']}`,
+      `/traces/${ids['traceA']}/provenance`,
+    ]) {
+      const res = await call('GET', url, 'adminB');
+      expect(res.statusCode, url).toBe(404);
+      expect(res.json<{ error: { code: string } }>().error.code, url).toMatch(/NOT_FOUND$/);
+    }
+    // Session names are per tenant: globex's "research" is its own session, never acme's.
+    const byName = await list<'tasks'>('/tasks?session=research', 'adminB');
+    expect(byName.tasks.every((t) => t.sessionId === ids['sessionB'])).toBe(true);
+  });
+
+  it('filters tasks by state and agent, and leaves the input out of the list', async () => {
+    const dead = (await list<'tasks'>('/tasks?state=dead', 'viewerA')).tasks;
+    expect(dead.map((t) => t.id)).toContain(ids['deadA']);
+    expect(dead.every((t) => (t as unknown as { state: string }).state === 'dead')).toBe(true);
+    const byName = (await list<'tasks'>('/tasks?agent=poison', 'viewerA')).tasks;
+    expect(byName.map((t) => t.id)).toContain(ids['deadA']);
+    expect(byName.map((t) => t.id)).not.toContain(ids['taskA']);
+    const byKey = (await list<'tasks'>('/tasks?agent=noop@1.0.0', 'viewerA')).tasks;
+    expect(byKey.map((t) => t.id)).toContain(ids['taskA']);
+    expect(byKey[0]).not.toHaveProperty('input');
+    expect((await list<'tasks'>('/tasks?agent=no_op', 'viewerA')).tasks).toEqual([]); // `_` is not a wildcard
+  });
+
+  it('pages tasks and traces with limit and cursor, newest first, each item once', async () => {
+    await call('POST', '/sessions', 'operatorA', { name: 'paging' });
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await call('POST', '/sessions/paging/execute', 'operatorA', {
+        agent: 'noop',
+        input: { i },
+      });
+      made.push(res.json<{ task: { id: string } }>().task.id);
+      await call('POST', '/traces', 'operatorA', { session: 'paging', data: { i } });
+    }
+    for (const [url, key] of [
+      ['/tasks?session=paging&limit=2', 'tasks'],
+      ['/traces?session=paging&limit=2', 'traces'],
+    ] as const) {
+      const seen: string[] = [];
+      let next: string | null = null;
+      let pages = 0;
+      do {
+        const page: Page<typeof key> = await list<typeof key>(
+          `${url}${next ? `&cursor=${encodeURIComponent(next)}` : ''}`,
+          'viewerA',
+        );
+        expect(page[key].length, url).toBeLessThanOrEqual(2);
+        seen.push(...page[key].map((t) => t.id));
+        next = page.nextCursor;
+        pages++;
+      } while (next && pages < 10);
+      expect(pages, url).toBe(3);
+      expect(new Set(seen).size, url).toBe(5);
+      if (key === 'tasks') expect(seen).toEqual([...made].reverse());
+    }
+  });
+
+  it('refuses a bad limit, state or cursor with 400 and the field', async () => {
+    for (const url of ['/tasks?limit=0', '/tasks?limit=1001', '/tasks?state=sleeping', '/traces?limit=x']) {
+      const res = await call('GET', url, 'viewerA');
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json<{ error: { code: string } }>().error.code).toBe('INVALID_INPUT');
+    }
+    for (const cursor of [
+      'nonsense',
+      Buffer.from('["a",1]').toString('base64url'),
+      Buffer.from('{}').toString('base64url'),
+    ]) {
+      for (const path of ['/tasks', '/traces']) {
+        const res = await call('GET', `${path}?cursor=${cursor}`, 'viewerA');
+        expect(res.statusCode, `${path} ${cursor}`).toBe(400);
+        expect(res.json<{ error: { message: string } }>().error.message).toContain('nextCursor');
+      }
+    }
+  });
+
+  it('reads a trace and the chain records about it, with the hashes the chain holds', async () => {
+    const trace = (await call('GET', `/traces/${ids['traceA']}`, 'viewerA')).json<{
+      id: string;
+      data: unknown;
+      digest: string;
+    }>();
+    expect(trace).toMatchObject({ id: ids['traceA'], data: { step: 1 } });
+    const appended = (
+      await call('POST', `/traces/${ids['traceA']}/provenance`, 'operatorA', {
+        kind: 'reviewed',
+        data: { by: 'bob' },
+      })
+    ).json<{ seq: number; hash: string }>();
+    const prov = (await call('GET', `/traces/${ids['traceA']}/provenance`, 'viewerA')).json<{
+      traceId: string;
+      records: { seq: number; hash: string; record: { type: string; data: Record<string, unknown> } }[];
+    }>();
+    expect(prov.traceId).toBe(ids['traceA']);
+    expect(prov.records[0]!.record).toMatchObject({
+      type: 'trace.created',
+      data: { traceId: ids['traceA'], digest: trace.digest },
+    });
+    expect(prov.records.at(-1)).toMatchObject({
+      seq: appended.seq,
+      hash: appended.hash,
+      record: { type: 'trace.provenance', data: { kind: 'reviewed', by: 'bob' } },
+    });
+    expect(prov.records.every((r) => r.record.data['traceId'] === ids['traceA'])).toBe(true);
   });
 });
 
@@ -586,7 +805,12 @@ describe('fuzzing every route', () => {
       '/agents',
       '/agents/status',
       '/traces',
+      '/traces/%s',
       '/traces/%s/provenance',
+      '/traces?cursor=%s',
+      '/tasks?cursor=%s&limit=2',
+      '/tasks?state=%s',
+      '/tasks?agent=%s',
       '/scheduler/stats',
       '/dlq',
       '/dlq/%s/replay',

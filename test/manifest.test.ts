@@ -80,6 +80,14 @@ const cases: Case[] = [
     says: 'semantic version',
   },
   {
+    // Not semver 2.0.0 (a numeric pre-release identifier has no leading zero), so it could not be ordered.
+    name: 'pre-release with a leading zero',
+    text: replace('version: 1.0.0', 'version: 1.0.0-rc.01'),
+    path: 'metadata.version',
+    line: 5,
+    says: 'semantic version',
+  },
+  {
     name: 'version that YAML reads as a number',
     text: replace('version: 1.0.0', 'version: 1.0'),
     path: 'metadata.version',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WardenError, backoffCeilingMs } from '../src/index.js';
+import { WardenError, backoffCeilingMs, type PriorityName } from '../src/index.js';
 import { eventually, fakeClock, openWarden, sleep, tempDir } from './helpers.js';
 
 describe('priority order', () => {
@@ -19,7 +19,9 @@ describe('priority order', () => {
       ['critical-2', 'Critical'],
       ['high-2', 'HIGH'],
     ];
-    for (const [tag, priority] of plan) await submitter.submit({ agent: 'rec', input: { tag }, priority });
+    // Any letter case is accepted at run time (CLI and HTTP callers); the type names the lowercase levels.
+    for (const [tag, priority] of plan)
+      await submitter.submit({ agent: 'rec', input: { tag }, priority: priority as PriorityName });
     await submitter.close();
 
     const worker = await openWarden({ root, workers: { concurrency: 1 } });

@@ -138,6 +138,7 @@ describe('submit: invalid requests', () => {
     const receipt = await warden.submit({
       agent: 'adder',
       input: { a: 1, b: 2 },
+      // @ts-expect-error the type names lowercase levels; untyped callers (JS, CLI, HTTP) may send any case
       priority: 'HIGH',
       deadline: '2999-01-01T00:00:00Z',
       metadata: { source: 'test', n: 1, ok: true },
@@ -178,6 +179,7 @@ describe('submit: invalid requests', () => {
 
   it('lists each invalid field in details.issues', async () => {
     const err = (await warden
+      // @ts-expect-error 'urgent' is not a priority: a compile error for typed callers, INVALID_INPUT for others
       .submit({ agent: 'adder', priority: 'urgent', timeoutMs: -1 })
       .catch((e: unknown) => e)) as WardenError;
     expect(err.code).toBe('INVALID_INPUT');

@@ -65,6 +65,61 @@ export const taskSchema = {
   },
 } as const;
 
+const taskProperties = taskSchema.properties;
+const { input: _input, deduplicated: _deduplicated, ...taskSummaryProperties } = taskProperties;
+
+/** A task without its input, as GET /tasks lists it (GET /tasks/:id has the input and the result). */
+export const taskSummarySchema = {
+  $id: 'TaskSummary',
+  type: 'object',
+  properties: taskSummaryProperties,
+} as const;
+
+/** A stored trace with its document. */
+export const traceSchema = {
+  $id: 'Trace',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    sessionId: { type: 'string' },
+    taskId: { type: ['string', 'null'] },
+    data: anyJson,
+    digest: { type: 'string', description: 'SHA-256 (hex) of the canonical JSON of data' },
+    createdAt: { type: 'integer' },
+  },
+} as const;
+
+/** A trace without its document, as GET /traces lists it. */
+export const traceSummarySchema = {
+  $id: 'TraceSummary',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    sessionId: { type: 'string' },
+    taskId: { type: ['string', 'null'] },
+    digest: { type: 'string' },
+    createdAt: { type: 'integer' },
+  },
+} as const;
+
+/** Query parameters of a page: `limit` (1-1000) and the `cursor` a previous page returned. */
+export const pageQuery = {
+  limit: {
+    type: 'string',
+    pattern: '^(?:[1-9][0-9]{0,2}|1000)$',
+    description: 'items per page, 1-1000 (default 100)',
+  },
+  cursor: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 512,
+    description: 'nextCursor of the previous page; omit for the first page',
+  },
+} as const;
+
+/** `nextCursor`: pass it as `cursor` for the next page; null on the last page. */
+export const nextCursor = { type: ['string', 'null'] } as const;
+
 export const resultSchema = {
   $id: 'TaskResult',
   type: 'object',
@@ -106,4 +161,12 @@ export const errorResponses = {
   404: { $ref: 'Error#' },
 } as const;
 
-export const sharedSchemas = [errorSchema, sessionSchema, taskSchema, resultSchema];
+export const sharedSchemas = [
+  errorSchema,
+  sessionSchema,
+  taskSchema,
+  taskSummarySchema,
+  resultSchema,
+  traceSchema,
+  traceSummarySchema,
+];

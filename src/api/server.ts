@@ -18,6 +18,7 @@ import { governanceRoutes } from './routes/governance.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { taskRoutes } from './routes/tasks.js';
 import { traceRoutes } from './routes/traces.js';
+import { swaggerOptions } from './openapi.js';
 import { sharedSchemas } from './schemas.js';
 
 export interface ApiOptions {
@@ -82,18 +83,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   });
   for (const schema of sharedSchemas) app.addSchema(schema);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Warden API',
-        version: '0.1.0',
-        description: 'Secure runtime and orchestrator for AI agents',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(swagger, swaggerOptions({ version: '0.1.0' }));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const verifier = new KeyVerifier(warden.store);

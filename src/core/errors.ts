@@ -105,6 +105,11 @@ export const ERROR_CODES = {
     doc: 'The request body is larger than the server accepts.',
   },
   TRACE_NOT_FOUND: { status: 404, retryable: false, doc: 'No trace with that id.' },
+  PORT_IN_USE: {
+    status: 503,
+    retryable: true,
+    doc: 'warden serve cannot listen: another process already uses that address; stop it or pick another with --bind host:port (or BIND_ADDRESS).',
+  },
   // Rate-distortion
   RD_INVALID_GRAPH: {
     status: 400,
@@ -294,6 +299,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'A local GGUF model could not be loaded (missing or corrupt file, unsupported architecture).',
   },
+  LOCAL_MODEL_UNAVAILABLE: {
+    status: 501,
+    retryable: false,
+    doc: 'Local GGUF models (provider llama) need the optional package node-llama-cpp: `npm install node-llama-cpp` in the project that runs Warden; or it has no prebuilt binary for this platform.',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; doc: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -334,7 +344,8 @@ export class WardenError extends Error {
 }
 
 export interface SerializedError {
-  code: string;
+  /** A code of ERROR_CODES (documented in docs/errors.md). */
+  code: ErrorCode;
   message: string;
   retryable: boolean;
   details?: Record<string, unknown>;

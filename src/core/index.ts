@@ -15,7 +15,7 @@ export {
 } from './circuit-breaker.js';
 export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './circuit-breaker.js';
 export { canonicalJson } from './canonical-json.js';
-export { RUNTIMES, DEFAULT_TENANT, manifestSchema, parseManifest, agentKey } from './manifest.js';
+export { RUNTIMES, DEFAULT_TENANT, manifestSchema, parseManifest, agentKey, isSemver } from './manifest.js';
 export { MAX_JSON_DEPTH, assertJsonValue, jsonValueProblem } from './json-value.js';
 export type { JsonValueProblem } from './json-value.js';
 export { parseYamlDocument } from './yaml-document.js';

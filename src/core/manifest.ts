@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { z } from 'zod';
 import { parseYamlDocument, type DocumentIssue } from './yaml-document.js';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.js';
@@ -17,9 +18,15 @@ export const RUNTIMES = ['wasm', 'python', 'node', 'process', 'llm'] as const;
 export type Runtime = (typeof RUNTIMES)[number] | 'inline';
 
 const NAME = /^[a-z0-9](?:[a-z0-9._-]{0,62})$/;
-const SEMVER = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 const HOST_PORT = /^(?:\*\.)?[A-Za-z0-9.-]+:(?:\d{1,5})$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Exactly what the `semver` package parses (strict): versions are ordered by it (src/warden/version.ts). */
+export function isSemver(version: string): boolean {
+  const v = semver.parse(version);
+  // semver also accepts a leading `v` or `=` and surrounding spaces: compare its own spelling back.
+  return v !== null && `${v.version}${v.build.length ? `+${v.build.join('.')}` : ''}` === version;
+}
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
@@ -122,7 +129,7 @@ export const manifestSchema = z
     metadata: z
       .object({
         name: z.string().regex(NAME, 'must be a lowercase name (a-z, 0-9, . _ -), at most 63 characters'),
-        version: z.string().regex(SEMVER, 'must be a semantic version such as 1.2.0'),
+        version: z.string().refine(isSemver, 'must be a semantic version such as 1.2.0'),
         description: z.string().max(2000).optional(),
       })
       .strict(),

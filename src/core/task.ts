@@ -57,7 +57,31 @@ export const submitSchema = z
     path: ['agent'],
   });
 
-export type SubmitTask = z.input<typeof submitSchema>;
+/**
+ * A task to submit. Name exactly one of `agent` or `capability`.
+ * Checked at compile time as far as types go (an unknown priority does not compile) and at run time by
+ * `submitSchema` (which also accepts priorities in any letter case, for the CLI and the HTTP API).
+ * @example { agent: 'double', input: { n: 21 }, priority: 'high', idempotencyKey: 'req-42' }
+ */
+export interface SubmitTask<I = unknown> {
+  /** `name` (its highest version) or `name@version`. */
+  agent?: string;
+  /** Any agent offering this capability. */
+  capability?: string;
+  /** Session name or id. @default 'default' */
+  session?: string;
+  /** JSON-serialisable input; at most `maxInputBytes` of JSON. */
+  input?: I;
+  /** @default 'normal' */
+  priority?: PriorityName;
+  /** Epoch milliseconds, a Date, or an ISO-8601 string with an offset: DEADLINE_EXCEEDED if not done by then. */
+  deadline?: number | Date | string;
+  /** Per-task cap below the manifest's own timeout. */
+  timeoutMs?: number;
+  /** The same key in the same session returns the same task instead of a new one. */
+  idempotencyKey?: string;
+  metadata?: Record<string, string | number | boolean>;
+}
 
 export interface ValidatedSubmit {
   agent?: string;
@@ -72,7 +96,10 @@ export interface ValidatedSubmit {
 }
 
 /** Validates a submit request and serialises its input once (the store keeps the JSON text). */
-export function validateSubmit(task: SubmitTask, maxInputBytes = DEFAULT_MAX_INPUT_BYTES): ValidatedSubmit {
+export function validateSubmit(
+  task: SubmitTask | z.input<typeof submitSchema>,
+  maxInputBytes = DEFAULT_MAX_INPUT_BYTES,
+): ValidatedSubmit {
   const parsed = submitSchema.safeParse(task);
   if (!parsed.success) throw invalid('task', parsed.error);
   const t = parsed.data;
@@ -134,11 +161,8 @@ export interface Task {
 
 export type ResultStatus = 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'quarantined';
 
-/** The one terminal outcome of a task. */
-export interface TaskResult {
+interface TaskResultFields {
   taskId: string;
-  status: ResultStatus;
-  output: unknown;
   error: SerializedError | null;
   attempts: number;
   usage: ResourceUsage | null;
@@ -146,3 +170,17 @@ export interface TaskResult {
   outputDigest: string | null;
   finishedAt: number;
 }
+
+/**
+ * The one terminal outcome of a task. `output` is the agent's output (after a JSON round trip) when the
+ * task succeeded, or was quarantined by governance (kept, held back); `null` otherwise. `O` types it:
+ * `warden.result<MyOutput>(id)`, or inferred from a typed handler (see `Warden.registerHandler`).
+ * @example
+ * const r = await warden.result(task);
+ * if (r?.status === 'succeeded') console.log(r.output.n); // typed by the handler
+ */
+export type TaskResult<O = unknown> = TaskResultFields &
+  (
+    | { status: 'succeeded' | 'quarantined'; output: O }
+    | { status: Exclude<ResultStatus, 'succeeded' | 'quarantined'>; output: null }
+  );

@@ -3,7 +3,7 @@ import { trainLogistic, predict } from './logistic.js';
 import type { DetectorModel, Head } from './model.js';
 import { analyzeText } from './text-analysis.js';
 
-/** One labelled row of the governance corpus (see ../shared/governance-corpus/README.md). */
+/** One labelled row of the governance corpus (see test/fixtures/governance/README.md). */
 export interface CorpusRow {
   text: string;
   label: 'jailbreak' | 'harmful_request' | 'benign' | 'benign_borderline' | 'benign_roleplay';

@@ -17,7 +17,7 @@ interface Vectors {
   consistency: { from: number; to: number; proof: string[] }[];
 }
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/rfc6962.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../test/fixtures/rfc6962/rfc6962.json', import.meta.url), 'utf8'),
 ) as Vectors;
 const leaves = vectors.leaves_hex.map((h) => Buffer.from(h, 'hex'));
 const tree = MerkleTree.fromLeaves(leaves);

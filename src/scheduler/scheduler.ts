@@ -594,7 +594,8 @@ export class Scheduler {
       }
       // Nobody waits and nobody listens: skip building (and parsing) the result on the hot path.
       if (!emit && !this.waiters.has(f.taskId)) continue;
-      const result: TaskResult = {
+      // The output is set exactly for the kinds that have one, as TaskResult's union says.
+      const result = {
         taskId: f.taskId,
         status: f.kind,
         output:
@@ -604,7 +605,7 @@ export class Scheduler {
         usage: f.usage,
         outputDigest: f.kind === 'succeeded' || f.kind === 'quarantined' ? f.outputDigest : null,
         finishedAt: f.now,
-      };
+      } as TaskResult;
       if (emit)
         this.emitTask({
           taskId: f.taskId,

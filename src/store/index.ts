@@ -24,5 +24,7 @@ export type {
   AgentRunStat,
   ApiKeyRecord,
   TraceRecord,
+  TraceSummary,
+  TraceFilter,
   Role,
 } from './store.js';

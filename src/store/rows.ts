@@ -48,6 +48,7 @@ export function rowToTask(r: Row<TasksTable>): Task {
 }
 
 export function rowToResult(r: ResultsTable): TaskResult {
+  // Rows hold an output exactly for succeeded and quarantined tasks, as TaskResult's union says.
   return {
     taskId: r.task_id,
     status: r.status as TaskResult['status'],
@@ -57,7 +58,7 @@ export function rowToResult(r: ResultsTable): TaskResult {
     usage: r.usage === null ? null : (JSON.parse(r.usage) as TaskResult['usage']),
     outputDigest: r.output_digest,
     finishedAt: Number(r.finished_at),
-  };
+  } as TaskResult;
 }
 
 export function rowToAgent(r: AgentsTable): AgentRecord {

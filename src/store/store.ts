@@ -110,8 +110,15 @@ export interface LogLine {
 
 export interface TaskFilter {
   sessionId?: string;
+  /** Only tasks in this tenant's sessions. */
+  tenant?: string;
   state?: TaskState;
+  /** Exactly this agent version (`name@version`, or `tenant/name@version`). */
   agentKey?: string;
+  /** Every version of this agent name (any tenant prefix). */
+  agentName?: string;
+  /** Only tasks with an id below this one (ids are UUIDv7: older): keyset pagination, newest first. */
+  before?: string;
   limit?: number;
 }
 
@@ -159,6 +166,19 @@ export interface TraceRecord {
   data: unknown;
   digest: string;
   createdAt: number;
+}
+
+/** A trace without its document, as lists return it. */
+export type TraceSummary = Omit<TraceRecord, 'data'>;
+
+export interface TraceFilter {
+  sessionId?: string;
+  /** Only traces in this tenant's sessions. */
+  tenant?: string;
+  taskId?: string;
+  /** Only traces created before this one (keyset pagination, newest first). */
+  before?: { createdAt: number; id: string };
+  limit: number;
 }
 
 export interface StoreStats {
@@ -244,6 +264,10 @@ export interface Store {
   /** Stores a trace and records it in its session's provenance chain. */
   createTrace(trace: Omit<TraceRecord, 'data'> & { dataJson: string }): Promise<TraceRecord>;
   getTrace(id: string): Promise<TraceRecord | undefined>;
+  /** Traces newest first, without their documents. */
+  listTraces(filter: TraceFilter): Promise<TraceSummary[]>;
+  /** The records of the trace's session chain that are about the trace (created, provenance), in order. */
+  readTraceProvenance(sessionId: string, traceId: string): Promise<StoredLink[]>;
   /** Appends a caller-provided provenance record about a trace to its session's chain; returns its seq and hash. */
   appendTraceProvenance(
     traceId: string,

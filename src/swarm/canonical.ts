@@ -3,8 +3,8 @@ import { badEncoding } from './bytes.js';
 
 /**
  * RFC 8785 (JCS) canonical UTF-8 bytes of a JSON value: the only form Warden swarm code signs.
- * Delegates to the `canonicalize` package through core's `canonicalJson` (ECMAScript number
- * serialisation, UTF-16 code-unit key order, lone surrogates and non-finite numbers rejected).
+ * Uses core's `canonicalJson` (ECMAScript number serialisation, UTF-16 code-unit key order, lone
+ * surrogates and non-finite numbers rejected), which tests check against the `canonicalize` package.
  */
 export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalText(value), 'utf8');

@@ -5,9 +5,17 @@ import type { Warden } from '../warden/index.js';
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
+/** Histogram buckets of task wall time, in seconds (100 µs to 30 s). */
+const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
+/** Histogram buckets of an LLM's time to first token, in seconds. */
+const FIRST_TOKEN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 /**
  * Prometheus metrics of one Warden process, named after the seed's `layer4_*` metrics with a `warden_`
- * prefix. Counters move with the scheduler's task events; gauges are read from the store at scrape time.
+ * prefix and Prometheus conventions (base units: durations in `_seconds`). Process and Node.js runtime
+ * metrics keep their standard names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, ...), so
+ * stock dashboards and alerts find them. Counters move with the scheduler's task events; gauges are read
+ * from the store at scrape time.
  */
 export class WardenMetrics {
   readonly registry = new Registry();
@@ -25,7 +33,7 @@ export class WardenMetrics {
 
   constructor(private readonly warden: Warden) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
+    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'warden_uptime_seconds',
       help: 'Seconds since this process started',
@@ -51,16 +59,16 @@ export class WardenMetrics {
       registers,
     });
     this.spawns = new Counter({
-      name: 'warden_agent_spawns_total',
+      name: 'warden_agents_spawned_total',
       help: 'Agent attempts started',
       labelNames: ['agent'],
       registers,
     });
     this.latency = new Histogram({
-      name: 'warden_task_latency_ms',
-      help: 'Wall time of successful attempts in milliseconds',
+      name: 'warden_task_latency_seconds',
+      help: 'Wall time of successful attempts in seconds',
       labelNames: ['agent', 'runtime'],
-      buckets: [0.1, 0.5, 1, 5, 10, 50, 100, 500, 1000, 5000, 30000],
+      buckets: LATENCY_BUCKETS,
       registers,
     });
     this.llmTokens = new Counter({
@@ -82,10 +90,10 @@ export class WardenMetrics {
       registers,
     });
     this.llmFirstToken = new Histogram({
-      name: 'warden_llm_time_to_first_token_ms',
-      help: 'Milliseconds from sending the request to the first generated text',
+      name: 'warden_llm_time_to_first_token_seconds',
+      help: 'Seconds from sending the request to the first generated text',
       labelNames: ['agent', 'provider'],
-      buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000],
+      buckets: FIRST_TOKEN_BUCKETS,
       registers,
     });
     const queue = new Gauge({
@@ -158,7 +166,7 @@ export class WardenMetrics {
         this.succeeded.inc({ agent });
         const wall = e.result?.usage?.wallMs;
         const runtime = this.runtimeOf(agent);
-        if (wall !== undefined) this.latency.observe({ agent, runtime }, wall);
+        if (wall !== undefined) this.latency.observe({ agent, runtime }, wall / 1000);
         if (runtime === 'llm') this.countLlm(agent, 'ok', e.result?.usage?.llm);
         return;
       }
@@ -171,7 +179,8 @@ export class WardenMetrics {
           this.countLlm(agent, e.error?.code ?? 'UNKNOWN', e.error?.details?.['llm'] as LlmUsage | undefined);
         return;
       case 'cancelled':
-        this.processed.inc({ agent, outcome: 'cancelled' });
+      case 'quarantined': // the run ended with an output that governance holds back
+        this.processed.inc({ agent, outcome: e.state });
         return;
       default:
     }
@@ -186,7 +195,7 @@ export class WardenMetrics {
       this.llmTokens.inc({ ...labels, kind: 'completion' }, usage.completionTokens);
     if (usage.costUsd !== null) this.llmCost.inc(labels, usage.costUsd);
     if (usage.timeToFirstTokenMs !== null)
-      this.llmFirstToken.observe({ agent, provider: usage.provider }, usage.timeToFirstTokenMs);
+      this.llmFirstToken.observe({ agent, provider: usage.provider }, usage.timeToFirstTokenMs / 1000);
   }
 
   private runtimeOf(agent: string): string {

@@ -5,6 +5,7 @@ import {
   DEFAULT_RETRY,
   WardenError,
   agentKey,
+  isSemver,
   type AgentManifest,
   type BreakerPolicy,
   type ResourceLimits,
@@ -94,6 +95,12 @@ export class AgentRegistry implements AgentDirectory {
     handler: InlineHandler,
     options: HandlerOptions = {},
   ): Promise<AgentRecord> {
+    if (options.version !== undefined && !isSemver(options.version))
+      throw new WardenError(
+        'INVALID_INPUT',
+        `Handler ${name}: version must be a semantic version such as 1.2.0, got ${JSON.stringify(options.version)}`,
+        { details: { field: 'version' } },
+      );
     const manifest = withTenant(
       {
         name,

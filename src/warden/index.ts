@@ -1,5 +1,13 @@
 export { Warden, loadManifest } from './warden.js';
-export type { WardenOptions, SubmitReceipt, AgentHealthReport } from './warden.js';
+export type {
+  WardenOptions,
+  SubmitReceipt,
+  AgentHealthReport,
+  TypedAgent,
+  TypedSubmitTask,
+} from './warden.js';
 export { versionStates } from './agent-registry.js';
 export type { HandlerOptions, RegisterOptions, AgentVersionState } from './agent-registry.js';
 export { compareVersions } from './version.js';
+export { resolveDataDirectory } from './data-dir.js';
+export type { DataDirectory } from './data-dir.js';

@@ -1,15 +1,14 @@
-/** Orders semantic versions (x.y.z with an optional pre-release, which sorts before its release). */
+import semver from 'semver';
+
+/**
+ * Orders versions by semantic-versioning precedence (`1.0.0-rc.10` > `1.0.0-rc.9`; build metadata is
+ * ignored). Manifests accept only valid versions; a string that is not one (a row written by an older
+ * release) sorts below every valid version rather than throwing.
+ */
 export function compareVersions(a: string, b: string): number {
-  const [coreA = '', preA] = a.split('+')[0]!.split(/-(.*)/s);
-  const [coreB = '', preB] = b.split('+')[0]!.split(/-(.*)/s);
-  const pa = coreA.split('.').map(Number);
-  const pb = coreB.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  if (preA === preB) return 0;
-  if (preA === undefined) return 1;
-  if (preB === undefined) return -1;
-  return preA < preB ? -1 : 1;
+  const va = semver.valid(a);
+  const vb = semver.valid(b);
+  if (va && vb) return semver.compare(va, vb);
+  if (va || vb) return va ? 1 : -1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
@@ -46,10 +47,14 @@ import {
 } from '../store/index.js';
 import { AgentRegistry, type HandlerOptions, type RegisterOptions } from './agent-registry.js';
 import { StagedAgentFiles } from './agent-files.js';
+import { resolveDataDirectory, type DataDirectory } from './data-dir.js';
 
 export interface WardenOptions {
   storage?: {
-    /** Directory of the embedded database. @default process.env.STORAGE_ROOT ?? './data' */
+    /**
+     * Directory of the embedded database, its signing key and uploaded agent files.
+     * @default process.env.WARDEN_DATA ?? process.env.STORAGE_ROOT ?? './data'
+     */
     root?: string;
     /** Explicit SQLite file (':memory:' for throwaway use); overrides root. */
     sqlitePath?: string;
@@ -88,10 +93,31 @@ export interface AgentHealthReport extends AgentHealth {
   model?: string;
 }
 
-export interface SubmitReceipt extends Task {
+/** A submitted task. `O` is the output type its result will have (see `result`). */
+export interface SubmitReceipt<O = unknown> extends Task {
   /** True when an earlier task with the same idempotency key was returned instead of a new one. */
   deduplicated: boolean;
+  /** Type only (never set): the output type, so `warden.result(receipt)` is typed. */
+  readonly __output?: O;
 }
+
+/**
+ * A registered agent version whose input and output types are known: what `registerHandler` returns.
+ * Pass it as `agent` to `submit` and the input is checked and the result typed.
+ * @example
+ * const double = await warden.registerHandler('double', (i: { n: number }) => ({ n: i.n * 2 }));
+ * const task = await warden.submit({ agent: double, input: { n: 21 } });
+ * const r = await warden.result(task); // r.output: { n: number } when r.status is 'succeeded'
+ */
+export interface TypedAgent<I = unknown, O = unknown> extends AgentRecord {
+  /** Type only (never set): the agent's input and output types. */
+  readonly __types?: { input: I; output: O };
+}
+
+/** A submit that names its agent by a typed record (from `registerHandler` or `registerAgent`). */
+export type TypedSubmitTask<I, O> = Omit<SubmitTask<I>, 'agent' | 'capability'> & {
+  agent: TypedAgent<I, O>;
+};
 
 /**
  * The library entry point.
@@ -107,6 +133,8 @@ export class Warden {
   private readonly sessionCache = new Map<string, Promise<Session>>();
   /** Policies, flags, quarantine release, merge validation and stats (src/governance). */
   governance!: Governance;
+  /** The data directory in use, what chose it, and whether this open created its store. */
+  dataDirectory!: DataDirectory;
 
   private constructor(
     /** Directory of the embedded store and of uploaded agent files. */
@@ -120,8 +148,9 @@ export class Warden {
   ) {}
 
   static async open(options: WardenOptions = {}): Promise<Warden> {
-    const root = options.storage?.root ?? process.env['STORAGE_ROOT'] ?? './data';
-    const path = options.storage?.sqlitePath ?? join(resolve(root), 'warden.db');
+    const dir = resolveDataDirectory(options.storage?.root);
+    const path = options.storage?.sqlitePath ?? join(dir.path, 'warden.db');
+    const isNew = path !== ':memory:' && !existsSync(path);
     const store = await openSqliteStore({
       path,
       ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
@@ -135,7 +164,7 @@ export class Warden {
     const agents = new AgentRegistry(store, runtimes);
     const scheduler = new Scheduler(store, agents, options.workers || {});
     const warden = new Warden(
-      path === ':memory:' ? resolve(root) : dirname(path),
+      path === ':memory:' ? dir.path : dirname(resolve(path)),
       store,
       scheduler,
       agents,
@@ -143,6 +172,11 @@ export class Warden {
       options.maxInputBytes ?? 1024 * 1024,
       options.workers !== false,
     );
+    warden.dataDirectory = {
+      path: warden.storageRoot,
+      source: options.storage?.sqlitePath ? 'option' : dir.source,
+      isNew,
+    };
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
@@ -217,11 +251,15 @@ export class Warden {
   }
 
   /** Registers a trusted in-process handler as an agent (runtime `inline`). */
+  /**
+   * Registers a trusted in-process handler as an agent (runtime `inline`). The returned record carries
+   * the handler's input and output types: submit with `agent: record` and its result is typed.
+   */
   async registerHandler<I = unknown, O = unknown>(
     name: string,
     handler: InlineHandler<I, O>,
     options?: HandlerOptions,
-  ): Promise<AgentRecord> {
+  ): Promise<TypedAgent<I, O>> {
     return this.agents.registerHandler(name, handler as InlineHandler, options);
   }
 
@@ -254,9 +292,16 @@ export class Warden {
   }
 
   /** Validates, resolves the agent and durably enqueues the task; resolves once it is committed. */
-  async submit(task: SubmitTask): Promise<SubmitReceipt> {
+  async submit<I, O>(task: TypedSubmitTask<I, O>): Promise<SubmitReceipt<O>>;
+  /** `O` types the result when the agent is named by a string: `warden.submit<MyOutput>({ agent: 'x' })`. */
+  async submit<O = unknown>(task: SubmitTask): Promise<SubmitReceipt<O>>;
+  async submit(task: SubmitTask | TypedSubmitTask<unknown, unknown>): Promise<SubmitReceipt> {
     this.assertOpen();
-    const t = validateSubmit(task, this.maxInputBytes);
+    const { agent } = task;
+    // A typed record names its exact version; a string is resolved below.
+    const named: SubmitTask =
+      typeof agent === 'object' ? { ...task, agent: agent.key } : (task as SubmitTask);
+    const t = validateSubmit(named, this.maxInputBytes);
     const session = await this.getSession(t.session);
     // The session's tenant decides which agents the name can mean: never another tenant's.
     const manifest = await this.agents.resolve(
@@ -300,7 +345,19 @@ export class Warden {
   }
 
   /** Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first. */
-  async result(taskId: string, options: { timeoutMs?: number } = {}): Promise<TaskResult | undefined> {
+  /**
+   * `task` is a receipt from `submit` (its output type carries over) or a task id (type the output with
+   * `warden.result<MyOutput>(id)`). The output is not checked against `O`: it is what the agent returned.
+   */
+  async result<O = unknown>(
+    task: string | SubmitReceipt<O>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<TaskResult<O> | undefined> {
+    const taskId = typeof task === 'string' ? task : task.id;
+    return (await this.resultOf(taskId, options)) as TaskResult<O> | undefined;
+  }
+
+  private async resultOf(taskId: string, options: { timeoutMs?: number }): Promise<TaskResult | undefined> {
     const task = await this.getTask(taskId);
     if (task.state !== 'queued' && task.state !== 'running') {
       const stored = await this.store.getResult(taskId);

@@ -135,7 +135,7 @@ describe('LLM agents over the API', () => {
       expect(metrics).toMatch(/warden_llm_tokens_total\{[^}]*kind="completion"\} 3/);
       expect(metrics).toMatch(/warden_llm_requests_total\{agent="chat@1\.0\.0",outcome="ok"\} 1/);
       expect(metrics).toMatch(
-        /warden_llm_time_to_first_token_ms_count\{agent="chat@1\.0\.0",provider="openai"\} 1/,
+        /warden_llm_time_to_first_token_seconds_count\{agent="chat@1\.0\.0",provider="openai"\} 1/,
       );
       const health = (await (await fetch(`${base}/agents/health`, { headers: auth })).json()) as {
         ok: boolean;

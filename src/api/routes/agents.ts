@@ -31,6 +31,8 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
     {
       onRequest: admin,
       schema: {
+        operationId: 'registerAgent',
+        tags: ['agents'],
         summary:
           "Register an agent version in the key's tenant: its agent.yaml (text or object) and, optionally, its files (base64), e.g. a WASM module. Versions are immutable; `shared` (installation admins only) lets every tenant use it",
         body: {
@@ -75,6 +77,8 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
     {
       onRequest: viewer,
       schema: {
+        operationId: 'getAgentHealth',
+        tags: ['agents'],
         summary:
           'Probe registered agents without running a task: LLM endpoints list their models, local models load, other runtimes prepare',
         querystring: {
@@ -121,6 +125,8 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
     {
       onRequest: viewer,
       schema: {
+        operationId: 'getAgentStatus',
+        tags: ['agents'],
         summary:
           "The agent versions the key's tenant may use (its own and shared ones), their breaker state and whether this server can run them",
         response: { 200: { type: 'array', items: agentSummary }, ...errorResponses },

@@ -16,6 +16,8 @@ export function governanceRoutes(
     {
       onRequest: viewer,
       schema: {
+        operationId: 'getGovernanceStats',
+        tags: ['governance'],
         summary: "Trace flags by type, severity and agent, for one session or all of the key's tenant",
         querystring: {
           type: 'object',
@@ -61,6 +63,8 @@ export function governanceRoutes(
     {
       onRequest: operator,
       schema: {
+        operationId: 'flagTask',
+        tags: ['governance'],
         summary:
           'Flag a task by hand (Jailbreak, Anomaly, HighRisk, Unsafe, Malicious, Unverified; severity 1-10)',
         body: {
@@ -91,6 +95,8 @@ export function governanceRoutes(
     {
       onRequest: operator,
       schema: {
+        operationId: 'validateMerge',
+        tags: ['governance'],
         summary: "validate_merge: may these tasks' results be merged under the session's policy?",
         body: {
           type: 'object',
@@ -121,6 +127,8 @@ export function governanceRoutes(
     {
       onRequest: admin,
       schema: {
+        operationId: 'releaseTask',
+        tags: ['governance'],
         summary: 'Release a quarantined task: it becomes succeeded (recorded as task.released)',
         body: {
           type: 'object',
@@ -148,6 +156,8 @@ export function governanceRoutes(
     {
       onRequest: viewer,
       schema: {
+        operationId: 'exportProvenance',
+        tags: ['provenance'],
         summary: "Export a session's provenance bundle (verify it offline with `warden verify bundle.json`)",
         body: {
           type: 'object',

@@ -6,6 +6,8 @@ export function healthRoutes(app: FastifyInstance, { warden, startedAt }: ApiCon
     '/health',
     {
       schema: {
+        operationId: 'getHealth',
+        tags: ['health'],
         summary: 'Liveness and load: public, no key needed',
         response: {
           200: {

@@ -26,6 +26,8 @@ export function operationRoutes(
     {
       onRequest: operator,
       schema: {
+        operationId: 'getSchedulerStats',
+        tags: ['operations'],
         summary:
           "Queue depth, running tasks and dead letters (whole server), and the circuit breakers of the agents the key's tenant may use",
         response: {
@@ -83,6 +85,8 @@ export function operationRoutes(
     {
       onRequest: viewer,
       schema: {
+        operationId: 'listDeadLetters',
+        tags: ['dead-letters'],
         summary: "Dead letters of the key's tenant, newest first",
         querystring: {
           type: 'object',
@@ -112,6 +116,8 @@ export function operationRoutes(
     {
       onRequest: operator,
       schema: {
+        operationId: 'replayDeadLetter',
+        tags: ['dead-letters'],
         summary: 'Put a dead task back in the queue with fresh attempts',
         params: idParams,
         response: { 200: { $ref: 'Task#' }, ...errorResponses },
@@ -128,6 +134,8 @@ export function operationRoutes(
     {
       onRequest: operator,
       schema: {
+        operationId: 'purgeDeadLetters',
+        tags: ['dead-letters'],
         summary:
           "Remove dead letters of the key's tenant for good (named ids, or all: true); their tasks stay dead, with results and provenance",
         body: {
@@ -165,6 +173,8 @@ export function operationRoutes(
     {
       onRequest: installation,
       schema: {
+        operationId: 'getMetrics',
+        tags: ['operations'],
         summary:
           'Prometheus metrics of the whole installation (text exposition format); needs an installation admin key',
         hide: false,

@@ -93,6 +93,8 @@ export function rdRoutes(app: FastifyInstance, { viewer }: ApiContext): void {
     {
       onRequest: viewer,
       schema: {
+        operationId: 'findKnee',
+        tags: ['rate-distortion'],
         summary: 'The knee of a rate-distortion curve: where more refinement stops paying',
         body: {
           type: 'object',
@@ -115,6 +117,8 @@ export function rdRoutes(app: FastifyInstance, { viewer }: ApiContext): void {
     {
       onRequest: viewer,
       schema: {
+        operationId: 'findKneeByQuery',
+        tags: ['rate-distortion'],
         summary: 'The same as POST /rd/knee, with the points as a JSON array in ?points=',
         querystring: {
           type: 'object',
@@ -162,6 +166,8 @@ export function rdRoutes(app: FastifyInstance, { viewer }: ApiContext): void {
     {
       onRequest: viewer,
       schema: {
+        operationId: 'measureFgw',
+        tags: ['rate-distortion'],
         summary: 'Fused Gromov-Wasserstein distortion between two attributed graphs',
         body: {
           type: 'object',

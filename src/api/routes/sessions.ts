@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { PRIORITIES, WardenError } from '../../core/index.js';
-import { sessionOf } from '../auth.js';
+import { PRIORITIES, WardenError, type PriorityName } from '../../core/index.js';
+import { sessionOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses, idParams } from '../schemas.js';
 
@@ -12,6 +12,8 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
     {
       onRequest: operator,
       schema: {
+        operationId: 'createSession',
+        tags: ['sessions'],
         summary: "Create a session in the key's tenant (returns the existing one of that name)",
         body: {
           type: 'object',
@@ -36,11 +38,33 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
     },
   );
 
+  app.get(
+    '/sessions',
+    {
+      onRequest: viewer,
+      schema: {
+        operationId: 'listSessions',
+        tags: ['sessions'],
+        summary: "The key's tenant's sessions, oldest first",
+        response: {
+          200: {
+            type: 'object',
+            properties: { sessions: { type: 'array', items: { $ref: 'Session#' } } },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => ({ sessions: await warden.store.listSessions(tenantOf(request)) }),
+  );
+
   app.get<{ Params: { id: string } }>(
     '/sessions/:id',
     {
       onRequest: viewer,
       schema: {
+        operationId: 'getSession',
+        tags: ['sessions'],
         summary: 'A session by id or name',
         params: idParams,
         response: { 200: { $ref: 'Session#' }, ...errorResponses },
@@ -56,7 +80,7 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
       agent?: string;
       capability?: string;
       input?: unknown;
-      priority?: string;
+      priority?: PriorityName; // the schema's enum
       deadline?: number | string;
       timeoutMs?: number;
       idempotencyKey?: string;
@@ -67,6 +91,8 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
     {
       onRequest: operator,
       schema: {
+        operationId: 'executeTask',
+        tags: ['tasks'],
         summary: 'Submit a task; with ?wait=ms, wait up to that long for its result',
         params: idParams,
         querystring: {

@@ -1,17 +1,85 @@
 import type { FastifyInstance } from 'fastify';
-import { taskOf } from '../auth.js';
+import { TASK_STATES, type TaskState } from '../../core/index.js';
+import type { TaskFilter } from '../../store/index.js';
+import { sessionOf, taskOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
-import { errorResponses, idParams } from '../schemas.js';
+import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
+import { errorResponses, idParams, nextCursor, pageQuery } from '../schemas.js';
 import { streamTaskEvents } from './task-events.js';
 
 export { taskOf } from '../auth.js';
 
+interface TaskListQuery {
+  session?: string;
+  state?: TaskState;
+  agent?: string;
+  limit?: string;
+  cursor?: string;
+}
+
 export function taskRoutes(app: FastifyInstance, { warden, viewer, operator }: ApiContext): void {
+  app.get<{ Querystring: TaskListQuery }>(
+    '/tasks',
+    {
+      onRequest: viewer,
+      schema: {
+        operationId: 'listTasks',
+        tags: ['tasks'],
+        summary:
+          "The key's tenant's tasks, newest first, without their input (GET /tasks/:id has it): filter by session, state and agent; page with limit and cursor",
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            session: { type: 'string', minLength: 1, maxLength: 200, description: 'session id or name' },
+            state: { type: 'string', enum: [...TASK_STATES] },
+            agent: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 300,
+              description: 'agent name (every version) or name@version, as in task.agent',
+            },
+            ...pageQuery,
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { tasks: { type: 'array', items: { $ref: 'TaskSummary#' } }, nextCursor },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = pageLimit(q.limit);
+      const filter: TaskFilter = {
+        // Scoped to the tenant either way: a named session must be the tenant's (else 404).
+        ...(q.session
+          ? { sessionId: (await sessionOf(warden, request, q.session)).id }
+          : { tenant: tenantOf(request) }),
+        ...(q.state ? { state: q.state } : {}),
+        ...(q.agent ? (q.agent.includes('@') ? { agentKey: q.agent } : { agentName: q.agent }) : {}),
+        ...(q.cursor ? { before: String(decodeCursor(q.cursor, ['s'])[0]) } : {}),
+        limit: limit + 1,
+      };
+      const found = await warden.store.listTasks(filter);
+      const page = found.slice(0, limit);
+      return {
+        tasks: page.map(({ input: _input, ...summary }) => summary),
+        nextCursor: found.length > limit ? encodeCursor([page.at(-1)!.id]) : null,
+      };
+    },
+  );
+
   app.get<{ Params: { id: string } }>(
     '/tasks/:id',
     {
       onRequest: viewer,
       schema: {
+        operationId: 'getTask',
+        tags: ['tasks'],
         summary: 'A task and, once it is finished, its result',
         params: idParams,
         response: {
@@ -37,6 +105,8 @@ export function taskRoutes(app: FastifyInstance, { warden, viewer, operator }: A
     {
       onRequest: operator,
       schema: {
+        operationId: 'cancelTask',
+        tags: ['tasks'],
         summary: 'Cancel a queued task now, or stop a running one',
         params: idParams,
         response: {
@@ -59,6 +129,8 @@ export function taskRoutes(app: FastifyInstance, { warden, viewer, operator }: A
     {
       onRequest: viewer,
       schema: {
+        operationId: 'streamTaskEvents',
+        tags: ['tasks'],
         summary:
           'Server-Sent Events: state changes, log lines and the result; closes when the task is finished',
         params: idParams,

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { WardenError, PRIORITIES, type TaskResult } from '../../core/index.js';
+import { WardenError, PRIORITIES, type PriorityName, type TaskResult } from '../../core/index.js';
 import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import { loadManifest, versionStates, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
@@ -76,7 +76,7 @@ async function submitFrom(warden: Warden, agentArg: string, flags: SubmitFlags) 
     agent,
     session: flags.session,
     input: await readInput(flags.input),
-    priority: flags.priority,
+    priority: flags.priority as PriorityName, // one of the option's choices
     ...(deadline !== undefined ? { deadline } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
     ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
@@ -186,10 +186,12 @@ export function submitCommand(): Command {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
         const receipt = await submitFrom(warden, agentArg, flags);
-        if (json) printJson(receipt);
-        else
-          process.stdout.write(
-            `${receipt.id}${receipt.deduplicated ? ' (existing task for this idempotency key)' : ''}\n`,
+        if (json) return printJson(receipt);
+        // stdout is only the id, so ID=$(warden submit ...) works; the note is for people.
+        process.stdout.write(`${receipt.id}\n`);
+        if (receipt.deduplicated)
+          process.stderr.write(
+            `existing task ${receipt.id} for this idempotency key (${receipt.state}); nothing new was queued\n`,
           );
       });
     });

@@ -23,6 +23,24 @@ function parseBind(value: string): { host: string; port: number } {
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/** A coded error for the ways listen() fails on the address itself; anything else is passed on. */
+function listenError(err: unknown, bind: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE')
+    return new WardenError(
+      'PORT_IN_USE',
+      `${bind} is already in use (is another warden serve running?); stop that process or pick another address with --bind host:port`,
+      { cause: err, details: { bind } },
+    );
+  if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
+    return new WardenError(
+      'INVALID_INPUT',
+      `Cannot listen on ${bind}: ${code === 'EACCES' ? 'permission denied (ports below 1024 need privileges; use one above)' : 'no such local address'}; pick another with --bind host:port`,
+      { cause: err, details: { bind } },
+    );
+  return err;
+}
+
 export function serveCommand(): Command {
   return new Command('serve')
     .description(
@@ -60,6 +78,12 @@ export function serveCommand(): Command {
                 .catch((e: Error) => app.log.warn(`example ${example} not registered: ${e.message}`));
           }
         }
+        const address = await app.listen({ host, port }).catch(async (err: unknown) => {
+          await app.close();
+          await warden.close();
+          throw listenError(err, flags.bind);
+        });
+        // After listening: a server that could not start has not used up the one showing of the key.
         if ((await warden.store.listApiKeys()).length === 0) {
           const { key, record } = await createApiKey(warden.store, {
             tenant: 'default',
@@ -71,7 +95,6 @@ export function serveCommand(): Command {
             `\nFirst admin API key (installation-wide, tenant "default", id ${record.id}) — shown once, store it now:\n\n  ${key}\n\n`,
           );
         }
-        const address = await app.listen({ host, port });
         process.stderr.write(
           `warden API listening on ${address}  (OpenAPI: ${address}/openapi.json, docs: ${address}/docs)\n`,
         );

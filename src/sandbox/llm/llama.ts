@@ -40,12 +40,17 @@ export class LocalModels {
     this.binding ??= (async () => {
       let lib: NodeLlamaCpp;
       try {
+        // An optional peer dependency, loaded on first use: users who never run a local model never
+        // install its ~30 MB binary.
         lib = await import('node-llama-cpp');
       } catch (err) {
+        const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
         throw new WardenError(
-          'RUNTIME_UNAVAILABLE',
-          'Local models need the node-llama-cpp package, which is not installed (npm install node-llama-cpp)',
-          { cause: err },
+          'LOCAL_MODEL_UNAVAILABLE',
+          missing
+            ? 'Local models (provider llama) need the optional package node-llama-cpp, which is not installed: run `npm install node-llama-cpp@^3.21.1` where Warden runs'
+            : `node-llama-cpp is installed but could not be loaded: ${(err as Error).message}; reinstall it with \`npm install node-llama-cpp@^3.21.1\``,
+          { cause: err, details: { package: 'node-llama-cpp' } },
         );
       }
       try {
@@ -61,9 +66,9 @@ export class LocalModels {
         return { lib, llama };
       } catch (err) {
         throw new WardenError(
-          'RUNTIME_UNAVAILABLE',
+          'LOCAL_MODEL_UNAVAILABLE',
           `node-llama-cpp has no usable prebuilt binary for ${process.platform}-${process.arch}: ${(err as Error).message}`,
-          { cause: err },
+          { cause: err, details: { package: 'node-llama-cpp' } },
         );
       }
     })();

@@ -2,7 +2,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { WardenError } from '../../core/index.js';
 import { sha256Hex } from '../../provenance/index.js';
 import type { ApiKeysTable, TracesTable } from '../schema.js';
-import type { ApiKeyRecord, Role, TraceRecord } from '../store.js';
+import type { StoredLink } from '../../provenance/index.js';
+import type { ApiKeyRecord, Role, TraceFilter, TraceRecord, TraceSummary } from '../store.js';
 import type { ChainWriter } from './chain-writer.js';
 
 // API keys and traces for the SQLite store: off the scheduler's hot path, kept out of sqlite-store.ts.
@@ -81,6 +82,55 @@ export function insertTrace(
 export function getTrace(db: BetterSqlite3.Database, id: string): TraceRecord | undefined {
   const row = db.prepare('SELECT * FROM traces WHERE id = ?').get(id) as TracesTable | undefined;
   return row ? toTrace(row) : undefined;
+}
+
+export function listTraces(db: BetterSqlite3.Database, f: TraceFilter): TraceSummary[] {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  const add = (clause: string, ...values: (string | number)[]) => {
+    where.push(clause);
+    args.push(...values);
+  };
+  if (f.sessionId) add('session_id = ?', f.sessionId);
+  if (f.tenant) add('session_id IN (SELECT id FROM sessions WHERE tenant = ?)', f.tenant);
+  if (f.taskId) add('task_id = ?', f.taskId);
+  if (f.before)
+    add(
+      '(created_at < ? OR (created_at = ? AND id < ?))',
+      f.before.createdAt,
+      f.before.createdAt,
+      f.before.id,
+    );
+  const rows = db
+    .prepare(
+      `SELECT id, session_id, task_id, digest, created_at FROM traces ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
+    )
+    .all(...args, f.limit) as Omit<TracesTable, 'data'>[];
+  return rows.map((r) => ({
+    id: r.id,
+    sessionId: r.session_id,
+    taskId: r.task_id,
+    digest: r.digest,
+    createdAt: Number(r.created_at),
+  }));
+}
+
+/** The chain records about a trace: its `trace.created` and every `trace.provenance` naming it. */
+export function readTraceProvenance(
+  db: BetterSqlite3.Database,
+  sessionId: string,
+  traceId: string,
+): StoredLink[] {
+  const rows = db
+    .prepare(
+      `SELECT seq, prev_hash, hash, record FROM provenance
+       WHERE session_id = ? AND json_extract(record, '$.type') IN ('trace.created', 'trace.provenance')
+         AND json_extract(record, '$.data.traceId') = ?
+       ORDER BY seq`,
+    )
+    .all(sessionId, traceId) as { seq: number; prev_hash: string; hash: string; record: string }[];
+  return rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, recordJson: r.record }));
 }
 
 export function traceProvenance(

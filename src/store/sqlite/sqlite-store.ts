@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import {
   DEFAULT_TENANT,
   WardenError,
@@ -50,7 +50,9 @@ import type {
   SubmitOutcome,
   TaskFilter,
   ApiKeyRecord,
+  TraceFilter,
   TraceRecord,
+  TraceSummary,
 } from '../store.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { ChainWriter } from './chain-writer.js';
@@ -61,6 +63,8 @@ import {
   insertApiKey,
   insertTrace,
   listApiKeys,
+  listTraces,
+  readTraceProvenance,
   revokeApiKey,
   traceProvenance,
 } from './api-tables.js';
@@ -562,7 +566,7 @@ export class SqliteStore implements Store {
       for (const r of rows) {
         const base = { at: now, taskId: r.id, attempt: r.attempts, agent: r.agent_key };
         if (r.cancel_requested) {
-          const error = {
+          const error: SerializedError = {
             code: 'CANCELLED',
             message: 'Cancelled while its worker was gone',
             retryable: false,
@@ -661,8 +665,25 @@ export class SqliteStore implements Store {
       .orderBy('id', 'desc')
       .limit(Math.min(filter.limit ?? 100, 10_000));
     if (filter.sessionId) q = q.where('session_id', '=', filter.sessionId);
+    if (filter.tenant) {
+      const tenant = filter.tenant;
+      q = q.where('session_id', 'in', (s) =>
+        s.selectFrom('sessions').select('id').where('tenant', '=', tenant),
+      );
+    }
     if (filter.state) q = q.where('state', '=', filter.state);
     if (filter.agentKey) q = q.where('agent_key', '=', filter.agentKey);
+    if (filter.agentName) {
+      // `name@...` or `tenant/name@...`; names may hold `_`, a LIKE wildcard, so it is escaped.
+      const name = filter.agentName.replace(/[\\%_]/g, (c) => `\\${c}`);
+      q = q.where((eb) =>
+        eb.or([
+          sql<boolean>`agent_key LIKE ${`${name}@%`} ESCAPE '\\'`,
+          sql<boolean>`agent_key LIKE ${`%/${name}@%`} ESCAPE '\\'`,
+        ]),
+      );
+    }
+    if (filter.before) q = q.where('id', '<', filter.before);
     return (await q.execute()).map(rowToTask);
   }
 
@@ -728,6 +749,14 @@ export class SqliteStore implements Store {
 
   async getTrace(id: string): Promise<TraceRecord | undefined> {
     return getTrace(this.db, id);
+  }
+
+  async listTraces(filter: TraceFilter): Promise<TraceSummary[]> {
+    return listTraces(this.db, filter);
+  }
+
+  async readTraceProvenance(sessionId: string, traceId: string): Promise<StoredLink[]> {
+    return readTraceProvenance(this.db, sessionId, traceId);
   }
 
   async appendTraceProvenance(
