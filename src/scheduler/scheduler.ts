@@ -39,6 +39,7 @@ interface InFlight {
 
 interface Waiter {
   resolve(result: TaskResult): void;
+  reject(error: WardenError): void;
 }
 
 /**
@@ -120,13 +121,17 @@ export class Scheduler {
       setInterval(() => void this.heartbeat(), o.heartbeatMs),
       setInterval(() => void this.reap(), o.reapIntervalMs),
     ];
+    // A library's timers never hold its user's process open; a dedicated worker process asks to be held
+    // (keepAlive): one ref'd interval, released by stop(), is what keeps it waiting for work.
     for (const t of this.housekeeping) t.unref();
+    if (o.keepAlive) this.housekeeping[0]!.ref();
     await this.reap();
     this.wake();
   }
 
   /** Stops claiming, lets running tasks finish for up to shutdownGraceMs, then hands the rest back to the queue. */
   async stop(): Promise<void> {
+    this.stopWaiting();
     if (!this.running) {
       await this.submits.drain();
       return;
@@ -134,8 +139,6 @@ export class Scheduler {
     this.running = false;
     for (const t of this.housekeeping) clearInterval(t);
     clearTimeout(this.wakeTimer);
-    clearInterval(this.resultPoll);
-    this.resultPoll = undefined;
     await this.submits.drain();
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(10);
@@ -170,14 +173,22 @@ export class Scheduler {
     return out;
   }
 
-  /** Resolves with the task's result once it is terminal, whichever process runs it. */
+  /**
+   * Resolves with the task's result once it is terminal, whichever process runs it; undefined once
+   * timeoutMs has passed. While anyone waits, the process stays alive (a retry's backoff has no other
+   * handle to keep it); stop() rejects the waiters that are left with CLOSED.
+   */
   async waitForResult(taskId: string, timeoutMs = Infinity): Promise<TaskResult | undefined> {
-    return new Promise<TaskResult | undefined>((resolve) => {
+    return new Promise<TaskResult | undefined>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         resolve: (r) => {
           clearTimeout(timer);
           resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
         },
       };
       const list = this.waiters.get(taskId);
@@ -203,7 +214,10 @@ export class Scheduler {
    * batches (round-robin over the waiters), instead of a timer per waiter.
    */
   private startResultPoll(): void {
-    if (this.resultPoll) return;
+    if (this.resultPoll) {
+      this.resultPoll.ref();
+      return;
+    }
     this.resultPoll = setInterval(() => {
       if (this.waiters.size === 0) {
         clearInterval(this.resultPoll);
@@ -229,7 +243,22 @@ export class Scheduler {
         () => undefined,
       );
     }, this.options.pollIntervalMs);
-    this.resultPoll.unref();
+  }
+
+  /** Lets the process exit: the result poller stops, and whoever still waits learns that nothing will come. */
+  private stopWaiting(): void {
+    clearInterval(this.resultPoll);
+    this.resultPoll = undefined;
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const [taskId, list] of waiting) {
+      const error = new WardenError(
+        'CLOSED',
+        `Warden was closed while waiting for the result of task ${taskId}; the task keeps its place in the queue, ask for its result again after reopening`,
+        { details: { taskId } },
+      );
+      for (const w of list) w.reject(error);
+    }
   }
 
   breakerSnapshot(): Map<string, BreakerSnapshot> {
@@ -644,6 +673,7 @@ export class Scheduler {
     const list = this.waiters.get(taskId);
     if (!list) return;
     this.waiters.delete(taskId);
+    if (this.waiters.size === 0) this.resultPoll?.unref(); // nobody waits: let the process go
     for (const w of list) w.resolve(result);
   }
 
@@ -653,6 +683,7 @@ export class Scheduler {
     const i = list.indexOf(waiter);
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.waiters.delete(taskId);
+    if (this.waiters.size === 0) this.resultPoll?.unref();
   }
 
   private async announceStored(taskId: string): Promise<void> {

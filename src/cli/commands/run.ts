@@ -122,9 +122,13 @@ export function runCommand(): Command {
           if (e.state === 'running') progress.update(`running ${e.agent} (attempt ${e.attempt})`);
           if (e.state === 'retrying' && !json) {
             if (streamed) process.stdout.write('\n');
+            // A backoff can last minutes: say which attempt comes next and when, rather than wait silently.
+            const at = e.retryAt ?? Date.now();
+            const when = `${new Date(at).toTimeString().slice(0, 8)} (in ${Math.max(0, (at - Date.now()) / 1000).toFixed(1)} s)`;
             progress.note(
-              `attempt ${e.attempt} failed: [${e.error?.code}] ${e.error?.message} — retrying at ${new Date(e.retryAt ?? 0).toISOString()}`,
+              `attempt ${e.attempt} of ${receipt.maxAttempts} failed: [${e.error?.code}] ${e.error?.message} — retry ${e.attempt + 1} at ${when}`,
             );
+            progress.update(`waiting to retry ${e.agent} (attempt ${e.attempt + 1} at ${when.slice(0, 8)})`);
           }
         };
         warden.scheduler.events.on('task', onEvent);
