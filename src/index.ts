@@ -1,6 +1,12 @@
 // The public library API of Warden. Everything not exported here is internal.
 export { Warden, loadManifest } from './warden/index.js';
-export type { WardenOptions, SubmitReceipt, HandlerOptions } from './warden/index.js';
+export type {
+  WardenOptions,
+  SubmitReceipt,
+  HandlerOptions,
+  AgentStatus,
+  BreakerReset,
+} from './warden/index.js';
 export {
   WardenError,
   ERROR_CODES,
@@ -29,6 +35,8 @@ export type {
   ResourceUsage,
   RetryPolicy,
   BreakerPolicy,
+  BreakerSnapshot,
+  BreakerStatus,
 } from './core/index.js';
 export { verifyChain, chainRecord, GENESIS_HASH } from './provenance/index.js';
 export type { ChainVerification, ProvenanceRecord, ProvenanceEvent } from './provenance/index.js';

@@ -154,6 +154,13 @@ const routes: RouteCase[] = [
     happy: 201,
   },
   { name: 'GET /agents/status', method: 'GET', url: () => '/agents/status', role: 'viewer', happy: 200 },
+  {
+    name: 'POST /agents/:agent/breaker/reset',
+    method: 'POST',
+    url: () => '/agents/noop/breaker/reset',
+    role: 'operator',
+    happy: 200,
+  },
   { name: 'GET /agents/health', method: 'GET', url: () => '/agents/health', role: 'viewer', happy: 200 },
   {
     name: 'POST /traces',
@@ -367,6 +374,7 @@ describe('API behaviour', () => {
       '/agents',
       '/agents/status',
       '/agents/health',
+      '/agents/{agent}/breaker/reset',
       '/traces',
       '/traces/{id}/provenance',
       '/scheduler/stats',
@@ -408,6 +416,50 @@ describe('API behaviour', () => {
     for (let i = 0; i < 3; i++)
       await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', { agent: 'noop' });
     expect(value(await read())).toBe(value(before) + 3);
+  });
+});
+
+describe('agents and their circuit breakers', () => {
+  it('status shows a breaker opened by failures as stored; an operator resets it and its tasks run', async () => {
+    let healthy = false;
+    await warden.registerHandler(
+      'brittle',
+      () => {
+        if (!healthy) throw new Error('down');
+        return 'up';
+      },
+      { retry: { maxAttempts: 1 }, circuitBreaker: { failureThreshold: 1, cooldownMs: 3_600_000 } },
+    );
+    const failed = await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+      agent: 'brittle',
+    });
+    expect(failed.json()).toMatchObject({ result: { status: 'dead' } });
+    const held = (await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'brittle' })).json<{
+      task: { id: string };
+    }>().task.id;
+    type Status = { key: string; breaker: string; circuitBreaker: Record<string, number | string | null> };
+    const brittle = async () =>
+      (await call('GET', '/agents/status', 'viewerA'))
+        .json<Status[]>()
+        .find((a) => a.key === 'brittle@1.0.0');
+    const open = await brittle();
+    expect(open?.breaker).toBe('open');
+    expect(open?.circuitBreaker).toMatchObject({ state: 'open', consecutiveFailures: 1 });
+    expect(open?.circuitBreaker['nextProbeAt']).toBe(Number(open?.circuitBreaker['openedAt']) + 3_600_000);
+
+    expect((await call('POST', '/agents/brittle/breaker/reset', 'viewerA')).statusCode).toBe(403);
+    healthy = true;
+    const reset = await call('POST', '/agents/brittle@1.0.0/breaker/reset', 'operatorA');
+    expect(reset.statusCode, reset.body).toBe(200);
+    expect(reset.json()).toMatchObject({
+      reset: [{ agent: 'brittle@1.0.0', previous: { state: 'open', consecutiveFailures: 1 } }],
+    });
+    expect((await brittle())?.circuitBreaker).toMatchObject({ state: 'closed', nextProbeAt: null });
+    expect((await warden.result(held, { timeoutMs: 5000 }))?.status).toBe('succeeded');
+
+    const unknown = await call('POST', '/agents/nobody/breaker/reset', 'operatorA');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { code: 'AGENT_NOT_FOUND' } });
   });
 });
 

@@ -12,8 +12,9 @@ export {
   onBreakerFailure,
   onBreakerSuccess,
   breakerAdmission,
+  breakerStatus,
 } from './circuit-breaker.js';
-export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './circuit-breaker.js';
+export type { BreakerPolicy, BreakerSnapshot, BreakerState, BreakerStatus } from './circuit-breaker.js';
 export { canonicalJson } from './canonical-json.js';
 export { RUNTIMES, manifestSchema, parseManifest, agentKey } from './manifest.js';
 export { parseYamlDocument } from './yaml-document.js';

@@ -7,7 +7,6 @@ import {
   coerceError,
   onBreakerFailure,
   onBreakerSuccess,
-  type AgentManifest,
   type BreakerSnapshot,
   type ResourceLimits,
   type Session,
@@ -52,7 +51,6 @@ export class Scheduler {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly waiters = new Map<string, Waiter[]>();
   private breakers = new Map<string, BreakerSnapshot>();
-  private readonly manifests = new Map<string, AgentManifest>();
   private readonly submits: Batcher<NewTask, SubmitOutcome>;
   private readonly finishes: Batcher<Finish, boolean>;
   private pendingLogsBuffer: LogLine[] = [];
@@ -102,9 +100,9 @@ export class Scheduler {
     return this.agents.runnableKeys();
   }
 
-  /** The runtime of an agent version this process has run, if any. */
+  /** The runtime of an agent version this process knows, if any. */
   runtimeOf(agentKey: string): string | undefined {
-    return this.manifests.get(agentKey)?.runtime;
+    return this.agents.manifest(agentKey)?.runtime;
   }
 
   /** Durably enqueues a task; resolves once it is committed. */
@@ -261,8 +259,15 @@ export class Scheduler {
     }
   }
 
+  /** Breakers as this process last read or changed them (the store has the shared truth). */
   breakerSnapshot(): Map<string, BreakerSnapshot> {
     return new Map(this.breakers);
+  }
+
+  /** An operator closed this agent version's breaker in the store: forget the open one and claim its tasks. */
+  breakerReset(agentKey: string): void {
+    this.breakers.delete(agentKey);
+    this.wake();
   }
 
   // ---- claim loop -----------------------------------------------------------------------------
@@ -348,9 +353,11 @@ export class Scheduler {
     }
     for (const [key, snapshot] of this.breakers) {
       if (snapshot.state === 'closed') continue;
-      const policy = this.manifests.get(key)?.circuitBreaker;
+      // The policy comes from the registry, not from a task this process ran: after a restart, the first
+      // task of an open breaker's version is its probe.
+      const policy = this.agents.manifest(key)?.circuitBreaker;
       if (!policy) {
-        // Unknown here yet: hold until its manifest is loaded on launch of another task.
+        // Not registered here (so not runnable either) until the next refresh: hold.
         held.push(key);
         continue;
       }
@@ -393,7 +400,6 @@ export class Scheduler {
     };
     try {
       const { manifest, agent } = await this.agents.prepared(task.agentKey);
-      this.manifests.set(task.agentKey, manifest);
       const limits = this.limitsFor(task, manifest.resources, clock.now());
       timer = setTimeout(() => controller.abort(limits.reason()), limits.timeoutMs);
       const session = this.sessions.has(task.sessionId)
@@ -455,7 +461,7 @@ export class Scheduler {
       });
       return d ? { ...finish, flags: d.flags } : finish;
     }
-    const manifest = this.manifests.get(finish.agentKey);
+    const manifest = this.agents.manifest(finish.agentKey);
     if (!manifest) return finish;
     let d: ReturnType<TaskGate['afterRun']>;
     try {
@@ -535,7 +541,7 @@ export class Scheduler {
     if (error.code === 'DEADLINE_EXCEEDED') return { ...common, kind: 'failed' };
     const task = this.inFlightTask(base.taskId);
     const maxAttempts = task?.maxAttempts ?? base.attempt;
-    const policy = this.manifests.get(base.agentKey)?.retry;
+    const policy = this.agents.manifest(base.agentKey)?.retry;
     // A provider's Retry-After (429/503) is a floor under the backoff, never shortened by jitter, and it
     // pauses the agent version's other tasks too.
     const asked = error.details?.['retryAfterMs'];
@@ -652,7 +658,7 @@ export class Scheduler {
     for (const f of batch) {
       if (f.kind === 'cancelled' || f.kind === 'failed' || (f.kind === 'retry' && f.error.code === 'CLOSED'))
         continue;
-      const policy = this.manifests.get(f.agentKey)?.circuitBreaker;
+      const policy = this.agents.manifest(f.agentKey)?.circuitBreaker;
       if (!policy) continue;
       const current = next.get(f.agentKey) ?? this.breakers.get(f.agentKey) ?? CLOSED_BREAKER;
       const updated =

@@ -3,14 +3,18 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import {
+  CLOSED_BREAKER,
   DEFAULT_SESSION,
   WardenError,
+  breakerStatus,
   compilePrompt,
   normalizePrompt,
   parseManifest,
   validateSessionOptions,
   validateSubmit,
   type AgentManifest,
+  type BreakerSnapshot,
+  type BreakerStatus,
   type CompiledPrompt,
   type Session,
   type SessionOptions,
@@ -43,7 +47,12 @@ import {
   type Store,
   type TaskFilter,
 } from '../store/index.js';
-import { AgentRegistry, type HandlerOptions } from './agent-registry.js';
+import {
+  AgentRegistry,
+  versionStates,
+  type AgentVersionState,
+  type HandlerOptions,
+} from './agent-registry.js';
 
 export interface WardenOptions {
   storage?: {
@@ -84,6 +93,24 @@ export interface AgentHealthReport extends AgentHealth {
   runtime: string;
   provider?: string;
   model?: string;
+}
+
+/** A registered agent version as operators see it (`warden agents list`, `GET /agents/status`). */
+export interface AgentStatus extends AgentRecord {
+  /** `active` gets new tasks; `draining` finishes its own; `idle` has nothing queued or running. */
+  state: AgentVersionState;
+  /** Its queued plus running tasks. */
+  inFlight: number;
+  /** Whether this process can run it (an inline handler runs only in the process that registered it). */
+  runnable: boolean;
+  /** Its circuit breaker as stored, whichever process opened it. */
+  breaker: BreakerStatus;
+}
+
+/** One agent version's breaker reset: what it was (null: it was closed, nothing was reset). */
+export interface BreakerReset {
+  agent: string;
+  previous: BreakerSnapshot | null;
 }
 
 export interface SubmitReceipt extends Task {
@@ -194,6 +221,55 @@ export class Warden {
 
   async listAgents(): Promise<AgentRecord[]> {
     return this.store.listAgents();
+  }
+
+  /** Every registered version with its rollout state and its circuit breaker, read from the store. */
+  async agentStatus(): Promise<AgentStatus[]> {
+    this.assertOpen();
+    const [records, inFlight, breakers] = await Promise.all([
+      this.store.listAgents(),
+      this.store.inFlightByAgent(),
+      this.store.getBreakers(),
+    ]);
+    const states = new Map(versionStates(records, inFlight).map((v) => [v.key, v]));
+    const runnable = new Set(this.scheduler.runnableKeys());
+    const now = this.scheduler.options.clock.now();
+    return records.map((r) => ({
+      ...r,
+      state: states.get(r.key)?.state ?? 'idle',
+      inFlight: states.get(r.key)?.inFlight ?? 0,
+      runnable: runnable.has(r.key),
+      breaker: breakerStatus(breakers.get(r.key) ?? CLOSED_BREAKER, r.manifest.circuitBreaker, now),
+    }));
+  }
+
+  /**
+   * Closes the circuit breaker of `name@version`, or of every version of `name`, at once: their held tasks
+   * run now instead of after the cooldown (in every worker: they re-read breakers from the store). Recorded
+   * in the provenance chain of each session with queued tasks of that version; `via` says who asked.
+   * @example await warden.resetBreaker('echo@1.0.0', { via: 'cli' })
+   */
+  async resetBreaker(agent: string, options: { via?: string } = {}): Promise<BreakerReset[]> {
+    this.assertOpen();
+    const records = await this.store.listAgents();
+    const exact = agent.lastIndexOf('@') > 0;
+    const keys = records
+      .filter((r) => (exact ? r.key === agent : r.manifest.name === agent))
+      .map((r) => r.key);
+    if (keys.length === 0)
+      throw new WardenError(
+        'AGENT_NOT_FOUND',
+        `No agent ${agent} is registered; \`warden agents list\` shows the registered versions`,
+        { details: { agent } },
+      );
+    const now = this.scheduler.options.clock.now();
+    const out: BreakerReset[] = [];
+    for (const key of keys) {
+      const previous = await this.store.resetBreaker(key, now, { via: options.via ?? 'library' });
+      this.scheduler.breakerReset(key); // also when only this process still thought it open
+      out.push({ agent: key, previous: previous ?? null });
+    }
+    return out;
   }
 
   /**

@@ -21,7 +21,29 @@ const agentSummary = {
   },
 } as const;
 
-export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: ApiContext): void {
+const breakerSnapshot = {
+  type: 'object',
+  properties: {
+    state: { type: 'string', enum: ['closed', 'open', 'half_open'] },
+    consecutiveFailures: { type: 'integer' },
+    openedAt: { type: ['integer', 'null'] },
+  },
+} as const;
+
+const agentStatus = {
+  type: 'object',
+  properties: {
+    ...agentSummary.properties,
+    state: { type: 'string', enum: ['active', 'draining', 'idle'] },
+    inFlight: { type: 'integer' },
+    circuitBreaker: {
+      type: 'object',
+      properties: { ...breakerSnapshot.properties, nextProbeAt: { type: ['integer', 'null'] } },
+    },
+  },
+} as const;
+
+export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, admin }: ApiContext): void {
   app.post<{ Body: { manifest: string | Record<string, unknown>; files?: Record<string, string> } }>(
     '/agents',
     {
@@ -112,22 +134,60 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
     {
       onRequest: viewer,
       schema: {
-        summary: 'Every registered agent version, its breaker state and whether this server can run it',
-        response: { 200: { type: 'array', items: agentSummary }, ...errorResponses },
+        summary:
+          'Every registered agent version: its rollout state, its circuit breaker as stored, whether this server can run it',
+        response: { 200: { type: 'array', items: agentStatus }, ...errorResponses },
       },
     },
-    async () => {
-      const breakers = warden.scheduler.breakerSnapshot();
-      const runnable = new Set(warden.scheduler.runnableKeys());
-      return (await warden.listAgents()).map((a) =>
-        summary(
-          a.manifest,
-          a.moduleDigest,
-          a.createdAt,
-          breakers.get(a.key)?.state ?? 'closed',
-          runnable.has(a.key),
-        ),
+    async () =>
+      (await warden.agentStatus()).map((a) => ({
+        ...summary(a.manifest, a.moduleDigest, a.createdAt, a.breaker.state, a.runnable),
+        state: a.state,
+        inFlight: a.inFlight,
+        circuitBreaker: a.breaker,
+      })),
+  );
+
+  app.post<{ Params: { agent: string } }>(
+    '/agents/:agent/breaker/reset',
+    {
+      onRequest: operator,
+      schema: {
+        summary:
+          'Close the circuit breaker of name@version (or of every version of name) now; its held tasks run',
+        params: {
+          type: 'object',
+          required: ['agent'],
+          properties: { agent: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              reset: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    agent: { type: 'string' },
+                    previous: { ...breakerSnapshot, type: ['object', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const reset = await warden.resetBreaker(request.params.agent, { via: 'api' });
+      // The chain records that an operator reset it; the server log records which key did.
+      request.log.info(
+        { reset, tenant: request.principal?.tenant, keyId: request.principal?.id },
+        'circuit breaker reset',
       );
+      return { reset };
     },
   );
 }
