@@ -153,6 +153,7 @@ const routes: RouteCase[] = [
     invalidBody: { manifest: 5 },
     happy: 201,
   },
+  { name: 'GET /agents', method: 'GET', url: () => '/agents', role: 'viewer', happy: 200 },
   { name: 'GET /agents/status', method: 'GET', url: () => '/agents/status', role: 'viewer', happy: 200 },
   {
     name: 'POST /agents/:agent/breaker/reset',
@@ -420,6 +421,16 @@ describe('API behaviour', () => {
 });
 
 describe('agents and their circuit breakers', () => {
+  it('GET /agents lists the registered versions', async () => {
+    const res = await call('GET', '/agents', 'viewerA');
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: 'noop@1.0.0', name: 'noop', version: '1.0.0', runtime: 'inline' }),
+      ]),
+    );
+  });
+
   it('status shows a breaker opened by failures as stored; an operator resets it and its tasks run', async () => {
     let healthy = false;
     await warden.registerHandler(

@@ -43,7 +43,43 @@ const agentStatus = {
   },
 } as const;
 
+const agentVersion = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    name: { type: 'string' },
+    version: { type: 'string' },
+    description: { type: 'string' },
+    runtime: { type: 'string' },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    moduleDigest: { type: ['string', 'null'] },
+    createdAt: { type: 'integer' },
+  },
+} as const;
+
 export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, admin }: ApiContext): void {
+  app.get(
+    '/agents',
+    {
+      onRequest: viewer,
+      schema: {
+        summary: 'The registered agent versions visible to this key',
+        response: { 200: { type: 'array', items: agentVersion }, ...errorResponses },
+      },
+    },
+    async () =>
+      (await warden.listAgents()).map(({ key, manifest: m, moduleDigest, createdAt }) => ({
+        key,
+        name: m.name,
+        version: m.version,
+        ...(m.description ? { description: m.description } : {}),
+        runtime: m.runtime,
+        capabilities: m.capabilities,
+        moduleDigest,
+        createdAt,
+      })),
+  );
+
   app.post<{ Body: { manifest: string | Record<string, unknown>; files?: Record<string, string> } }>(
     '/agents',
     {
