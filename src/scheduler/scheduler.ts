@@ -401,7 +401,21 @@ export class Scheduler {
     try {
       const { manifest, agent } = await this.agents.prepared(task.agentKey);
       const limits = this.limitsFor(task, manifest.resources, clock.now());
-      timer = setTimeout(() => controller.abort(limits.reason()), limits.timeoutMs);
+      // The timer measures the task, not the server's stalls: when it fires late, the event loop was
+      // blocked (a long synchronous job), and the attempt's result may be waiting behind it in the loop's
+      // queue (a worker's message, a child's exit). Give what already arrived a few short turns first.
+      let due = performance.now() + limits.timeoutMs;
+      let turns = 0;
+      const expire = (): void => {
+        const now = performance.now();
+        if (now - due > STALL_TOLERANCE_MS && turns++ < STALL_SETTLE_TURNS) {
+          due = now + STALL_SETTLE_MS;
+          timer = setTimeout(expire, STALL_SETTLE_MS);
+          return;
+        }
+        controller.abort(limits.reason());
+      };
+      timer = setTimeout(expire, limits.timeoutMs);
       const session = this.sessions.has(task.sessionId)
         ? this.sessions.get(task.sessionId)
         : await this.loadSession(task.sessionId);
@@ -745,6 +759,14 @@ export class Scheduler {
 }
 
 const RESULT_POLL_BATCH = 500;
+/** A timeout timer this late means the event loop was blocked, not that the task overran. */
+const STALL_TOLERANCE_MS = 50;
+/**
+ * After a stall, the timeout waits this long (a full loop turn: I/O, immediates, close callbacks) for a
+ * result that arrived meanwhile, at most STALL_SETTLE_TURNS times in a row while the stall goes on.
+ */
+const STALL_SETTLE_MS = 10;
+const STALL_SETTLE_TURNS = 3;
 
 type Succeeded = Extract<Finish, { kind: 'succeeded' }>;
 
