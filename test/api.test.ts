@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, createApiKey } from '../src/api/index.js';
-import type { Warden } from '../src/index.js';
+import { WardenError, type Warden } from '../src/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -592,6 +592,39 @@ describe('rate limiting', () => {
   });
 });
 
+interface SseEvent {
+  id: string | undefined;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+let listening: Promise<string> | undefined;
+/** The server's address, listening from the first call on (SSE needs a real connection). */
+const serverAddress = () => (listening ??= app.listen({ port: 0, host: '127.0.0.1' }));
+
+/** Reads a task's whole event stream (it ends when the server closes it after `result`). */
+async function readEvents(
+  taskId: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; events: SseEvent[] }> {
+  const res = await fetch(`${await serverAddress()}/tasks/${taskId}/events`, {
+    headers: { authorization: `Bearer ${key['viewerA']}`, ...headers },
+  });
+  const text = await res.text();
+  const events = text
+    .split('\n\n')
+    .filter((block) => /^event: /m.test(block))
+    .map((block) => {
+      const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(block)?.[1];
+      return {
+        id: field('id'),
+        event: field('event')!,
+        data: JSON.parse(field('data')!) as Record<string, unknown>,
+      };
+    });
+  return { status: res.status, events };
+}
+
 describe('Server-Sent Events', () => {
   it('streams the full sequence of a task and closes when it is finished', async () => {
     await warden.registerHandler('chatty', async (_input: unknown, ctx) => {
@@ -600,7 +633,7 @@ describe('Server-Sent Events', () => {
       ctx.log('done');
       return { answer: 42 };
     });
-    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = await serverAddress();
     const submitted = await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'chatty' });
     const { task } = submitted.json<{ task: { id: string } }>();
     const res = await fetch(`${address}/tasks/${task.id}/events`, {
@@ -621,6 +654,81 @@ describe('Server-Sent Events', () => {
       'done',
     ]);
     expect(events.at(-1)!.data).toMatchObject({ status: 'succeeded', output: { answer: 42 } });
+  });
+
+  it("a late subscriber's first event is the current state, with the result when finished", async () => {
+    const done = await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', { agent: 'noop' });
+    const { task } = done.json<{ task: { id: string } }>();
+    const { events } = await readEvents(task.id);
+    expect(events[0]).toMatchObject({
+      event: 'succeeded',
+      data: { taskId: task.id, state: 'succeeded', attempt: 1, result: { status: 'succeeded' } },
+    });
+    expect(events.map((e) => e.event)).not.toContain('queued');
+    expect(events.at(-1)).toMatchObject({ event: 'result', data: { status: 'succeeded' } });
+  });
+
+  it('sends exactly one retrying event per retry', async () => {
+    let calls = 0;
+    await warden.registerHandler(
+      'once-busy',
+      () => {
+        // Asks for a 700 ms pause (as a provider's Retry-After does): long enough for the store poll to see it.
+        if (++calls === 1)
+          throw new WardenError('AGENT_FAILED', 'busy, come back later', { details: { retryAfterMs: 700 } });
+        return { calls };
+      },
+      { retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 } },
+    );
+    const submitted = await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'once-busy' });
+    const { task } = submitted.json<{ task: { id: string } }>();
+    const { events } = await readEvents(task.id);
+    const names = events.map((e) => e.event);
+    expect(names.filter((n) => n === 'retrying')).toHaveLength(1);
+    expect(names.filter((n) => n === 'started').length).toBeLessThanOrEqual(2);
+    expect(events.find((e) => e.event === 'retrying')).toMatchObject({
+      id: '1:r',
+      data: { attempt: 1, error: { code: 'AGENT_FAILED' }, retryAt: expect.any(Number) as number },
+    });
+    expect(events.at(-1)).toMatchObject({ event: 'result', data: { status: 'succeeded', attempts: 2 } });
+  });
+
+  it('gives events stable ids and resumes after Last-Event-ID', async () => {
+    await warden.registerHandler('three-lines', (_input: unknown, ctx) => {
+      for (const line of ['one', 'two', 'three']) ctx.log(line);
+      return 'ok';
+    });
+    const done = await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+      agent: 'three-lines',
+    });
+    const { task } = done.json<{ task: { id: string } }>();
+    await eventually(async () => (await warden.logs(task.id)).length === 3, 5000, 'logs stored');
+    const first = await readEvents(task.id);
+    const logs = first.events.filter((e) => e.event === 'log');
+    expect(logs.map((e) => [e.id, e.data['message']])).toEqual([
+      ['1:l1', 'one'],
+      ['1:l2', 'two'],
+      ['1:l3', 'three'],
+    ]);
+    expect(first.events.at(-1)?.id).toBe('end');
+
+    // A reconnecting client (EventSource sends the last id it saw) gets the state, then only what it missed.
+    const resumed = await readEvents(task.id, { 'last-event-id': '1:l1' });
+    expect(resumed.events.map((e) => [e.event, e.id])).toEqual([
+      ['succeeded', undefined],
+      ['log', '1:l2'],
+      ['log', '1:l3'],
+      ['result', 'end'],
+    ]);
+    // After the last event there is nothing more: 204 tells EventSource to stop reconnecting.
+    expect((await readEvents(task.id, { 'last-event-id': 'end' })).status).toBe(204);
+    const invalid = await app.inject({
+      method: 'GET',
+      url: `/tasks/${task.id}/events`,
+      headers: { authorization: `Bearer ${key['viewerA']}`, 'last-event-id': 'not-an-id' },
+    });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
   });
 });
 
