@@ -627,9 +627,12 @@ async function readEvents(
 
 describe('Server-Sent Events', () => {
   it('streams the full sequence of a task and closes when it is finished', async () => {
+    // The task finishes only once the client is connected, however slow the machine.
+    let connected!: () => void;
+    const client = new Promise<void>((r) => (connected = r));
     await warden.registerHandler('chatty', async (_input: unknown, ctx) => {
       ctx.log('thinking');
-      await new Promise((r) => setTimeout(r, 150));
+      await client;
       ctx.log('done');
       return { answer: 42 };
     });
@@ -640,6 +643,7 @@ describe('Server-Sent Events', () => {
       headers: { authorization: `Bearer ${key['viewerA']}` },
     });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    connected();
     const text = await res.text(); // resolves only when the server closes the stream
     const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({
       event: m[1]!,

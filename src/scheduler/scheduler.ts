@@ -37,8 +37,7 @@ interface InFlight {
 }
 
 interface Waiter {
-  resolve(result: TaskResult): void;
-  reject(error: WardenError): void;
+  resolve(result: TaskResult | undefined): void;
 }
 
 /**
@@ -55,6 +54,8 @@ export class Scheduler {
   private readonly finishes: Batcher<Finish, boolean>;
   private pendingLogsBuffer: LogLine[] = [];
   private running = false;
+  /** Set once stop() is done: nobody may start waiting for a result any more. */
+  private stopped = false;
   private pumping = false;
   private pumpAgain = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -113,6 +114,7 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
     this.breakers = await this.store.getBreakers();
     const o = this.options;
     this.housekeeping = [
@@ -129,9 +131,9 @@ export class Scheduler {
 
   /** Stops claiming, lets running tasks finish for up to shutdownGraceMs, then hands the rest back to the queue. */
   async stop(): Promise<void> {
-    this.stopWaiting();
     if (!this.running) {
       await this.submits.drain();
+      this.stopWaiting();
       return;
     }
     this.running = false;
@@ -148,6 +150,8 @@ export class Scheduler {
     while (this.inFlight.size > 0) await sleep(5);
     await this.finishes.drain();
     await this.flushLogs();
+    // Last: results of tasks that finished within the grace period reached their waiters.
+    this.stopWaiting();
   }
 
   /** Wakes the claim loop now (new work, freed slots, or a test that moved its clock). */
@@ -173,20 +177,17 @@ export class Scheduler {
 
   /**
    * Resolves with the task's result once it is terminal, whichever process runs it; undefined once
-   * timeoutMs has passed. While anyone waits, the process stays alive (a retry's backoff has no other
-   * handle to keep it); stop() rejects the waiters that are left with CLOSED.
+   * timeoutMs has passed, or stop() is done. While anyone waits, the process stays alive (a retry's backoff
+   * has no other handle to keep it).
    */
   async waitForResult(taskId: string, timeoutMs = Infinity): Promise<TaskResult | undefined> {
-    return new Promise<TaskResult | undefined>((resolve, reject) => {
+    return new Promise<TaskResult | undefined>((resolve) => {
+      if (this.stopped) return resolve(undefined);
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         resolve: (r) => {
           clearTimeout(timer);
           resolve(r);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
         },
       };
       const list = this.waiters.get(taskId);
@@ -243,20 +244,18 @@ export class Scheduler {
     }, this.options.pollIntervalMs);
   }
 
-  /** Lets the process exit: the result poller stops, and whoever still waits learns that nothing will come. */
+  /**
+   * Lets the process exit: the result poller stops, and the waits still pending end without a result, as
+   * when their timeout passes. (Not a rejection: a caller that closes before awaiting its pending
+   * result() would crash on an unhandled rejection.)
+   */
   private stopWaiting(): void {
+    this.stopped = true;
     clearInterval(this.resultPoll);
     this.resultPoll = undefined;
-    const waiting = [...this.waiters];
+    const waiting = [...this.waiters.values()];
     this.waiters.clear();
-    for (const [taskId, list] of waiting) {
-      const error = new WardenError(
-        'CLOSED',
-        `Warden was closed while waiting for the result of task ${taskId}; the task keeps its place in the queue, ask for its result again after reopening`,
-        { details: { taskId } },
-      );
-      for (const w of list) w.reject(error);
-    }
+    for (const list of waiting) for (const w of list) w.resolve(undefined);
   }
 
   /** Breakers as this process last read or changed them (the store has the shared truth). */

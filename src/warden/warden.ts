@@ -336,8 +336,12 @@ export class Warden {
     return { ...outcome.task, deduplicated: outcome.deduplicated };
   }
 
-  /** Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first. */
+  /**
+   * Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first, or if
+   * close() ends the wait (after running tasks had their grace period). The wait keeps the process alive.
+   */
   async result(taskId: string, options: { timeoutMs?: number } = {}): Promise<TaskResult | undefined> {
+    this.assertOpen();
     const task = await this.getTask(taskId);
     if (task.state !== 'queued' && task.state !== 'running') {
       const stored = await this.store.getResult(taskId);
