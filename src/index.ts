@@ -7,6 +7,8 @@ export type {
   DataDirectory,
   TypedAgent,
   TypedSubmitTask,
+  AgentStatus,
+  BreakerReset,
 } from './warden/index.js';
 export {
   WardenError,
@@ -36,6 +38,8 @@ export type {
   ResourceUsage,
   RetryPolicy,
   BreakerPolicy,
+  BreakerSnapshot,
+  BreakerStatus,
 } from './core/index.js';
 export {
   verifyChain,

@@ -3,7 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, createApiKey } from '../src/api/index.js';
 import { defaultOperationId, defaultTag } from '../src/api/openapi.js';
-import type { Warden } from '../src/index.js';
+import { WardenError, type Warden } from '../src/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ beforeAll(async () => {
   warden = await WardenClass.open({ storage: { root }, workers: { concurrency: 8 } });
   // Installation-wide handlers: shared, so both tenants' sessions may run them.
   await warden.registerHandler('noop', (input: unknown) => ({ got: input }), { shared: true });
+  // acme's own agent: its breaker is acme's to reset.
+  await warden.registerHandler('acme-noop', () => null, { tenant: 'acme' });
   await warden.registerHandler(
     'poison',
     () => {
@@ -167,7 +169,15 @@ const routes: RouteCase[] = [
     invalidBody: { manifest: 5 },
     happy: 201,
   },
+  { name: 'GET /agents', method: 'GET', url: () => '/agents', role: 'viewer', happy: 200 },
   { name: 'GET /agents/status', method: 'GET', url: () => '/agents/status', role: 'viewer', happy: 200 },
+  {
+    name: 'POST /agents/:agent/breaker/reset',
+    method: 'POST',
+    url: () => '/agents/acme-noop/breaker/reset',
+    role: 'operator',
+    happy: 200,
+  },
   { name: 'GET /agents/health', method: 'GET', url: () => '/agents/health', role: 'viewer', happy: 200 },
   {
     name: 'POST /traces',
@@ -411,6 +421,7 @@ describe('API behaviour', () => {
       '/agents',
       '/agents/status',
       '/agents/health',
+      '/agents/{agent}/breaker/reset',
       '/traces',
       '/traces/{id}',
       '/traces/{id}/provenance',
@@ -639,6 +650,64 @@ describe('list routes', () => {
   });
 });
 
+describe('agents and their circuit breakers', () => {
+  it('GET /agents lists the registered versions', async () => {
+    const res = await call('GET', '/agents', 'viewerA');
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: 'noop@1.0.0', name: 'noop', version: '1.0.0', runtime: 'inline' }),
+      ]),
+    );
+  });
+
+  it('status shows a breaker opened by failures as stored; an operator resets it and its tasks run', async () => {
+    let healthy = false;
+    await warden.registerHandler(
+      'brittle',
+      () => {
+        if (!healthy) throw new Error('down');
+        return 'up';
+      },
+      {
+        tenant: 'acme',
+        retry: { maxAttempts: 1 },
+        circuitBreaker: { failureThreshold: 1, cooldownMs: 3_600_000 },
+      },
+    );
+    const failed = await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+      agent: 'brittle',
+    });
+    expect(failed.json()).toMatchObject({ result: { status: 'dead' } });
+    const held = (await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'brittle' })).json<{
+      task: { id: string };
+    }>().task.id;
+    type Status = { key: string; breaker: string; circuitBreaker: Record<string, number | string | null> };
+    const brittle = async () =>
+      (await call('GET', '/agents/status', 'viewerA'))
+        .json<Status[]>()
+        .find((a) => a.key === 'acme/brittle@1.0.0');
+    const open = await brittle();
+    expect(open?.breaker).toBe('open');
+    expect(open?.circuitBreaker).toMatchObject({ state: 'open', consecutiveFailures: 1 });
+    expect(open?.circuitBreaker['nextProbeAt']).toBe(Number(open?.circuitBreaker['openedAt']) + 3_600_000);
+
+    expect((await call('POST', '/agents/brittle/breaker/reset', 'viewerA')).statusCode).toBe(403);
+    healthy = true;
+    const reset = await call('POST', '/agents/brittle@1.0.0/breaker/reset', 'operatorA');
+    expect(reset.statusCode, reset.body).toBe(200);
+    expect(reset.json()).toMatchObject({
+      reset: [{ agent: 'acme/brittle@1.0.0', previous: { state: 'open', consecutiveFailures: 1 } }],
+    });
+    expect((await brittle())?.circuitBreaker).toMatchObject({ state: 'closed', nextProbeAt: null });
+    expect((await warden.result(held, { timeoutMs: 5000 }))?.status).toBe('succeeded');
+
+    const unknown = await call('POST', '/agents/nobody/breaker/reset', 'operatorA');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { code: 'AGENT_NOT_FOUND' } });
+  });
+});
+
 describe('rate-distortion endpoints', () => {
   it('finds the knee of a refinement curve (POST body or GET query) and measures FGW distortion', async () => {
     const points = [9, 5, 2.6, 1.3, 0.9, 0.7, 0.6, 0.55].map((distortion) => ({ distortion, variance: 10 }));
@@ -757,25 +826,62 @@ describe('rate limiting', () => {
   });
 });
 
+interface SseEvent {
+  id: string | undefined;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+let listening: Promise<string> | undefined;
+/** The server's address, listening from the first call on (SSE needs a real connection). */
+const serverAddress = () => (listening ??= app.listen({ port: 0, host: '127.0.0.1' }));
+
+/** Reads a task's whole event stream (it ends when the server closes it after `result`). */
+async function readEvents(
+  taskId: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; events: SseEvent[] }> {
+  const res = await fetch(`${await serverAddress()}/tasks/${taskId}/events`, {
+    headers: { authorization: `Bearer ${key['viewerA']}`, ...headers },
+  });
+  const text = await res.text();
+  const events = text
+    .split('\n\n')
+    .filter((block) => /^event: /m.test(block))
+    .map((block) => {
+      const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(block)?.[1];
+      return {
+        id: field('id'),
+        event: field('event')!,
+        data: JSON.parse(field('data')!) as Record<string, unknown>,
+      };
+    });
+  return { status: res.status, events };
+}
+
 describe('Server-Sent Events', () => {
   it('streams the full sequence of a task and closes when it is finished', async () => {
+    // The task finishes only once the client is connected, however slow the machine.
+    let connected!: () => void;
+    const client = new Promise<void>((r) => (connected = r));
     await warden.registerHandler(
       'chatty',
       async (_input: unknown, ctx) => {
         ctx.log('thinking');
-        await new Promise((r) => setTimeout(r, 150));
+        await client;
         ctx.log('done');
         return { answer: 42 };
       },
       { tenant: 'acme' },
     );
-    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = await serverAddress();
     const submitted = await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'chatty' });
     const { task } = submitted.json<{ task: { id: string } }>();
     const res = await fetch(`${address}/tasks/${task.id}/events`, {
       headers: { authorization: `Bearer ${key['viewerA']}` },
     });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    connected();
     const text = await res.text(); // resolves only when the server closes the stream
     const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({
       event: m[1]!,
@@ -790,6 +896,85 @@ describe('Server-Sent Events', () => {
       'done',
     ]);
     expect(events.at(-1)!.data).toMatchObject({ status: 'succeeded', output: { answer: 42 } });
+  });
+
+  it("a late subscriber's first event is the current state, with the result when finished", async () => {
+    const done = await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', { agent: 'noop' });
+    const { task } = done.json<{ task: { id: string } }>();
+    const { events } = await readEvents(task.id);
+    expect(events[0]).toMatchObject({
+      event: 'succeeded',
+      data: { taskId: task.id, state: 'succeeded', attempt: 1, result: { status: 'succeeded' } },
+    });
+    expect(events.map((e) => e.event)).not.toContain('queued');
+    expect(events.at(-1)).toMatchObject({ event: 'result', data: { status: 'succeeded' } });
+  });
+
+  it('sends exactly one retrying event per retry', async () => {
+    let calls = 0;
+    await warden.registerHandler(
+      'once-busy',
+      () => {
+        // Asks for a 700 ms pause (as a provider's Retry-After does): long enough for the store poll to see it.
+        if (++calls === 1)
+          throw new WardenError('AGENT_FAILED', 'busy, come back later', { details: { retryAfterMs: 700 } });
+        return { calls };
+      },
+      { tenant: 'acme', retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 } },
+    );
+    const submitted = await call('POST', '/sessions/research/execute', 'operatorA', { agent: 'once-busy' });
+    const { task } = submitted.json<{ task: { id: string } }>();
+    const { events } = await readEvents(task.id);
+    const names = events.map((e) => e.event);
+    expect(names.filter((n) => n === 'retrying')).toHaveLength(1);
+    expect(names.filter((n) => n === 'started').length).toBeLessThanOrEqual(2);
+    expect(events.find((e) => e.event === 'retrying')).toMatchObject({
+      id: '1:r',
+      data: { attempt: 1, error: { code: 'AGENT_FAILED' }, retryAt: expect.any(Number) as number },
+    });
+    expect(events.at(-1)).toMatchObject({ event: 'result', data: { status: 'succeeded', attempts: 2 } });
+  });
+
+  it('gives events stable ids and resumes after Last-Event-ID', async () => {
+    await warden.registerHandler(
+      'three-lines',
+      (_input: unknown, ctx) => {
+        for (const line of ['one', 'two', 'three']) ctx.log(line);
+        return 'ok';
+      },
+      { tenant: 'acme' },
+    );
+    const done = await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+      agent: 'three-lines',
+    });
+    const { task } = done.json<{ task: { id: string } }>();
+    await eventually(async () => (await warden.logs(task.id)).length === 3, 5000, 'logs stored');
+    const first = await readEvents(task.id);
+    const logs = first.events.filter((e) => e.event === 'log');
+    expect(logs.map((e) => [e.id, e.data['message']])).toEqual([
+      ['1:l1', 'one'],
+      ['1:l2', 'two'],
+      ['1:l3', 'three'],
+    ]);
+    expect(first.events.at(-1)?.id).toBe('end');
+
+    // A reconnecting client (EventSource sends the last id it saw) gets the state, then only what it missed.
+    const resumed = await readEvents(task.id, { 'last-event-id': '1:l1' });
+    expect(resumed.events.map((e) => [e.event, e.id])).toEqual([
+      ['succeeded', undefined],
+      ['log', '1:l2'],
+      ['log', '1:l3'],
+      ['result', 'end'],
+    ]);
+    // After the last event there is nothing more: 204 tells EventSource to stop reconnecting.
+    expect((await readEvents(task.id, { 'last-event-id': 'end' })).status).toBe(204);
+    const invalid = await app.inject({
+      method: 'GET',
+      url: `/tasks/${task.id}/events`,
+      headers: { authorization: `Bearer ${key['viewerA']}`, 'last-event-id': 'not-an-id' },
+    });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
   });
 });
 

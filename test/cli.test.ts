@@ -244,7 +244,7 @@ describe('queue commands on one data directory', () => {
     expect(reg.code, reg.stderr).toBe(0);
     expect(reg.stdout).toContain('registered echo@1.0.0 (node)');
     const list = await cli(data, 'agents', 'list');
-    expect(list.stdout).toMatch(/^echo@1\.0\.0\s+node\s+active\s+0\s+echo,text$/m);
+    expect(list.stdout).toMatch(/^echo@1\.0\.0\s+node\s+active\s+0\s+closed\s+echo,text$/m);
   });
 });
 

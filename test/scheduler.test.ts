@@ -384,3 +384,27 @@ describe('timeouts', () => {
     expect((await warden.getTask(t.id)).lastError?.code).toBe('TIMEOUT');
   });
 });
+
+describe('close', () => {
+  it('lets a running task finish within the grace period and answers its waiters', async () => {
+    const warden = await openWarden({ workers: { shutdownGraceMs: 5000 } });
+    await warden.registerHandler('slow', async () => {
+      await sleep(300);
+      return 'done';
+    });
+    const running = await warden.submit({ agent: 'slow' });
+    await eventually(async () => (await warden.getTask(running.id)).state === 'running', 5000, 'running');
+    const finished = warden.result(running.id);
+    await warden.close();
+    expect((await finished)?.status).toBe('succeeded');
+  });
+
+  it('ends the waits still pending without a result, as a timeout does', async () => {
+    const warden = await openWarden({ workers: false });
+    await warden.registerHandler('elsewhere', () => 'never');
+    const task = await warden.submit({ agent: 'elsewhere' });
+    const pending = warden.result(task.id);
+    await warden.close();
+    expect(await pending).toBeUndefined();
+  });
+});

@@ -38,6 +38,27 @@ export function onBreakerFailure(b: BreakerSnapshot, policy: BreakerPolicy, now:
   return { state: 'closed', consecutiveFailures: failures, openedAt: null };
 }
 
+/** A breaker as shown to operators: `half_open` once the cooldown is over (the next task is a probe). */
+export interface BreakerStatus {
+  state: BreakerState;
+  consecutiveFailures: number;
+  openedAt: number | null;
+  /** When an open breaker lets its probe through; null when closed. */
+  nextProbeAt: number | null;
+}
+
+export function breakerStatus(b: BreakerSnapshot, policy: BreakerPolicy, now: number): BreakerStatus {
+  if (b.state === 'closed')
+    return { state: 'closed', consecutiveFailures: b.consecutiveFailures, openedAt: null, nextProbeAt: null };
+  const nextProbeAt = (b.openedAt ?? 0) + policy.cooldownMs;
+  return {
+    state: b.state === 'half_open' || now >= nextProbeAt ? 'half_open' : 'open',
+    consecutiveFailures: b.consecutiveFailures,
+    openedAt: b.openedAt,
+    nextProbeAt,
+  };
+}
+
 /** What the claimer may do with this agent now: run freely, send exactly one probe, or hold its tasks. */
 export function breakerAdmission(
   b: BreakerSnapshot,

@@ -12,8 +12,9 @@ export {
   onBreakerFailure,
   onBreakerSuccess,
   breakerAdmission,
+  breakerStatus,
 } from './circuit-breaker.js';
-export type { BreakerPolicy, BreakerSnapshot, BreakerState } from './circuit-breaker.js';
+export type { BreakerPolicy, BreakerSnapshot, BreakerState, BreakerStatus } from './circuit-breaker.js';
 export { canonicalJson } from './canonical-json.js';
 export { RUNTIMES, DEFAULT_TENANT, manifestSchema, parseManifest, agentKey, isSemver } from './manifest.js';
 export { MAX_JSON_DEPTH, assertJsonValue, jsonValueProblem } from './json-value.js';

@@ -17,6 +17,8 @@ export type ProvenanceEventType =
   | 'task.lease_expired'
   | 'task.replayed'
   | 'task.purged'
+  // An operator closed an agent version's circuit breaker: recorded where it held queued tasks.
+  | 'agent.breaker_reset'
   // Governance (src/governance): flags, blocks, quarantine and release, merge decisions.
   | 'governance.flagged'
   | 'governance.blocked'

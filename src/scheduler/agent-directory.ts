@@ -5,6 +5,11 @@ import type { PreparedAgent } from '../sandbox/index.js';
 export interface AgentDirectory {
   /** Agent keys (name@version) this process can run. */
   runnableKeys(): readonly string[];
+  /**
+   * The manifest of a registered version known here (every runnable one is), without running a task:
+   * its retry and breaker policies apply to tasks this process has not started yet.
+   */
+  manifest(key: string): AgentManifest | undefined;
   /** The manifest and prepared runner of one agent version; prepared once, then cached. */
   prepared(key: string): Promise<{ manifest: AgentManifest; agent: PreparedAgent }>;
   /** Picks up agent versions registered by other processes. */

@@ -22,6 +22,12 @@ export interface SchedulerOptions {
   clock?: Clock;
   /** Jitter source in [0, 1). @default Math.random */
   random?: () => number;
+  /**
+   * Hold the process open while the scheduler runs, as a dedicated worker process needs (`warden worker`);
+   * close() releases it. Off, the scheduler's timers never keep a library user's process alive (a pending
+   * `result()` still does, until it settles). @default false
+   */
+  keepAlive?: boolean;
 }
 
 export interface CompiledSchedulerOptions {
@@ -34,6 +40,7 @@ export interface CompiledSchedulerOptions {
   workerId: string;
   clock: Clock;
   random: () => number;
+  keepAlive: boolean;
 }
 
 export function compileSchedulerOptions(o: SchedulerOptions = {}): CompiledSchedulerOptions {
@@ -48,5 +55,6 @@ export function compileSchedulerOptions(o: SchedulerOptions = {}): CompiledSched
     workerId: o.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     clock: o.clock ?? systemClock,
     random: o.random ?? Math.random,
+    keepAlive: o.keepAlive ?? false,
   };
 }

@@ -7,7 +7,6 @@ import {
   coerceError,
   onBreakerFailure,
   onBreakerSuccess,
-  type AgentManifest,
   type BreakerSnapshot,
   type ResourceLimits,
   type Session,
@@ -38,7 +37,7 @@ interface InFlight {
 }
 
 interface Waiter {
-  resolve(result: TaskResult): void;
+  resolve(result: TaskResult | undefined): void;
 }
 
 /**
@@ -51,11 +50,12 @@ export class Scheduler {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly waiters = new Map<string, Waiter[]>();
   private breakers = new Map<string, BreakerSnapshot>();
-  private readonly manifests = new Map<string, AgentManifest>();
   private readonly submits: Batcher<NewTask, SubmitOutcome>;
   private readonly finishes: Batcher<Finish, boolean>;
   private pendingLogsBuffer: LogLine[] = [];
   private running = false;
+  /** Set once stop() is done: nobody may start waiting for a result any more. */
+  private stopped = false;
   private pumping = false;
   private pumpAgain = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -104,9 +104,9 @@ export class Scheduler {
     return this.agents.runnableKeys();
   }
 
-  /** The runtime of an agent version this process has run, if any. */
+  /** The runtime of an agent version this process knows, if any. */
   runtimeOf(agentKey: string): string | undefined {
-    return this.manifests.get(agentKey)?.runtime;
+    return this.agents.manifest(agentKey)?.runtime;
   }
 
   /** Durably enqueues a task; resolves once it is committed. */
@@ -117,13 +117,17 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
     this.breakers = await this.store.getBreakers();
     const o = this.options;
     this.housekeeping = [
       setInterval(() => void this.heartbeat(), o.heartbeatMs),
       setInterval(() => void this.reap(), o.reapIntervalMs),
     ];
+    // A library's timers never hold its user's process open; a dedicated worker process asks to be held
+    // (keepAlive): one ref'd interval, released by stop(), is what keeps it waiting for work.
     for (const t of this.housekeeping) t.unref();
+    if (o.keepAlive) this.housekeeping[0]!.ref();
     await this.reap();
     this.wake();
   }
@@ -132,13 +136,12 @@ export class Scheduler {
   async stop(): Promise<void> {
     if (!this.running) {
       await this.submits.drain();
+      this.stopWaiting();
       return;
     }
     this.running = false;
     for (const t of this.housekeeping) clearInterval(t);
     clearTimeout(this.wakeTimer);
-    clearInterval(this.resultPoll);
-    this.resultPoll = undefined;
     await this.submits.drain();
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(10);
@@ -150,6 +153,8 @@ export class Scheduler {
     while (this.inFlight.size > 0) await sleep(5);
     await this.finishes.drain();
     await this.flushLogs();
+    // Last: results of tasks that finished within the grace period reached their waiters.
+    this.stopWaiting();
   }
 
   /** Wakes the claim loop now (new work, freed slots, or a test that moved its clock). */
@@ -173,9 +178,14 @@ export class Scheduler {
     return out;
   }
 
-  /** Resolves with the task's result once it is terminal, whichever process runs it. */
+  /**
+   * Resolves with the task's result once it is terminal, whichever process runs it; undefined once
+   * timeoutMs has passed, or stop() is done. While anyone waits, the process stays alive (a retry's backoff
+   * has no other handle to keep it).
+   */
   async waitForResult(taskId: string, timeoutMs = Infinity): Promise<TaskResult | undefined> {
     return new Promise<TaskResult | undefined>((resolve) => {
+      if (this.stopped) return resolve(undefined);
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         resolve: (r) => {
@@ -206,7 +216,10 @@ export class Scheduler {
    * batches (round-robin over the waiters), instead of a timer per waiter.
    */
   private startResultPoll(): void {
-    if (this.resultPoll) return;
+    if (this.resultPoll) {
+      this.resultPoll.ref();
+      return;
+    }
     this.resultPoll = setInterval(() => {
       if (this.waiters.size === 0) {
         clearInterval(this.resultPoll);
@@ -232,11 +245,31 @@ export class Scheduler {
         () => undefined,
       );
     }, this.options.pollIntervalMs);
-    this.resultPoll.unref();
   }
 
+  /**
+   * Lets the process exit: the result poller stops, and the waits still pending end without a result, as
+   * when their timeout passes. (Not a rejection: a caller that closes before awaiting its pending
+   * result() would crash on an unhandled rejection.)
+   */
+  private stopWaiting(): void {
+    this.stopped = true;
+    clearInterval(this.resultPoll);
+    this.resultPoll = undefined;
+    const waiting = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const list of waiting) for (const w of list) w.resolve(undefined);
+  }
+
+  /** Breakers as this process last read or changed them (the store has the shared truth). */
   breakerSnapshot(): Map<string, BreakerSnapshot> {
     return new Map(this.breakers);
+  }
+
+  /** An operator closed this agent version's breaker in the store: forget the open one and claim its tasks. */
+  breakerReset(agentKey: string): void {
+    this.breakers.delete(agentKey);
+    this.wake();
   }
 
   // ---- claim loop -----------------------------------------------------------------------------
@@ -322,9 +355,11 @@ export class Scheduler {
     }
     for (const [key, snapshot] of this.breakers) {
       if (snapshot.state === 'closed') continue;
-      const policy = this.manifests.get(key)?.circuitBreaker;
+      // The policy comes from the registry, not from a task this process ran: after a restart, the first
+      // task of an open breaker's version is its probe.
+      const policy = this.agents.manifest(key)?.circuitBreaker;
       if (!policy) {
-        // Unknown here yet: hold until its manifest is loaded on launch of another task.
+        // Not registered here (so not runnable either) until the next refresh: hold.
         held.push(key);
         continue;
       }
@@ -367,9 +402,22 @@ export class Scheduler {
     };
     try {
       const { manifest, agent } = await this.agents.prepared(task.agentKey);
-      this.manifests.set(task.agentKey, manifest);
       const limits = this.limitsFor(task, manifest.resources, clock.now());
-      timer = setTimeout(() => controller.abort(limits.reason()), limits.timeoutMs);
+      // The timer measures the task, not the server's stalls: when it fires late, the event loop was
+      // blocked (a long synchronous job), and the attempt's result may be waiting behind it in the loop's
+      // queue (a worker's message, a child's exit). Give what already arrived a few short turns first.
+      let due = performance.now() + limits.timeoutMs;
+      let turns = 0;
+      const expire = (): void => {
+        const now = performance.now();
+        if (now - due > STALL_TOLERANCE_MS && turns++ < STALL_SETTLE_TURNS) {
+          due = now + STALL_SETTLE_MS;
+          timer = setTimeout(expire, STALL_SETTLE_MS);
+          return;
+        }
+        controller.abort(limits.reason());
+      };
+      timer = setTimeout(expire, limits.timeoutMs);
       const session = this.sessions.has(task.sessionId)
         ? this.sessions.get(task.sessionId)
         : await this.loadSession(task.sessionId);
@@ -429,7 +477,7 @@ export class Scheduler {
       });
       return d ? { ...finish, flags: d.flags } : finish;
     }
-    const manifest = this.manifests.get(finish.agentKey);
+    const manifest = this.agents.manifest(finish.agentKey);
     if (!manifest) return finish;
     let d: ReturnType<TaskGate['afterRun']>;
     try {
@@ -509,7 +557,7 @@ export class Scheduler {
     if (error.code === 'DEADLINE_EXCEEDED') return { ...common, kind: 'failed' };
     const task = this.inFlightTask(base.taskId);
     const maxAttempts = task?.maxAttempts ?? base.attempt;
-    const policy = this.manifests.get(base.agentKey)?.retry;
+    const policy = this.agents.manifest(base.agentKey)?.retry;
     // A provider's Retry-After (429/503) is a floor under the backoff, never shortened by jitter, and it
     // pauses the agent version's other tasks too.
     const asked = error.details?.['retryAfterMs'];
@@ -627,7 +675,7 @@ export class Scheduler {
     for (const f of batch) {
       if (f.kind === 'cancelled' || f.kind === 'failed' || (f.kind === 'retry' && f.error.code === 'CLOSED'))
         continue;
-      const policy = this.manifests.get(f.agentKey)?.circuitBreaker;
+      const policy = this.agents.manifest(f.agentKey)?.circuitBreaker;
       if (!policy) continue;
       const current = next.get(f.agentKey) ?? this.breakers.get(f.agentKey) ?? CLOSED_BREAKER;
       const updated =
@@ -648,6 +696,7 @@ export class Scheduler {
     const list = this.waiters.get(taskId);
     if (!list) return;
     this.waiters.delete(taskId);
+    if (this.waiters.size === 0) this.resultPoll?.unref(); // nobody waits: let the process go
     for (const w of list) w.resolve(result);
   }
 
@@ -657,6 +706,7 @@ export class Scheduler {
     const i = list.indexOf(waiter);
     if (i >= 0) list.splice(i, 1);
     if (list.length === 0) this.waiters.delete(taskId);
+    if (this.waiters.size === 0) this.resultPoll?.unref();
   }
 
   private async announceStored(taskId: string): Promise<void> {
@@ -712,6 +762,14 @@ export class Scheduler {
 }
 
 const RESULT_POLL_BATCH = 500;
+/** A timeout timer this late means the event loop was blocked, not that the task overran. */
+const STALL_TOLERANCE_MS = 50;
+/**
+ * After a stall, the timeout waits this long (a full loop turn: I/O, immediates, close callbacks) for a
+ * result that arrived meanwhile, at most STALL_SETTLE_TURNS times in a row while the stall goes on.
+ */
+const STALL_SETTLE_MS = 10;
+const STALL_SETTLE_TURNS = 3;
 
 type Succeeded = Extract<Finish, { kind: 'succeeded' }>;
 

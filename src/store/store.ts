@@ -252,6 +252,16 @@ export interface Store {
   purgeDeadLetters(taskIds: readonly string[] | 'all', now: number, tenant?: string): Promise<number>;
 
   getBreakers(): Promise<Map<string, BreakerSnapshot>>;
+  /**
+   * Closes an agent version's breaker (an operator's reset) and records it, with `data`, in the chain of
+   * every session holding queued tasks of that version. Returns the breaker it replaced; undefined when it
+   * was closed already (nothing is written then).
+   */
+  resetBreaker(
+    agentKey: string,
+    now: number,
+    data: Record<string, unknown>,
+  ): Promise<BreakerSnapshot | undefined>;
 
   appendLogs(lines: readonly LogLine[]): Promise<void>;
   readLogs(taskId: string, after?: { attempt: number; line: number }): Promise<LogLine[]>;

@@ -151,6 +151,10 @@ export class AgentRegistry implements AgentDirectory {
     return this.runnable;
   }
 
+  manifest(key: string): AgentManifest | undefined {
+    return this.entries.get(key)?.manifest;
+  }
+
   async refresh(): Promise<void> {
     for (const record of await this.store.listAgents()) {
       if (!this.entries.has(record.key) && this.canRun(record.manifest)) this.remember(record);

@@ -3,6 +3,8 @@ export type {
   WardenOptions,
   SubmitReceipt,
   AgentHealthReport,
+  AgentStatus,
+  BreakerReset,
   TypedAgent,
   TypedSubmitTask,
 } from './warden.js';

@@ -4,15 +4,19 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import {
+  CLOSED_BREAKER,
   DEFAULT_SESSION,
   WardenError,
   agentKey,
+  breakerStatus,
   compilePrompt,
   normalizePrompt,
   parseManifest,
   validateSessionOptions,
   validateSubmit,
   type AgentManifest,
+  type BreakerSnapshot,
+  type BreakerStatus,
   type CompiledPrompt,
   type Session,
   type SessionOptions,
@@ -45,7 +49,13 @@ import {
   type Store,
   type TaskFilter,
 } from '../store/index.js';
-import { AgentRegistry, type HandlerOptions, type RegisterOptions } from './agent-registry.js';
+import {
+  AgentRegistry,
+  versionStates,
+  type AgentVersionState,
+  type HandlerOptions,
+  type RegisterOptions,
+} from './agent-registry.js';
 import { StagedAgentFiles } from './agent-files.js';
 import { resolveDataDirectory, type DataDirectory } from './data-dir.js';
 
@@ -91,6 +101,24 @@ export interface AgentHealthReport extends AgentHealth {
   runtime: string;
   provider?: string;
   model?: string;
+}
+
+/** A registered agent version as operators see it (`warden agents list`, `GET /agents/status`). */
+export interface AgentStatus extends AgentRecord {
+  /** `active` gets new tasks; `draining` finishes its own; `idle` has nothing queued or running. */
+  state: AgentVersionState;
+  /** Its queued plus running tasks. */
+  inFlight: number;
+  /** Whether this process can run it (an inline handler runs only in the process that registered it). */
+  runnable: boolean;
+  /** Its circuit breaker as stored, whichever process opened it. */
+  breaker: BreakerStatus;
+}
+
+/** One agent version's breaker reset: what it was (null: it was closed, nothing was reset). */
+export interface BreakerReset {
+  agent: string;
+  previous: BreakerSnapshot | null;
 }
 
 /** A submitted task. `O` is the output type its result will have (see `result`). */
@@ -269,6 +297,70 @@ export class Warden {
   }
 
   /**
+   * Every registered version (with `tenant`: those the tenant may use) with its rollout state and its
+   * circuit breaker, read from the store.
+   */
+  async agentStatus(filter: { tenant?: string } = {}): Promise<AgentStatus[]> {
+    this.assertOpen();
+    const [records, inFlight, breakers] = await Promise.all([
+      this.store.listAgents(filter),
+      this.store.inFlightByAgent(),
+      this.store.getBreakers(),
+    ]);
+    const states = new Map(versionStates(records, inFlight).map((v) => [v.key, v]));
+    const runnable = new Set(this.scheduler.runnableKeys());
+    const now = this.scheduler.options.clock.now();
+    return records.map((r) => ({
+      ...r,
+      state: states.get(r.key)?.state ?? 'idle',
+      inFlight: states.get(r.key)?.inFlight ?? 0,
+      runnable: runnable.has(r.key),
+      breaker: breakerStatus(breakers.get(r.key) ?? CLOSED_BREAKER, r.manifest.circuitBreaker, now),
+    }));
+  }
+
+  /**
+   * Closes the circuit breaker of `name@version`, or of every version of `name`, at once: their held tasks
+   * run now instead of after the cooldown (in every worker: they re-read breakers from the store). Recorded
+   * in the provenance chain of each session with queued tasks of that version; `via` says who asked.
+   * With `tenant`, only that tenant's own versions can be reset (a shared version's breaker guards every
+   * tenant: resetting it is for the installation).
+   * @example await warden.resetBreaker('echo@1.0.0', { via: 'cli' })
+   */
+  async resetBreaker(
+    agent: string,
+    options: { via?: string; tenant?: string } = {},
+  ): Promise<BreakerReset[]> {
+    this.assertOpen();
+    const { tenant } = options;
+    const records = (await this.store.listAgents(tenant === undefined ? {} : { tenant })).filter(
+      (r) => tenant === undefined || r.tenant === tenant,
+    );
+    const exact = agent.lastIndexOf('@') > 0;
+    const keys = records
+      .filter((r) =>
+        exact
+          ? r.key === agent || `${r.manifest.name}@${r.manifest.version}` === agent
+          : r.manifest.name === agent,
+      )
+      .map((r) => r.key);
+    if (keys.length === 0)
+      throw new WardenError(
+        'AGENT_NOT_FOUND',
+        `No agent ${agent} is registered; \`warden agents list\` shows the registered versions`,
+        { details: { agent } },
+      );
+    const now = this.scheduler.options.clock.now();
+    const out: BreakerReset[] = [];
+    for (const key of keys) {
+      const previous = await this.store.resetBreaker(key, now, { via: options.via ?? 'library' });
+      this.scheduler.breakerReset(key); // also when only this process still thought it open
+      out.push({ agent: key, previous: previous ?? null });
+    }
+    return out;
+  }
+
+  /**
    * Health of registered agents (all, or the versions `agent` resolves to): LLM endpoints are asked for
    * their model list, local models are loaded and evaluate a token, other runtimes prepare.
    */
@@ -344,8 +436,9 @@ export class Warden {
     return { ...outcome.task, deduplicated: outcome.deduplicated };
   }
 
-  /** Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first. */
   /**
+   * Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first, or if
+   * close() ends the wait (after running tasks had their grace period). The wait keeps the process alive.
    * `task` is a receipt from `submit` (its output type carries over) or a task id (type the output with
    * `warden.result<MyOutput>(id)`). The output is not checked against `O`: it is what the agent returned.
    */
@@ -358,6 +451,7 @@ export class Warden {
   }
 
   private async resultOf(taskId: string, options: { timeoutMs?: number }): Promise<TaskResult | undefined> {
+    this.assertOpen();
     const task = await this.getTask(taskId);
     if (task.state !== 'queued' && task.state !== 'running') {
       const stored = await this.store.getResult(taskId);

@@ -23,7 +23,73 @@ const agentSummary = {
   },
 } as const;
 
-export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: ApiContext): void {
+const breakerSnapshot = {
+  type: 'object',
+  properties: {
+    state: { type: 'string', enum: ['closed', 'open', 'half_open'] },
+    consecutiveFailures: { type: 'integer' },
+    openedAt: { type: ['integer', 'null'] },
+  },
+} as const;
+
+const agentStatus = {
+  type: 'object',
+  properties: {
+    ...agentSummary.properties,
+    state: { type: 'string', enum: ['active', 'draining', 'idle'] },
+    inFlight: { type: 'integer' },
+    circuitBreaker: {
+      type: 'object',
+      properties: { ...breakerSnapshot.properties, nextProbeAt: { type: ['integer', 'null'] } },
+    },
+  },
+} as const;
+
+const agentVersion = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    name: { type: 'string' },
+    version: { type: 'string' },
+    description: { type: 'string' },
+    runtime: { type: 'string' },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    moduleDigest: { type: ['string', 'null'] },
+    tenant: { type: 'string' },
+    shared: { type: 'boolean' },
+    createdAt: { type: 'integer' },
+  },
+} as const;
+
+export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, admin }: ApiContext): void {
+  app.get(
+    '/agents',
+    {
+      onRequest: viewer,
+      schema: {
+        operationId: 'listAgents',
+        tags: ['agents'],
+        summary: "The agent versions the key's tenant may use: its own and shared ones",
+        response: { 200: { type: 'array', items: agentVersion }, ...errorResponses },
+      },
+    },
+    async (request) =>
+      (await warden.listAgents({ tenant: tenantOf(request) })).map(
+        ({ key, manifest: m, moduleDigest, createdAt, tenant, shared }) => ({
+          key,
+          name: m.name,
+          version: m.version,
+          ...(m.description ? { description: m.description } : {}),
+          runtime: m.runtime,
+          capabilities: m.capabilities,
+          moduleDigest,
+          tenant,
+          shared,
+          createdAt,
+        }),
+      ),
+  );
+
   app.post<{
     Body: { manifest: string | Record<string, unknown>; files?: Record<string, string>; shared?: boolean };
   }>(
@@ -128,16 +194,64 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, admin }: Api
         operationId: 'getAgentStatus',
         tags: ['agents'],
         summary:
-          "The agent versions the key's tenant may use (its own and shared ones), their breaker state and whether this server can run them",
-        response: { 200: { type: 'array', items: agentSummary }, ...errorResponses },
+          "The agent versions the key's tenant may use (its own and shared ones): rollout state, circuit breaker as stored, whether this server can run them",
+        response: { 200: { type: 'array', items: agentStatus }, ...errorResponses },
+      },
+    },
+    async (request) =>
+      (await warden.agentStatus({ tenant: tenantOf(request) })).map((a) => ({
+        ...summary(a, a.breaker.state, a.runnable),
+        state: a.state,
+        inFlight: a.inFlight,
+        circuitBreaker: a.breaker,
+      })),
+  );
+
+  app.post<{ Params: { agent: string } }>(
+    '/agents/:agent/breaker/reset',
+    {
+      onRequest: operator,
+      schema: {
+        operationId: 'resetAgentBreaker',
+        tags: ['agents'],
+        summary:
+          "Close the circuit breaker of name@version (or of every version of name) of the key's tenant now; its held tasks run",
+        params: {
+          type: 'object',
+          required: ['agent'],
+          properties: { agent: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              reset: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    agent: { type: 'string' },
+                    previous: { ...breakerSnapshot, type: ['object', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
-      const breakers = warden.scheduler.breakerSnapshot();
-      const runnable = new Set(warden.scheduler.runnableKeys());
-      return (await warden.listAgents({ tenant: tenantOf(request) })).map((a) =>
-        summary(a, breakers.get(a.key)?.state ?? 'closed', runnable.has(a.key)),
+      const reset = await warden.resetBreaker(request.params.agent, {
+        via: 'api',
+        tenant: tenantOf(request),
+      });
+      // The chain records that an operator reset it; the server log records which key did.
+      request.log.info(
+        { reset, tenant: request.principal?.tenant, keyId: request.principal?.id },
+        'circuit breaker reset',
       );
+      return { reset };
     },
   );
 }

@@ -5,25 +5,42 @@ import { parseIntOption, printJson } from '../io.js';
 
 export function workerCommand(): Command {
   return new Command('worker')
-    .description('run queued tasks until stopped (Ctrl-C finishes running tasks, then exits)')
+    .description(
+      'run queued tasks until stopped: SIGINT (Ctrl-C) or SIGTERM lets running tasks finish, then exits',
+    )
     .option('-c, --concurrency <n>', 'tasks at once', parseIntOption('--concurrency'), 32)
-    .action(async (flags: { concurrency: number }, cmd: Command) => {
-      const warden = await openWarden(cmd, { concurrency: Math.max(1, flags.concurrency) });
+    .option(
+      '--grace <ms>',
+      'on stop, wait this long for running tasks, then hand them back to the queue',
+      parseIntOption('--grace'),
+      10_000,
+    )
+    .action(async (flags: { concurrency: number; grace: number }, cmd: Command) => {
+      // keepAlive: a worker waits for work (and for signals) with nothing else to hold the process open.
+      const warden = await openWarden(cmd, {
+        concurrency: Math.max(1, flags.concurrency),
+        shutdownGraceMs: flags.grace,
+        keepAlive: true,
+      });
       process.stderr.write(
         `warden worker ${warden.scheduler.options.workerId} running (concurrency ${flags.concurrency}); Ctrl-C to stop\n`,
       );
       warden.scheduler.events.on('task', (e) => {
         if (e.state !== 'running')
           process.stderr.write(
-            `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}\n`,
+            `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}${e.retryAt ? ` retry at ${new Date(e.retryAt).toISOString()}` : ''}\n`,
           );
       });
       await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
       });
-      process.stderr.write('stopping: waiting for running tasks\n');
+      const running = warden.scheduler.inFlightCount;
+      process.stderr.write(
+        running > 0
+          ? `stopping: waiting up to ${flags.grace} ms for ${running} running task${running === 1 ? '' : 's'} (a second Ctrl-C stops at once)\n`
+          : 'stopping\n',
+      );
       await warden.close();
     });
 }

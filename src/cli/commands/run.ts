@@ -1,7 +1,13 @@
 import { Command, Option } from 'commander';
-import { WardenError, PRIORITIES, type PriorityName, type TaskResult } from '../../core/index.js';
+import {
+  WardenError,
+  PRIORITIES,
+  type BreakerStatus,
+  type PriorityName,
+  type TaskResult,
+} from '../../core/index.js';
 import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
-import { loadManifest, versionStates, type Warden } from '../../warden/index.js';
+import { loadManifest, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson, readInput } from '../io.js';
 
@@ -122,9 +128,13 @@ export function runCommand(): Command {
           if (e.state === 'running') progress.update(`running ${e.agent} (attempt ${e.attempt})`);
           if (e.state === 'retrying' && !json) {
             if (streamed) process.stdout.write('\n');
+            // A backoff can last minutes: say which attempt comes next and when, rather than wait silently.
+            const at = e.retryAt ?? Date.now();
+            const when = `${new Date(at).toTimeString().slice(0, 8)} (in ${Math.max(0, (at - Date.now()) / 1000).toFixed(1)} s)`;
             progress.note(
-              `attempt ${e.attempt} failed: [${e.error?.code}] ${e.error?.message} — retrying at ${new Date(e.retryAt ?? 0).toISOString()}`,
+              `attempt ${e.attempt} of ${receipt.maxAttempts} failed: [${e.error?.code}] ${e.error?.message} — retry ${e.attempt + 1} at ${when}`,
             );
+            progress.update(`waiting to retry ${e.agent} (attempt ${e.attempt + 1} at ${when.slice(0, 8)})`);
           }
         };
         warden.scheduler.events.on('task', onEvent);
@@ -155,6 +165,14 @@ export function runCommand(): Command {
         await warden.close();
       }
     });
+}
+
+function breakerText(b: BreakerStatus): string {
+  const time = (t: number | null) => new Date(t ?? 0).toTimeString().slice(0, 8);
+  const failures = `${b.consecutiveFailures} failure${b.consecutiveFailures === 1 ? '' : 's'}`;
+  if (b.state === 'open') return `open (${failures}, probe at ${time(b.nextProbeAt)})`;
+  if (b.state === 'half_open') return `half-open (${failures}, probe due)`;
+  return b.consecutiveFailures > 0 ? `closed (${failures})` : 'closed';
 }
 
 function printRun(
@@ -247,31 +265,40 @@ export function agentsCommand(): Command {
   agents
     .command('list')
     .description(
-      'list registered agent versions: active (new tasks go here), draining (finishing its tasks) or idle',
+      'list registered agent versions: active (new tasks go here), draining (finishing its tasks) or idle, and their circuit breakers',
     )
     .action(async (_flags: unknown, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
-        const list = await warden.listAgents();
-        const states = new Map(
-          versionStates(list, await warden.store.inFlightByAgent()).map((v) => [v.key, v]),
-        );
-        if (json)
-          return printJson(
-            list.map((a) => ({
-              ...a,
-              state: states.get(a.key)?.state,
-              inFlight: states.get(a.key)?.inFlight ?? 0,
-            })),
-          );
+        const list = await warden.agentStatus();
+        if (json) return printJson(list.map(({ runnable: _here, ...a }) => a));
         if (list.length === 0) return void process.stdout.write('no agents registered\n');
         process.stdout.write(
-          `${'AGENT'.padEnd(32)}${'RUNTIME'.padEnd(9)}${'STATE'.padEnd(10)}${'IN FLIGHT'.padEnd(11)}CAPABILITIES\n`,
+          `${'AGENT'.padEnd(32)}${'RUNTIME'.padEnd(9)}${'STATE'.padEnd(10)}${'IN FLIGHT'.padEnd(11)}${'BREAKER'.padEnd(38)}CAPABILITIES\n`,
         );
         for (const a of list) {
-          const v = states.get(a.key);
           process.stdout.write(
-            `${a.key.padEnd(32)}${a.manifest.runtime.padEnd(9)}${(v?.state ?? '').padEnd(10)}${String(v?.inFlight ?? 0).padEnd(11)}${a.manifest.capabilities.join(',')}\n`,
+            `${a.key.padEnd(32)}${a.manifest.runtime.padEnd(9)}${a.state.padEnd(10)}${String(a.inFlight).padEnd(11)}${breakerText(a.breaker).padEnd(38)}${a.manifest.capabilities.join(',')}\n`,
+          );
+        }
+      });
+    });
+  agents
+    .command('reset-breaker')
+    .argument('<agent>', 'name@version, or a name to reset every version of it')
+    .description(
+      'close an open circuit breaker now: its held tasks run without waiting for the cooldown (recorded in provenance)',
+    )
+    .action(async (agent: string, _flags: unknown, cmd: Command) => {
+      const { json } = globals(cmd);
+      await withWarden(cmd, async (warden) => {
+        const resets = await warden.resetBreaker(agent, { via: 'cli' });
+        if (json) return printJson(resets);
+        for (const r of resets) {
+          process.stdout.write(
+            r.previous
+              ? `${r.agent}: breaker reset (was ${r.previous.state}, ${r.previous.consecutiveFailures} consecutive failure${r.previous.consecutiveFailures === 1 ? '' : 's'})\n`
+              : `${r.agent}: breaker already closed\n`,
           );
         }
       });

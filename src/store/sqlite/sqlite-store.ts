@@ -846,6 +846,36 @@ export class SqliteStore implements Store {
     );
   }
 
+  async resetBreaker(
+    agentKey: string,
+    now: number,
+    data: Record<string, unknown>,
+  ): Promise<BreakerSnapshot | undefined> {
+    return this.tx((chain) => {
+      const row = this.db.prepare('SELECT * FROM circuit_breakers WHERE agent_key = ?').get(agentKey) as
+        Database['circuit_breakers'] | undefined;
+      if (!row || (row.state === 'closed' && row.consecutive_failures === 0)) return undefined;
+      const previous: BreakerSnapshot = {
+        state: row.state as BreakerSnapshot['state'],
+        consecutiveFailures: row.consecutive_failures,
+        openedAt: row.opened_at,
+      };
+      this.db.prepare('DELETE FROM circuit_breakers WHERE agent_key = ?').run(agentKey);
+      const sessions = this.db
+        .prepare("SELECT DISTINCT session_id FROM tasks WHERE agent_key = ? AND state = 'queued'")
+        .all(agentKey) as { session_id: string }[];
+      for (const { session_id } of sessions) {
+        chain.add(session_id, {
+          type: 'agent.breaker_reset',
+          at: now,
+          agent: agentKey,
+          data: { ...data, previous: { ...previous } },
+        });
+      }
+      return previous;
+    });
+  }
+
   // ---- logs and provenance --------------------------------------------------------------------
 
   async appendLogs(lines: readonly LogLine[]): Promise<void> {
