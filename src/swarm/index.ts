@@ -27,7 +27,7 @@ export { TrustRegistry } from './trust-registry.js';
 export type { TrustRegistryOptions, RegisteredNode, AdminKey } from './trust-registry.js';
 export { deriveSessionKey, deriveTopicKey } from './session-key.js';
 export { ReplayGuard } from './replay-guard.js';
-export type { ReplayGuardOptions, ReplayTicket } from './replay-guard.js';
+export type { ReplayGuardOptions, ReplayGuardState, ReplayTicket } from './replay-guard.js';
 export { ENVELOPE_VERSION, parseEnvelope } from './envelope-format.js';
 export type { EnvelopeHeader, ParsedEnvelope } from './envelope-format.js';
 export { SwarmChannel } from './swarm-channel.js';
