@@ -175,6 +175,16 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'An unencrypted identity file is readable by group or others; chmod 600 it or encrypt it.',
   },
+  SWARM_KEY_MISMATCH: {
+    status: 409,
+    retryable: false,
+    doc: "A registration or rotation names keys other than the node's current registered keys (keys change only through a rotation signed by every old and every new key), or the rotation was already superseded.",
+  },
+  SWARM_DOWNGRADE: {
+    status: 403,
+    retryable: false,
+    doc: "A registration or rotation would drop a hybrid node's ML-DSA-65 key; a hybrid node stays hybrid.",
+  },
   // Sandbox
   SANDBOX_UNAVAILABLE: {
     status: 501,

@@ -1,7 +1,12 @@
 export { canonicalBytes, canonicalText } from './canonical.js';
 export { deriveNodeId, isNodeId } from './node-id.js';
 export { NodeIdentity } from './identity.js';
-export type { IdentitySecrets, NodePublicKeys, GenerateIdentityOptions } from './identity.js';
+export type {
+  IdentitySecrets,
+  NodePublicKeys,
+  GenerateIdentityOptions,
+  RotateIdentityOptions,
+} from './identity.js';
 export { saveIdentity, loadIdentity } from './identity-file.js';
 export type { SaveIdentityOptions, LoadIdentityOptions } from './identity-file.js';
 export { ENCODING_VERSION, KEY_ALG, SIG_SUITE, encodeKey, decodeKey } from './encoding.js';
@@ -21,6 +26,8 @@ export type {
   CreateRegistrationOptions,
   CreateInviteOptions,
 } from './registration.js';
+export { createRotation, verifyRotation } from './rotation.js';
+export type { RotationBody, SignedRotation, CreateRotationOptions, VerifiedRotation } from './rotation.js';
 export { MemoryTrustStore, JsonFileTrustStore } from './trust-store.js';
 export type { TrustStore, TrustSnapshot, StoredNode, Revocation, Admission } from './trust-store.js';
 export { TrustRegistry } from './trust-registry.js';
