@@ -122,6 +122,16 @@ export const ERROR_CODES = {
     doc: 'Rate-distortion points are invalid: too few, not finite, non-positive distortion or variance, or no x range.',
   },
   RD_INVALID_OPTIONS: { status: 400, retryable: false, doc: 'An FGW or knee option is out of range.' },
+  RD_BUDGET_EXCEEDED: {
+    status: 422,
+    retryable: false,
+    doc: "An FGW computation passed the server's time or memory budget and was stopped; use a larger epsilon, a lower maxIter or smaller graphs, or run `warden rd fgw` locally.",
+  },
+  RD_BUSY: {
+    status: 503,
+    retryable: true,
+    doc: 'Every rate-distortion worker is busy and the wait queue is full; retry after the Retry-After header.',
+  },
   // Swarm
   SWARM_BAD_ENCODING: {
     status: 400,
