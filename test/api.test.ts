@@ -297,7 +297,7 @@ const routes: RouteCase[] = [
     name: 'POST /rd/fgw',
     method: 'POST',
     url: () => '/rd/fgw',
-    role: 'viewer',
+    role: 'operator',
     body: () => ({
       a: {
         nodes: 3,
@@ -716,7 +716,7 @@ describe('rate-distortion endpoints', () => {
     const get = await call('GET', `/rd/knee?points=${encodeURIComponent(JSON.stringify(points))}`, 'viewerA');
     expect(get.json<{ knee: { index: number } }>().knee.index).toBe(2);
     const same = (
-      await call('POST', '/rd/fgw', 'viewerA', {
+      await call('POST', '/rd/fgw', 'operatorA', {
         a: {
           nodes: 3,
           edges: [

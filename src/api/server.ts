@@ -4,6 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { MAX_JSON_DEPTH, WardenError, jsonValueProblem } from '../core/index.js';
+import type { FgwPoolOptions } from '../rd/index.js';
 import { WardenMetrics } from '../telemetry/index.js';
 import type { Warden } from '../warden/index.js';
 import { requireRole } from './auth.js';
@@ -30,6 +31,8 @@ export interface ApiOptions {
   logger?: FastifyServerOptions['logger'];
   /** PEM files; TLS is on when both are set. @default env TLS_CERT / TLS_KEY */
   tls?: { certPath: string; keyPath: string };
+  /** The worker pool of `POST /rd/fgw`. @default { workers: 1, maxQueue: 4, budgetMs: 10000, maxHeapMb: 256 } */
+  rd?: FgwPoolOptions;
 }
 
 /** Builds the HTTP API around an open Warden (not listening yet: tests use inject()). */
@@ -123,7 +126,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   agentRoutes(app, ctx);
   traceRoutes(app, ctx);
   operationRoutes(app, ctx);
-  rdRoutes(app, ctx);
+  rdRoutes(app, ctx, options.rd);
   governanceRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

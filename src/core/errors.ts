@@ -127,6 +127,16 @@ export const ERROR_CODES = {
     doc: 'Rate-distortion points are invalid: too few, not finite, non-positive distortion or variance, or no x range.',
   },
   RD_INVALID_OPTIONS: { status: 400, retryable: false, doc: 'An FGW or knee option is out of range.' },
+  RD_BUDGET_EXCEEDED: {
+    status: 422,
+    retryable: false,
+    doc: "An FGW computation passed the server's time or memory budget and was stopped; use a larger epsilon, a lower maxIter or smaller graphs, or run `warden rd fgw` locally.",
+  },
+  RD_BUSY: {
+    status: 503,
+    retryable: true,
+    doc: 'Every rate-distortion worker is busy and the wait queue is full; retry after the Retry-After header.',
+  },
   // Swarm
   SWARM_BAD_ENCODING: {
     status: 400,
@@ -179,6 +189,16 @@ export const ERROR_CODES = {
     status: 400,
     retryable: false,
     doc: 'An unencrypted identity file is readable by group or others; chmod 600 it or encrypt it.',
+  },
+  SWARM_KEY_MISMATCH: {
+    status: 409,
+    retryable: false,
+    doc: "A registration or rotation names keys other than the node's current registered keys (keys change only through a rotation signed by every old and every new key), or the rotation was already superseded.",
+  },
+  SWARM_DOWNGRADE: {
+    status: 403,
+    retryable: false,
+    doc: "A registration or rotation would drop a hybrid node's ML-DSA-65 key; a hybrid node stays hybrid.",
   },
   // Sandbox
   SANDBOX_UNAVAILABLE: {

@@ -113,6 +113,27 @@ describe('every tamper fails with its code', () => {
     expectCode(() => s.bobChannel.open(sealed), 'SWARM_REPLAY');
   });
 
+  it('a receiver restarted in the same millisecond refuses replays, by its fence and from its saved state', async () => {
+    const s = await makeSwarm();
+    const sealed = s.aliceChannel.seal({ node: s.bob.nodeId }, payload);
+    // Alice's clock runs 10 s ahead (within maxFutureSkewMs): the fence alone cannot catch this one.
+    const ahead = new SwarmChannel({
+      identity: s.alice,
+      registry: s.registry,
+      clock: { now: () => s.clock.now() + 10_000 },
+    }).seal({ node: s.bob.nodeId }, payload);
+    s.bobChannel.open(sealed);
+    s.bobChannel.open(ahead);
+    const saved = JSON.stringify(s.bobChannel.replayState());
+
+    const common = { identity: s.bob, registry: s.registry, clock: s.clock, swarmKey: s.swarmKey };
+    const blank = new SwarmChannel(common); // crashed before saving anything
+    expectCode(() => blank.open(sealed), 'SWARM_STALE');
+    const restored = new SwarmChannel({ ...common, replay: { state: JSON.parse(saved) as never } });
+    expectCode(() => restored.open(sealed), 'SWARM_STALE');
+    expectCode(() => restored.open(ahead), 'SWARM_REPLAY');
+  });
+
   it('out-of-order inside the window opens; behind the window is SWARM_REORDERED', async () => {
     const s = await makeSwarm({ replay: { windowSize: 4 } });
     const first = s.aliceChannel.seal({ node: s.bob.nodeId }, payload);
@@ -239,6 +260,7 @@ describe('every tamper fails with its code', () => {
     }).seal({ topic: 't' }, payload);
     expectCode(() => s.bobChannel.open(foreign), 'SWARM_MISDIRECTED');
     const keyless = new SwarmChannel({ identity: s.bob, registry: s.registry, clock: s.clock });
+    s.clock.advance(1); // past the new channel's start fence
     expectCode(() => keyless.open(s.aliceChannel.seal({ topic: 't' }, payload)), 'SWARM_MISDIRECTED');
     const sealed = s.aliceChannel.seal({ node: s.bob.nodeId }, payload);
     for (const cut of [0, 1, 3, 40, sealed.length - 1])

@@ -127,14 +127,19 @@ export async function loadIdentity(path: string, options: LoadIdentityOptions = 
     }
     seeds = decryptSecrets(file, secret, options.passphrase);
   }
-  const identity = NodeIdentity.fromSecrets({
-    ed25519Seed: fromBase64Url(String(seeds.ed25519Seed), 'ed25519Seed', 32),
-    x25519Key: fromBase64Url(String(seeds.x25519Key), 'x25519Key', 32),
-    mldsa65Seed:
-      seeds.mldsa65Seed === undefined
-        ? undefined
-        : fromBase64Url(String(seeds.mldsa65Seed), 'mldsa65Seed', 32),
-  });
+  // The node id is the file's: a node that rotated its keys keeps the id of its first Ed25519 key.
+  const identity = NodeIdentity.fromSecrets(
+    {
+      ed25519Seed: fromBase64Url(String(seeds.ed25519Seed), 'ed25519Seed', 32),
+      x25519Key: fromBase64Url(String(seeds.x25519Key), 'x25519Key', 32),
+      mldsa65Seed:
+        seeds.mldsa65Seed === undefined
+          ? undefined
+          : fromBase64Url(String(seeds.mldsa65Seed), 'mldsa65Seed', 32),
+    },
+    systemRandom,
+    String(file.nodeId),
+  );
   const expected = publicPart(identity);
   if (canonicalBytes(expected).compare(canonicalBytes(publicOf(file))) !== 0) {
     throw badEncoding(`Identity file ${path}: public keys do not match the secret seeds`);

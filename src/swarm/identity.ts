@@ -1,8 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { WardenError } from '../core/index.js';
+import { badEncoding } from './bytes.js';
 import { encodeKey } from './encoding.js';
 import { ed25519PrivateKey, rawPublicKey, x25519, x25519PrivateKey } from './keys.js';
-import { deriveNodeId } from './node-id.js';
+import { deriveNodeId, isNodeId } from './node-id.js';
 import { systemRandom, type RandomBytes } from './runtime.js';
 import { signBytes, type SigningKeys } from './signature.js';
 
@@ -30,8 +32,11 @@ export interface GenerateIdentityOptions {
   postQuantum?: boolean;
 }
 
+export type RotateIdentityOptions = GenerateIdentityOptions;
+
 /**
  * A swarm node's keys: Ed25519 for signing, X25519 for key agreement and optionally ML-DSA-65.
+ * The node id is derived from the first Ed25519 key and kept across key rotations (`rotate()`).
  *
  * @example
  * const me = NodeIdentity.generate();
@@ -48,7 +53,7 @@ export class NodeIdentity {
   readonly #agreement: KeyObject;
   readonly #random: RandomBytes;
 
-  private constructor(secrets: IdentitySecrets, random: RandomBytes) {
+  private constructor(secrets: IdentitySecrets, random: RandomBytes, nodeId?: string) {
     this.#secrets = {
       ed25519Seed: Buffer.from(secrets.ed25519Seed),
       x25519Key: Buffer.from(secrets.x25519Key),
@@ -62,7 +67,8 @@ export class NodeIdentity {
     this.signingPublicKey = rawPublicKey(ed);
     this.agreementPublicKey = rawPublicKey(this.#agreement);
     this.pqPublicKey = pq?.publicKey;
-    this.nodeId = deriveNodeId(this.signingPublicKey);
+    if (nodeId !== undefined && !isNodeId(nodeId)) throw badEncoding('Identity node id is invalid');
+    this.nodeId = nodeId ?? deriveNodeId(this.signingPublicKey);
     this.publicKeys = {
       signingKey: encodeKey('ed25519', this.signingPublicKey),
       agreementKey: encodeKey('x25519', this.agreementPublicKey),
@@ -79,9 +85,38 @@ export class NodeIdentity {
     );
   }
 
-  /** Rebuilds an identity from its secret seeds (for example after loading an identity file). */
-  static fromSecrets(secrets: IdentitySecrets, random: RandomBytes = systemRandom): NodeIdentity {
-    return new NodeIdentity(secrets, random);
+  /**
+   * Rebuilds an identity from its secret seeds (for example after loading an identity file).
+   * `nodeId` is for a node that rotated its keys; by default it is derived from the Ed25519 key.
+   */
+  static fromSecrets(
+    secrets: IdentitySecrets,
+    random: RandomBytes = systemRandom,
+    nodeId?: string,
+  ): NodeIdentity {
+    return new NodeIdentity(secrets, random, nodeId);
+  }
+
+  /**
+   * Fresh keys for this node, keeping its node id: the `next` identity of `createRotation`.
+   * A hybrid node stays hybrid.
+   * @throws WardenError SWARM_DOWNGRADE for `postQuantum: false` on a hybrid node
+   */
+  rotate(options: RotateIdentityOptions = {}): NodeIdentity {
+    const random = options.random ?? this.#random;
+    const postQuantum = options.postQuantum ?? true;
+    if (this.postQuantum && !postQuantum) {
+      throw new WardenError(
+        'SWARM_DOWNGRADE',
+        `Node ${this.nodeId} is hybrid; its next keys must include ML-DSA-65`,
+      );
+    }
+    const secrets = {
+      ed25519Seed: random(32),
+      x25519Key: random(32),
+      mldsa65Seed: postQuantum ? random(32) : undefined,
+    };
+    return new NodeIdentity(secrets, random, this.nodeId);
   }
 
   /** True when this node signs documents with hybrid Ed25519 + ML-DSA-65 signatures. */

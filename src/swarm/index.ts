@@ -1,7 +1,12 @@
 export { canonicalBytes, canonicalText } from './canonical.js';
 export { deriveNodeId, isNodeId } from './node-id.js';
 export { NodeIdentity } from './identity.js';
-export type { IdentitySecrets, NodePublicKeys, GenerateIdentityOptions } from './identity.js';
+export type {
+  IdentitySecrets,
+  NodePublicKeys,
+  GenerateIdentityOptions,
+  RotateIdentityOptions,
+} from './identity.js';
 export { saveIdentity, loadIdentity } from './identity-file.js';
 export type { SaveIdentityOptions, LoadIdentityOptions } from './identity-file.js';
 export { ENCODING_VERSION, KEY_ALG, SIG_SUITE, encodeKey, decodeKey } from './encoding.js';
@@ -21,13 +26,15 @@ export type {
   CreateRegistrationOptions,
   CreateInviteOptions,
 } from './registration.js';
+export { createRotation, verifyRotation } from './rotation.js';
+export type { RotationBody, SignedRotation, CreateRotationOptions, VerifiedRotation } from './rotation.js';
 export { MemoryTrustStore, JsonFileTrustStore } from './trust-store.js';
 export type { TrustStore, TrustSnapshot, StoredNode, Revocation, Admission } from './trust-store.js';
 export { TrustRegistry } from './trust-registry.js';
 export type { TrustRegistryOptions, RegisteredNode, AdminKey } from './trust-registry.js';
 export { deriveSessionKey, deriveTopicKey } from './session-key.js';
 export { ReplayGuard } from './replay-guard.js';
-export type { ReplayGuardOptions, ReplayTicket } from './replay-guard.js';
+export type { ReplayGuardOptions, ReplayGuardState, ReplayTicket } from './replay-guard.js';
 export { ENVELOPE_VERSION, parseEnvelope } from './envelope-format.js';
 export type { EnvelopeHeader, ParsedEnvelope } from './envelope-format.js';
 export { SwarmChannel } from './swarm-channel.js';

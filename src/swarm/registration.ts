@@ -51,20 +51,40 @@ export function createRegistration(
 }
 
 /**
- * Checks a registration's shape, that its node id is derived from its signing key, and its
+ * Checks a first registration: its shape, that its node id is derived from its signing key, and its
  * self-signature (proof of possession of every private key it names, ML-DSA included).
- * Says nothing about admission: that is the registry's decision.
+ * Says nothing about admission: that is the registry's decision. A node that rotated its Ed25519 key
+ * keeps its id, so its later registrations verify only in a registry that holds its rotations.
  * @throws WardenError SWARM_BAD_ENCODING or SWARM_BAD_SIGNATURE
  */
 export function verifyRegistration(doc: unknown): VerifiedRegistration {
-  const parsed = parseWith(signedSchema(registrationBodySchema), doc, 'registration');
-  const body = parsed.body;
-  const signingRaw = decodeKey(body.signingKey, 'ed25519');
-  if (deriveNodeId(signingRaw) !== body.nodeId) {
+  const parsed = parseRegistration(doc);
+  assertIdBinding(parsed.body.nodeId, parsed.body.signingKey);
+  return verifySelfSigned(parsed);
+}
+
+/** Shape check only. @throws SWARM_BAD_ENCODING @internal */
+export function parseRegistration(doc: unknown): SignedRegistration {
+  return parseWith(signedSchema(registrationBodySchema), doc, 'registration');
+}
+
+/** Refuses a node id that is not derived from `signingKey`. @throws SWARM_BAD_ENCODING @internal */
+export function assertIdBinding(nodeId: string, signingKey: string): void {
+  if (deriveNodeId(decodeKey(signingKey, 'ed25519')) !== nodeId) {
     throw new WardenError('SWARM_BAD_ENCODING', 'Registration node id is not derived from its signing key', {
-      details: { nodeId: body.nodeId },
+      details: { nodeId },
     });
   }
+}
+
+/**
+ * Verifies a parsed registration's self-signature with the keys it names, without the node-id
+ * binding: for a node whose id the registry already bound (at its first registration, then through
+ * its rotations). @throws SWARM_BAD_ENCODING or SWARM_BAD_SIGNATURE @internal
+ */
+export function verifySelfSigned(parsed: SignedRegistration): VerifiedRegistration {
+  const body = parsed.body;
+  const signingRaw = decodeKey(body.signingKey, 'ed25519');
   const agreementPublicKey = decodeKey(body.agreementKey, 'x25519');
   const keys: VerifyingKeys = {
     ed25519: ed25519PublicKey(signingRaw),

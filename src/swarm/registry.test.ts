@@ -111,7 +111,7 @@ describe('trust registry admission', () => {
     await expectCodeAsync(registry.register(future), 'SWARM_FUTURE');
   });
 
-  it('lets an admitted node rotate its registration, but not roll it back', async () => {
+  it('lets an admitted node update its registration, but not roll it back', async () => {
     const registry = await open({ allowList: [classic.nodeId] });
     const first = createRegistration(classic, { swarmId: SWARM, capabilities: ['a'], clock });
     await registry.register(first);

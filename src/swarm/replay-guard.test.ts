@@ -35,3 +35,50 @@ describe('replay guard', () => {
     expect(g.check('s', 1, 'a', T0 + 1500)).toEqual({ sender: 's', counter: 1, nonce: 'a' });
   });
 });
+
+describe('replay guard across a restart', () => {
+  it('a receiver restarted in the same millisecond refuses a replay of what its predecessor accepted', () => {
+    const clock = new ManualClock();
+    const before = new ReplayGuard({ clock });
+    clock.advance(1);
+    before.commit(before.check('s', 7, 'n7', clock.now()), clock.now());
+    // Crash and restart within the same millisecond: the new guard's windows are empty.
+    const after = new ReplayGuard({ clock });
+    expectCode(() => after.check('s', 7, 'n7', clock.now()), 'SWARM_STALE');
+  });
+});
+
+describe('replay guard restored from a snapshot', () => {
+  it('refuses, after a same-millisecond restart, a replay dated ahead of the clock that the fence cannot catch', () => {
+    const clock = new ManualClock();
+    const before = new ReplayGuard({ clock });
+    clock.advance(1);
+    const ahead = clock.now() + 10_000; // the sender's clock runs 10 s ahead: within maxFutureSkewMs
+    before.commit(before.check('s', 7, 'n7', ahead), ahead);
+    before.commit(before.check('s', 5, 'n5', ahead), ahead);
+    const saved = JSON.parse(JSON.stringify(before.snapshot())) as ReturnType<ReplayGuard['snapshot']>;
+
+    const after = new ReplayGuard({ clock, state: saved });
+    expectCode(() => after.check('s', 7, 'n7', ahead), 'SWARM_REPLAY');
+    expectCode(() => after.check('s', 6, 'n6', ahead), 'SWARM_REPLAY'); // in-window slots were not saved
+    after.commit(after.check('s', 8, 'n8', ahead), ahead);
+    expect(after.snapshot().senders).toEqual([['s', 8]]);
+    // Without the saved state only the fence stands, and it cannot tell this envelope was seen.
+    expect(new ReplayGuard({ clock }).check('s', 7, 'n7', ahead).counter).toBe(7);
+  });
+
+  it('keeps the fence where the snapshot was taken if the clock stepped back, and refuses a malformed state', () => {
+    const clock = new ManualClock();
+    const saved = new ReplayGuard({ clock }).snapshot();
+    clock.advance(-5000);
+    const after = new ReplayGuard({ clock, state: saved });
+    expectCode(() => after.check('s', 1, 'a', T0), 'SWARM_STALE');
+    for (const state of [
+      { v: 2, savedAt: T0, senders: [] },
+      { v: 1, savedAt: T0, senders: [['s', 1.5]] },
+      { v: 1, savedAt: T0, senders: {} },
+    ]) {
+      expectCode(() => new ReplayGuard({ clock, state: state as never }), 'SWARM_BAD_ENCODING');
+    }
+  });
+});

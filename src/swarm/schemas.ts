@@ -55,8 +55,31 @@ export const receiptBodySchema = z.strictObject({
   finishedAt: timestampSchema,
 });
 
+const signatureText = z.string().regex(B64URL).max(8192);
+
 export const signedSchema = <T extends z.ZodType>(body: T) =>
-  z.strictObject({ body, signature: z.string().regex(B64URL).max(8192) });
+  z.strictObject({ body, signature: signatureText });
+
+export const publicKeysSchema = z.strictObject({
+  signingKey: encodedKey,
+  agreementKey: encodedKey,
+  pqKey: encodedKey.optional(),
+});
+
+export const rotationBodySchema = z.strictObject({
+  kind: z.literal('warden.swarm.rotation'),
+  v: z.literal(1),
+  nodeId: nodeIdSchema,
+  /** The keys being retired: the node's registered keys when the rotation is applied. */
+  previous: publicKeysSchema,
+  /** The node's new registration (new keys, same node id), self-signed by the new keys. */
+  registration: signedSchema(registrationBodySchema),
+});
+
+export const signedRotationSchema = z.strictObject({
+  body: rotationBodySchema,
+  signatures: z.strictObject({ previous: signatureText, next: signatureText }),
+});
 
 /** Parses with a zod schema, turning failures into SWARM_BAD_ENCODING with the issues listed. */
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string): T {

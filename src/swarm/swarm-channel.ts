@@ -14,7 +14,7 @@ import {
 } from './envelope-format.js';
 import type { NodeIdentity } from './identity.js';
 import { ed25519Sign, ed25519Verify } from './keys.js';
-import { ReplayGuard, type ReplayGuardOptions } from './replay-guard.js';
+import { ReplayGuard, type ReplayGuardOptions, type ReplayGuardState } from './replay-guard.js';
 import { systemClock, systemRandom, type Clock, type RandomBytes } from './runtime.js';
 import { deriveSessionKey, deriveTopicKey } from './session-key.js';
 import { badSignature } from './signature.js';
@@ -122,6 +122,14 @@ export class SwarmChannel {
     );
     this.#guard.commit(ticket, header.ts);
     return { header, payload, sender };
+  }
+
+  /**
+   * The replay state to persist (after each `open` for an exact guard, at least at shutdown) and pass
+   * back as `replay.state` when this node restarts.
+   */
+  replayState(): ReplayGuardState {
+    return this.#guard.snapshot();
   }
 
   #sessionKey(peer: RegisteredNode): Buffer {

@@ -4,12 +4,18 @@ import { verifyDocument } from './document.js';
 import { ed25519PublicKey } from './keys.js';
 import { deriveNodeId } from './node-id.js';
 import {
+  assertIdBinding,
+  parseRegistration,
   verifyRegistration,
+  verifySelfSigned,
   type InviteBody,
+  type RegistrationBody,
   type SignedInvite,
   type SignedRegistration,
   type VerifiedRegistration,
 } from './registration.js';
+import { sameKeys, verifyRotation, type SignedRotation } from './rotation.js';
+import type { NodePublicKeys } from './identity.js';
 import { systemClock, type Clock } from './runtime.js';
 import { inviteBodySchema, parseWith, signedSchema } from './schemas.js';
 import type { VerifyingKeys } from './signature.js';
@@ -48,13 +54,18 @@ export interface RegisteredNode extends VerifiedRegistration {
   capabilities: readonly string[];
   registeredAt: number;
   admission: Admission;
+  /** The node's current registration: its current keys (after any rotation) and capabilities. */
   registration: SignedRegistration;
+  /** Every key rotation since the node's first registration, oldest first. */
+  rotations: readonly SignedRotation[];
 }
 
 /**
  * Who is in the swarm. Senders are resolved here by node id, never from keys a message carries.
- * Admission needs a valid self-signature plus an admin invite or an allow-list entry; revocation
- * takes effect in memory before it is persisted, so the next `resolve` already fails.
+ * Admission needs a valid self-signature plus an admin invite or an allow-list entry. A known node's
+ * keys change only through `rotate` (signed by every old and every new key), never by re-registering;
+ * a hybrid node stays hybrid. Revocation takes effect in memory before it is persisted, so the next
+ * `resolve` already fails.
  */
 export class TrustRegistry {
   readonly swarmId: string;
@@ -86,44 +97,92 @@ export class TrustRegistry {
     const registry = new TrustRegistry(options);
     const snapshot = await registry.#store.load();
     for (const revocation of snapshot.revocations) registry.#revoked.set(revocation.nodeId, revocation);
-    for (const stored of snapshot.nodes) registry.#remember(stored, verifyRegistration(stored.registration));
+    for (const stored of snapshot.nodes) registry.#remember(stored, verifyStored(stored));
     return registry;
   }
 
   /**
-   * Admits a node. Re-registering an admitted node with a newer document (key rotation, new
-   * capabilities) needs no second admission.
-   * @throws WardenError SWARM_BAD_SIGNATURE, SWARM_BAD_ENCODING, SWARM_NOT_ADMITTED, SWARM_REVOKED, SWARM_STALE, SWARM_FUTURE
+   * Admits a node, or updates a known node's capabilities. A known node re-registers with exactly
+   * its current keys (so the document is signed by every one of them) and a newer `issuedAt`; it
+   * needs no second admission, but stays under its invite's capability ceiling. To change keys, use
+   * `rotate`.
+   * @throws WardenError SWARM_BAD_SIGNATURE, SWARM_BAD_ENCODING, SWARM_NOT_ADMITTED, SWARM_REVOKED,
+   * SWARM_STALE, SWARM_FUTURE, SWARM_DOWNGRADE, SWARM_KEY_MISMATCH
    */
   async register(registration: unknown, invite?: SignedInvite): Promise<RegisteredNode> {
-    const verified = verifyRegistration(registration);
-    const { body } = verified;
+    const parsed = parseRegistration(registration);
+    const { body } = parsed;
     if (body.swarmId !== this.swarmId)
       throw notAdmitted(body.nodeId, `registration is for swarm ${body.swarmId}`);
     this.#assertNotRevoked(body.nodeId);
-    const now = this.#clock.now();
-    if (body.issuedAt > now + this.#maxSkewMs) {
-      throw new WardenError('SWARM_FUTURE', 'Registration is dated in the future', {
-        details: { nodeId: body.nodeId },
-      });
-    }
     const existing = this.#nodes.get(body.nodeId);
-    if (existing && body.issuedAt <= existing.body.issuedAt) {
-      if (existing.registration.signature === (registration as SignedRegistration).signature) return existing;
-      throw new WardenError('SWARM_STALE', 'An equal or newer registration is already known', {
-        details: { nodeId: body.nodeId },
-      });
-    }
-    if (body.issuedAt < now - this.#maxAgeMs) {
-      throw new WardenError('SWARM_STALE', 'Registration is too old', { details: { nodeId: body.nodeId } });
+    // A known node's id was bound when it was first admitted (and carried through its rotations);
+    // its keys must then equal the registered ones, checked below.
+    if (!existing) assertIdBinding(body.nodeId, body.signingKey);
+    const verified = verifySelfSigned(parsed);
+    const now = this.#clock.now();
+    if (existing?.registration.signature === parsed.signature) return existing; // idempotent
+    this.#checkDates(body, now, existing);
+    if (existing) {
+      assertCurrentKeys(existing, body);
+      assertCeiling(ceilingOf(existing.admission), body.nodeId, body.capabilities);
     }
     const admission = existing?.admission ?? this.#admit(verified, invite, now);
     const stored: StoredNode = {
       registration: { body, signature: verified.signature },
       admission,
       registeredAt: now,
+      ...(existing && existing.rotations.length > 0 ? { rotations: [...existing.rotations] } : {}),
     };
     const node = this.#remember(stored, verified);
+    await this.#store.saveNode(stored);
+    return node;
+  }
+
+  /**
+   * Applies a key rotation made with `createRotation`: the node's keys become the new
+   * registration's keys, its node id and admission stay. The rotation must retire the node's current
+   * keys, be signed by all of them and by all the new ones, keep a hybrid node hybrid, and be newer
+   * than the node's current registration. From then on only the new keys verify its receipts and
+   * envelopes, and envelopes to it use its new X25519 key.
+   * @throws WardenError SWARM_BAD_SIGNATURE, SWARM_BAD_ENCODING, SWARM_DOWNGRADE, SWARM_KEY_MISMATCH,
+   * SWARM_UNKNOWN_SENDER, SWARM_REVOKED, SWARM_NOT_ADMITTED, SWARM_STALE, SWARM_FUTURE
+   */
+  async rotate(rotation: unknown): Promise<RegisteredNode> {
+    const verified = verifyRotation(rotation);
+    const { nodeId, next } = verified;
+    if (next.body.swarmId !== this.swarmId)
+      throw notAdmitted(nodeId, `rotation is for swarm ${next.body.swarmId}`);
+    this.#assertNotRevoked(nodeId);
+    const existing = this.#nodes.get(nodeId);
+    if (!existing) {
+      throw new WardenError(
+        'SWARM_UNKNOWN_SENDER',
+        `Node ${nodeId} is not registered; register it before rotating its keys`,
+        {
+          details: { nodeId },
+        },
+      );
+    }
+    if (!sameKeys(verified.previous, existing.body)) {
+      throw new WardenError(
+        'SWARM_KEY_MISMATCH',
+        `Rotation retires keys that are not node ${nodeId}'s current keys (a replayed or superseded rotation)`,
+        { details: { nodeId } },
+      );
+    }
+    const now = this.#clock.now();
+    // No age limit: a registry that was offline catches up by applying the node's rotations in order,
+    // and an old rotation applies only while the registry still holds exactly the keys it retires.
+    this.#checkDates(next.body, now, existing, false);
+    assertCeiling(ceilingOf(existing.admission), nodeId, next.body.capabilities);
+    const stored: StoredNode = {
+      registration: { body: next.body, signature: next.signature },
+      admission: existing.admission,
+      registeredAt: now,
+      rotations: [...existing.rotations, verified.rotation],
+    };
+    const node = this.#remember(stored, next);
     await this.#store.saveNode(stored);
     return node;
   }
@@ -176,6 +235,22 @@ export class TrustRegistry {
     }
   }
 
+  /** `issuedAt` within the clock skew, newer than the node's current registration, not too old. */
+  #checkDates(
+    body: RegistrationBody,
+    now: number,
+    existing: RegisteredNode | undefined,
+    checkAge = true,
+  ): void {
+    const details = { nodeId: body.nodeId };
+    if (body.issuedAt > now + this.#maxSkewMs)
+      throw new WardenError('SWARM_FUTURE', 'Registration is dated in the future', { details });
+    if (existing && body.issuedAt <= existing.body.issuedAt)
+      throw new WardenError('SWARM_STALE', 'An equal or newer registration is already known', { details });
+    if (checkAge && body.issuedAt < now - this.#maxAgeMs)
+      throw new WardenError('SWARM_STALE', 'Registration is too old', { details });
+  }
+
   #admit(verified: VerifiedRegistration, invite: SignedInvite | undefined, now: number): Admission {
     const { body } = verified;
     if (invite !== undefined) {
@@ -194,10 +269,7 @@ export class TrustRegistry {
     if (invite.swarmId !== this.swarmId) throw notAdmitted(nodeId, `invite is for swarm ${invite.swarmId}`);
     if (invite.nodeId !== nodeId) throw notAdmitted(nodeId, 'invite is for another node');
     if (invite.expiresAt <= now) throw notAdmitted(nodeId, 'invite has expired');
-    const allowed = invite.capabilities;
-    const extra = allowed ? capabilities.filter((c) => !allowed.includes(c)) : [];
-    if (extra.length > 0)
-      throw notAdmitted(nodeId, `capabilities not granted by the invite: ${extra.join(', ')}`);
+    assertCeiling(invite.capabilities, nodeId, capabilities);
   }
 
   #remember(stored: StoredNode, verified: VerifiedRegistration): RegisteredNode {
@@ -208,10 +280,84 @@ export class TrustRegistry {
       registeredAt: stored.registeredAt,
       admission: stored.admission,
       registration: stored.registration,
+      rotations: Object.freeze([...(stored.rotations ?? [])]),
     };
     if (!this.#revoked.has(node.nodeId)) this.#nodes.set(node.nodeId, node);
     return node;
   }
+}
+
+/**
+ * A known node re-registers with exactly its registered keys: the self-signature then proves every
+ * one of them, and an Ed25519 key alone can neither drop the ML-DSA key nor swap the X25519 key.
+ */
+function assertCurrentKeys(existing: RegisteredNode, body: NodePublicKeys & { nodeId: string }): void {
+  const details = { nodeId: body.nodeId };
+  if (existing.body.pqKey !== undefined && body.pqKey === undefined) {
+    throw new WardenError(
+      'SWARM_DOWNGRADE',
+      `Node ${body.nodeId} is hybrid; a registration without its ML-DSA-65 key is refused`,
+      {
+        details,
+      },
+    );
+  }
+  if (!sameKeys(existing.body, body)) {
+    throw new WardenError(
+      'SWARM_KEY_MISMATCH',
+      `Registration names keys other than node ${body.nodeId}'s registered keys; change keys with a signed rotation (createRotation, TrustRegistry.rotate)`,
+      { details },
+    );
+  }
+}
+
+/** The capabilities an invite granted; undefined = any (an allow-listed node, or an invite without a list). */
+function ceilingOf(admission: Admission): readonly string[] | undefined {
+  return admission.by === 'invite' ? admission.invite.body.capabilities : undefined;
+}
+
+/** An invited node's capabilities stay within its invite, when admitted and whenever it re-registers or rotates. */
+function assertCeiling(
+  allowed: readonly string[] | undefined,
+  nodeId: string,
+  capabilities: readonly string[],
+): void {
+  const extra = allowed ? capabilities.filter((c) => !allowed.includes(c)) : [];
+  if (extra.length > 0)
+    throw notAdmitted(nodeId, `capabilities not granted by the invite: ${extra.join(', ')}`);
+}
+
+/**
+ * Re-verifies a stored node: its registration alone, or, after rotations, the chain from the key
+ * its id derives from through every rotation to the keys of its current registration.
+ * @throws WardenError SWARM_BAD_ENCODING or SWARM_BAD_SIGNATURE
+ */
+function verifyStored(stored: StoredNode): VerifiedRegistration {
+  const rotations = stored.rotations ?? [];
+  if (rotations.length === 0) return verifyRegistration(stored.registration);
+  const registration = parseRegistration(stored.registration);
+  const nodeId = registration.body.nodeId;
+  let keys: NodePublicKeys | undefined;
+  for (const rotation of rotations) {
+    const verified = verifyRotation(rotation);
+    if (verified.nodeId !== nodeId) throw brokenChain(nodeId);
+    if (keys === undefined) assertIdBinding(nodeId, verified.previous.signingKey);
+    else if (!sameKeys(verified.previous, keys)) throw brokenChain(nodeId);
+    keys = verified.next.body;
+  }
+  const verified = verifySelfSigned(registration);
+  if (!keys || !sameKeys(verified.body, keys)) throw brokenChain(nodeId);
+  return verified;
+}
+
+function brokenChain(nodeId: string): WardenError {
+  return new WardenError(
+    'SWARM_BAD_ENCODING',
+    `Stored rotations of node ${nodeId} do not chain to its registration`,
+    {
+      details: { nodeId },
+    },
+  );
 }
 
 function notAdmitted(nodeId: string, reason: string): WardenError {

@@ -3,15 +3,19 @@ import { dirname } from 'node:path';
 import { WardenError } from '../core/index.js';
 import { toBase64Url } from './bytes.js';
 import type { SignedInvite, SignedRegistration } from './registration.js';
+import type { SignedRotation } from './rotation.js';
 import { systemRandom } from './runtime.js';
 
 /** How a node got in: an admin's invite, or the registry's allow-list. */
 export type Admission = { by: 'invite'; invite: SignedInvite } | { by: 'allow-list' };
 
 export interface StoredNode {
+  /** The node's current registration. */
   registration: SignedRegistration;
   admission: Admission;
   registeredAt: number;
+  /** Key rotations since the first registration, oldest first; absent when there were none. */
+  rotations?: SignedRotation[];
 }
 
 export interface Revocation {

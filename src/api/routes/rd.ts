@@ -1,18 +1,19 @@
 import type { FastifyInstance } from 'fastify';
-import { WardenError } from '../../core/index.js';
+import { isWardenError, WardenError } from '../../core/index.js';
 import {
-  fgwDistance,
+  FgwPool,
   findRdKnee,
-  matrixToRows,
+  parseGraph,
   rateDistortionCurve,
-  type AttributedGraph,
+  type FgwPoolOptions,
   type RefinementPoint,
 } from '../../rd/index.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
 
-/** Largest graph accepted over HTTP: FGW costs O(n³) per iteration. */
+/** Largest graph accepted over HTTP: FGW costs O(n³) per iteration (a complete graph on 400 nodes has 79 800 edges). */
 const MAX_NODES = 400;
+const MAX_EDGES = 80_000;
 
 const pointsSchema = {
   type: 'array',
@@ -26,25 +27,24 @@ const pointsSchema = {
   },
 } as const;
 
-const matrix = {
-  type: 'array',
-  maxItems: MAX_NODES,
-  items: { type: 'array', maxItems: MAX_NODES, items: { type: 'number' } },
-} as const;
+// Only "an object" here: the graph itself is read by parseGraph, the one reader `warden rd fgw` uses
+// too, so the API and the CLI accept exactly the same files.
 const graphSchema = {
   type: 'object',
-  additionalProperties: false,
-  properties: {
-    structure: matrix,
-    nodes: { type: 'integer', minimum: 1, maximum: MAX_NODES },
-    edges: {
-      type: 'array',
-      maxItems: MAX_NODES * MAX_NODES,
-      items: { type: 'array', minItems: 2, maxItems: 3, items: { type: 'number' } },
+  description:
+    `An attributed graph in the format of \`warden rd fgw\` files (docs/rd.md): {"structure": n×n matrix} or ` +
+    `{"nodes": n, "edges": [[u, v] or [u, v, length], ...]}, optional "features" (n rows) and "weights" ` +
+    `(n numbers summing to 1); other keys are ignored. At most ${MAX_NODES} nodes and ${MAX_EDGES} edges.`,
+  examples: [
+    {
+      nodes: 3,
+      edges: [
+        [0, 1],
+        [1, 2],
+      ],
+      features: [[0.1], [0.9], [0.4]],
     },
-    features: matrix,
-    weights: { type: 'array', maxItems: MAX_NODES, items: { type: 'number' } },
-  },
+  ],
 } as const;
 
 const kneeResponse = {
@@ -87,7 +87,18 @@ function knee(points: RefinementPoint[], method?: 'kneedle' | 'menger', sensitiv
   return { knee: found ? { ...found.point, index: found.index } : null, curve: rateDistortionCurve(points) };
 }
 
-export function rdRoutes(app: FastifyInstance, { viewer }: ApiContext): void {
+/**
+ * The rate-distortion routes. FGW solves run on a small worker pool (`pool` options), never on the
+ * event loop, and need an operator key: they are the API's most expensive requests.
+ */
+export function rdRoutes(
+  app: FastifyInstance,
+  { viewer, operator }: ApiContext,
+  pool: FgwPoolOptions = {},
+): void {
+  const fgw = new FgwPool(pool);
+  app.addHook('onClose', () => fgw.close());
+
   app.post<{ Body: { points: RefinementPoint[]; method?: 'kneedle' | 'menger'; sensitivity?: number } }>(
     '/rd/knee',
     {
@@ -160,15 +171,18 @@ export function rdRoutes(app: FastifyInstance, { viewer }: ApiContext): void {
   );
 
   app.post<{
-    Body: { a: AttributedGraph; b: AttributedGraph; alpha?: number; epsilon?: number; maxIter?: number };
+    Body: { a: unknown; b: unknown; alpha?: number; epsilon?: number; maxIter?: number };
   }>(
     '/rd/fgw',
     {
-      onRequest: viewer,
+      onRequest: operator,
       schema: {
         operationId: 'measureFgw',
         tags: ['rate-distortion'],
         summary: 'Fused Gromov-Wasserstein distortion between two attributed graphs',
+        description:
+          'Runs on a worker thread with a time budget per request (RD_BUDGET_EXCEEDED, 422); when every ' +
+          'worker is busy and the queue is full the answer is 503 RD_BUSY with Retry-After.',
         body: {
           type: 'object',
           required: ['a', 'b'],
@@ -186,34 +200,41 @@ export function rdRoutes(app: FastifyInstance, { viewer }: ApiContext): void {
             type: 'object',
             properties: {
               distance: { type: 'number' },
+              alpha: { type: 'number' },
+              epsilon: { type: 'number' },
               iterations: { type: 'integer' },
               converged: { type: 'boolean' },
               featureCost: { type: 'number' },
               structureCost: { type: 'number' },
+              tieRestarts: { type: 'integer' },
               solver: { type: 'string' },
               coupling: { type: 'array', items: { type: 'array', items: { type: 'number' } } },
             },
           },
           ...errorResponses,
+          422: { $ref: 'Error#' },
+          503: { $ref: 'Error#' },
         },
       },
     },
-    async (request) => {
-      const { a, b, alpha, epsilon, maxIter } = request.body;
-      const r = fgwDistance(a, b, {
-        ...(alpha !== undefined ? { alpha } : {}),
-        ...(epsilon !== undefined ? { epsilon } : {}),
-        ...(maxIter !== undefined ? { maxIter } : {}),
-      });
-      return {
-        distance: r.distance,
-        iterations: r.iterations,
-        converged: r.converged,
-        featureCost: r.featureCost,
-        structureCost: r.structureCost,
-        solver: r.solver,
-        coupling: matrixToRows(r.coupling),
-      };
+    async (request, reply) => {
+      const { alpha, epsilon, maxIter } = request.body;
+      const limits = { maxNodes: MAX_NODES, maxEdges: MAX_EDGES };
+      const a = parseGraph(request.body.a, 'a', limits);
+      const b = parseGraph(request.body.b, 'b', limits);
+      let json: string;
+      try {
+        json = await fgw.runJson(a, b, {
+          ...(alpha !== undefined ? { alpha } : {}),
+          ...(epsilon !== undefined ? { epsilon } : {}),
+          ...(maxIter !== undefined ? { maxIter } : {}),
+        });
+      } catch (error: unknown) {
+        if (isWardenError(error) && error.code === 'RD_BUSY') void reply.header('retry-after', '1');
+        throw error;
+      }
+      // Serialised on the worker (the same report as `warden rd fgw --json`); sent as it is.
+      return reply.type('application/json; charset=utf-8').send(json);
     },
   );
 }

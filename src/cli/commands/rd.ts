@@ -5,8 +5,9 @@ import {
   fgwDistance,
   findRdKnee,
   kneedle,
-  matrixToRows,
   mengerKnee,
+  fgwReport,
+  parseGraph,
   rateDistortionCurve,
 } from '../../rd/index.js';
 import type {
@@ -71,7 +72,7 @@ export function rdCommand(): Command {
         ...(flags.maxIter === undefined ? {} : { maxIter: num('--max-iter', flags.maxIter) }),
       };
       const result = fgwDistance(graphFile(a), graphFile(b), options);
-      write(json ? JSON.stringify(fgwJson(result, options), null, 2) : formatFgw(result, options));
+      write(json ? JSON.stringify(fgwReport(result, options), null, 2) : formatFgw(result, options));
     });
   return rd;
 }
@@ -170,21 +171,6 @@ function formatKnee(r: KneeReport): string {
   return `knee (${how}): x = ${fmt(k.x)}, y = ${fmt(k.y)} (point ${k.index})`;
 }
 
-function fgwJson(r: FgwResult, o: FgwOptions): Record<string, unknown> {
-  return {
-    distance: r.distance,
-    alpha: o.alpha,
-    epsilon: o.epsilon,
-    solver: r.solver,
-    iterations: r.iterations,
-    converged: r.converged,
-    featureCost: r.featureCost,
-    structureCost: r.structureCost,
-    tieRestarts: r.tieRestarts,
-    coupling: matrixToRows(r.coupling),
-  };
-}
-
 function formatFgw(r: FgwResult, o: FgwOptions): string {
   const { rows, cols, data } = r.coupling;
   const lines = [
@@ -204,11 +190,9 @@ function formatFgw(r: FgwResult, o: FgwOptions): string {
   return lines.join('\n');
 }
 
+/** The same reader as `POST /rd/fgw`, so both accept exactly the same graphs. */
 function graphFile(path: string): AttributedGraph {
-  const data = readJson(path);
-  if (!isObject(data))
-    throw new WardenError('RD_INVALID_GRAPH', `${path}: a graph file must hold a JSON object`);
-  return data as AttributedGraph;
+  return parseGraph(readJson(path), path);
 }
 
 function readJson(path: string): unknown {
