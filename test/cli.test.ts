@@ -119,12 +119,14 @@ describe('warden run', () => {
 
   it('fails with exit 1 and the error code when the task fails', async () => {
     const data = tempDir();
-    writeFileSync(join(data, 'boom.js'), 'console.error("boom happened"); process.exit(4);');
+    // The agent's own directory: a data directory is never mounted into a sandbox.
+    const agent = tempDir();
+    writeFileSync(join(agent, 'boom.js'), 'console.error("boom happened"); process.exit(4);');
     writeFileSync(
-      join(data, 'boom.yaml'),
+      join(agent, 'boom.yaml'),
       'apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: boom, version: 1.0.0 }\nspec:\n  runtime: node\n  entry: ./boom.js\n  retry: { maxAttempts: 1 }\n',
     );
-    const r = await cli(data, 'run', join(data, 'boom.yaml'));
+    const r = await cli(data, 'run', join(agent, 'boom.yaml'));
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^status:\s+dead$/m);
     expect(r.stdout).toContain('[AGENT_FAILED]');

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -10,9 +10,13 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-/** A fresh data directory, removed after the test. */
+/**
+ * A fresh directory (for data, or an agent's files), removed after the test. Readable by others like a
+ * project directory (mkdtemp makes it 0700): as root, Warden runs sandboxed agents as nobody.
+ */
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
+  chmodSync(dir, 0o755);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

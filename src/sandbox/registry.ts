@@ -4,6 +4,7 @@ import { InlineRuntime } from './inline/inline-runtime.js';
 import { INSTALL_HINT, probeBwrap, type BwrapProbe } from './process/bwrap.js';
 import { ProcessRuntime } from './process/process-runtime.js';
 import { compileSandboxConfig, type SandboxOptions } from './process/sandbox-config.js';
+import { sandboxIdentity } from './process/sandbox-user.js';
 import { WasmRuntime, type WasmRuntimeOptions } from './wasm/wasm-runtime.js';
 import { LlmRuntime, type LlmRuntimeOptions } from './llm/index.js';
 
@@ -80,14 +81,23 @@ export class RuntimeRegistry {
   }
 
   private bwrap(): BwrapProbe {
-    this.probe ??= probeBwrap(this.options.sandbox?.bwrapPath);
+    this.probe ??= probeBwrap(this.options.sandbox?.bwrapPath, sandboxIdentity(this.options.sandbox));
     return this.probe;
+  }
+
+  private warnMissingFeatures(probe: BwrapProbe): void {
+    const lost = FEATURE_LOSSES.filter(([f]) => !probe.features[f]).map(([, what]) => what);
+    if (lost.length === 0) return;
+    (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `WARNING: bubblewrap at ${probe.path} is older than Warden expects; upgrade it. Without ${lost.join('; without ')}.`,
+    );
   }
 
   private processRuntime(name: ProcessRuntimeName, agent: string): AgentRuntime {
     const probe = this.bwrap();
     if (probe.ok && probe.path) {
-      const sandbox = compileSandboxConfig(probe.path, this.options.sandbox);
+      const sandbox = compileSandboxConfig(probe.path, probe.features, this.options.sandbox);
+      this.warnMissingFeatures(probe);
       for (const n of PROCESS_RUNTIMES) this.add(new ProcessRuntime(n, { sandbox }));
     } else if (this.unsafe) {
       (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
@@ -106,6 +116,12 @@ export class RuntimeRegistry {
     return this.runtimes.get(name)!;
   }
 }
+
+/** bubblewrap options whose absence weakens the sandbox, and what is lost without them. */
+const FEATURE_LOSSES: [keyof BwrapProbe['features'], string][] = [
+  ['tmpfsSize', '--size (0.7): /tmp and /dev/shm have no hard size (their use still counts toward memoryMb)'],
+  ['disableUserns', '--disable-userns (0.8): agents can create nested user namespaces'],
+];
 
 function isProcessRuntime(name: Runtime): name is ProcessRuntimeName {
   return (PROCESS_RUNTIMES as readonly string[]).includes(name);

@@ -124,16 +124,19 @@ export class Warden {
       path,
       ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
     });
+    const dataDir = path === ':memory:' ? resolve(root) : dirname(path);
     const runtimes = new RuntimeRegistry({
       ...(options.sandbox?.unsafeNoSandbox !== undefined
         ? { unsafeNoSandbox: options.sandbox.unsafeNoSandbox }
         : {}),
+      // The store and the signing key are never visible to an agent, even one whose directory holds them.
+      sandbox: { hiddenPaths: [...new Set([dataDir, resolve(root)])] },
       llm: llmOptions(options.llm),
     });
     const agents = new AgentRegistry(store, runtimes);
     const scheduler = new Scheduler(store, agents, options.workers || {});
     const warden = new Warden(
-      path === ':memory:' ? resolve(root) : dirname(path),
+      dataDir,
       store,
       scheduler,
       agents,

@@ -1,8 +1,11 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SandboxIdentity } from './sandbox-user.js';
 
 const V1_PIDS = '/sys/fs/cgroup/pids';
+/** Where Warden makes its task cgroups (when it can). */
+export const PIDS_CGROUP_ROOT = join(V1_PIDS, 'warden');
 
 /**
  * Finds a pids cgroup hierarchy Warden may create children in (cgroup v1 `pids`, writable: Warden runs as
@@ -14,30 +17,26 @@ export function findPidsCgroupRoot(): string | null {
   try {
     if (!existsSync(join(V1_PIDS, 'cgroup.procs'))) return null;
     accessSync(V1_PIDS, constants.W_OK);
-    const root = join(V1_PIDS, 'warden');
-    mkdirSync(root, { recursive: true });
-    return root;
+    mkdirSync(PIDS_CGROUP_ROOT, { recursive: true });
+    return PIDS_CGROUP_ROOT;
   } catch {
     return null;
   }
 }
 
-/** One task's pids cgroup: the sandbox joins it before bwrap starts, so every descendant is counted. */
+/** One task's pids cgroup: the sandbox's launcher joins it before bwrap starts, so every descendant is counted. */
 export class PidsCgroup {
   private constructor(readonly path: string) {}
 
-  static async create(root: string, maxPids: number): Promise<PidsCgroup> {
+  /** `joiner`: the user the launcher runs as, who must be able to write cgroup.procs. */
+  static async create(root: string, maxPids: number, joiner?: SandboxIdentity | null): Promise<PidsCgroup> {
     const path = await mkdtemp(join(root, 'task-'));
     await writeFile(join(path, 'pids.max'), String(maxPids));
+    if (joiner) {
+      await chmod(path, 0o755); // mkdtemp made it 0700
+      await chown(join(path, 'cgroup.procs'), joiner.uid, joiner.gid);
+    }
     return new PidsCgroup(path);
-  }
-
-  /** Wraps a command so that it joins this cgroup, then execs (no process escapes the count). */
-  wrap(file: string, args: string[]): { file: string; args: string[] } {
-    return {
-      file: '/bin/sh',
-      args: ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', this.path, file, ...args],
-    };
   }
 
   /** Whether a fork was refused at the limit. */
