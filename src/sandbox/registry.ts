@@ -3,8 +3,10 @@ import type { AgentRuntime } from './runner.js';
 import { InlineRuntime } from './inline/inline-runtime.js';
 import { INSTALL_HINT, probeBwrap, type BwrapProbe } from './process/bwrap.js';
 import { ProcessRuntime } from './process/process-runtime.js';
-import { compileSandboxConfig, type SandboxOptions } from './process/sandbox-config.js';
+import { compileSandboxConfig, workRootOf, type SandboxOptions } from './process/sandbox-config.js';
 import { sandboxIdentity } from './process/sandbox-user.js';
+import { PIDS_CGROUP_ROOT } from './process/pids-cgroup.js';
+import { sweepStale } from './process/stale-sweep.js';
 import { WasmRuntime, type WasmRuntimeOptions } from './wasm/wasm-runtime.js';
 import { LlmRuntime, type LlmRuntimeOptions } from './llm/index.js';
 
@@ -73,6 +75,14 @@ export class RuntimeRegistry {
   /** Whether node/python/process agents run sandboxed (probes bubblewrap on first call). */
   get sandboxed(): boolean {
     return this.bwrap().ok;
+  }
+
+  /**
+   * Removes the sandbox work directories and pids cgroups that Warden processes killed mid-task left
+   * behind (only those whose owner process is gone). Best effort; Warden.open calls it.
+   */
+  sweepStale(): Promise<number> {
+    return sweepStale(workRootOf(this.options.sandbox), PIDS_CGROUP_ROOT).catch(() => 0);
   }
 
   /** Stops the WASM worker pool, closes model connections and unloads local models. */

@@ -133,6 +133,8 @@ export class Warden {
       sandbox: { hiddenPaths: [...new Set([dataDir, resolve(root)])] },
       llm: llmOptions(options.llm),
     });
+    // What a Warden killed mid-task left behind (work directories, pids cgroups), if its owner is gone.
+    await runtimes.sweepStale();
     const agents = new AgentRegistry(store, runtimes);
     const scheduler = new Scheduler(store, agents, options.workers || {});
     const warden = new Warden(

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node
 import { chmod, chown, mkdtemp, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxIdentity } from './sandbox-user.js';
+import { OWNER_TAG } from './stale-sweep.js';
 
 const V1_PIDS = '/sys/fs/cgroup/pids';
 /** Where Warden makes its task cgroups (when it can). */
@@ -24,13 +25,17 @@ export function findPidsCgroupRoot(): string | null {
   }
 }
 
-/** One task's pids cgroup: the sandbox's launcher joins it before bwrap starts, so every descendant is counted. */
+/**
+ * One task's pids cgroup: the sandbox's launcher joins it before bwrap starts, so every descendant is
+ * counted. Named after its owner (`task-<pid>-<start>-…`) so that a Warden killed mid-task can be told
+ * from a live one when the next one cleans up.
+ */
 export class PidsCgroup {
   private constructor(readonly path: string) {}
 
   /** `joiner`: the user the launcher runs as, who must be able to write cgroup.procs. */
   static async create(root: string, maxPids: number, joiner?: SandboxIdentity | null): Promise<PidsCgroup> {
-    const path = await mkdtemp(join(root, 'task-'));
+    const path = await mkdtemp(join(root, `task-${OWNER_TAG}-`));
     await writeFile(join(path, 'pids.max'), String(maxPids));
     if (joiner) {
       await chmod(path, 0o755); // mkdtemp made it 0700

@@ -13,6 +13,7 @@ import { STAGE_DIR, planMounts } from './mount-plan.js';
 import { resolveCommand, type ResolvedCommand } from './process-command.js';
 import type { SandboxConfig } from './sandbox-config.js';
 import { PidsCgroup } from './pids-cgroup.js';
+import { OWNER_TAG } from './stale-sweep.js';
 import { StderrLines } from './stderr-lines.js';
 import { UsageSampler } from './usage-sampler.js';
 
@@ -101,7 +102,8 @@ async function runSandboxed(
   let cgroup: PidsCgroup | undefined;
   try {
     if (network) {
-      workDir = await mkdtemp(join(config.workRoot, 'task-'));
+      // Named after this process, so that a Warden killed mid-task can be told from a live one.
+      workDir = await mkdtemp(join(config.workRoot, `task-${OWNER_TAG}-`));
       proxy = new EgressProxy(join(workDir, 'egress.sock'), allow);
       await proxy.listen();
       if (id) {
