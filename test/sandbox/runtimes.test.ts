@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WardenError, loadManifest } from '../../src/index.js';
@@ -161,6 +162,36 @@ json.dump({"prefix": sys.prefix, "wrote": wrote}, sys.stdout)
       unknown
     >;
     expect(out).toEqual({ prefix: join(dir, 'venv'), wrote: 'Read-only file system' });
+  });
+
+  it('runs a python agent in a virtualenv built on an interpreter outside the system directories (pyenv)', async () => {
+    const pyenv = join(process.env['PYENV_ROOT'] ?? join(homedir(), '.pyenv'), 'versions');
+    const version = existsSync(pyenv)
+      ? readdirSync(pyenv)
+          .filter((v) => /^3\.\d+\.\d+$/.test(v) && existsSync(join(pyenv, v, 'bin/python3')))
+          .sort((a, b) => Number(b.split('.')[1]) - Number(a.split('.')[1]))[0]
+      : undefined;
+    if (!version) {
+      console.warn(`SKIPPED: no pyenv interpreter under ${pyenv} to build a virtualenv from`);
+      return;
+    }
+    const prefix = join(pyenv, version);
+    const dir = tempDir();
+    const made = spawnSync(join(prefix, 'bin/python3'), ['-m', 'venv', '--without-pip', join(dir, 'venv')]);
+    expect(made.status, String(made.stderr)).toBe(0);
+    writeFileSync(
+      join(dir, 'main.py'),
+      'import json, sys\njson.dump({"base": sys.base_prefix, "version": sys.version.split()[0]}, sys.stdout)\n',
+    );
+    const m = await loadManifest(
+      writeManifest(dir, 'pyenv-venv', '1.0.0', { runtime: 'python', entry: './main.py' }),
+    );
+    const prepared = await new RuntimeRegistry().get(m).prepare({ ...m, venv: './venv' } as typeof m);
+    const out = JSON.parse((await prepared.run('null', ctx(m.resources))).outputJson) as Record<
+      string,
+      unknown
+    >;
+    expect(out).toEqual({ base: prefix, version });
   });
 
   it('sandboxes by default when bubblewrap works', () => {
