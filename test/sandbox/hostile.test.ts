@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Warden } from '../../src/index.js';
-import { eventually, openWarden, tempDir } from '../helpers.js';
+import { eventually, openWarden, sandboxWorks, tempDir } from '../helpers.js';
 import { wasiModule, writeManifest, writeWat } from './fixtures.js';
 
 type Runtime = 'node' | 'python' | 'process' | 'wasm';
@@ -62,6 +62,7 @@ process.env['TMPDIR'] = PRIVATE_TMP;
 const WORK_ROOT = join(tmpdir(), 'warden-sandbox');
 let server: Server;
 let port = 0;
+const SANDBOX = sandboxWorks('the process rows of the hostile-agent battery');
 const SANDBOX_CHILD = new URL('../fixtures/sandbox-child.ts', import.meta.url).pathname;
 
 /** A fresh agent directory (0755) inside one that only root may enter (0700). */
@@ -486,7 +487,7 @@ describe('hostile-agent battery', () => {
     (_label, row) => runRow(row),
   );
 
-  describe('process sandbox (bubblewrap)', () => {
+  describe.runIf(SANDBOX)('process sandbox (bubblewrap)', () => {
     it.each(
       ROWS.filter((r) => r.runtime !== 'wasm').map((row) => [`${row.runtime}: ${row.name}`, row] as const),
     )('%s', (_label, row) => runRow(row));

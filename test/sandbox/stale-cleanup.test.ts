@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findPidsCgroupRoot } from '../../src/sandbox/process/pids-cgroup.js';
-import { eventually, openWarden, tempDir } from '../helpers.js';
+import { eventually, openWarden, sandboxWorks, tempDir } from '../helpers.js';
 import { writeManifest } from './fixtures.js';
 
 const CHILD = new URL('../fixtures/sandbox-child.ts', import.meta.url).pathname;
@@ -19,7 +19,7 @@ afterAll(() => rmSync(PRIVATE_TMP, { recursive: true, force: true }));
 const ownedBy = (dir: string, pid: number) =>
   existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`task-${pid}-`)) : [];
 
-describe('what a killed Warden leaves behind', () => {
+describe.runIf(sandboxWorks('the crash clean-up test'))('what a killed Warden leaves behind', () => {
   it('a new Warden removes the work directories and pids cgroups of a dead one, and nothing of a live one', async () => {
     const dir = tempDir();
     const manifest = writeManifest(dir, 'hang', '1.0.0', {
