@@ -5,8 +5,8 @@ import { INSTALL_HINT, probeBwrap, type BwrapProbe } from './process/bwrap.js';
 import { ProcessRuntime } from './process/process-runtime.js';
 import { compileSandboxConfig, workRootOf, type SandboxOptions } from './process/sandbox-config.js';
 import { sandboxIdentity } from './process/sandbox-user.js';
-import { PIDS_CGROUP_ROOT } from './process/pids-cgroup.js';
 import { sweepStale } from './process/stale-sweep.js';
+import { v1CgroupRoot } from './process/task-cgroup.js';
 import { WasmRuntime, type WasmRuntimeOptions } from './wasm/wasm-runtime.js';
 import { LlmRuntime, type LlmRuntimeOptions } from './llm/index.js';
 
@@ -82,7 +82,8 @@ export class RuntimeRegistry {
    * behind (only those whose owner process is gone). Best effort; Warden.open calls it.
    */
   sweepStale(): Promise<number> {
-    return sweepStale(workRootOf(this.options.sandbox), PIDS_CGROUP_ROOT).catch(() => 0);
+    const cgroupRoots = [v1CgroupRoot('pids'), v1CgroupRoot('memory')];
+    return sweepStale(workRootOf(this.options.sandbox), cgroupRoots).catch(() => 0);
   }
 
   /** Stops the WASM worker pool, closes model connections and unloads local models. */

@@ -77,7 +77,7 @@ spec:
     try {
       // The sandbox's launcher (it joins the cgroup, then execs), here in front of a plain shell.
       const shell = findLauncherShell();
-      const args = launcherArgs(shell, cgroup.path, ['/bin/sh', '-c', `setsid ${MARK} & exec sleep 30`]);
+      const args = launcherArgs(shell, [cgroup.path], ['/bin/sh', '-c', `setsid ${MARK} & exec sleep 30`]);
       const child = spawn(shell.path, args, { detached: true, stdio: 'ignore' });
       await eventually(() => escapedPids().length > 0, 5000, 'the escaped process');
       const members = readFileSync(join(cgroup.path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { findMemoryCgroupRoot } from '../../src/sandbox/process/memory-cgroup.js';
 import { findPidsCgroupRoot } from '../../src/sandbox/process/pids-cgroup.js';
 import { eventually, openWarden, sandboxWorks, tempDir } from '../helpers.js';
 import { writeManifest } from './fixtures.js';
@@ -38,16 +39,17 @@ describe.runIf(sandboxWorks('the crash clean-up test'))('what a killed Warden le
     await eventually(() => out.includes('RUNNING'), 30_000, 'the agent to run');
     const pid = child.pid!;
     expect(ownedBy(WORK_ROOT, pid)).toHaveLength(1);
-    const cgroupRoot = findPidsCgroupRoot();
-    if (cgroupRoot) expect(ownedBy(cgroupRoot, pid)).toHaveLength(1);
+    // Its pids and memory cgroups, where this machine has them (cgroup v1, as root).
+    const cgroupRoots = [findPidsCgroupRoot(), findMemoryCgroupRoot()].filter((r): r is string => r !== null);
+    for (const root of cgroupRoots) expect(ownedBy(root, pid)).toHaveLength(1);
 
     child.kill('SIGKILL');
     await exited;
-    // The sandbox dies with its parent (--die-with-parent); its cgroup empties once the kernel reaps it.
-    if (cgroupRoot) {
-      const [cg] = ownedBy(cgroupRoot, pid);
+    // The sandbox dies with its parent (--die-with-parent); its cgroups empty once the kernel reaps it.
+    for (const root of cgroupRoots) {
+      const [cg] = ownedBy(root, pid);
       await eventually(
-        () => readFileSync(join(cgroupRoot, cg!, 'cgroup.procs'), 'utf8').trim() === '',
+        () => readFileSync(join(root, cg!, 'cgroup.procs'), 'utf8').trim() === '',
         10_000,
         'the dead sandbox to leave its cgroup',
       );
@@ -58,7 +60,7 @@ describe.runIf(sandboxWorks('the crash clean-up test'))('what a killed Warden le
 
     await openWarden();
     expect(ownedBy(WORK_ROOT, pid)).toEqual([]);
-    if (cgroupRoot) expect(ownedBy(cgroupRoot, pid)).toEqual([]);
+    for (const root of cgroupRoots) expect(ownedBy(root, pid)).toEqual([]);
     expect(existsSync(live)).toBe(true);
     rmSync(live, { recursive: true });
   });

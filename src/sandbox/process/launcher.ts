@@ -27,8 +27,8 @@ export interface LaunchInput {
   setprivPath: string | null;
   /** Who the sandbox runs as (null: Warden's own user). */
   identity: SandboxIdentity | null;
-  /** The task's pids cgroup, joined before bwrap starts so that every descendant is counted. */
-  cgroup?: string;
+  /** The task's cgroups (pids, memory), joined before bwrap starts so that every descendant is counted. */
+  cgroups: string[];
   /** Paths to bind-mount under `stageDir` first, as root, for a sandbox user who cannot reach them. */
   staged: Mount[];
   stageDir: string;
@@ -47,7 +47,7 @@ export interface Launch {
 /**
  * The command that starts one sandbox. A shell started with an empty environment closes every descriptor
  * Warden inherited without O_CLOEXEC (bwrap passes them all on; only stdio and the argument pipe stay),
- * joins the task's pids cgroup, and execs bubblewrap, which reads its arguments from fd 3 — so that the
+ * joins the task's cgroups, and execs bubblewrap, which reads its arguments from fd 3 — so that the
  * agent's environment reaches only the agent, never a host-side process (no LD_PRELOAD on the host, no
  * secrets in `ps`).
  *
@@ -57,7 +57,7 @@ export interface Launch {
  */
 export function launchCommand(input: LaunchInput): Launch {
   const sandbox = [input.bwrapPath, '--args', String(ARGS_FD), '--', ...input.command];
-  const shell = (command: string[]) => launcherArgs(input.shell, input.cgroup, command);
+  const shell = (command: string[]) => launcherArgs(input.shell, input.cgroups, command);
   const id = input.identity;
   if (!id) return { file: input.shell.path, args: shell(sandbox), initDepth: 1 };
   if (input.staged.length === 0) {
@@ -74,13 +74,21 @@ export function launchCommand(input: LaunchInput): Launch {
 }
 
 /**
- * The launcher shell's arguments: close every descriptor above ARGS_FD, join `cgroup` if given, exec
- * `command`. Paths travel as positional parameters, never inside the script.
+ * The launcher shell's arguments: close every descriptor above ARGS_FD, join `cgroups`, exec `command`.
+ * Paths travel as positional parameters, never inside the script.
  */
-export function launcherArgs(shell: LauncherShell, cgroup: string | undefined, command: string[]): string[] {
+export function launcherArgs(shell: LauncherShell, cgroups: string[], command: string[]): string[] {
   const close = shell.bash
     ? `for f in /proc/$$/fd/*; do f=\${f##*/}; [ "$f" -gt ${ARGS_FD} ] && eval "exec $f>&-"; done`
     : `for f in /proc/$$/fd/*; do f=\${f##*/}; case $f in [${ARGS_FD + 1}-9]) eval "exec $f>&-";; esac; done`;
-  const script = `${close}; [ -z "$1" ] || echo $$ > "$1/cgroup.procs" || exit 125; shift; exec "$@"`;
-  return ['-c', script, 'warden-launch', cgroup ?? '', ...command];
+  const join =
+    'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done';
+  return [
+    '-c',
+    `${close}; ${join}; exec "$@"`,
+    'warden-launch',
+    String(cgroups.length),
+    ...cgroups,
+    ...command,
+  ];
 }

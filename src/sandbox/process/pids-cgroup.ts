@@ -1,12 +1,8 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdtemp, rmdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxIdentity } from './sandbox-user.js';
-import { OWNER_TAG } from './stale-sweep.js';
-
-const V1_PIDS = '/sys/fs/cgroup/pids';
-/** Where Warden makes its task cgroups (when it can). */
-export const PIDS_CGROUP_ROOT = join(V1_PIDS, 'warden');
+import { findV1CgroupRoot, makeTaskCgroup, removeTaskCgroup } from './task-cgroup.js';
 
 /**
  * Finds a pids cgroup hierarchy Warden may create children in (cgroup v1 `pids`, writable: Warden runs as
@@ -15,32 +11,17 @@ export const PIDS_CGROUP_ROOT = join(V1_PIDS, 'warden');
  * bind non-root users, and the sampling watchdog apply).
  */
 export function findPidsCgroupRoot(): string | null {
-  try {
-    if (!existsSync(join(V1_PIDS, 'cgroup.procs'))) return null;
-    accessSync(V1_PIDS, constants.W_OK);
-    mkdirSync(PIDS_CGROUP_ROOT, { recursive: true });
-    return PIDS_CGROUP_ROOT;
-  } catch {
-    return null;
-  }
+  return findV1CgroupRoot('pids');
 }
 
-/**
- * One task's pids cgroup: the sandbox's launcher joins it before bwrap starts, so every descendant is
- * counted. Named after its owner (`task-<pid>-<start>-…`) so that a Warden killed mid-task can be told
- * from a live one when the next one cleans up.
- */
+/** One task's pids cgroup: the sandbox's launcher joins it before bwrap starts, so every descendant is counted. */
 export class PidsCgroup {
   private constructor(readonly path: string) {}
 
   /** `joiner`: the user the launcher runs as, who must be able to write cgroup.procs. */
   static async create(root: string, maxPids: number, joiner?: SandboxIdentity | null): Promise<PidsCgroup> {
-    const path = await mkdtemp(join(root, `task-${OWNER_TAG}-`));
+    const path = await makeTaskCgroup(root, joiner);
     await writeFile(join(path, 'pids.max'), String(maxPids));
-    if (joiner) {
-      await chmod(path, 0o755); // mkdtemp made it 0700
-      await chown(join(path, 'cgroup.procs'), joiner.uid, joiner.gid);
-    }
     return new PidsCgroup(path);
   }
 
@@ -77,15 +58,7 @@ export class PidsCgroup {
     }
   }
 
-  /** Removes the cgroup once its processes are gone (they may take a moment to be reaped). */
-  async remove(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
-      try {
-        await rmdir(this.path);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+  remove(): Promise<void> {
+    return removeTaskCgroup(this.path);
   }
 }

@@ -12,6 +12,7 @@ import { ARGS_FD, MAX_SANDBOX_PROCESSES, launchCommand } from './launcher.js';
 import { STAGE_DIR, planMounts } from './mount-plan.js';
 import { resolveCommand, type ResolvedCommand } from './process-command.js';
 import type { SandboxConfig } from './sandbox-config.js';
+import { MemoryCgroup } from './memory-cgroup.js';
 import { PidsCgroup } from './pids-cgroup.js';
 import { OWNER_TAG } from './stale-sweep.js';
 import { StderrLines } from './stderr-lines.js';
@@ -21,6 +22,11 @@ import { UsageSampler } from './usage-sampler.js';
 const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
 const MAX_LOG_CHARS = 64 * 1024;
 const MB = 1024 * 1024;
+/**
+ * The memory cgroup's hard limit sits this far above memoryMb: the sampler reports MEMORY_LIMIT at
+ * memoryMb; the limit stops what grows faster than a sample (the sandbox's own processes count there too).
+ */
+const MEMORY_BACKSTOP_SLACK = 32 * MB;
 const SAMPLE_INTERVAL_MS = 50;
 /** How long a killed agent's pipes may stay open (held by an escaped process) before the attempt ends anyway. */
 const ORPHAN_PIPE_GRACE_MS = 2000;
@@ -100,6 +106,7 @@ async function runSandboxed(
   let workDir: string | undefined;
   let proxy: EgressProxy | undefined;
   let cgroup: PidsCgroup | undefined;
+  let memory: MemoryCgroup | undefined;
   try {
     if (network) {
       // Named after this process, so that a Warden killed mid-task can be told from a live one.
@@ -135,6 +142,13 @@ async function runSandboxed(
         staging ? null : id, // a staging launcher joins as root
       );
     }
+    if (config.memoryCgroupRoot) {
+      memory = await MemoryCgroup.create(
+        config.memoryCgroupRoot,
+        ctx.limits.memoryMb * MB + MEMORY_BACKSTOP_SLACK,
+        staging ? null : id,
+      );
+    }
     const limits = ctx.limits;
     const plan: SandboxPlan = {
       file: network ? config.nodePath : command.file,
@@ -164,7 +178,7 @@ async function runSandboxed(
       command: bwrap.command,
       setprivPath: config.setprivPath,
       identity: id,
-      ...(cgroup ? { cgroup: cgroup.path } : {}),
+      cgroups: [cgroup, memory].flatMap((c) => (c ? [c.path] : [])),
       staged: mounts.staged,
       stageDir: STAGE_DIR,
     });
@@ -179,6 +193,7 @@ async function runSandboxed(
       denials: () => proxy?.denials ?? [],
       limitHit: () => cgroup?.limitHit() ?? false,
       killAll: () => cgroup?.killAll(),
+      ...(memory ? { memory } : {}),
       maxFileBytes: config.maxFileBytes,
       bwrapOptions: bwrap.options,
       ...(launch.uid !== undefined ? { uid: launch.uid, gid: launch.gid! } : {}),
@@ -186,6 +201,7 @@ async function runSandboxed(
   } finally {
     await proxy?.close();
     await cgroup?.remove();
+    await memory?.remove();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   }
 }
@@ -206,6 +222,8 @@ interface SandboxWatch {
   limitHit: () => boolean;
   /** Kills every process of the task's cgroup, where there is one. */
   killAll?: () => void;
+  /** The task's memory cgroup, where there is one. */
+  memory?: MemoryCgroup;
   maxFileBytes: number;
   /** bubblewrap's options, written to its argument pipe (fd 3). */
   bwrapOptions: string[];
@@ -272,6 +290,7 @@ function runProcess(
           tree: watch !== undefined,
           ...(watch?.excludeDepth !== undefined ? { excludeDepth: watch.excludeDepth } : {}),
           ...(watch ? { tmpfs: { depth: watch.initDepth, paths: ['tmp', 'dev/shm'] } } : {}),
+          ...(watch?.memory ? { cgroupBytes: () => watch.memory!.usedBytes() } : {}),
           onSample: (s) => {
             if (s.memoryBytes > memoryCap)
               killGroup(
@@ -330,6 +349,9 @@ function runProcess(
         peakMemoryBytes: sampler?.peakMemoryBytes ?? 0,
         outputBytes,
       };
+      // The memory cgroup's limit (above memoryMb) killed a process before a sample saw it get there.
+      if (!failure && watch?.memory?.oomKilled())
+        failure = new WardenError('MEMORY_LIMIT', `The agent used more than ${limits.memoryMb} MB of memory`);
       if (!failure && watch?.limitHit())
         failure = new WardenError(
           'PROCESS_LIMIT',

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findOnPath, installPrefix, type BwrapFeatures } from './bwrap.js';
 import { findLauncherShell, type LauncherShell } from './launcher.js';
+import { findMemoryCgroupRoot } from './memory-cgroup.js';
 import { findPidsCgroupRoot } from './pids-cgroup.js';
 import { sandboxIdentity, type SandboxIdentity } from './sandbox-user.js';
 
@@ -48,6 +49,8 @@ export interface SandboxConfig {
   nodeMounts: string[];
   /** Where per-task pids cgroups are made (a hard process limit as root), or null. */
   pidsCgroupRoot: string | null;
+  /** Where per-task memory cgroups are made (shared memory counted, a hard backstop, as root), or null. */
+  memoryCgroupRoot: string | null;
 }
 
 /** The work root a Warden with these options uses (without creating it). */
@@ -80,5 +83,6 @@ export function compileSandboxConfig(
     nodePath,
     nodeMounts: nodePath.startsWith('/usr/') ? [] : [installPrefix(nodePath)],
     pidsCgroupRoot: findPidsCgroupRoot(),
+    memoryCgroupRoot: findMemoryCgroupRoot(),
   };
 }

@@ -25,25 +25,25 @@ export function ownerGone(name: string): boolean {
 
 /**
  * Removes what Wardens killed mid-task (kill -9, OOM, power loss) left behind: task work directories under
- * `workRoot` and task pids cgroups under `cgroupRoot`. Several Warden processes share one machine, work
+ * `workRoot` and task cgroups (pids, memory) under `cgroupRoots`. Several Warden processes share one machine, work
  * root and cgroup root, so only entries whose owner process is gone are touched, and a cgroup only once it
  * is empty (its sandbox dies with its owner, but the kernel may take a moment to reap it). Entries made in
  * another pid namespace (a container sharing this /tmp) look ownerless here: give each its own work root.
  * Best effort; returns how many entries were removed.
  */
-export async function sweepStale(workRoot: string, cgroupRoot: string | null): Promise<number> {
+export async function sweepStale(workRoot: string, cgroupRoots: string[]): Promise<number> {
   let removed = 0;
   for (const name of await list(workRoot)) {
     if (!ownerGone(name)) continue;
     await rm(join(workRoot, name), { recursive: true, force: true }).catch(() => undefined);
     removed++;
   }
-  if (cgroupRoot) {
-    for (const name of await list(cgroupRoot)) {
+  for (const root of cgroupRoots) {
+    for (const name of await list(root)) {
       if (!ownerGone(name)) continue;
       try {
-        if (readFileSync(join(cgroupRoot, name, 'cgroup.procs'), 'utf8').trim() !== '') continue;
-        await rmdir(join(cgroupRoot, name));
+        if (readFileSync(join(root, name, 'cgroup.procs'), 'utf8').trim() !== '') continue;
+        await rmdir(join(root, name));
         removed++;
       } catch {
         // Still busy, or removed by another Warden meanwhile.

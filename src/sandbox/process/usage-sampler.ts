@@ -15,6 +15,8 @@ export interface SamplerOptions {
    * resident memory, since tmpfs pages are in no process's RSS.
    */
   tmpfs?: { depth: number; paths: string[] };
+  /** Memory charged to the task's memory cgroup, where it has one (what no /proc walk sees: SysV, memfd). */
+  cgroupBytes?: () => number;
   onSample?: (s: UsageSampler) => void;
 }
 
@@ -30,6 +32,8 @@ export class UsageSampler {
   rssBytes = 0;
   /** Bytes stored in the sandbox's tmpfs mounts (tree mode with `tmpfs`). */
   tmpfsBytes = 0;
+  /** Anonymous and shared memory of the task's memory cgroup (tree mode with `cgroupBytes`). */
+  cgroupBytes = 0;
   processes = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly options: SamplerOptions;
@@ -75,9 +79,12 @@ export class UsageSampler {
     }
   }
 
-  /** Resident memory plus what the sandbox keeps in its tmpfs mounts: what counts against memoryMb. */
+  /**
+   * What counts against memoryMb: resident memory plus what the sandbox keeps in its tmpfs mounts, or the
+   * task's memory cgroup figure (which counts both, and shared memory besides) when that is higher.
+   */
   get memoryBytes(): number {
-    return this.rssBytes + this.tmpfsBytes;
+    return Math.max(this.rssBytes + this.tmpfsBytes, this.cgroupBytes);
   }
 
   /** One pass over /proc: parent links, then a walk down from pid summing RSS and CPU. */
@@ -130,6 +137,7 @@ export class UsageSampler {
     }
     this.rssBytes = rss;
     if (tmpfs && init !== undefined) this.tmpfsBytes = usedBytes(init, tmpfs.paths);
+    if (this.options.cgroupBytes) this.cgroupBytes = this.options.cgroupBytes();
     this.peakMemoryBytes = Math.max(this.peakMemoryBytes, this.memoryBytes);
     this.cpuMs = Math.max(this.cpuMs, ticks * MS_PER_CLOCK_TICK);
     this.processes = count;
