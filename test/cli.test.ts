@@ -5,12 +5,14 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Task, TaskResult } from '../src/index.js';
-import { tempDir } from './helpers.js';
+import { sandboxWorks, tempDir } from './helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'warden.js');
 const ECHO = 'examples/echo/agent.yaml';
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+/** Tests that run a process agent (the echo example) need bubblewrap. */
+const itSandboxed = it.runIf(sandboxWorks('the CLI tests that run process agents'));
 
 interface Run {
   code: number;
@@ -47,7 +49,7 @@ beforeAll(() => {
 }, 120_000);
 
 describe('warden run', () => {
-  it('runs the echo example and prints the output and the verified chain', async () => {
+  itSandboxed('runs the echo example and prints the output and the verified chain', async () => {
     const data = tempDir();
     const r = await cli(data, 'run', ECHO, '--input', '{"text":"hello"}');
     expect(r.code, r.stderr).toBe(0);
@@ -60,7 +62,7 @@ describe('warden run', () => {
     expect(existsSync(join(data, 'warden.db'))).toBe(true);
   });
 
-  it('prints machine-readable JSON with --json', async () => {
+  itSandboxed('prints machine-readable JSON with --json', async () => {
     const data = tempDir();
     const out = json<{
       task: Task & { state: string };
@@ -75,7 +77,7 @@ describe('warden run', () => {
     expect(out.provenance).toMatchObject({ ok: true, length: 4 });
   });
 
-  it('rejects invalid JSON input with exit 2 and INVALID_JSON, and submits nothing', async () => {
+  itSandboxed('rejects invalid JSON input with exit 2 and INVALID_JSON, and submits nothing', async () => {
     const data = tempDir();
     const r = await cli(data, 'run', ECHO, '--input', '{text: hello}');
     expect(r.code).toBe(2);
@@ -117,14 +119,16 @@ describe('warden run', () => {
     expect(r.stderr).toMatch(/bad\.yaml:10:\d+: spec\.resources\.timeoutMs: /);
   });
 
-  it('fails with exit 1 and the error code when the task fails', async () => {
+  itSandboxed('fails with exit 1 and the error code when the task fails', async () => {
     const data = tempDir();
-    writeFileSync(join(data, 'boom.js'), 'console.error("boom happened"); process.exit(4);');
+    // The agent's own directory: a data directory is never mounted into a sandbox.
+    const agent = tempDir();
+    writeFileSync(join(agent, 'boom.js'), 'console.error("boom happened"); process.exit(4);');
     writeFileSync(
-      join(data, 'boom.yaml'),
+      join(agent, 'boom.yaml'),
       'apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: boom, version: 1.0.0 }\nspec:\n  runtime: node\n  entry: ./boom.js\n  retry: { maxAttempts: 1 }\n',
     );
-    const r = await cli(data, 'run', join(data, 'boom.yaml'));
+    const r = await cli(data, 'run', join(agent, 'boom.yaml'));
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^status:\s+dead$/m);
     expect(r.stdout).toContain('[AGENT_FAILED]');
@@ -137,44 +141,49 @@ describe('warden run', () => {
 });
 
 describe('queue commands on one data directory', () => {
-  it('submit enqueues, tasks lists, run processes the backlog, result and logs show it', async () => {
-    const data = tempDir();
-    const ids: string[] = [];
-    for (const text of ['hello', 'queued twice']) {
-      const r = await cli(data, 'submit', ECHO, '--input', JSON.stringify({ text }));
-      expect(r.code, r.stderr).toBe(0);
-      const id = r.stdout.trim();
-      expect(id).toMatch(new RegExp(`^${UUID.source}$`));
-      ids.push(id);
-    }
-    const queued = json<Task[]>(await cli(data, '--json', 'tasks'));
-    expect(queued.map((t) => t.id).sort()).toEqual([...ids].sort());
-    expect(queued.every((t) => t.state === 'queued' && t.agent === 'echo@1.0.0')).toBe(true);
-    const table = await cli(data, 'tasks', '--state', 'queued');
-    expect(table.stdout).toContain(ids[0]);
-    expect(table.stdout).toMatch(/queued\s+normal\s+0\/3/);
+  itSandboxed(
+    'submit enqueues, tasks lists, run processes the backlog, result and logs show it',
+    async () => {
+      const data = tempDir();
+      const ids: string[] = [];
+      for (const text of ['hello', 'queued twice']) {
+        const r = await cli(data, 'submit', ECHO, '--input', JSON.stringify({ text }));
+        expect(r.code, r.stderr).toBe(0);
+        const id = r.stdout.trim();
+        expect(id).toMatch(new RegExp(`^${UUID.source}$`));
+        ids.push(id);
+      }
+      const queued = json<Task[]>(await cli(data, '--json', 'tasks'));
+      expect(queued.map((t) => t.id).sort()).toEqual([...ids].sort());
+      expect(queued.every((t) => t.state === 'queued' && t.agent === 'echo@1.0.0')).toBe(true);
+      const table = await cli(data, 'tasks', '--state', 'queued');
+      expect(table.stdout).toContain(ids[0]);
+      expect(table.stdout).toMatch(/queued\s+normal\s+0\/3/);
 
-    // No worker was running, so nothing ran; `run` in the same data directory works the backlog too.
-    const run = await cli(data, 'run', 'echo', '--input', '{"text":"third"}');
-    expect(run.code, run.stderr).toBe(0);
-    const all = json<Task[]>(await cli(data, '--json', 'tasks'));
-    expect(all).toHaveLength(3);
-    expect(all.map((t) => t.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      // No worker was running, so nothing ran; `run` in the same data directory works the backlog too.
+      const run = await cli(data, 'run', 'echo', '--input', '{"text":"third"}');
+      expect(run.code, run.stderr).toBe(0);
+      const all = json<Task[]>(await cli(data, '--json', 'tasks'));
+      expect(all).toHaveLength(3);
+      expect(all.map((t) => t.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
 
-    const result = await cli(data, 'result', ids[1]!);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^state:\s+succeeded$/m);
-    expect(result.stdout).toContain('{"echo":"queued twice","words":2}');
-    const resultJson = json<{ task: Task; result: TaskResult }>(await cli(data, '--json', 'result', ids[0]!));
-    expect(resultJson.result).toMatchObject({ status: 'succeeded', output: { echo: 'hello', words: 1 } });
+      const result = await cli(data, 'result', ids[1]!);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^state:\s+succeeded$/m);
+      expect(result.stdout).toContain('{"echo":"queued twice","words":2}');
+      const resultJson = json<{ task: Task; result: TaskResult }>(
+        await cli(data, '--json', 'result', ids[0]!),
+      );
+      expect(resultJson.result).toMatchObject({ status: 'succeeded', output: { echo: 'hello', words: 1 } });
 
-    const logs = await cli(data, 'logs', ids[0]!);
-    expect(logs.code, logs.stderr).toBe(0);
-    expect(logs.stdout).toMatch(/\[attempt 1\] stderr: echo: received 5 characters/);
-    expect(logs.stdout).toContain('-- succeeded');
-  });
+      const logs = await cli(data, 'logs', ids[0]!);
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(logs.stdout).toMatch(/\[attempt 1\] stderr: echo: received 5 characters/);
+      expect(logs.stdout).toContain('-- succeeded');
+    },
+  );
 
-  it('cancel cancels a queued task; result then reports it', async () => {
+  itSandboxed('cancel cancels a queued task; result then reports it', async () => {
     const data = tempDir();
     const id = (await cli(data, 'submit', ECHO, '--input', '{"text":"never"}')).stdout.trim();
     const cancel = await cli(data, 'cancel', id);
@@ -200,7 +209,7 @@ describe('queue commands on one data directory', () => {
     expect(json<unknown[]>(await cli(data, '--json', 'dlq', 'list'))).toEqual([]);
   });
 
-  it('verify reports ok, and BROKEN with the seq after a provenance record is changed', async () => {
+  itSandboxed('verify reports ok, and BROKEN with the seq after a provenance record is changed', async () => {
     const data = tempDir();
     expect((await cli(data, 'run', ECHO, '--input', '{"text":"hello"}')).code).toBe(0);
     const ok = await cli(data, 'verify');
@@ -238,7 +247,7 @@ describe('queue commands on one data directory', () => {
     expect(report[0]).toMatchObject({ ok: false, broken: { seq } });
   });
 
-  it('agents register and list', async () => {
+  itSandboxed('agents register and list', async () => {
     const data = tempDir();
     const reg = await cli(data, 'agents', 'register', ECHO);
     expect(reg.code, reg.stderr).toBe(0);

@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { Warden, type WardenOptions } from '../src/index.js';
+import { INSTALL_HINT, probeBwrap } from '../src/sandbox/process/bwrap.js';
+import { sandboxIdentity } from '../src/sandbox/process/sandbox-user.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -10,9 +12,13 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-/** A fresh data directory, removed after the test. */
+/**
+ * A fresh directory (for data, or an agent's files), removed after the test. Readable by others like a
+ * project directory (mkdtemp makes it 0700): as root, Warden runs sandboxed agents as nobody.
+ */
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
+  chmodSync(dir, 0o755);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
@@ -88,4 +94,20 @@ export async function populatedSession(
   } finally {
     await warden.close();
   }
+}
+
+let sandboxProbe: ReturnType<typeof probeBwrap> | undefined;
+
+/**
+ * Whether the bubblewrap sandbox works on this machine, for tests that run node/python/process agents.
+ * Without it they are skipped with one loud line saying how to install it — and fail when `CI` is set,
+ * where bubblewrap is part of the setup (as the PostgreSQL tests do).
+ */
+export function sandboxWorks(what: string): boolean {
+  sandboxProbe ??= probeBwrap(undefined, sandboxIdentity());
+  if (sandboxProbe.ok) return true;
+  if (process.env['CI']) throw new Error(`CI is set, and ${what} require bubblewrap: ${sandboxProbe.reason}`);
+  const hint = sandboxProbe.reason?.includes(INSTALL_HINT) ? '' : ` (install: ${INSTALL_HINT})`;
+  console.warn(`\n!!! SKIPPING ${what}: ${sandboxProbe.reason}${hint}\n`);
+  return false;
 }

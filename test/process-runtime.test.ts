@@ -2,7 +2,9 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WardenError, type Warden } from '../src/index.js';
-import { eventually, openWarden, tempDir } from './helpers.js';
+import { eventually, openWarden, sandboxWorks, tempDir } from './helpers.js';
+
+const SANDBOX = sandboxWorks('the process runtime tests');
 
 /**
  * Whether a process still runs. The PID 1 of some containers and micro-VMs does not reap orphans, so a
@@ -102,7 +104,7 @@ async function runAgent(manifestPath: string, input: unknown = null, opts: { wai
   return { task, result };
 }
 
-describe('process runtime: node agents', () => {
+describe.runIf(SANDBOX)('process runtime: node agents', () => {
   it('round-trips JSON through stdin/stdout and stores stderr lines as logs', async () => {
     const path = writeAgent(dir, {
       name: 'echo',
@@ -334,7 +336,7 @@ process.stdout.write(JSON.stringify({ attempt: Number(process.env.WARDEN_ATTEMPT
   });
 });
 
-describe('process runtime: python and plain commands', () => {
+describe.runIf(SANDBOX)('process runtime: python and plain commands', () => {
   it('runs a python agent', async () => {
     const path = writeAgent(dir, {
       name: 'py',

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { WardenError, type SubmitTask, type Warden } from '../src/index.js';
-import { openWarden, tempDir } from './helpers.js';
+import { openWarden, sandboxWorks, tempDir } from './helpers.js';
 
 const MAX_INPUT = 256;
 
@@ -308,21 +308,24 @@ describe('submit: agent resolution', () => {
     expect((await worker.result(task.id, { timeoutMs: 2000 }))?.status).toBe('succeeded');
   });
 
-  it('rejects re-registering a YAML agent version whose code changed (AGENT_VERSION_CONFLICT)', async () => {
-    const warden = await openWarden({ workers: false });
-    const dir = tempDir();
-    const yaml = join(dir, 'agent.yaml');
-    writeFileSync(
-      yaml,
-      'apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: coded, version: 1.0.0 }\nspec: { runtime: node, entry: ./a.js }\n',
-    );
-    writeFileSync(join(dir, 'a.js'), 'process.stdout.write("1")');
-    const record = await warden.registerAgent({ path: yaml });
-    expect(record.moduleDigest).toMatch(/^[0-9a-f]{64}$/);
-    await expect(warden.registerAgent({ path: yaml })).resolves.toMatchObject({ key: 'coded@1.0.0' });
-    writeFileSync(join(dir, 'a.js'), 'process.stdout.write("2")');
-    await expect(warden.registerAgent({ path: yaml })).rejects.toMatchObject({
-      code: 'AGENT_VERSION_CONFLICT',
-    });
-  });
+  it.runIf(sandboxWorks('the re-registration test of a node agent'))(
+    'rejects re-registering a YAML agent version whose code changed (AGENT_VERSION_CONFLICT)',
+    async () => {
+      const warden = await openWarden({ workers: false });
+      const dir = tempDir();
+      const yaml = join(dir, 'agent.yaml');
+      writeFileSync(
+        yaml,
+        'apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: coded, version: 1.0.0 }\nspec: { runtime: node, entry: ./a.js }\n',
+      );
+      writeFileSync(join(dir, 'a.js'), 'process.stdout.write("1")');
+      const record = await warden.registerAgent({ path: yaml });
+      expect(record.moduleDigest).toMatch(/^[0-9a-f]{64}$/);
+      await expect(warden.registerAgent({ path: yaml })).resolves.toMatchObject({ key: 'coded@1.0.0' });
+      writeFileSync(join(dir, 'a.js'), 'process.stdout.write("2")');
+      await expect(warden.registerAgent({ path: yaml })).rejects.toMatchObject({
+        code: 'AGENT_VERSION_CONFLICT',
+      });
+    },
+  );
 });

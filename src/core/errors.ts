@@ -221,6 +221,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The agent failed after the egress proxy refused a connection to a host:port not in spec.network.allow.',
   },
+  SANDBOX_MOUNT_REFUSED: {
+    status: 403,
+    retryable: false,
+    doc: "A directory the agent needs cannot be mounted into its sandbox: the sandbox user (nobody, when Warden runs as root) cannot read the agent's directory (chmod o+rx it), or it is Warden's data directory.",
+  },
   // Provenance
   PROVENANCE_BAD_PROOF: {
     status: 422,

@@ -2,7 +2,7 @@ export { ERROR_CODES, WardenError, isWardenError, coerceError } from './errors.j
 export type { ErrorCode, SerializedError, WardenErrorOptions } from './errors.js';
 export { PRIORITIES, priorityLevel, priorityName, parsePriority } from './priority.js';
 export type { PriorityName, PriorityLevel } from './priority.js';
-export { DEFAULT_LIMITS } from './limits.js';
+export { DEFAULT_DISK_MB, DEFAULT_LIMITS } from './limits.js';
 export type { ResourceLimits, ResourceUsage, LlmUsage } from './limits.js';
 export { DEFAULT_RETRY, backoffCeilingMs, backoffDelayMs } from './retry.js';
 export type { RetryPolicy } from './retry.js';

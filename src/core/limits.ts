@@ -6,7 +6,15 @@ export interface ResourceLimits {
   memoryMb: number;
   /** Cap on what the agent writes as its result (stdout for process agents). @default 1048576 */
   maxOutputBytes: number;
+  /**
+   * Process sandboxes: the size of the agent's private /tmp, a tmpfs (writes past it fail with ENOSPC).
+   * It is memory, so what /tmp holds also counts toward memoryMb. @default 128
+   */
+  diskMb?: number;
 }
+
+/** The /tmp size of a process sandbox when the manifest sets no `resources.diskMb`. */
+export const DEFAULT_DISK_MB = 128;
 
 export const DEFAULT_LIMITS: ResourceLimits = Object.freeze({
   timeoutMs: 30_000,

@@ -35,6 +35,7 @@ const resourcesSchema = z
     timeoutMs: positiveInt(24 * 3600 * 1000).optional(),
     memoryMb: positiveInt(1024 * 1024).optional(),
     maxOutputBytes: positiveInt(1024 ** 3).optional(),
+    diskMb: positiveInt(1024 * 1024).optional(),
   })
   .strict();
 

@@ -8,12 +8,13 @@ export const TREE_HEAD_KEY_FILE = 'provenance-ed25519.pem';
 
 /**
  * Loads the node's Ed25519 tree-head key from `<dir>/provenance-ed25519.pem`, creating it (mode 0600, in a
- * 0700 directory) on first start. Refuses a key file that group or others can read. Concurrent first starts
+ * 0700 directory, tightened to 0700 if it was not) on first start. Refuses a key file that group or others can read. Concurrent first starts
  * agree on one key: the file is created exclusively and the loser reads the winner's.
  */
 export function loadOrCreateTreeHeadKey(dir: string): TreeHeadKey {
   const path = join(dir, TREE_HEAD_KEY_FILE);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ownerOnlyDir(dir);
   try {
     const key = TreeHeadKey.generate();
     writeFileSync(path, key.exportPrivatePem(), { mode: 0o600, flag: 'wx' });
@@ -42,6 +43,15 @@ export function loadOrCreateTreeHeadKey(dir: string): TreeHeadKey {
       cause,
       details: { path },
     });
+  }
+}
+
+/** Takes group and other bits off the key directory (an older version, or a umask, may have left them). */
+function ownerOnlyDir(dir: string): void {
+  try {
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch {
+    // Not ours to change: the key file's own mode is still checked below.
   }
 }
 

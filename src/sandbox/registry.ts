@@ -3,7 +3,10 @@ import type { AgentRuntime } from './runner.js';
 import { InlineRuntime } from './inline/inline-runtime.js';
 import { INSTALL_HINT, probeBwrap, type BwrapProbe } from './process/bwrap.js';
 import { ProcessRuntime } from './process/process-runtime.js';
-import { compileSandboxConfig, type SandboxOptions } from './process/sandbox-config.js';
+import { compileSandboxConfig, workRootOf, type SandboxOptions } from './process/sandbox-config.js';
+import { sandboxIdentity } from './process/sandbox-user.js';
+import { sweepStale } from './process/stale-sweep.js';
+import { v1CgroupRoot } from './process/task-cgroup.js';
 import { WasmRuntime, type WasmRuntimeOptions } from './wasm/wasm-runtime.js';
 import { LlmRuntime, type LlmRuntimeOptions } from './llm/index.js';
 
@@ -74,20 +77,38 @@ export class RuntimeRegistry {
     return this.bwrap().ok;
   }
 
+  /**
+   * Removes the sandbox work directories and pids cgroups that Warden processes killed mid-task left
+   * behind (only those whose owner process is gone). Best effort; Warden.open calls it.
+   */
+  sweepStale(): Promise<number> {
+    const cgroupRoots = [v1CgroupRoot('pids'), v1CgroupRoot('memory')];
+    return sweepStale(workRootOf(this.options.sandbox), cgroupRoots).catch(() => 0);
+  }
+
   /** Stops the WASM worker pool, closes model connections and unloads local models. */
   async close(): Promise<void> {
     await Promise.all([this.wasm.close(), this.llm.close()]);
   }
 
   private bwrap(): BwrapProbe {
-    this.probe ??= probeBwrap(this.options.sandbox?.bwrapPath);
+    this.probe ??= probeBwrap(this.options.sandbox?.bwrapPath, sandboxIdentity(this.options.sandbox));
     return this.probe;
+  }
+
+  private warnMissingFeatures(probe: BwrapProbe): void {
+    const lost = FEATURE_LOSSES.filter(([f]) => !probe.features[f]).map(([, what]) => what);
+    if (lost.length === 0) return;
+    (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `WARNING: bubblewrap at ${probe.path} is older than Warden expects; upgrade it. Without ${lost.join('; without ')}.`,
+    );
   }
 
   private processRuntime(name: ProcessRuntimeName, agent: string): AgentRuntime {
     const probe = this.bwrap();
     if (probe.ok && probe.path) {
-      const sandbox = compileSandboxConfig(probe.path, this.options.sandbox);
+      const sandbox = compileSandboxConfig(probe.path, probe.features, this.options.sandbox);
+      this.warnMissingFeatures(probe);
       for (const n of PROCESS_RUNTIMES) this.add(new ProcessRuntime(n, { sandbox }));
     } else if (this.unsafe) {
       (this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
@@ -106,6 +127,12 @@ export class RuntimeRegistry {
     return this.runtimes.get(name)!;
   }
 }
+
+/** bubblewrap options whose absence weakens the sandbox, and what is lost without them. */
+const FEATURE_LOSSES: [keyof BwrapProbe['features'], string][] = [
+  ['tmpfsSize', '--size (0.7): /tmp and /dev/shm have no hard size (their use still counts toward memoryMb)'],
+  ['disableUserns', '--disable-userns (0.8): agents can create nested user namespaces'],
+];
 
 function isProcessRuntime(name: Runtime): name is ProcessRuntimeName {
   return (PROCESS_RUNTIMES as readonly string[]).includes(name);

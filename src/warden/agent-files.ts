@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { WardenError } from '../core/index.js';
 
@@ -32,13 +32,16 @@ export class StagedAgentFiles {
       .join('');
     const digest = createHash('sha256').update(listing).digest('hex');
     const root = join(storageRoot, 'agents');
-    await mkdir(root, { recursive: true, mode: 0o750 });
+    // Readable by the sandbox user (agents run as nobody, never as Warden's user); what must stay private
+    // in the data directory (warden.db, keys/) has owner-only modes of its own.
+    await mkdir(root, { recursive: true, mode: 0o755 });
     const staging = await mkdtemp(join(root, '.upload-'));
     try {
+      await chmod(staging, 0o755);
       for (const [path, bytes] of entries) {
         const file = join(staging, path);
-        await mkdir(dirname(file), { recursive: true, mode: 0o750 });
-        await writeFile(file, bytes, { mode: 0o640, flag: 'wx' });
+        await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+        await writeFile(file, bytes, { mode: 0o644, flag: 'wx' });
       }
     } catch (err) {
       await rm(staging, { recursive: true, force: true });

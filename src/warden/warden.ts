@@ -183,16 +183,21 @@ export class Warden {
       path,
       ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
     });
+    const dataDir = path === ':memory:' ? dir.path : dirname(resolve(path));
     const runtimes = new RuntimeRegistry({
       ...(options.sandbox?.unsafeNoSandbox !== undefined
         ? { unsafeNoSandbox: options.sandbox.unsafeNoSandbox }
         : {}),
+      // The store and the signing key are never visible to an agent, even one whose directory holds them.
+      sandbox: { hiddenPaths: [...new Set([dataDir, dir.path])] },
       llm: llmOptions(options.llm),
     });
+    // What a Warden killed mid-task left behind (work directories, pids cgroups), if its owner is gone.
+    await runtimes.sweepStale();
     const agents = new AgentRegistry(store, runtimes);
     const scheduler = new Scheduler(store, agents, options.workers || {});
     const warden = new Warden(
-      path === ':memory:' ? dir.path : dirname(resolve(path)),
+      dataDir,
       store,
       scheduler,
       agents,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WardenError, parseManifest } from '../../src/core/index.js';
 import { ProcessRuntime } from '../../src/sandbox/index.js';
+import { findLauncherShell, launcherArgs } from '../../src/sandbox/process/launcher.js';
 import { findPidsCgroupRoot, PidsCgroup } from '../../src/sandbox/process/pids-cgroup.js';
 import { eventually, tempDir } from '../helpers.js';
 
@@ -74,8 +75,10 @@ spec:
     }
     const cgroup = await PidsCgroup.create(root, 64);
     try {
-      const launch = cgroup.wrap('/bin/sh', ['-c', `setsid ${MARK} & exec sleep 30`]);
-      const child = spawn(launch.file, launch.args, { detached: true, stdio: 'ignore' });
+      // The sandbox's launcher (it joins the cgroup, then execs), here in front of a plain shell.
+      const shell = findLauncherShell();
+      const args = launcherArgs(shell, [cgroup.path], ['/bin/sh', '-c', `setsid ${MARK} & exec sleep 30`]);
+      const child = spawn(shell.path, args, { detached: true, stdio: 'ignore' });
       await eventually(() => escapedPids().length > 0, 5000, 'the escaped process');
       const members = readFileSync(join(cgroup.path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
       expect(members.length).toBe(2);

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden, tempDir } from '../helpers.js';
+import { openWarden, sandboxWorks, tempDir } from '../helpers.js';
 import { writeManifest } from './fixtures.js';
 
 /** Two local servers: the agent's manifest allows only the first. */
@@ -75,50 +75,52 @@ async function submitNetAgent(name: string, session: { name: string; allowNetwor
   return { warden, task };
 }
 
-describe('network allow-list (egress proxy outside the sandbox)', () => {
-  it('reaches only the allowed server, through the proxy; direct connections fail', async () => {
-    const { warden, task } = await submitNetAgent('net', { name: 'net', allowNetwork: true });
-    const result = await warden.result(task.id, { timeoutMs: 15_000 });
-    expect(result?.status, result?.error?.message).toBe('succeeded');
-    expect(result?.output).toMatchObject({
-      allowed: { status: 200, body: 'hello from allowed' },
-      denied: { status: 403 },
-      allowedConnect: { status: 200, body: 'hello from allowed' },
-      deniedConnect: { status: 403 },
-      directAllowed: { error: 'ECONNREFUSED' }, // its own network namespace: the host's 127.0.0.1 is not there
-      directDenied: { error: 'ECONNREFUSED' },
+describe.runIf(sandboxWorks('the network allow-list tests'))(
+  'network allow-list (egress proxy outside the sandbox)',
+  () => {
+    it('reaches only the allowed server, through the proxy; direct connections fail', async () => {
+      const { warden, task } = await submitNetAgent('net', { name: 'net', allowNetwork: true });
+      const result = await warden.result(task.id, { timeoutMs: 15_000 });
+      expect(result?.status, result?.error?.message).toBe('succeeded');
+      expect(result?.output).toMatchObject({
+        allowed: { status: 200, body: 'hello from allowed' },
+        denied: { status: 403 },
+        allowedConnect: { status: 200, body: 'hello from allowed' },
+        deniedConnect: { status: 403 },
+        directAllowed: { error: 'ECONNREFUSED' }, // its own network namespace: the host's 127.0.0.1 is not there
+        directDenied: { error: 'ECONNREFUSED' },
+      });
     });
-  });
 
-  it('reports NETWORK_DENIED when an agent fails after a refused connection', async () => {
-    const dir = tempDir();
-    const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
-    writeFileSync(join(dir, 'net.mjs'), NODE_AGENT);
-    const path = writeManifest(dir, 'netfail', '1.0.0', {
-      runtime: 'node',
-      entry: './net.mjs',
-      args: ['--fail-on-deny'],
-      network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
-      retry: { maxAttempts: 1 },
+    it('reports NETWORK_DENIED when an agent fails after a refused connection', async () => {
+      const dir = tempDir();
+      const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
+      writeFileSync(join(dir, 'net.mjs'), NODE_AGENT);
+      const path = writeManifest(dir, 'netfail', '1.0.0', {
+        runtime: 'node',
+        entry: './net.mjs',
+        args: ['--fail-on-deny'],
+        network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
+        retry: { maxAttempts: 1 },
+      });
+      const { key } = await warden.registerAgent({ path });
+      await warden.ensureSession({ name: 'net', allowNetwork: true });
+      const task = await warden.submit({
+        agent: key,
+        session: 'net',
+        input: { ports: [portOf(allowed), portOf(denied)] },
+      });
+      const result = await warden.result(task.id, { timeoutMs: 15_000 });
+      expect(result?.error?.code).toBe('NETWORK_DENIED');
+      expect(result?.error?.message).toContain(`127.0.0.1:${portOf(denied)}`);
     });
-    const { key } = await warden.registerAgent({ path });
-    await warden.ensureSession({ name: 'net', allowNetwork: true });
-    const task = await warden.submit({
-      agent: key,
-      session: 'net',
-      input: { ports: [portOf(allowed), portOf(denied)] },
-    });
-    const result = await warden.result(task.id, { timeoutMs: 15_000 });
-    expect(result?.error?.code).toBe('NETWORK_DENIED');
-    expect(result?.error?.message).toContain(`127.0.0.1:${portOf(denied)}`);
-  });
 
-  it('python agents use the proxy through HTTP_PROXY (urllib)', async () => {
-    const dir = tempDir();
-    const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
-    writeFileSync(
-      join(dir, 'net.py'),
-      `import json, sys, urllib.request, urllib.error
+    it('python agents use the proxy through HTTP_PROXY (urllib)', async () => {
+      const dir = tempDir();
+      const warden = await openWarden({ workers: { concurrency: 2, pollIntervalMs: 10 } });
+      writeFileSync(
+        join(dir, 'net.py'),
+        `import json, sys, urllib.request, urllib.error
 ports = json.load(sys.stdin)["ports"]
 out = {}
 for name, port in zip(["allowed", "denied"], ports):
@@ -128,31 +130,32 @@ for name, port in zip(["allowed", "denied"], ports):
         out[name] = e.code
 json.dump(out, sys.stdout)
 `,
-    );
-    const path = writeManifest(dir, 'pynet', '1.0.0', {
-      runtime: 'python',
-      entry: './net.py',
-      network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
-      retry: { maxAttempts: 1 },
+      );
+      const path = writeManifest(dir, 'pynet', '1.0.0', {
+        runtime: 'python',
+        entry: './net.py',
+        network: { allow: [`127.0.0.1:${portOf(allowed)}`] },
+        retry: { maxAttempts: 1 },
+      });
+      const { key } = await warden.registerAgent({ path });
+      await warden.ensureSession({ name: 'net', allowNetwork: true });
+      const task = await warden.submit({
+        agent: key,
+        session: 'net',
+        input: { ports: [portOf(allowed), portOf(denied)] },
+      });
+      const result = await warden.result(task.id, { timeoutMs: 15_000 });
+      expect(result?.status, result?.error?.message).toBe('succeeded');
+      expect(result?.output).toEqual({ allowed: 'hello from allowed', denied: 403 });
     });
-    const { key } = await warden.registerAgent({ path });
-    await warden.ensureSession({ name: 'net', allowNetwork: true });
-    const task = await warden.submit({
-      agent: key,
-      session: 'net',
-      input: { ports: [portOf(allowed), portOf(denied)] },
-    });
-    const result = await warden.result(task.id, { timeoutMs: 15_000 });
-    expect(result?.status, result?.error?.message).toBe('succeeded');
-    expect(result?.output).toEqual({ allowed: 'hello from allowed', denied: 403 });
-  });
 
-  it('opens nothing for a session that does not allow network, even when the manifest names hosts', async () => {
-    const { warden, task } = await submitNetAgent('net-off', { name: 'offline', allowNetwork: false });
-    const result = await warden.result(task.id, { timeoutMs: 15_000 });
-    // No proxy is started (HTTP_PROXY is unset), so the agent cannot reach even the allowed server.
-    expect(result?.status).toBe('dead');
-    const logs = await warden.logs(task.id);
-    expect(logs.some((l) => l.stream === 'event' && /does not allow network/.test(l.message))).toBe(true);
-  });
-});
+    it('opens nothing for a session that does not allow network, even when the manifest names hosts', async () => {
+      const { warden, task } = await submitNetAgent('net-off', { name: 'offline', allowNetwork: false });
+      const result = await warden.result(task.id, { timeoutMs: 15_000 });
+      // No proxy is started (HTTP_PROXY is unset), so the agent cannot reach even the allowed server.
+      expect(result?.status).toBe('dead');
+      const logs = await warden.logs(task.id);
+      expect(logs.some((l) => l.stream === 'event' && /does not allow network/.test(l.message))).toBe(true);
+    });
+  },
+);

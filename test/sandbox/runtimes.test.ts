@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WardenError, loadManifest } from '../../src/index.js';
 import { RuntimeRegistry } from '../../src/sandbox/index.js';
 import { ensureWasmExamples, watToWasm } from '../../scripts/build-wasm-examples.js';
-import { openWarden, tempDir } from '../helpers.js';
+import { openWarden, sandboxWorks, tempDir } from '../helpers.js';
 import { wasiModule, writeManifest } from './fixtures.js';
 
 const ctx = (
@@ -106,6 +107,8 @@ describe('WASM runtime', () => {
 });
 
 describe('process sandbox availability', () => {
+  const itSandboxed = it.runIf(sandboxWorks('the process sandbox tests of this file'));
+
   it('refuses node/python/process agents with SANDBOX_UNAVAILABLE when bubblewrap is missing', () => {
     const registry = new RuntimeRegistry({
       sandbox: { bwrapPath: '/nonexistent/bwrap' },
@@ -137,7 +140,7 @@ describe('process sandbox availability', () => {
     expect(warnings.join('\n')).toMatch(/WITHOUT a sandbox/);
   });
 
-  it('runs a python agent in its virtualenv (spec.venv), mounted read-only', async () => {
+  itSandboxed('runs a python agent in its virtualenv (spec.venv), mounted read-only', async () => {
     const dir = tempDir();
     spawnSync('/usr/bin/python3', ['-m', 'venv', '--without-pip', join(dir, 'venv')]);
     writeFileSync(
@@ -163,7 +166,40 @@ json.dump({"prefix": sys.prefix, "wrote": wrote}, sys.stdout)
     expect(out).toEqual({ prefix: join(dir, 'venv'), wrote: 'Read-only file system' });
   });
 
-  it('sandboxes by default when bubblewrap works', () => {
+  itSandboxed(
+    'runs a python agent in a virtualenv built on an interpreter outside the system directories (pyenv)',
+    async () => {
+      const pyenv = join(process.env['PYENV_ROOT'] ?? join(homedir(), '.pyenv'), 'versions');
+      const version = existsSync(pyenv)
+        ? readdirSync(pyenv)
+            .filter((v) => /^3\.\d+\.\d+$/.test(v) && existsSync(join(pyenv, v, 'bin/python3')))
+            .sort((a, b) => Number(b.split('.')[1]) - Number(a.split('.')[1]))[0]
+        : undefined;
+      if (!version) {
+        console.warn(`SKIPPED: no pyenv interpreter under ${pyenv} to build a virtualenv from`);
+        return;
+      }
+      const prefix = join(pyenv, version);
+      const dir = tempDir();
+      const made = spawnSync(join(prefix, 'bin/python3'), ['-m', 'venv', '--without-pip', join(dir, 'venv')]);
+      expect(made.status, String(made.stderr)).toBe(0);
+      writeFileSync(
+        join(dir, 'main.py'),
+        'import json, sys\njson.dump({"base": sys.base_prefix, "version": sys.version.split()[0]}, sys.stdout)\n',
+      );
+      const m = await loadManifest(
+        writeManifest(dir, 'pyenv-venv', '1.0.0', { runtime: 'python', entry: './main.py' }),
+      );
+      const prepared = await new RuntimeRegistry().get(m).prepare({ ...m, venv: './venv' } as typeof m);
+      const out = JSON.parse((await prepared.run('null', ctx(m.resources))).outputJson) as Record<
+        string,
+        unknown
+      >;
+      expect(out).toEqual({ base: prefix, version });
+    },
+  );
+
+  itSandboxed('sandboxes by default when bubblewrap works', () => {
     expect(new RuntimeRegistry().sandboxed).toBe(true);
   });
 });

@@ -1,8 +1,8 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rmdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-const V1_PIDS = '/sys/fs/cgroup/pids';
+import type { SandboxIdentity } from './sandbox-user.js';
+import { findV1CgroupRoot, makeTaskCgroup, removeTaskCgroup } from './task-cgroup.js';
 
 /**
  * Finds a pids cgroup hierarchy Warden may create children in (cgroup v1 `pids`, writable: Warden runs as
@@ -11,33 +11,18 @@ const V1_PIDS = '/sys/fs/cgroup/pids';
  * bind non-root users, and the sampling watchdog apply).
  */
 export function findPidsCgroupRoot(): string | null {
-  try {
-    if (!existsSync(join(V1_PIDS, 'cgroup.procs'))) return null;
-    accessSync(V1_PIDS, constants.W_OK);
-    const root = join(V1_PIDS, 'warden');
-    mkdirSync(root, { recursive: true });
-    return root;
-  } catch {
-    return null;
-  }
+  return findV1CgroupRoot('pids');
 }
 
-/** One task's pids cgroup: the sandbox joins it before bwrap starts, so every descendant is counted. */
+/** One task's pids cgroup: the sandbox's launcher joins it before bwrap starts, so every descendant is counted. */
 export class PidsCgroup {
   private constructor(readonly path: string) {}
 
-  static async create(root: string, maxPids: number): Promise<PidsCgroup> {
-    const path = await mkdtemp(join(root, 'task-'));
+  /** `joiner`: the user the launcher runs as, who must be able to write cgroup.procs. */
+  static async create(root: string, maxPids: number, joiner?: SandboxIdentity | null): Promise<PidsCgroup> {
+    const path = await makeTaskCgroup(root, joiner);
     await writeFile(join(path, 'pids.max'), String(maxPids));
     return new PidsCgroup(path);
-  }
-
-  /** Wraps a command so that it joins this cgroup, then execs (no process escapes the count). */
-  wrap(file: string, args: string[]): { file: string; args: string[] } {
-    return {
-      file: '/bin/sh',
-      args: ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', this.path, file, ...args],
-    };
   }
 
   /** Whether a fork was refused at the limit. */
@@ -73,15 +58,7 @@ export class PidsCgroup {
     }
   }
 
-  /** Removes the cgroup once its processes are gone (they may take a moment to be reaped). */
-  async remove(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
-      try {
-        await rmdir(this.path);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+  remove(): Promise<void> {
+    return removeTaskCgroup(this.path);
   }
 }

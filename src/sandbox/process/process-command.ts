@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { WardenError, type AgentManifest } from '../../core/index.js';
 import { installPrefix } from './bwrap.js';
@@ -56,7 +56,7 @@ export function resolveCommand(manifest: AgentManifest): ResolvedCommand {
           args: ['-u', entry, ...extra],
           cwd,
           codePath: entry,
-          readOnly: [...outside(entry), dir],
+          readOnly: [...outside(entry), dir, ...venvBase(dir, python)],
         };
       }
       return {
@@ -84,6 +84,27 @@ export function resolveCommand(manifest: AgentManifest): ResolvedCommand {
         `The process runtime cannot run runtime ${manifest.runtime}`,
       );
   }
+}
+
+/**
+ * The installation a virtualenv's interpreter belongs to (a pyenv, conda or /opt build), to mount with the
+ * venv: its bin/python3 is a link to that interpreter, which needs its own prefix (stdlib, libpython).
+ * Read from the link itself and from pyvenv.cfg `home =` (the interpreter's directory).
+ */
+function venvBase(venv: string, python: string): string[] {
+  const prefixes = new Set<string>();
+  try {
+    prefixes.add(installPrefix(realpathSync(python)));
+  } catch {
+    // A dangling link: the sandbox reports the interpreter missing.
+  }
+  try {
+    const home = /^\s*home\s*=\s*(.+?)\s*$/m.exec(readFileSync(join(venv, 'pyvenv.cfg'), 'utf8'))?.[1];
+    if (home && isAbsolute(home)) prefixes.add(dirname(realpathSync(home)));
+  } catch {
+    // No pyvenv.cfg (not a venv module environment), or its home is gone.
+  }
+  return [...prefixes];
 }
 
 /** Looks a command up in the agents' PATH, so the sandbox runs the same binary the host would. */

@@ -1,26 +1,36 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { WardenError, type AgentManifest, type Runtime } from '../../core/index.js';
+import type { Writable } from 'node:stream';
+import { DEFAULT_DISK_MB, WardenError, type AgentManifest, type Runtime } from '../../core/index.js';
 import type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
 import { bwrapArgs, type SandboxPlan } from './bwrap.js';
 import { EgressProxy, FORWARDER_SOURCE, PROXY_ENV } from './egress-proxy.js';
+import { ARGS_FD, MAX_SANDBOX_PROCESSES, launchCommand } from './launcher.js';
+import { STAGE_DIR, planMounts } from './mount-plan.js';
 import { resolveCommand, type ResolvedCommand } from './process-command.js';
 import type { SandboxConfig } from './sandbox-config.js';
+import { MemoryCgroup } from './memory-cgroup.js';
 import { PidsCgroup } from './pids-cgroup.js';
+import { OWNER_TAG } from './stale-sweep.js';
+import { StderrLines } from './stderr-lines.js';
 import { UsageSampler } from './usage-sampler.js';
 
 /** Only these reach the agent besides the manifest's env and named secrets. */
 const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
-const MAX_LOG_BYTES = 64 * 1024;
+const MAX_LOG_CHARS = 64 * 1024;
+const MB = 1024 * 1024;
+/**
+ * The memory cgroup's hard limit sits this far above memoryMb: the sampler reports MEMORY_LIMIT at
+ * memoryMb; the limit stops what grows faster than a sample (the sandbox's own processes count there too).
+ */
+const MEMORY_BACKSTOP_SLACK = 32 * MB;
 const SAMPLE_INTERVAL_MS = 50;
 /** How long a killed agent's pipes may stay open (held by an escaped process) before the attempt ends anyway. */
 const ORPHAN_PIPE_GRACE_MS = 2000;
-/** Processes of the sandbox itself in the sampled tree: the outer bwrap and its pid-namespace init. */
-const BWRAP_PROCESSES = 2;
 const SIGNALS: Record<number, NodeJS.Signals> = { 9: 'SIGKILL', 24: 'SIGXCPU', 25: 'SIGXFSZ', 11: 'SIGSEGV' };
 
 export interface ProcessRuntimeOptions {
@@ -31,9 +41,10 @@ export interface ProcessRuntimeOptions {
 /**
  * Runs node, python or any command: JSON input on stdin, JSON output on stdout, logs on stderr. With a
  * sandbox (the default whenever bubblewrap works) each attempt runs in fresh user, pid, ipc, uts, net and
- * cgroup namespaces with read-only system directories, a private /tmp removed afterwards, rlimits, and
- * network only through Warden's egress proxy to `network.allow`. The whole tree is killed on timeout,
- * cancel or an exceeded cap; the environment is scrubbed.
+ * cgroup namespaces as an unprivileged host user, with read-only system directories and code, a private
+ * size-limited /tmp and /dev/shm that count as memory, rlimits, no descriptor but stdio, and network only
+ * through Warden's egress proxy to `network.allow`. The whole tree is killed on timeout, cancel or an
+ * exceeded cap; the environment is scrubbed.
  */
 export class ProcessRuntime implements AgentRuntime {
   private readonly sandbox: SandboxConfig | null;
@@ -110,7 +121,6 @@ async function runSandboxed(
   ctx: RunContext,
 ): Promise<RunOutcome> {
   if (ctx.signal.aborted) throw ctx.signal.reason as Error;
-  const workDir = await mkdtemp(join(config.workRoot, 'task-'));
   // Network needs both: the manifest names where, and the session allows it at all.
   const allow = ctx.allowNetwork ? manifest.network.allow : [];
   if (!ctx.allowNetwork && manifest.network.allow.length > 0) {
@@ -120,77 +130,134 @@ async function runSandboxed(
     );
   }
   const network = allow.length > 0;
+  const id = config.identity;
+  let workDir: string | undefined;
   let proxy: EgressProxy | undefined;
   let cgroup: PidsCgroup | undefined;
+  let memory: MemoryCgroup | undefined;
   try {
+    if (network) {
+      // Named after this process, so that a Warden killed mid-task can be told from a live one.
+      workDir = await mkdtemp(join(config.workRoot, `task-${OWNER_TAG}-`));
+      proxy = new EgressProxy(join(workDir, 'egress.sock'), allow);
+      await proxy.listen();
+      if (id) {
+        await chown(workDir, id.uid, id.gid);
+        await chown(proxy.socketPath, id.uid, id.gid);
+      }
+    }
+    // Planned for every attempt (a few stat calls): a directory made readable meanwhile works at once.
+    const mounts = planMounts({
+      codeDir: command.cwd,
+      readOnly: [...command.readOnly, ...(network ? config.nodeMounts : [])],
+      hidden: config.hidden,
+      identity: id,
+      stageDir: STAGE_DIR,
+      ...(proxy ? { egressSocket: proxy.socketPath } : {}),
+    });
+    const staging = mounts.staged.length > 0;
+    if (staging && !config.setprivPath) {
+      throw new WardenError(
+        'SANDBOX_MOUNT_REFUSED',
+        `The sandbox user cannot reach ${mounts.staged.map((m) => m.source).join(', ')}, and setpriv (util-linux), which Warden needs to mount them for that user, is not installed: install util-linux, or move these files where others can reach them`,
+        { details: { paths: mounts.staged.map((m) => m.source) } },
+      );
+    }
     if (config.pidsCgroupRoot) {
       cgroup = await PidsCgroup.create(
         config.pidsCgroupRoot,
-        config.maxProcesses + BWRAP_PROCESSES + (network ? 1 : 0) + 1, // + the joining shell
+        config.maxProcesses + MAX_SANDBOX_PROCESSES + (network ? 1 : 0) + 1, // + slack
+        staging ? null : id, // a staging launcher joins as root
       );
     }
-    if (network) {
-      proxy = new EgressProxy(join(workDir, '.egress.sock'), allow);
-      await proxy.listen();
+    if (config.memoryCgroupRoot) {
+      memory = await MemoryCgroup.create(
+        config.memoryCgroupRoot,
+        ctx.limits.memoryMb * MB + MEMORY_BACKSTOP_SLACK,
+        staging ? null : id,
+      );
     }
-    // The agent's /tmp is a subdirectory, so the proxy socket next to it stays out of the agent's sight.
-    const agentDir = join(workDir, 'tmp');
-    await mkdir(agentDir, { mode: 0o700 });
+    const limits = ctx.limits;
     const plan: SandboxPlan = {
       file: network ? config.nodePath : command.file,
       args: network ? ['-e', FORWARDER_SOURCE, command.file, ...command.args] : command.args,
+      env: { ...env, ...(network ? PROXY_ENV : {}), ...taskEnv(ctx) },
       codeDir: command.cwd,
-      readOnly: [...command.readOnly, ...(network ? config.nodeMounts : [])],
-      workDir: agentDir,
-      ...(proxy ? { egressSocket: proxy.socketPath } : {}),
+      mounts: mounts.mounts,
+      masks: mounts.masks,
+      ...(mounts.egressSocket ? { egressSocket: mounts.egressSocket } : {}),
+      tmpBytes: (limits.diskMb ?? DEFAULT_DISK_MB) * MB,
+      shmBytes: limits.memoryMb * MB,
+      features: config.features,
       rlimits: {
-        // Slack above the watchdog's threshold, so that a bomb held by RLIMIT_NPROC (non-root) still trips it.
+        // Slack above the watchdog's threshold, so that a bomb held by RLIMIT_NPROC still trips it.
         processes: config.maxProcesses + 8,
         fileSizeBytes: config.maxFileBytes,
         openFiles: config.maxOpenFiles,
-        cpuSeconds: Math.ceil(ctx.limits.timeoutMs / 1000) + 1,
+        cpuSeconds: Math.ceil(limits.timeoutMs / 1000) + 1,
         // V8 reserves far more address space than it touches: node agents are capped by the RSS sampler.
-        ...(manifest.runtime === 'python'
-          ? { addressSpaceBytes: (ctx.limits.memoryMb * 4 + 512) * 1024 * 1024 }
-          : {}),
+        ...(manifest.runtime === 'python' ? { addressSpaceBytes: (limits.memoryMb * 4 + 512) * MB } : {}),
       },
     };
-    const launch = cgroup
-      ? cgroup.wrap(config.bwrapPath, bwrapArgs(plan))
-      : { file: config.bwrapPath, args: bwrapArgs(plan) };
-    return await runProcess(
-      launch.file,
-      launch.args,
-      config.workRoot,
-      { ...env, ...(network ? PROXY_ENV : {}) },
-      inputJson,
-      ctx,
-      {
-        maxProcesses: config.maxProcesses + BWRAP_PROCESSES + (network ? 1 : 0),
-        // The egress forwarder sits between the pid-namespace init and the agent.
-        ...(network ? { excludeDepth: 2 } : {}),
-        denials: () => proxy?.denials ?? [],
-        limitHit: () => cgroup?.limitHit() ?? false,
-        killAll: () => cgroup?.killAll(),
-        maxFileBytes: config.maxFileBytes,
-      },
-    );
+    const bwrap = bwrapArgs(plan);
+    const launch = launchCommand({
+      shell: config.shell,
+      bwrapPath: config.bwrapPath,
+      command: bwrap.command,
+      setprivPath: config.setprivPath,
+      identity: id,
+      cgroups: [cgroup, memory].flatMap((c) => (c ? [c.path] : [])),
+      staged: mounts.staged,
+      stageDir: STAGE_DIR,
+    });
+    // The sandbox's own processes above the agent: bwrap (and the staging bwrap) and its pid-1 init.
+    const overhead = launch.initDepth + 1;
+    return await runProcess(launch.file, launch.args, '/', {}, inputJson, ctx, {
+      maxProcesses: config.maxProcesses + overhead + (network ? 1 : 0),
+      overhead,
+      initDepth: launch.initDepth,
+      // The egress forwarder sits between the pid-namespace init and the agent.
+      ...(network ? { excludeDepth: launch.initDepth + 1 } : {}),
+      denials: () => proxy?.denials ?? [],
+      limitHit: () => cgroup?.limitHit() ?? false,
+      killAll: () => cgroup?.killAll(),
+      ...(memory ? { memory } : {}),
+      maxFileBytes: config.maxFileBytes,
+      bwrapOptions: bwrap.options,
+      ...(launch.uid !== undefined ? { uid: launch.uid, gid: launch.gid! } : {}),
+    });
   } finally {
     await proxy?.close();
     await cgroup?.remove();
-    await rm(workDir, { recursive: true, force: true });
+    await memory?.remove();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
   }
+}
+
+function taskEnv(ctx: RunContext): Record<string, string> {
+  return { WARDEN_TASK_ID: ctx.taskId, WARDEN_ATTEMPT: String(ctx.attempt) };
 }
 
 interface SandboxWatch {
   maxProcesses: number;
+  /** Processes of the sandbox itself (not the agent's) among maxProcesses. */
+  overhead: number;
+  /** Depth of the sandbox's init below the spawned process: its /tmp and /dev/shm are memory. */
+  initDepth: number;
   excludeDepth?: number;
   denials: () => { host: string; port: number }[];
   /** Whether the pids cgroup refused a fork. */
   limitHit: () => boolean;
   /** Kills every process of the task's cgroup, where there is one. */
   killAll?: () => void;
+  /** The task's memory cgroup, where there is one. */
+  memory?: MemoryCgroup;
   maxFileBytes: number;
+  /** bubblewrap's options, written to its argument pipe (fd 3). */
+  bwrapOptions: string[];
+  /** Spawn as this user (the sandbox user). */
+  uid?: number;
+  gid?: number;
 }
 
 function runProcess(
@@ -208,10 +275,19 @@ function runProcess(
   return new Promise<RunOutcome>((resolve, reject) => {
     const child = spawn(file, args, {
       cwd,
-      env: { ...env, WARDEN_TASK_ID: ctx.taskId, WARDEN_ATTEMPT: String(ctx.attempt) },
+      // Sandboxed, the launcher starts with an empty environment: the agent's goes to bwrap through fd 3.
+      env: watch ? {} : { ...env, ...taskEnv(ctx) },
       detached: true, // its own process group, so one kill reaches every descendant
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: watch ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+      ...(watch?.uid !== undefined ? { uid: watch.uid, gid: watch.gid } : {}),
     });
+    if (watch) {
+      const argsPipe = child.stdio[ARGS_FD] as Writable;
+      argsPipe.on('error', () => {
+        // bwrap died before reading its arguments: its exit status says why.
+      });
+      argsPipe.end(`${watch.bwrapOptions.join('\0')}\0`);
+    }
     let failure: WardenError | undefined;
     let orphanGuard: NodeJS.Timeout | undefined;
     const killGroup = (why: WardenError) => {
@@ -241,8 +317,10 @@ function runProcess(
           intervalMs: SAMPLE_INTERVAL_MS,
           tree: watch !== undefined,
           ...(watch?.excludeDepth !== undefined ? { excludeDepth: watch.excludeDepth } : {}),
+          ...(watch ? { tmpfs: { depth: watch.initDepth, paths: ['tmp', 'dev/shm'] } } : {}),
+          ...(watch?.memory ? { cgroupBytes: () => watch.memory!.usedBytes() } : {}),
           onSample: (s) => {
-            if (s.rssBytes > memoryCap)
+            if (s.memoryBytes > memoryCap)
               killGroup(
                 new WardenError('MEMORY_LIMIT', `The agent used more than ${limits.memoryMb} MB of memory`),
               );
@@ -250,7 +328,7 @@ function runProcess(
               killGroup(
                 new WardenError(
                   'PROCESS_LIMIT',
-                  `The agent started more than ${watch.maxProcesses - BWRAP_PROCESSES} processes`,
+                  `The agent started more than ${watch.maxProcesses - watch.overhead} processes`,
                 ),
               );
           },
@@ -273,23 +351,9 @@ function runProcess(
       stdout.push(chunk);
     });
 
-    let logBytes = 0;
-    let partial = '';
-    const tail: string[] = [];
-    const emitLine = (line: string) => {
-      tail.push(line);
-      if (tail.length > 5) tail.shift();
-      logBytes += line.length;
-      if (logBytes <= MAX_LOG_BYTES) ctx.log('stderr', line);
-      else if (logBytes - line.length <= MAX_LOG_BYTES)
-        ctx.log('event', `stderr truncated after ${MAX_LOG_BYTES} bytes`);
-    };
+    const stderr = new StderrLines((stream, line) => ctx.log(stream, line), MAX_LOG_CHARS);
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) emitLine(line);
-    });
+    child.stderr.on('data', (chunk: string) => stderr.write(chunk));
 
     child.stdin.on('error', () => {
       // The agent may exit without reading its input; its exit status tells what happened.
@@ -306,20 +370,25 @@ function runProcess(
       signal.removeEventListener('abort', onAbort);
       sampler?.sample();
       sampler?.stop();
-      if (partial) emitLine(partial);
+      stderr.end();
       const usage = {
         wallMs: performance.now() - started,
         cpuMs: sampler?.cpuMs ?? 0,
         peakMemoryBytes: sampler?.peakMemoryBytes ?? 0,
         outputBytes,
       };
+      // The memory cgroup's limit (above memoryMb) killed a process before a sample saw it get there.
+      if (!failure && watch?.memory?.oomKilled())
+        failure = new WardenError('MEMORY_LIMIT', `The agent used more than ${limits.memoryMb} MB of memory`);
       if (!failure && watch?.limitHit())
         failure = new WardenError(
           'PROCESS_LIMIT',
-          `The agent started more than ${watch.maxProcesses - BWRAP_PROCESSES} processes`,
+          `The agent started more than ${watch.maxProcesses - watch.overhead} processes`,
         );
       if (failure) return reject(failure);
-      const stderrTail = tail.join('\n');
+      // The tail goes into the details once; the message carries only the (shortened) last line.
+      const stderrTail = stderr.tailText();
+      const lastLine = stderr.lastLine();
       // bwrap reports an agent killed by signal N as exit status 128 + N.
       const signalName = sig ?? (watch && code !== null && code > 128 ? SIGNALS[code - 128] : undefined);
       if (signalName === 'SIGXFSZ' && watch) {
@@ -353,7 +422,7 @@ function runProcess(
         return reject(
           new WardenError(
             'AGENT_FAILED',
-            `The agent exited with code ${code}${stderrTail ? `: ${stderrTail}` : ''}`,
+            `The agent exited with code ${code}${lastLine ? `: ${lastLine}` : ''}`,
             { details: { exitCode: code, stderr: stderrTail } },
           ),
         );

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, statfsSync } from 'node:fs';
 
 const MS_PER_CLOCK_TICK = 1000 / 100; // Linux USER_HZ is 100 on every mainstream build.
 const PAGE_BYTES = 4096;
@@ -9,18 +9,31 @@ export interface SamplerOptions {
   tree?: boolean;
   /** In tree mode, leave out the process at this depth below pid (the sandbox's egress forwarder). */
   excludeDepth?: number;
+  /**
+   * In tree mode, memory-backed file systems of the sandbox to count as memory: the bytes used in these
+   * mount points (relative to the root of the process at `depth`, the sandbox's init) are added to its
+   * resident memory, since tmpfs pages are in no process's RSS.
+   */
+  tmpfs?: { depth: number; paths: string[] };
+  /** Memory charged to the task's memory cgroup, where it has one (what no /proc walk sees: SysV, memfd). */
+  cgroupBytes?: () => number;
   onSample?: (s: UsageSampler) => void;
 }
 
 /**
- * Samples a process's (or a process tree's) CPU time, resident memory and process count from /proc while
- * it runs. Sampling is best effort: a process that lives shorter than the interval reports what the last
- * sample saw (possibly zero).
+ * Samples a process's (or a process tree's) CPU time, memory and process count from /proc while it runs.
+ * Sampling is best effort: a process that lives shorter than the interval reports what the last sample
+ * saw (possibly zero).
  */
 export class UsageSampler {
   cpuMs = 0;
+  /** Highest `memoryBytes` seen. */
   peakMemoryBytes = 0;
   rssBytes = 0;
+  /** Bytes stored in the sandbox's tmpfs mounts (tree mode with `tmpfs`). */
+  tmpfsBytes = 0;
+  /** Anonymous and shared memory of the task's memory cgroup (tree mode with `cgroupBytes`). */
+  cgroupBytes = 0;
   processes = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly options: SamplerOptions;
@@ -66,6 +79,14 @@ export class UsageSampler {
     }
   }
 
+  /**
+   * What counts against memoryMb: resident memory plus what the sandbox keeps in its tmpfs mounts, or the
+   * task's memory cgroup figure (which counts both, and shared memory besides) when that is higher.
+   */
+  get memoryBytes(): number {
+    return Math.max(this.rssBytes + this.tmpfsBytes, this.cgroupBytes);
+  }
+
   /** One pass over /proc: parent links, then a walk down from pid summing RSS and CPU. */
   private sampleTree(): void {
     const children = new Map<number, number[]>();
@@ -100,9 +121,12 @@ export class UsageSampler {
     let rss = 0;
     let ticks = 0;
     let count = 0;
+    let init: number | undefined;
+    const tmpfs = this.options.tmpfs;
     const queue: [number, number][] = [[this.pid, 0]];
     while (queue.length) {
       const [pid, depth] = queue.pop()!;
+      if (depth === tmpfs?.depth) init ??= pid;
       const s = stats.get(pid);
       if (s && depth !== this.options.excludeDepth) {
         rss += s.rss;
@@ -112,7 +136,9 @@ export class UsageSampler {
       for (const child of children.get(pid) ?? []) queue.push([child, depth + 1]);
     }
     this.rssBytes = rss;
-    this.peakMemoryBytes = Math.max(this.peakMemoryBytes, rss);
+    if (tmpfs && init !== undefined) this.tmpfsBytes = usedBytes(init, tmpfs.paths);
+    if (this.options.cgroupBytes) this.cgroupBytes = this.options.cgroupBytes();
+    this.peakMemoryBytes = Math.max(this.peakMemoryBytes, this.memoryBytes);
     this.cpuMs = Math.max(this.cpuMs, ticks * MS_PER_CLOCK_TICK);
     this.processes = count;
     this.options.onSample?.(this);
@@ -122,4 +148,41 @@ export class UsageSampler {
     clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+const TMPFS_MAGIC = 0x01021994;
+const hostDevices = new Map<string, number | null>();
+
+/** The device of a host path (cached: the host's /tmp and /dev/shm stay what they are). */
+function hostDevice(path: string): number | null {
+  let dev = hostDevices.get(path);
+  if (dev === undefined) {
+    try {
+      dev = statSync(`/${path}`).dev;
+    } catch {
+      dev = null;
+    }
+    hostDevices.set(path, dev);
+  }
+  return dev;
+}
+
+/**
+ * Bytes in use on the tmpfs mounted at each of `paths` as process `pid` sees them. Until the sandbox has
+ * switched to its own root those paths are the host's (whose /tmp may be a tmpfs too): a mount counts only
+ * once it is a tmpfs other than the host's.
+ */
+function usedBytes(pid: number, paths: string[]): number {
+  let used = 0;
+  for (const path of paths) {
+    try {
+      const at = `/proc/${pid}/root/${path}`;
+      const s = statfsSync(at);
+      if (s.type !== TMPFS_MAGIC || statSync(at).dev === hostDevice(path)) continue;
+      used += (s.blocks - s.bfree) * s.bsize;
+    } catch {
+      // The sandbox is not set up yet, or already gone.
+    }
+  }
+  return used;
 }

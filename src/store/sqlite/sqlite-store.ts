@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
@@ -104,10 +104,29 @@ type CandidateRow = Pick<
 
 const CAP_TTL_MS = 5_000;
 
+/**
+ * Makes the database readable by its owner alone. SQLite creates `-wal` and `-shm` with the mode of the
+ * database file, so creating that 0600 covers all three; files an older version left readable by others
+ * are tightened (when this user owns them).
+ */
+function ownerOnly(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    } catch {
+      // Not there yet (-wal, -shm), or not ours to change.
+    }
+  }
+}
+
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   let db: BetterSqlite3.Database;
   try {
+    if (options.path !== ':memory:') {
+      mkdirSync(dirname(options.path), { recursive: true });
+      ownerOnly(options.path);
+    }
     db = new BetterSqlite3(options.path);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
