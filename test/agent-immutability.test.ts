@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildServer, createApiKey } from '../src/api/index.js';
 import type { Warden } from '../src/index.js';
-import { openWarden, tempDir } from './helpers.js';
+import { openWarden, sandboxIfAvailable, tempDir } from './helpers.js';
 
 // A registered agent version is immutable: uploads are content-addressed and written only after the
 // conflict check, edited code never runs under the old version's name, and every provenance record of a
@@ -41,7 +41,7 @@ describe('uploaded agent versions (POST /agents)', () => {
   let admin: string;
 
   beforeEach(async () => {
-    warden = await openWarden();
+    warden = await openWarden({ sandbox: sandboxIfAvailable() });
     app = await buildServer(warden, { logger: false, rateLimit: false });
     admin = (await createApiKey(warden.store, { tenant: 'default', role: 'admin', name: 'a' })).key;
   });
@@ -116,7 +116,7 @@ describe('code edited after registration', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'agent.yaml'), nodeYaml('edited'));
     writeFileSync(join(dir, 'main.js'), nodeAnswer('v1'));
-    const warden = await openWarden();
+    const warden = await openWarden({ sandbox: sandboxIfAvailable() });
     const record = await warden.registerAgent({ path: join(dir, 'agent.yaml') });
     const first = await warden.submit({ agent: 'edited' });
     expect((await warden.result(first.id, { timeoutMs: 15_000 }))?.output).toBe('v1');
@@ -154,6 +154,7 @@ describe('code edited after registration', () => {
       new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
         const env: NodeJS.ProcessEnv = { ...process.env };
         delete env['STORAGE_ROOT'];
+        if (sandboxIfAvailable().unsafeNoSandbox) env['WARDEN_UNSAFE_NO_SANDBOX'] = '1';
         execFile(
           process.execPath,
           [BIN, '--data', data, ...args],

@@ -787,6 +787,51 @@ describe('governance and export endpoints', () => {
     const report = await verifyBundleText(exported.body);
     expect(report.ok).toBe(true);
   });
+
+  it('streams incremental exports: since an earlier export, verified against it; a bad since is a 400', async () => {
+    const { verifyBundleText } = await import('../src/provenance/index.js');
+    const first = await call('POST', '/artifacts/export', 'viewerA', { session: 'research' });
+    expect(first.statusCode).toBe(200);
+    const size = Number(first.headers['x-warden-tree-size']);
+    expect(size).toBe(JSON.parse(first.body).treeHead.treeSize);
+    await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+      agent: 'noop',
+      input: { more: 1 },
+    });
+    const next = await call('POST', '/artifacts/export', 'viewerA', { session: 'research', since: size });
+    expect(next.statusCode).toBe(200);
+    expect(next.headers['x-warden-since']).toBe(String(size));
+    expect(Number(next.headers['x-warden-records'])).toBe(JSON.parse(next.body).records.length);
+    expect(verifyBundleText(next.body, { previous: first.body })).toMatchObject({
+      ok: true,
+      extendsPrevious: true,
+    });
+    for (const since of [-1, 1.5, 'x'])
+      expect(
+        (await call('POST', '/artifacts/export', 'viewerA', { session: 'research', since })).statusCode,
+      ).toBe(400);
+    const beyond = await call('POST', '/artifacts/export', 'viewerA', { session: 'research', since: 1e9 });
+    expect(beyond.statusCode).toBe(400);
+    expect(beyond.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+  });
+
+  it('answers a coded error, not the output, for a result changed in the database', async () => {
+    const t = (
+      await call('POST', '/sessions/research/execute?wait=5000', 'operatorA', {
+        agent: 'noop',
+        input: { f: 1 },
+      })
+    ).json<{ task: { id: string } }>().task;
+    expect((await call('GET', `/tasks/${t.id}`, 'viewerA')).statusCode).toBe(200);
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(root, 'warden.db'));
+    db.prepare('UPDATE results SET output = ? WHERE task_id = ?').run('{"got":"forged"}', t.id);
+    db.close();
+    const res = await call('GET', `/tasks/${t.id}`, 'viewerA');
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toMatchObject({ error: { code: 'PROVENANCE_RESULT_MISMATCH' } });
+    expect(res.body).not.toContain('forged');
+  });
 });
 
 describe('rate limiting', () => {

@@ -214,7 +214,7 @@ describe('queue commands on one data directory', () => {
     expect((await cli(data, 'run', ECHO, '--input', '{"text":"hello"}')).code).toBe(0);
     const ok = await cli(data, 'verify');
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/^ok\s+default: 4 records, head [0-9a-f]{64}$/m);
+    expect(ok.stdout).toMatch(/^ok\s+default: 4 records, all signed, 1 task checked, head [0-9a-f]{64}$/m);
 
     const db = new Database(join(data, 'warden.db'));
     let seq: number;

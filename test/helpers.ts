@@ -111,3 +111,13 @@ export function sandboxWorks(what: string): boolean {
   console.warn(`\n!!! SKIPPING ${what}: ${sandboxProbe.reason}${hint}\n`);
   return false;
 }
+
+/**
+ * Sandbox options for tests about something else (tenancy, the API) that run a node agent: in bubblewrap
+ * where it works, unsandboxed (with one line saying so) where it does not.
+ */
+export function sandboxIfAvailable(): { unsafeNoSandbox: boolean } {
+  sandboxProbe ??= probeBwrap(undefined, sandboxIdentity());
+  if (!sandboxProbe.ok) console.warn(`\n!!! running node agents unsandboxed: ${sandboxProbe.reason}\n`);
+  return { unsafeNoSandbox: !sandboxProbe.ok };
+}

@@ -104,6 +104,26 @@ describe('export bundles', () => {
     expect(where).toContain('PROVENANCE_BAD_SIGNATURE treeHead.signature');
   });
 
+  it('hashes a "__proto__" member injected into a record as data, so the record no longer verifies', () => {
+    const b = JSON.parse(text);
+    const json = JSON.stringify(b.records[2]);
+    // JSON.parse keeps "__proto__" as an own member, and serializeBundle writes it back in canonical form.
+    b.records[2] = JSON.parse(`{"__proto__":{"outputDigest":"forged"},${json.slice(1)}`);
+    b.records[5].data = JSON.parse(`{"__proto__":null,${JSON.stringify(b.records[5].data ?? {}).slice(1)}`);
+    const forged = serializeBundle(b);
+    expect(forged).toContain('"__proto__": {');
+    const v = verifyBundleText(forged);
+    expect(v.ok).toBe(false);
+    const where = v.problems.map((p) => p.where);
+    expect(where).toContain('records[3] (seq 4)');
+    expect(where).toContain('records[6] (seq 7)');
+    expect(where).toContain('treeHead.rootHash');
+    // A duplicated member: JSON.parse keeps the last, so the file is not the canonical text of what was parsed.
+    const at = text.indexOf('"agent": ');
+    const duplicated = `${text.slice(0, at)}"agent": "forged@1.0.0",\n      ${text.slice(at)}`;
+    expect(verifyBundleText(duplicated).problems[0]!.message).toMatch(/not in canonical form/);
+  });
+
   it('accepts only trusted key ids when asked', () => {
     const b = JSON.parse(text);
     expect(verifyBundleText(text, { trustedKeyIds: [b.publicKey.keyId] }).ok).toBe(true);

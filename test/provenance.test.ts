@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { main } from '../src/cli/index.js';
 import { GENESIS_HASH, chainRecord, verifyChain } from '../src/index.js';
 import { sha256Hex } from '../src/provenance/index.js';
 import { openWarden, populatedSession } from './helpers.js';
@@ -94,5 +95,86 @@ describe('provenance hash chain', () => {
     ]);
     expect(swapped.ok).toBe(false);
     expect(swapped.broken?.seq).toBe(1);
+  });
+});
+
+describe('stored results against the records that commit to them', () => {
+  /** A finished session, and the result row of one of its succeeded tasks. */
+  async function finished() {
+    const { root, ids } = await populated();
+    return { root, id: ids[2]! };
+  }
+  async function served(root: string, id: string) {
+    const warden = await openWarden({ root, workers: false });
+    const outcome = await warden.result(id).then(
+      (r) => ({ ok: true as const, output: r?.output }),
+      (e: unknown) => ({ ok: false as const, error: e as { code: string; message: string } }),
+    );
+    await warden.close();
+    return outcome;
+  }
+
+  it.each([
+    [
+      'a forged output (digest left alone)',
+      'UPDATE results SET output = \'{"forged":true}\' WHERE task_id = ?',
+    ],
+    [
+      'a forged output with its digest recomputed',
+      "UPDATE results SET output = '{\"forged\":true}', output_digest = '" +
+        sha256Hex('{"forged":true}') +
+        "' WHERE task_id = ?",
+    ],
+    ['a result pointed at another record', 'UPDATE results SET record_seq = 2 WHERE task_id = ?'],
+    ['a result with no record', 'UPDATE results SET record_seq = NULL WHERE task_id = ?'],
+    ['a failed result relabelled succeeded', "UPDATE results SET status = 'failed' WHERE task_id = ?"],
+  ])('warden.result refuses %s with PROVENANCE_RESULT_MISMATCH', async (_what, sql) => {
+    const { root, id } = await finished();
+    expect(await served(root, id)).toMatchObject({ ok: true, output: { i: 2 } });
+    tamper(root, sql, id);
+    const out = await served(root, id);
+    expect(out).toMatchObject({ ok: false, error: { code: 'PROVENANCE_RESULT_MISMATCH' } });
+    expect(out.ok || out.error.message).toMatch(/warden verify/);
+  });
+
+  it('a batch read marks the one forged result and serves the others', async () => {
+    const { root, ids } = await populated();
+    tamper(root, 'UPDATE results SET output = \'{"forged":true}\' WHERE task_id = ?', ids[1]);
+    const warden = await openWarden({ root, workers: false });
+    const results = await warden.store.getResults(ids);
+    const forged = results.find((r) => r.taskId === ids[1])!;
+    expect(forged).toMatchObject({
+      status: 'failed',
+      output: null,
+      error: { code: 'PROVENANCE_RESULT_MISMATCH' },
+    });
+    expect(results.filter((r) => r.status === 'succeeded')).toHaveLength(ids.length - 1);
+  });
+
+  it('the CLI exits 1 with the code instead of printing a forged output', async () => {
+    const { root, id } = await finished();
+    tamper(root, 'UPDATE results SET output = \'{"forged":true}\' WHERE task_id = ?', id);
+    let printed = '';
+    const write = process.stderr.write.bind(process.stderr);
+    const out = process.stdout.write.bind(process.stdout);
+    process.stderr.write = ((s: string) => ((printed += s), true)) as typeof process.stderr.write;
+    process.stdout.write = ((s: string) => ((printed += s), true)) as typeof process.stdout.write;
+    try {
+      expect(await main(['node', 'warden', '--data', root, 'result', id])).toBe(1);
+    } finally {
+      process.stderr.write = write;
+      process.stdout.write = out;
+      process.exitCode = undefined;
+    }
+    expect(printed).toContain('error [PROVENANCE_RESULT_MISMATCH]');
+    expect(printed).not.toContain('forged');
+  });
+
+  it('results written before migration 0006 are linked to their records when it runs', async () => {
+    const { root, ids } = await populated();
+    tamper(root, 'ALTER TABLE results DROP COLUMN record_seq');
+    tamper(root, "DELETE FROM warden_migrations WHERE name = '0006-result-records'");
+    const warden = await openWarden({ root, workers: false });
+    for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');
   });
 });

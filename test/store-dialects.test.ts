@@ -70,6 +70,7 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0003-governance',
       '0004-api',
       '0005-tenancy',
+      '0006-result-records',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     const rows = await sql<{

@@ -6,7 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, createApiKey } from '../src/api/index.js';
 import { Warden } from '../src/index.js';
-import { eventually } from './helpers.js';
+import { eventually, sandboxIfAvailable } from './helpers.js';
 
 // The tenant matrix: two tenants, each with an admin, an operator and a viewer key. Every route that
 // takes an id is called with tenant B's keys and tenant A's ids, and must answer exactly what it answers
@@ -51,7 +51,11 @@ function call(method: string, url: string, who: Who | 'installation', body?: unk
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'warden-tenancy-'));
-  warden = await Warden.open({ storage: { root }, workers: { concurrency: 4 } });
+  warden = await Warden.open({
+    storage: { root },
+    workers: { concurrency: 4 },
+    sandbox: sandboxIfAvailable(),
+  });
   // Trusted handlers of the installation, shared with every tenant.
   await warden.registerHandler('ok', (input: unknown) => ({ got: input }), { shared: true });
   await warden.registerHandler(

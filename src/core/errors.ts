@@ -247,6 +247,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'A provenance export bundle is malformed, not canonical, or its records, statements or proofs do not verify.',
   },
+  PROVENANCE_RESULT_MISMATCH: {
+    status: 500,
+    retryable: false,
+    doc: 'A stored task result does not match the provenance record that commits to it (status, output digest, or output bytes): the database was changed outside Warden; it is not served. Run warden verify --session <name>.',
+  },
   // Governance
   GOVERNANCE_BLOCKED: {
     status: 403,

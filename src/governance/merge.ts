@@ -1,4 +1,4 @@
-import { WardenError, type Session } from '../core/index.js';
+import { WardenError, isWardenError, type Session } from '../core/index.js';
 import { sha256Hex, type ChainVerification, type ProvenanceRecord } from '../provenance/index.js';
 import type { Store, TraceFlagRecord } from '../store/index.js';
 import { toRecord } from './flags.js';
@@ -60,7 +60,13 @@ export async function validateMerge(
       });
       continue;
     }
-    const result = await store.getResult(taskId);
+    // A stored result that no longer matches its provenance record is refused below, not an error here.
+    let mismatch: string | undefined;
+    const result = await store.getResult(taskId).catch((e: unknown) => {
+      if (!isWardenError(e) || e.code !== 'PROVENANCE_RESULT_MISMATCH') throw e;
+      mismatch = e.message;
+      return undefined;
+    });
     if (task.state === 'quarantined')
       reasons.push('quarantined: release it first (warden governance release)');
     else if (policy.merge.requireSucceeded && task.state !== 'succeeded')
@@ -70,13 +76,10 @@ export async function validateMerge(
     );
     for (const f of flags) reasons.push(`flagged ${f.type} (severity ${f.severity}): ${f.reason}`);
     if (policy.merge.requireVerified) {
-      const problem = provenanceProblem(
-        chain,
-        result?.outputDigest ?? null,
-        result?.output,
-        recorded.get(taskId),
-      );
-      if (problem && result) {
+      const problem =
+        mismatch ??
+        provenanceProblem(chain, result?.outputDigest ?? null, result?.output, recorded.get(taskId));
+      if (problem && (result || mismatch)) {
         reasons.push(`unverified: ${problem}`);
         unverified.push(
           toRecord(
@@ -109,7 +112,8 @@ function provenanceProblem(
   output: unknown,
   recordedDigest: string | undefined,
 ): string | null {
-  if (!chain.ok) return `session chain broken at record ${chain.broken?.seq}: ${chain.broken?.reason}`;
+  // Records after the last signed head are not yet vouched for, which is no reason to refuse a merge.
+  if (chain.broken) return `session chain broken at record ${chain.broken.seq}: ${chain.broken.reason}`;
   if (storedDigest === null) return null; // no output to verify (failed or cancelled tasks)
   if (recordedDigest === undefined) return 'no provenance record names this output';
   if (recordedDigest !== storedDigest) return 'stored output digest differs from the recorded one';

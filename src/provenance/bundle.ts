@@ -1,9 +1,10 @@
-import { WardenError, canonicalJson } from '../core/index.js';
-import { verifyChain, type ProvenanceRecord, type StoredLink } from './chain.js';
-import { MerkleTree, leafHash } from './merkle.js';
+import type { ProvenanceRecord } from './chain.js';
+import type { MerkleTree } from './merkle.js';
 import type { SignedTreeHead } from './tree-head.js';
 
 export const BUNDLE_FORMAT = 'https://warden.dev/provenance/bundle/v1';
+/** An export of the records after an earlier export's tree size, with proofs that link it to that export. */
+export const INCREMENTAL_BUNDLE_FORMAT = 'https://warden.dev/provenance/incremental-bundle/v1';
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const TASK_RESULT_PREDICATE = 'https://warden.dev/provenance/task-result/v1';
 
@@ -41,20 +42,39 @@ export interface ProvenanceBundle {
   statements: TaskResultStatement[];
 }
 
-/** What export needs from the store (the Store port satisfies it). */
-export interface ProvenanceSource {
-  readChain(sessionId: string): Promise<StoredLink[]>;
-  latestTreeHead(sessionId: string): Promise<SignedTreeHead | undefined>;
-  signTreeHead(sessionId: string): Promise<SignedTreeHead | undefined>;
-  treeHeadPublicKey(): { keyId: string; publicKeyPem: string };
+/** Where an incremental bundle starts: the tree an earlier export ended with. */
+export interface BundleBase {
+  /** The earlier export's treeHead.treeSize: this bundle's records are treeSize+1 .. treeHead.treeSize. */
+  treeSize: number;
+  /** The root at that size, which the earlier export's treeHead signed. */
+  rootHash: string;
+  /** The complete-subtree roots of the tree at that size, largest first: with the records, they give treeHead.rootHash. */
+  frontier: string[];
+  /** The chain hash of record treeSize: the prevHash of this bundle's first record. */
+  lastRecordHash: string;
+  /** RFC 6962 consistency proof from treeSize to treeHead.treeSize. */
+  consistencyProof: string[];
 }
+
+/**
+ * The records of a session after an earlier export (`since.treeSize`), with a head signed now over the
+ * whole tree. Verified alone it proves its own records; with the earlier bundle, that together they are
+ * the session's records 1..treeHead.treeSize.
+ */
+export interface IncrementalProvenanceBundle extends Omit<ProvenanceBundle, 'format'> {
+  format: typeof INCREMENTAL_BUNDLE_FORMAT;
+  since: BundleBase;
+}
+
+export type AnyProvenanceBundle = ProvenanceBundle | IncrementalProvenanceBundle;
 
 /** The bundle's file form: keys sorted at every level, two-space indent, final newline. Verification insists on it. */
 export function serializeBundle(bundle: unknown): string {
   return `${JSON.stringify(sortKeys(bundle), null, 2)}\n`;
 }
 
-function sortKeys(value: unknown): unknown {
+/** A copy with the keys of every object in sorted order. */
+export function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value === null || typeof value !== 'object') return value;
   const entries = Object.keys(value)
@@ -64,96 +84,37 @@ function sortKeys(value: unknown): unknown {
   return Object.fromEntries(entries);
 }
 
-const broken = (message: string, details?: Record<string, unknown>) =>
-  new WardenError('PROVENANCE_BROKEN', message, details ? { details } : {});
-
 /**
- * Exports a session: signs its tree at the current chain head, checks the stored records against that
- * head and the previous one, and builds one in-toto statement with an inclusion proof per succeeded task.
- * Refuses (PROVENANCE_BROKEN, PROVENANCE_BAD_PROOF) rather than sign over records that do not verify.
+ * The statement of one task.succeeded record, with its inclusion proof against `head`. Its keys are
+ * written in sorted order at every level (the model comes from the record's canonical JSON, sorted too),
+ * so the streamed export writes it without a sorted copy.
  */
-export async function exportBundle(
-  source: ProvenanceSource,
-  session: { id: string; name: string; tenant: string },
-): Promise<ProvenanceBundle> {
-  const previous = await source.latestTreeHead(session.id);
-  const head = await source.signTreeHead(session.id);
-  if (!head) throw broken(`Session ${session.name} has no provenance records`);
-  const links = (await source.readChain(session.id)).slice(0, head.treeSize);
-  const chain = verifyChain(session.id, links);
-  if (!chain.ok)
-    throw broken(`Session ${session.name}: record ${chain.broken?.seq}: ${chain.broken?.reason}`, {
-      ...chain.broken,
-    });
-  if (links.length !== head.treeSize)
-    throw broken(`Session ${session.name} has ${links.length} records, its tree head ${head.treeSize}`);
-  const records = links.map((l) => JSON.parse(l.recordJson) as ProvenanceRecord);
-  records.forEach((r, i) => {
-    if (canonicalJson(r) !== links[i]!.recordJson)
-      throw broken(`Record ${i + 1} of session ${session.name} is not in canonical form`);
-  });
-  const tree = new MerkleTree(links.map((l) => leafHash(l.recordJson)));
-  if (tree.root() !== head.rootHash)
-    throw new WardenError(
-      'PROVENANCE_BAD_PROOF',
-      `The records of session ${session.name} do not match its tree head (size ${head.treeSize})`,
-    );
-  let previousHead: ProvenanceBundle['previousHead'];
-  if (previous && previous.treeSize > 0 && previous.signature !== head.signature) {
-    if (previous.treeSize > head.treeSize || tree.root(previous.treeSize) !== previous.rootHash)
-      throw new WardenError(
-        'PROVENANCE_BAD_PROOF',
-        `The records of session ${session.name} no longer match the tree head signed at size ${previous.treeSize}`,
-      );
-    previousHead = {
-      treeHead: previous,
-      consistencyProof: tree.consistencyProof(previous.treeSize, head.treeSize),
-    };
-  }
-  const key = source.treeHeadPublicKey();
-  return {
-    format: BUNDLE_FORMAT,
-    session: { id: session.id, name: session.name, tenant: session.tenant },
-    publicKey: { algorithm: 'Ed25519', keyId: key.keyId, pem: key.publicKeyPem },
-    treeHead: head,
-    ...(previousHead ? { previousHead } : {}),
-    records,
-    statements: taskResultStatements(records, tree, head),
-  };
-}
-
-function taskResultStatements(
-  records: readonly ProvenanceRecord[],
+export function taskResultStatement(
+  r: ProvenanceRecord,
+  inputDigest: string,
   tree: MerkleTree,
   head: SignedTreeHead,
-): TaskResultStatement[] {
-  const inputDigests = new Map<string, string>();
-  const out: TaskResultStatement[] = [];
-  records.forEach((r, i) => {
-    if (r.type === 'task.submitted' && r.taskId !== undefined)
-      inputDigests.set(r.taskId, String(r.data?.['inputDigest'] ?? ''));
-    if (r.type !== 'task.succeeded' || r.taskId === undefined) return;
-    out.push({
-      _type: STATEMENT_TYPE,
-      subject: [{ name: `task:${r.taskId}`, digest: { sha256: String(r.data?.['outputDigest'] ?? '') } }],
-      predicateType: TASK_RESULT_PREDICATE,
-      predicate: {
-        sessionId: r.sessionId,
-        taskId: r.taskId,
-        agent: r.agent ?? '',
-        attempt: r.attempt ?? 0,
-        inputDigest: inputDigests.get(r.taskId) ?? '',
-        finishedAt: r.at,
-        ...(r.data?.['model'] ? { model: r.data['model'] as Record<string, unknown> } : {}),
-        recordSeq: r.seq,
-        inclusionProof: {
-          leafIndex: i,
-          treeSize: head.treeSize,
-          rootHash: head.rootHash,
-          hashes: tree.inclusionProof(i, head.treeSize),
-        },
+): TaskResultStatement {
+  const model = r.data?.['model'] as Record<string, unknown> | undefined;
+  return {
+    _type: STATEMENT_TYPE,
+    predicate: {
+      agent: r.agent ?? '',
+      attempt: r.attempt ?? 0,
+      finishedAt: r.at,
+      inclusionProof: {
+        hashes: tree.inclusionProof(r.seq - 1, head.treeSize),
+        leafIndex: r.seq - 1,
+        rootHash: head.rootHash,
+        treeSize: head.treeSize,
       },
-    });
-  });
-  return out;
+      inputDigest,
+      ...(model ? { model } : {}),
+      recordSeq: r.seq,
+      sessionId: r.sessionId,
+      taskId: r.taskId ?? '',
+    },
+    predicateType: TASK_RESULT_PREDICATE,
+    subject: [{ digest: { sha256: String(r.data?.['outputDigest'] ?? '') }, name: `task:${r.taskId}` }],
+  };
 }

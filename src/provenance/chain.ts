@@ -105,58 +105,106 @@ export interface StoredLink {
 }
 
 export interface ChainVerification {
+  /**
+   * Every record verifies and is vouched for: from the store, that also means every record is covered by a
+   * signed tree head that the witness (if any) agrees with, and every stored result matches its record.
+   */
   ok: boolean;
   sessionId: string;
   length: number;
   headHash: string | null;
-  /** The first link that does not verify, and why. */
+  /** The first thing that does not verify, and why (seq: the record where it shows). */
   broken?: { seq: number; reason: string };
+  /** Store verification: the size of the latest signed tree head in the database (0: none). */
+  signedSize?: number;
+  /** Store verification: records after the latest signed tree head, which no signature vouches for yet. */
+  unsigned?: number;
+  /** Store verification: the size of the latest head the witness outside the database holds, if any. */
+  witnessedSize?: number;
+  /** Store verification: the tasks (and their result rows) checked against their records. */
+  tasks?: number;
 }
 
 /**
- * Recomputes a session's chain from its stored links (in seq order) and reports the first broken link:
- * a gap in sequence numbers, a record whose bytes no longer hash to its stored hash, a record whose
- * prev_hash is not its predecessor's hash, or a record whose fields disagree with its row.
+ * Checks a session's stored links one at a time, in seq order, as they are read: a gap in sequence
+ * numbers, a record whose bytes no longer hash to its stored hash, a record whose prev_hash is not its
+ * predecessor's hash, or a record whose fields disagree with its row. Returns each link's parsed record.
  */
-export function verifyChain(
-  sessionId: string,
-  links: Iterable<StoredLink>,
-  expectedHead?: ChainHead | null,
-): ChainVerification {
-  let prev: ChainHead | null = null;
-  let length = 0;
-  const fail = (seq: number, reason: string): ChainVerification => ({
-    ok: false,
-    sessionId,
-    length,
-    headHash: prev?.hash ?? null,
-    broken: { seq, reason },
-  });
-  for (const link of links) {
-    const expectedSeq: number = (prev?.seq ?? 0) + 1;
+export class ChainChecker {
+  private prev: ChainHead | null = null;
+  private count = 0;
+
+  constructor(private readonly sessionId: string) {}
+
+  /** Links checked so far. */
+  get length(): number {
+    return this.count;
+  }
+
+  /** The last good link. */
+  get head(): ChainHead | null {
+    return this.prev;
+  }
+
+  /** The link's record, or what is wrong with the link (the checker then stays where it was). */
+  check(link: StoredLink): { record: ProvenanceRecord } | { broken: { seq: number; reason: string } } {
+    const expectedSeq: number = (this.prev?.seq ?? 0) + 1;
+    const fail = (seq: number, reason: string) => ({ broken: { seq, reason } });
     if (link.seq !== expectedSeq)
       return fail(expectedSeq, `missing record: expected seq ${expectedSeq}, found ${link.seq}`);
     if (sha256Hex(link.recordJson) !== link.hash)
       return fail(link.seq, 'record content does not match its hash');
-    const expectedPrev = prev?.hash ?? GENESIS_HASH;
-    if (link.prevHash !== expectedPrev) return fail(link.seq, 'prev_hash does not match the previous record');
+    if (link.prevHash !== (this.prev?.hash ?? GENESIS_HASH))
+      return fail(link.seq, 'prev_hash does not match the previous record');
     let record: ProvenanceRecord;
     try {
       record = JSON.parse(link.recordJson) as ProvenanceRecord;
     } catch {
       return fail(link.seq, 'record is not valid JSON');
     }
-    if (record.seq !== link.seq || record.prevHash !== link.prevHash || record.sessionId !== sessionId) {
+    if (record.seq !== link.seq || record.prevHash !== link.prevHash || record.sessionId !== this.sessionId)
       return fail(link.seq, 'record fields disagree with the stored row (seq, prev_hash or session)');
-    }
-    prev = { seq: link.seq, hash: link.hash };
-    length++;
+    this.prev = { seq: link.seq, hash: link.hash };
+    this.count++;
+    return { record };
   }
-  if (expectedHead && (prev?.seq !== expectedHead.seq || prev?.hash !== expectedHead.hash)) {
-    return fail(
-      Math.min(prev?.seq ?? 0, expectedHead.seq) + 1,
-      `chain is truncated or diverges from the stored head (seq ${expectedHead.seq})`,
-    );
+
+  /** The stored chain head must be the last link: otherwise the tail was cut off (or the head moved). */
+  checkHead(expected: ChainHead | null): { seq: number; reason: string } | undefined {
+    if (this.prev?.seq === expected?.seq && this.prev?.hash === expected?.hash) return undefined;
+    return {
+      seq: Math.min(this.prev?.seq ?? 0, expected?.seq ?? 0) + 1,
+      reason: expected
+        ? `chain is truncated or diverges from the stored head (seq ${expected.seq})`
+        : `the stored chain head is missing (the chain has ${this.count} records)`,
+    };
   }
-  return { ok: true, sessionId, length, headHash: prev?.hash ?? null };
+}
+
+/**
+ * Recomputes a session's chain from its stored links (in seq order) and reports the first broken link
+ * (see ChainChecker), and, with `expectedHead`, a chain that does not end at the stored head.
+ */
+export function verifyChain(
+  sessionId: string,
+  links: Iterable<StoredLink>,
+  expectedHead?: ChainHead | null,
+): ChainVerification {
+  const checker = new ChainChecker(sessionId);
+  const report = (broken?: { seq: number; reason: string }): ChainVerification => ({
+    ok: !broken,
+    sessionId,
+    length: checker.length,
+    headHash: checker.head?.hash ?? null,
+    ...(broken ? { broken } : {}),
+  });
+  for (const link of links) {
+    const out = checker.check(link);
+    if ('broken' in out) return report(out.broken);
+  }
+  if (expectedHead) {
+    const broken = checker.checkHead(expectedHead);
+    if (broken) return report(broken);
+  }
+  return report();
 }

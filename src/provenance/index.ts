@@ -1,4 +1,11 @@
-export { GENESIS_HASH, chainRecord, canonicalRecordJson, verifyChain, sha256Hex } from './chain.js';
+export {
+  GENESIS_HASH,
+  ChainChecker,
+  chainRecord,
+  canonicalRecordJson,
+  verifyChain,
+  sha256Hex,
+} from './chain.js';
 export type {
   ProvenanceEvent,
   ProvenanceEventType,
@@ -32,13 +39,30 @@ export {
 export type { TreeHead, SignedTreeHead } from './tree-head.js';
 export { TREE_HEAD_KEY_FILE, loadOrCreateTreeHeadKey } from './node-key.js';
 export { checkTreeHeadAgainstChain } from './verify-head.js';
+export { RESULT_RECORD_STATUS, resultRecordProblem } from './result-check.js';
+export { Pacer } from './pacer.js';
+export type { ChainReader, StoredTaskRow } from './reader.js';
+export { scanChain } from './scan.js';
+export type { ChainScan, TaskFacts } from './scan.js';
+export { HeadWitness } from './witness.js';
+export { verifyStoredSession } from './verify-store.js';
+export type { StoredSessionCheck } from './verify-store.js';
+export type { StoredResultRow } from './result-check.js';
 export {
   BUNDLE_FORMAT,
+  INCREMENTAL_BUNDLE_FORMAT,
   STATEMENT_TYPE,
   TASK_RESULT_PREDICATE,
-  exportBundle,
   serializeBundle,
 } from './bundle.js';
-export type { ProvenanceBundle, ProvenanceSource, TaskResultStatement } from './bundle.js';
+export type {
+  AnyProvenanceBundle,
+  BundleBase,
+  IncrementalProvenanceBundle,
+  ProvenanceBundle,
+  TaskResultStatement,
+} from './bundle.js';
+export { bundleText, exportBundle, exportBundleStream } from './export-stream.js';
+export type { BundleStream, BundleSummary, ExportOptions, ExportSource } from './export-stream.js';
 export { verifyBundle, verifyBundleText } from './verify-bundle.js';
 export type { BundleProblem, BundleVerification, VerifyBundleOptions } from './verify-bundle.js';

@@ -111,6 +111,28 @@ describe('Merkle tree properties', () => {
     );
   });
 
+  it('a tree built leaf by leaf has, at every size, the frontier and subtree roots of the trees built whole', () => {
+    fc.assert(
+      fc.property(sizes, fc.nat(), fc.nat(), (n, a, b) => {
+        const data = Array.from({ length: n }, (_, i) => `record ${i}`);
+        const grown = new MerkleTree();
+        const frontier = MerkleFrontier.empty();
+        for (const d of data) {
+          grown.appendLeaf(d);
+          frontier.append(d);
+        }
+        const size = a % (n + 1);
+        const prefix = MerkleFrontier.empty();
+        data.slice(0, size).forEach((d) => prefix.append(d));
+        expect(grown.frontier(size).join('')).toBe(prefix.serialize());
+        expect(grown.root()).toBe(frontier.root());
+        const start = b % (size + 1);
+        expect(grown.rangeRoot(start, size)).toBe(MerkleTree.fromLeaves(data.slice(start, size)).root());
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('inclusion and consistency proofs verify, and fail for any other leaf or any changed proof hash', () => {
     fc.assert(
       fc.property(sizes, fc.nat(), fc.nat(), fc.nat(), (n, a, b, flip) => {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { sha256Hex } from './chain.js';
 
 // RFC 6962 / RFC 9162 Merkle tree hashing. Hashes are lowercase hex strings: on Node 20 hashing to hex is
@@ -42,48 +44,133 @@ function splitPoint(n: number): number {
 }
 
 function isPowerOfTwo(n: number): boolean {
-  return n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+  // The bit test is exact below 2^30 and runs on every range lookup; beyond, the float test.
+  return n > 0 && (n <= 0x40000000 ? (n & (n - 1)) === 0 : 2 ** Math.round(Math.log2(n)) === n);
+}
+
+// The tree keeps its hashes in binary: a 32-byte node per slot of a growing Buffer costs a tenth of the
+// memory of a hex string per node, which keeps a streamed export of a large session small. Hashes come out
+// as latin1 strings and are written into the level: a Buffer per hash would be an ArrayBuffer per hash,
+// and a scan of 100k records would spend its time in the garbage collector.
+const oneShotLatin1 = (
+  nodeCrypto as unknown as { hash?: (alg: string, data: string | Uint8Array, enc: 'latin1') => string }
+).hash;
+const sha256Latin1 = (data: string | Uint8Array): string =>
+  oneShotLatin1
+    ? oneShotLatin1('sha256', data, 'latin1')
+    : createHash('sha256').update(data).digest().toString('latin1');
+const nodeScratch = Buffer.alloc(65, 1);
+function nodeLatin1(left: Uint8Array, right: Uint8Array): string {
+  nodeScratch.set(left, 1);
+  nodeScratch.set(right, 33);
+  return sha256Latin1(nodeScratch);
+}
+
+/** One level of the tree: `count` 32-byte hashes, stored back to back. */
+class HashLevel {
+  private buf = Buffer.allocUnsafe(32 * 64);
+  count = 0;
+
+  /** Appends a hash given as a latin1 (binary) or hex string. */
+  push(hash: string, encoding: 'latin1' | 'hex'): void {
+    if ((this.count + 1) * 32 > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(bigger, 0, 0, this.count * 32);
+      this.buf = bigger;
+    }
+    this.buf.write(hash, this.count * 32, 32, encoding);
+    this.count++;
+  }
+
+  /** A view of hash i. Stays valid: growing copies into a new buffer and never changes a written hash. */
+  at(i: number): Buffer {
+    return this.buf.subarray(i * 32, i * 32 + 32);
+  }
 }
 
 /**
  * A Merkle tree over a list of leaf hashes, kept as levels of complete subtrees so that the hash of any
  * aligned power-of-two range is one lookup: roots, inclusion paths and consistency proofs for any tree size
- * up to the number of leaves cost O(log² n) node hashes at most, after an O(n) build.
+ * up to the number of leaves cost O(log² n) node hashes at most. Leaves can be appended one at a time (one
+ * node hash per leaf, amortised), so a tree is built while its records are read, 64 bytes per leaf.
  */
 export class MerkleTree {
-  private readonly levels: string[][];
+  private readonly levels: HashLevel[] = [new HashLevel()];
 
-  constructor(leafHashes: readonly string[]) {
-    const levels: string[][] = [leafHashes.slice()];
-    for (let below = levels[0]!; below.length > 1;) {
-      const level: string[] = new Array<string>(Math.floor(below.length / 2));
-      for (let i = 0; i < level.length; i++) level[i] = nodeHash(below[2 * i]!, below[2 * i + 1]!);
-      levels.push(level);
-      below = level;
-    }
-    this.levels = levels;
+  constructor(leafHashes: readonly string[] = []) {
+    for (const h of leafHashes) this.appendLeafHash(h);
   }
 
   /** Builds the tree from the leaves' data (each hashed with leafHash). */
   static fromLeaves(leaves: Iterable<string | Uint8Array>): MerkleTree {
-    const hashes: string[] = [];
-    for (const leaf of leaves) hashes.push(leafHash(leaf));
-    return new MerkleTree(hashes);
+    const tree = new MerkleTree();
+    for (const leaf of leaves) tree.appendLeaf(leaf);
+    return tree;
   }
 
   get size(): number {
-    return this.levels[0]!.length;
+    return this.levels[0]!.count;
+  }
+
+  /** Appends the leaf with these bytes (hashed with leafHash). */
+  appendLeaf(data: string | Uint8Array): void {
+    if (typeof data === 'string') return this.push(sha256Latin1(`\u0000${data}`), 'latin1');
+    const buf = Buffer.allocUnsafe(data.length + 1);
+    buf[0] = 0;
+    buf.set(data, 1);
+    this.push(sha256Latin1(buf), 'latin1');
+  }
+
+  /** Appends a leaf by its leaf hash (hex). */
+  appendLeafHash(hash: string): void {
+    if (!isHashHex(hash)) throw new TypeError('a leaf hash is a 64-character lowercase hex SHA-256 digest');
+    this.push(hash, 'hex');
+  }
+
+  private push(leaf: string, encoding: 'latin1' | 'hex'): void {
+    this.levels[0]!.push(leaf, encoding);
+    // Each level whose count became even completes a node of the level above.
+    for (let k = 0; this.levels[k]!.count % 2 === 0; k++) {
+      const level = this.levels[k]!;
+      const node = nodeLatin1(level.at(level.count - 2), level.at(level.count - 1));
+      (this.levels[k + 1] ??= new HashLevel()).push(node, 'latin1');
+    }
   }
 
   leaf(index: number): string {
     this.checkSize(index + 1);
-    return this.levels[0]![index]!;
+    return this.levels[0]!.at(index).toString('hex');
   }
 
   /** MTH(D[0:size]). */
   root(size = this.size): string {
     this.checkSize(size);
-    return this.range(0, size);
+    return this.range(0, size).toString('hex');
+  }
+
+  /** MTH(D[start:end]): the root of the leaves start..end-1. */
+  rangeRoot(start: number, end: number): string {
+    this.checkSize(end);
+    if (!Number.isInteger(start) || start < 0 || start > end)
+      throw new RangeError(`leaf range ${start}..${end} is not inside the tree`);
+    return this.range(start, end).toString('hex');
+  }
+
+  /**
+   * The roots of the complete subtrees that the tree of `size` leaves decomposes into, largest first (one
+   * per set bit of size): with them and the leaves after `size`, anyone can compute the roots of the larger
+   * trees without the first `size` leaves.
+   */
+  frontier(size = this.size): string[] {
+    this.checkSize(size);
+    const out: string[] = [];
+    let start = 0;
+    for (let bit = 2 ** Math.floor(Math.log2(Math.max(size, 1))); bit >= 1; bit /= 2) {
+      if (Math.floor(size / bit) % 2 === 0) continue;
+      out.push(this.range(start, start + bit).toString('hex'));
+      start += bit;
+    }
+    return out;
   }
 
   /** PATH(index, D[0:size]) of RFC 6962 §2.1.1: the audit path of leaf `index` in the tree of `size` leaves. */
@@ -112,12 +199,12 @@ export class MerkleTree {
   }
 
   /** MTH(D[start:end]); complete aligned subtrees come straight from the levels. */
-  private range(start: number, end: number): string {
+  private range(start: number, end: number): Buffer {
     const n = end - start;
-    if (n === 0) return EMPTY_ROOT;
-    if (isPowerOfTwo(n) && start % n === 0) return this.levels[Math.log2(n)]![start / n]!;
+    if (n === 0) return Buffer.from(EMPTY_ROOT, 'hex');
+    if (isPowerOfTwo(n) && start % n === 0) return this.levels[Math.log2(n)]!.at(start / n);
     const k = splitPoint(n);
-    return nodeHash(this.range(start, start + k), this.range(start + k, end));
+    return Buffer.from(nodeLatin1(this.range(start, start + k), this.range(start + k, end)), 'latin1');
   }
 
   private path(m: number, start: number, end: number, out: string[]): void {
@@ -126,26 +213,26 @@ export class MerkleTree {
     const k = splitPoint(n);
     if (m < k) {
       this.path(m, start, start + k, out);
-      out.push(this.range(start + k, end));
+      out.push(this.range(start + k, end).toString('hex'));
     } else {
       this.path(m - k, start + k, end, out);
-      out.push(this.range(start, start + k));
+      out.push(this.range(start, start + k).toString('hex'));
     }
   }
 
   private subproof(m: number, start: number, end: number, complete: boolean, out: string[]): void {
     const n = end - start;
     if (m === n) {
-      if (!complete) out.push(this.range(start, end));
+      if (!complete) out.push(this.range(start, end).toString('hex'));
       return;
     }
     const k = splitPoint(n);
     if (m <= k) {
       this.subproof(m, start, start + k, complete, out);
-      out.push(this.range(start + k, end));
+      out.push(this.range(start + k, end).toString('hex'));
     } else {
       this.subproof(m - k, start + k, end, false, out);
-      out.push(this.range(start, start + k));
+      out.push(this.range(start, start + k).toString('hex'));
     }
   }
 }

@@ -4,12 +4,14 @@ import { canonicalJson } from '../core/index.js';
 import { GENESIS_HASH, sha256Hex, type ProvenanceRecord } from './chain.js';
 import {
   BUNDLE_FORMAT,
+  INCREMENTAL_BUNDLE_FORMAT,
   STATEMENT_TYPE,
   TASK_RESULT_PREDICATE,
   serializeBundle,
-  type ProvenanceBundle,
+  type AnyProvenanceBundle,
 } from './bundle.js';
-import { MerkleTree, leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
+import { MerkleFrontier } from './frontier.js';
+import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 import { publicKeyId, verifyTreeHeadSignature, type SignedTreeHead } from './tree-head.js';
 
 /** One thing wrong with a bundle: where (a JSON path with the record seq or task), what, and its error code. */
@@ -27,6 +29,10 @@ export interface BundleVerification {
   rootHash?: string;
   keyId?: string;
   statements?: number;
+  /** An incremental bundle: the tree size it continues from (its records are since+1..treeSize). */
+  since?: number;
+  /** With a previous bundle: it verified, and this bundle extends it. */
+  extendsPrevious?: boolean;
 }
 
 export interface VerifyBundleOptions {
@@ -72,57 +78,106 @@ const statementSchema = z.strictObject({
     }),
   }),
 });
-const bundleSchema = z.strictObject({
-  format: z.literal(BUNDLE_FORMAT),
+const members = {
   session: z.strictObject({ id: z.string(), name: z.string(), tenant: z.string() }),
   publicKey: z.strictObject({ algorithm: z.literal('Ed25519'), keyId: hex64, pem: z.string() }),
   treeHead: treeHeadSchema,
   previousHead: z.strictObject({ treeHead: treeHeadSchema, consistencyProof: z.array(hex64) }).optional(),
   records: z.array(recordSchema),
   statements: z.array(statementSchema),
-});
+};
+const bundleSchema = z.discriminatedUnion('format', [
+  z.strictObject({ format: z.literal(BUNDLE_FORMAT), ...members }),
+  z.strictObject({
+    format: z.literal(INCREMENTAL_BUNDLE_FORMAT),
+    ...members,
+    since: z.strictObject({
+      treeSize: z.number().int().positive(),
+      rootHash: hex64,
+      frontier: z.array(hex64),
+      lastRecordHash: hex64,
+      consistencyProof: z.array(hex64),
+    }),
+  }),
+]);
 
 const MAX_PROBLEMS = 50;
 
-/** Verifies a bundle file's text offline: JSON, canonical form, and everything verifyBundle checks. */
-export function verifyBundleText(text: string, options: VerifyBundleOptions = {}): BundleVerification {
-  let value: unknown;
+/**
+ * Verifies a bundle file's text offline: JSON, canonical form, and everything verifyBundle checks. With
+ * `previous` (the text of the session's earlier bundle), also that the earlier bundle verifies and that
+ * this one extends it: for an incremental bundle, that its records continue exactly where the earlier one
+ * ends, so that together they are the session's records 1..treeHead.treeSize.
+ */
+export function verifyBundleText(
+  text: string,
+  options: VerifyBundleOptions & { previous?: string } = {},
+): BundleVerification {
+  const { previous, ...rest } = options;
+  const own = parseCanonical(text);
+  if ('problems' in own) return own;
+  if (previous === undefined) return checkCanonical(text, verifyBundle(own.value, rest), own.value);
+  const prev = parseCanonical(previous);
+  const prevResult =
+    'problems' in prev ? prev : checkCanonical(previous, verifyBundle(prev.value, rest), prev.value);
+  const result = verifyBundle(own.value, {
+    ...rest,
+    ...(prevResult.ok ? { previous: prev as { value: unknown } } : {}),
+  });
+  if (!prevResult.ok) {
+    const first = prevResult.problems[0]!;
+    result.problems.unshift({
+      code: first.code,
+      where: 'previous',
+      message: `the previous bundle does not verify (${prevResult.problems.length} problem${prevResult.problems.length === 1 ? '' : 's'}; first: ${first.where}: ${first.message})`,
+    });
+    result.ok = false;
+  }
+  return checkCanonical(text, result, own.value);
+}
+
+function parseCanonical(text: string): { value: unknown } | BundleVerification {
   try {
-    value = JSON.parse(text);
+    return { value: JSON.parse(text) as unknown };
   } catch (cause) {
     return invalid('bundle', `not valid JSON: ${(cause as Error).message}`);
   }
-  const result = verifyBundle(value, options);
+}
+
+/** Semantics hold; also refuse any other spelling of the same values, so every byte of the file counts. */
+function checkCanonical(text: string, result: BundleVerification, value: unknown): BundleVerification {
   if (result.problems.length > 0) return result;
-  // Semantics hold; also refuse any other spelling of the same values, so every byte of the file counts.
   const canonical = serializeBundle(value);
-  if (canonical !== text) {
-    let i = 0;
-    while (i < text.length && text[i] === canonical[i]) i++;
-    const line = text.slice(0, i).split('\n').length;
-    return {
-      ...result,
-      ok: false,
-      problems: [
-        {
-          code: 'BUNDLE_INVALID',
-          where: `byte ${i} (line ${line})`,
-          message:
-            'bundle is not in canonical form (sorted keys, 2-space indent, final newline): it was edited',
-        },
-      ],
-    };
-  }
-  return result;
+  if (canonical === text) return result;
+  let i = 0;
+  while (i < text.length && text[i] === canonical[i]) i++;
+  const line = text.slice(0, i).split('\n').length;
+  return {
+    ...result,
+    ok: false,
+    problems: [
+      {
+        code: 'BUNDLE_INVALID',
+        where: `byte ${i} (line ${line})`,
+        message:
+          'bundle is not in canonical form (sorted keys, 2-space indent, final newline): it was edited',
+      },
+    ],
+  };
 }
 
 /**
  * Verifies a parsed bundle with no database: its shape; the public key and its id; the tree head's
  * signature; every record (session, seq, prev_hash chain, canonical form); the Merkle root over the
- * records; the previous head and the consistency proof to it; and one statement per succeeded task
- * with its subject digest, its fields and its inclusion proof. Lists every problem found.
+ * records (for an incremental bundle: over the frontier it starts from and its records); the previous
+ * head and the consistency proofs; and one statement per succeeded task with its subject digest, its
+ * fields and its inclusion proof. With `previous` (a parsed bundle that verified), also that this bundle
+ * extends it. Lists every problem found.
  */
-export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}): BundleVerification {
+export function verifyBundle(
+  value: unknown,
+  options: VerifyBundleOptions & { previous?: { value: unknown } } = {},
+): BundleVerification {
   const parsed = bundleSchema.safeParse(value);
   if (!parsed.success) {
     return {
@@ -134,7 +189,11 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
       })),
     };
   }
-  const b = parsed.data as unknown as ProvenanceBundle;
+  // The checks below read the value itself, not zod's copy of it: zod rebuilds objects by assignment, which
+  // turns a "__proto__" member into a prototype and so drops it, and every hash must cover what is there.
+  const b = value as AnyProvenanceBundle;
+  const base = b.format === INCREMENTAL_BUNDLE_FORMAT ? b.since : undefined;
+  const from = base?.treeSize ?? 0;
   const problems: BundleProblem[] = [];
   const add = (code: BundleProblem['code'], where: string, message: string) => {
     if (problems.length < MAX_PROBLEMS) problems.push({ code, where, message });
@@ -145,6 +204,7 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
     rootHash: b.treeHead.rootHash,
     keyId: b.publicKey.keyId,
     statements: b.statements.length,
+    ...(base ? { since: from } : {}),
   };
 
   // The key, and the signatures made with it.
@@ -176,58 +236,84 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
   };
   checkHead(b.treeHead, 'treeHead');
 
-  // Records: one chain, in order, each exactly its canonical bytes.
+  // Where an incremental bundle starts: a tree of `from` leaves, given by its frontier.
   const head = b.treeHead;
-  if (b.records.length !== head.treeSize)
+  let tree = MerkleFrontier.empty();
+  if (base) {
+    const frontier =
+      base.treeSize <= head.treeSize ? MerkleFrontier.parse(from, base.frontier.join('')) : undefined;
+    if (base.treeSize > head.treeSize)
+      add('BUNDLE_INVALID', 'since.treeSize', `is beyond the tree head (size ${head.treeSize})`);
+    else if (!frontier)
+      add('BUNDLE_INVALID', 'since.frontier', `is not the frontier of a tree of size ${from}`);
+    else if (frontier.root() !== base.rootHash)
+      add('PROVENANCE_BAD_PROOF', 'since.frontier', `does not lead to since.rootHash`);
+    else tree = frontier;
+    if (base.treeSize <= head.treeSize) {
+      const c = verifyConsistency(from, head.treeSize, base.rootHash, head.rootHash, base.consistencyProof);
+      if (!c.ok) add('PROVENANCE_BAD_PROOF', 'since.consistencyProof', c.reason);
+    }
+  }
+
+  // Records: one chain, in order, each exactly its canonical bytes.
+  if (b.records.length !== head.treeSize - from)
     add(
       'PROVENANCE_BAD_PROOF',
       'records',
-      `has ${b.records.length} records but the signed tree head covers ${head.treeSize}: records were ${b.records.length < head.treeSize ? 'removed' : 'added'}`,
+      `has ${b.records.length} records but the signed tree head covers ${base ? `${head.treeSize - from} after size ${from}` : head.treeSize}: records were ${b.records.length < head.treeSize - from ? 'removed' : 'added'}`,
     );
-  const leaves: string[] = [];
-  let prevHash = GENESIS_HASH;
+  let prevHash = base?.lastRecordHash ?? GENESIS_HASH;
   const submitted = new Map<string, string>();
+  const prev = options.previous?.value as AnyProvenanceBundle | undefined;
+  for (const r of prev?.records ?? [])
+    if (r.type === 'task.submitted' && typeof r.taskId === 'string')
+      submitted.set(r.taskId, String(r.data?.['inputDigest']));
   b.records.forEach((r: ProvenanceRecord, i) => {
-    const where = `records[${i}] (seq ${i + 1})`;
+    const seq = from + i + 1;
+    const where = `records[${i}] (seq ${seq})`;
     const bytes = canonicalJson(r);
-    leaves.push(leafHash(bytes));
-    if (r.seq !== i + 1)
-      add('BUNDLE_INVALID', where, `has seq ${r.seq}: records are missing or out of order`);
+    tree.append(bytes);
+    if (r.seq !== seq) add('BUNDLE_INVALID', where, `has seq ${r.seq}: records are missing or out of order`);
     if (r.sessionId !== b.session.id) add('BUNDLE_INVALID', where, 'belongs to another session');
     if (r.prevHash !== prevHash)
       add(
         'BUNDLE_INVALID',
         where,
-        'prevHash is not the hash of the record before it: the chain is broken here',
+        i === 0 && base
+          ? 'prevHash is not since.lastRecordHash: the bundle does not continue the chain where its base ends'
+          : 'prevHash is not the hash of the record before it: the chain is broken here',
       );
     prevHash = sha256Hex(bytes);
     if (r.type === 'task.submitted' && typeof r.taskId === 'string')
       submitted.set(r.taskId, String(r.data?.['inputDigest']));
   });
   const first = b.records[0];
-  if (first) {
+  if (first && !base) {
     const d = first.data ?? {};
     if (first.type !== 'session.created' || d['name'] !== b.session.name || d['tenant'] !== b.session.tenant)
       add('BUNDLE_INVALID', 'session', 'does not match the session.created record (seq 1)');
   }
-  const tree = new MerkleTree(leaves);
-  if (b.records.length === head.treeSize && tree.root() !== head.rootHash)
+  if (
+    b.records.length === head.treeSize - from &&
+    tree.size === head.treeSize &&
+    tree.root() !== head.rootHash
+  )
     add(
       'PROVENANCE_BAD_PROOF',
       'treeHead.rootHash',
-      'is not the Merkle root of the records: a record was changed, added, removed or reordered',
+      `is not the Merkle root of the ${base ? 'base and the ' : ''}records: a record was changed, added, removed or reordered`,
     );
 
   // The head signed at commit time, and the proof that the exported tree extends it.
   if (b.previousHead) {
-    const prev = b.previousHead.treeHead;
-    checkHead(prev, 'previousHead.treeHead');
-    if (prev.timestamp > head.timestamp)
+    const p = b.previousHead.treeHead;
+    checkHead(p, 'previousHead.treeHead');
+    if (p.timestamp > head.timestamp)
       add('BUNDLE_INVALID', 'previousHead.treeHead.timestamp', 'is later than the tree head');
     const c = verifyConsistency(
-      prev.treeSize,
+      p.treeSize,
       head.treeSize,
-      prev.rootHash,
+      p.rootHash,
       head.rootHash,
       b.previousHead.consistencyProof,
     );
@@ -245,7 +331,7 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
   b.statements.forEach((s, i) => {
     const p = s.predicate;
     const where = `statements[${i}] (task ${p.taskId})`;
-    const r = b.records[p.recordSeq - 1];
+    const r = p.recordSeq > from ? b.records[p.recordSeq - from - 1] : undefined;
     if (succeeded[i] && succeeded[i] !== r)
       add(
         'BUNDLE_INVALID',
@@ -256,6 +342,8 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
       add('BUNDLE_INVALID', where, `recordSeq ${p.recordSeq} is not a task.succeeded record`);
       return;
     }
+    // An incremental bundle may not hold a task's task.submitted record: it is then in an earlier bundle.
+    const inputDigest = submitted.get(String(r.taskId));
     const expect: [string, unknown, unknown][] = [
       ['subject[0].name', s.subject[0].name, `task:${r.taskId}`],
       ['subject[0].digest.sha256', s.subject[0].digest.sha256, r.data?.['outputDigest']],
@@ -264,7 +352,9 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
       ['predicate.agent', p.agent, r.agent],
       ['predicate.attempt', p.attempt, r.attempt],
       ['predicate.finishedAt', p.finishedAt, r.at],
-      ['predicate.inputDigest', p.inputDigest, submitted.get(String(r.taskId))],
+      ...(inputDigest !== undefined || !base
+        ? [['predicate.inputDigest', p.inputDigest, inputDigest] as [string, unknown, unknown]]
+        : []),
     ];
     for (const [field, got, want] of expect)
       if (got !== want) add('BUNDLE_INVALID', `${where}.${field}`, `does not match record seq ${r.seq}`);
@@ -285,7 +375,62 @@ export function verifyBundle(value: unknown, options: VerifyBundleOptions = {}):
     if (!check.ok) add('PROVENANCE_BAD_PROOF', `${where}.predicate.inclusionProof`, check.reason);
   });
 
-  return { ok: problems.length === 0, problems, ...summary };
+  if (prev) extendsPrevious(b, prev, add);
+  return {
+    ok: problems.length === 0,
+    problems,
+    ...summary,
+    ...(prev ? { extendsPrevious: problems.length === 0 } : {}),
+  };
+}
+
+/**
+ * This bundle continues `prev` (which verified): same session and key, and the tree `prev` signed is the
+ * first part of this one. For an incremental bundle its base is exactly prev's signed head and last record;
+ * for a full bundle the records it holds give prev's root at prev's size.
+ */
+function extendsPrevious(
+  b: AnyProvenanceBundle,
+  prev: AnyProvenanceBundle,
+  add: (code: BundleProblem['code'], where: string, message: string) => void,
+): void {
+  const ph = prev.treeHead;
+  if (prev.session.id !== b.session.id)
+    return add('BUNDLE_INVALID', 'previous', 'is a bundle of another session');
+  if (prev.publicKey.keyId !== b.publicKey.keyId)
+    return add('PROVENANCE_BAD_SIGNATURE', 'previous', 'is signed by another key');
+  if (ph.treeSize > b.treeHead.treeSize)
+    return add('BUNDLE_INVALID', 'previous', `is larger (size ${ph.treeSize}) than this bundle's tree`);
+  if (b.format === INCREMENTAL_BUNDLE_FORMAT) {
+    if (b.since.treeSize !== ph.treeSize || b.since.rootHash !== ph.rootHash)
+      return add(
+        'PROVENANCE_BAD_PROOF',
+        'since',
+        `does not start where the previous bundle ends (its signed head: size ${ph.treeSize}, root ${ph.rootHash}): export again with --since ${ph.treeSize}`,
+      );
+    const last = prev.records.at(-1);
+    const lastHash = last
+      ? sha256Hex(canonicalJson(last))
+      : prev.format === INCREMENTAL_BUNDLE_FORMAT
+        ? prev.since.lastRecordHash
+        : GENESIS_HASH;
+    if (b.since.lastRecordHash !== lastHash)
+      add(
+        'PROVENANCE_BAD_PROOF',
+        'since.lastRecordHash',
+        "is not the hash of the previous bundle's last record",
+      );
+    return;
+  }
+  // A full bundle holds every record: the first ph.treeSize of them must be the tree prev signed.
+  const tree = MerkleFrontier.empty();
+  for (const r of b.records.slice(0, ph.treeSize)) tree.append(canonicalJson(r));
+  if (tree.size !== ph.treeSize || tree.root() !== ph.rootHash)
+    add(
+      'PROVENANCE_BAD_PROOF',
+      'records',
+      `records 1..${ph.treeSize} are not the tree the previous bundle signed`,
+    );
 }
 
 function invalid(where: string, message: string): BundleVerification {

@@ -1,4 +1,4 @@
-export { openSqliteStore, SqliteStore } from './sqlite/sqlite-store.js';
+export { openSqliteStore, SqliteStore, TREE_HEAD_WITNESS_DIR } from './sqlite/sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
 export { migrateToLatest } from './migrations/index.js';
 export type { Database } from './schema.js';

@@ -56,6 +56,8 @@ export interface ResultsTable {
   usage: string | null;
   output_digest: string | null;
   finished_at: number;
+  /** seq of the provenance record that commits to this row (migration 0005). */
+  record_seq: number | null;
 }
 
 export interface DeadLettersTable {

@@ -9,7 +9,7 @@ import type {
   TaskResult,
   TaskState,
 } from '../core/index.js';
-import type { ChainVerification, SignedTreeHead, StoredLink } from '../provenance/index.js';
+import type { ChainReader, ChainVerification, SignedTreeHead, StoredLink } from '../provenance/index.js';
 
 /** A new task, validated and resolved to one agent version by the caller. */
 export interface NewTask {
@@ -238,7 +238,15 @@ export interface Store {
 
   getTask(taskId: string): Promise<Task | undefined>;
   listTasks(filter: TaskFilter): Promise<Task[]>;
+  /**
+   * The task's result, checked against the provenance record that commits to it (status, output digest,
+   * output bytes): throws PROVENANCE_RESULT_MISMATCH rather than serve a result changed outside Warden.
+   */
   getResult(taskId: string): Promise<TaskResult | undefined>;
+  /**
+   * Results of several tasks, each checked like getResult; a row that does not match its record comes back
+   * as a failed result whose error is PROVENANCE_RESULT_MISMATCH, so one bad row does not fail the batch.
+   */
   getResults(taskIds: readonly string[]): Promise<TaskResult[]>;
   /** Queued plus running tasks per agent version (what a version still has to finish). */
   inFlightByAgent(): Promise<Map<string, number>>;
@@ -296,8 +304,16 @@ export interface Store {
   agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]>;
 
   readChain(sessionId: string): Promise<StoredLink[]>;
-  /** Verifies the chain and, when the session has one, its latest signed Merkle tree head against the records. */
+  /**
+   * Verifies a session end to end (see verifyStoredSession): the chain, its latest signed tree head, the
+   * witness outside the database, and every task's result row against its records. Reads a snapshot in
+   * pages and gives way to the event loop between them.
+   */
   verifyChain(sessionId: string): Promise<ChainVerification>;
+  /** A consistent read-only view for verifying and exporting; close it when done. */
+  openChainReader(): Promise<ChainReader>;
+  /** The latest head of every session that the witness outside the database holds (none without one). */
+  witnessedHeads(): Promise<SignedTreeHead[]>;
   /** The session's latest signed tree head: signed after commits, at most once per sign interval. */
   latestTreeHead(sessionId: string): Promise<SignedTreeHead | undefined>;
   /** Signs the session's tree at its current chain head now, stores it and returns it (undefined: no records). */

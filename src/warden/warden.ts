@@ -26,9 +26,12 @@ import {
 } from '../core/index.js';
 import {
   exportBundle,
+  exportBundleStream,
   sha256Hex,
+  type AnyProvenanceBundle,
+  type BundleStream,
   type ChainVerification,
-  type ProvenanceBundle,
+  type SignedTreeHead,
 } from '../provenance/index.js';
 import {
   RuntimeRegistry,
@@ -444,6 +447,8 @@ export class Warden {
   /**
    * Waits for the task's terminal result (from any process). Undefined if timeoutMs passes first, or if
    * close() ends the wait (after running tasks had their grace period). The wait keeps the process alive.
+   * A stored result that does not match the provenance record that commits to it is never returned: it
+   * throws PROVENANCE_RESULT_MISMATCH.
    * `task` is a receipt from `submit` (its output type carries over) or a task id (type the output with
    * `warden.result<MyOutput>(id)`). The output is not checked against `O`: it is what the agent returned.
    */
@@ -462,7 +467,13 @@ export class Warden {
       const stored = await this.store.getResult(taskId);
       if (stored) return stored;
     }
-    return this.scheduler.waitForResult(taskId, options.timeoutMs);
+    const result = await this.scheduler.waitForResult(taskId, options.timeoutMs);
+    // Results another process committed come from a batch read, which marks a mismatch instead of throwing.
+    if (result?.error?.code === 'PROVENANCE_RESULT_MISMATCH')
+      throw new WardenError('PROVENANCE_RESULT_MISMATCH', result.error.message, {
+        ...(result.error.details ? { details: result.error.details } : {}),
+      });
+    return result;
   }
 
   async getTask(taskId: string): Promise<Task> {
@@ -509,20 +520,60 @@ export class Warden {
       this.store.purgeDeadLetters(taskIds, Date.now(), options.tenant),
   };
 
-  /** Recomputes a session's provenance chain and reports the first broken link. */
+  /**
+   * Verifies a session's provenance end to end: the chain, its signed tree head, the witness outside the
+   * database, and every task's result against its records. `ok` only when every record is vouched for;
+   * `broken` names the first record where something was changed, `unsigned` counts records after the last
+   * signed head. A session that is gone from the database but known to the witness (by id) is broken.
+   */
   async verify(session: string): Promise<ChainVerification> {
-    return this.store.verifyChain((await this.getSession(session)).id);
+    const found = await this.getSession(session).catch(async (e: unknown) => {
+      const witnessed = (await this.store.witnessedHeads()).find((h) => h.sessionId === session);
+      if (witnessed) return undefined;
+      throw e;
+    });
+    return found
+      ? this.store.verifyChain(found.id)
+      : wipedSession(session, await this.store.witnessedHeads());
+  }
+
+  /** verify() for every session in the database, and for every session the witness knows that is not. */
+  async verifyAll(): Promise<(ChainVerification & { session: string })[]> {
+    const sessions = await this.store.listSessions();
+    const out: (ChainVerification & { session: string })[] = [];
+    for (const s of sessions) out.push({ session: s.name, ...(await this.store.verifyChain(s.id)) });
+    const known = new Set(sessions.map((s) => s.id));
+    const witnessed = await this.store.witnessedHeads();
+    for (const h of witnessed)
+      if (!known.has(h.sessionId))
+        out.push({ session: h.sessionId, ...wipedSession(h.sessionId, witnessed) });
+    return out;
   }
 
   /**
    * Exports a session's provenance as a self-contained bundle: its records, a tree head signed now, the
    * node's public key and one in-toto statement per succeeded task. Write it with serializeBundle and check
-   * it offline with verifyBundleText or `warden verify <bundle>`.
+   * it offline with verifyBundleText or `warden verify <bundle>`. Holds the whole bundle in memory: for a
+   * large session, stream it with exportProvenanceStream. `since` (an earlier export's treeHead.treeSize)
+   * makes an incremental bundle of the records after it.
    * @example
    * writeFileSync('bundle.json', serializeBundle(await warden.exportProvenance('default')));
    */
-  async exportProvenance(session: string): Promise<ProvenanceBundle> {
-    return exportBundle(this.store, await this.getSession(session));
+  async exportProvenance(session: string, options: { since?: number } = {}): Promise<AnyProvenanceBundle> {
+    return exportBundle(this.store, await this.getSession(session), options);
+  }
+
+  /**
+   * Exports a session's provenance as a stream of the bundle's canonical text, with bounded memory and
+   * without holding up the event loop (it pauses every few milliseconds of work): the records are verified
+   * on a snapshot first, then read again as the chunks are consumed. `summary` is known at once.
+   * @example
+   * const bundle = await warden.exportProvenanceStream('default', { since: 1200 });
+   * await pipeline(Readable.from(bundle.chunks()), createWriteStream('bundle-2.json'));
+   */
+  async exportProvenanceStream(session: string, options: { since?: number } = {}): Promise<BundleStream> {
+    this.assertOpen();
+    return exportBundleStream(this.store, await this.getSession(session), options);
   }
 
   async close(): Promise<void> {
@@ -536,6 +587,24 @@ export class Warden {
   private assertOpen(): void {
     if (this.closed) throw new WardenError('CLOSED', 'This Warden instance is closed');
   }
+}
+
+/** The report for a session the witness knows but the database no longer has. */
+function wipedSession(sessionId: string, witnessed: readonly SignedTreeHead[]): ChainVerification {
+  const h = witnessed.find((w) => w.sessionId === sessionId)!;
+  return {
+    ok: false,
+    sessionId,
+    length: 0,
+    headHash: null,
+    broken: {
+      seq: 1,
+      reason: `the session is gone from the database, but the witness holds its signed tree head of size ${h.treeSize} (signed ${new Date(h.timestamp).toISOString()}): it was wiped`,
+    },
+    signedSize: 0,
+    unsigned: 0,
+    witnessedSize: h.treeSize,
+  };
 }
 
 /** Reads and validates an agent.yaml; relative paths in it resolve against its directory. */

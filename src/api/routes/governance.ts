@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { serializeBundle } from '../../provenance/index.js';
+import { Readable } from 'node:stream';
 import { sessionOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
@@ -151,28 +151,40 @@ export function governanceRoutes(
     },
   );
 
-  app.post<{ Body: { session: string } }>(
+  app.post<{ Body: { session: string; since?: number } }>(
     '/artifacts/export',
     {
       onRequest: viewer,
       schema: {
         operationId: 'exportProvenance',
         tags: ['provenance'],
-        summary: "Export a session's provenance bundle (verify it offline with `warden verify bundle.json`)",
+        summary:
+          "Export a session's provenance bundle, streamed (verify it offline with `warden verify bundle.json`); with `since`, only the records after that tree size (an earlier export's X-Warden-Tree-Size), as an incremental bundle",
         body: {
           type: 'object',
           required: ['session'],
           additionalProperties: false,
-          properties: { session: { type: 'string', minLength: 1, maxLength: 200 } },
+          properties: {
+            session: { type: 'string', minLength: 1, maxLength: 200 },
+            since: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          },
         },
         response: errorResponses,
       },
     },
     async (request, reply) => {
       const session = await sessionOf(warden, request, request.body.session);
-      const bundle = await warden.exportProvenance(session.id);
-      // The bundle's canonical text: verification rejects any other serialisation of it.
-      return reply.header('content-type', 'application/json; charset=utf-8').send(serializeBundle(bundle));
+      // Verified on a snapshot before the first byte (errors are still plain JSON errors), then streamed.
+      const bundle = await warden.exportProvenanceStream(session.id, { since: request.body.since ?? 0 });
+      const s = bundle.summary;
+      // However the response ends (sent, client gone), the snapshot ends with it.
+      reply.raw.on('close', () => bundle.close());
+      return reply
+        .header('content-type', 'application/json; charset=utf-8')
+        .header('x-warden-tree-size', String(s.treeSize))
+        .header('x-warden-since', String(s.since))
+        .header('x-warden-records', String(s.records))
+        .send(Readable.from(bundle.chunks(), { objectMode: false }));
     },
   );
 }

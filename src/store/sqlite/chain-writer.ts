@@ -7,6 +7,9 @@ import {
   type TreeState,
 } from '../../provenance/index.js';
 
+/** Told the seq an event was appended at, still inside the transaction (e.g. to write a row that names it). */
+export type OnAppended = (seq: number) => void;
+
 /**
  * Collects a transaction's provenance events per session and appends them to each session's chain
  * when the transaction body is done: one head read and one head write per session per batch.
@@ -17,7 +20,7 @@ import {
  * code digest (`data.agentDigest`), so a record says which code ran, not only which name.
  */
 export class ChainWriter {
-  private readonly pending = new Map<string, ProvenanceEvent[]>();
+  private readonly pending = new Map<string, [ProvenanceEvent, OnAppended | undefined][]>();
   private grown: [string, TreeState][] = [];
 
   constructor(
@@ -28,21 +31,22 @@ export class ChainWriter {
     private readonly agentDigest?: (agentKey: string) => string | null,
   ) {}
 
-  add(sessionId: string, event: ProvenanceEvent): void {
+  add(sessionId: string, event: ProvenanceEvent, onAppended?: OnAppended): void {
     const digest = event.agent && this.agentDigest?.(event.agent);
     if (digest) event = { ...event, data: { ...event.data, agentDigest: digest } };
     const list = this.pending.get(sessionId);
-    if (list) list.push(event);
-    else this.pending.set(sessionId, [event]);
+    if (list) list.push([event, onAppended]);
+    else this.pending.set(sessionId, [[event, onAppended]]);
   }
 
   flush(): void {
     for (const [sessionId, events] of this.pending) {
       let head = (this.getHead.get(sessionId) as ChainHead | undefined) ?? null;
       const tree = this.trees?.at(sessionId, head);
-      for (const event of events) {
+      for (const [event, onAppended] of events) {
         const link = chainRecord(sessionId, head, event);
         this.insertLink.run(sessionId, link.record.seq, link.record.prevHash, link.hash, link.recordJson);
+        onAppended?.(link.record.seq);
         tree?.frontier.append(link.recordJson);
         head = { seq: link.record.seq, hash: link.hash };
       }

@@ -18,17 +18,19 @@ import {
   type TaskState,
 } from '../../core/index.js';
 import {
+  HeadWitness,
+  Pacer,
   TreeHeadKey,
-  checkTreeHeadAgainstChain,
   loadOrCreateTreeHeadKey,
-  verifyChain,
+  verifyStoredSession,
+  type ChainReader,
   type ChainVerification,
   type SignedTreeHead,
   type StoredLink,
 } from '../../provenance/index.js';
 import type { Database } from '../schema.js';
 import { migrateToLatest } from '../migrations/index.js';
-import { rowToAgent, rowToDeadLetter, rowToResult, rowToSession, rowToTask } from '../rows.js';
+import { rowToAgent, rowToDeadLetter, rowToSession, rowToTask } from '../rows.js';
 import type {
   AgentRecord,
   AgentRunStat,
@@ -55,6 +57,8 @@ import type {
   TraceSummary,
 } from '../store.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
+import { SqliteChainReader } from './chain-reader.js';
+import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from './checked-results.js';
 import { ChainWriter } from './chain-writer.js';
 import { SqliteTreeHeads } from './tree-heads.js';
 import {
@@ -86,6 +90,12 @@ export interface SqliteStoreOptions {
   treeHeadKey?: TreeHeadKey;
   /** At most one tree-head signature per session per this many ms; 0 signs after every commit. @default 1000 */
   signIntervalMs?: number;
+  /**
+   * Directory where the latest signed head of every session is also kept, outside the database, for
+   * verification to detect a deleted head, a wiped chain or a database put back to an older copy; false
+   * for none. @default `keys/tree-heads` next to the database; none for ':memory:'
+   */
+  witnessDir?: string | false;
 }
 
 type TaskRow = Database['tasks'] & { cancel_requested: number };
@@ -128,9 +138,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
       ownerOnly(options.path);
     }
     db = new BetterSqlite3(options.path);
+    // First, so that everything below (switching a new file to WAL, the migrations) waits for a
+    // concurrent opener instead of failing with SQLITE_BUSY.
+    db.pragma('busy_timeout = 10000');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma('busy_timeout = 10000');
     db.pragma('temp_store = MEMORY');
     db.pragma('cache_size = -65536');
     // A background thread checkpoints (see BackgroundCheckpointer); this is only the backstop that
@@ -144,18 +156,31 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     );
   }
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) });
-  await migrateToLatest(kysely as Kysely<unknown>);
+  try {
+    await migrateToLatest(kysely as Kysely<unknown>);
+  } catch (cause) {
+    await kysely.destroy();
+    throw cause;
+  }
   const checkpointer = options.path === ':memory:' ? undefined : new BackgroundCheckpointer(options.path);
   const treeHeadKey =
     options.treeHeadKey ??
     (options.path === ':memory:'
       ? TreeHeadKey.generate()
       : loadOrCreateTreeHeadKey(join(dirname(options.path), 'keys')));
+  const witnessDir =
+    options.witnessDir ??
+    (options.path === ':memory:' ? false : join(dirname(options.path), 'keys', TREE_HEAD_WITNESS_DIR));
   return new SqliteStore(db, kysely, checkpointer, {
     key: treeHeadKey,
     signIntervalMs: options.signIntervalMs ?? 1000,
+    path: options.path,
+    ...(witnessDir ? { witness: new HeadWitness(witnessDir) } : {}),
   });
 }
+
+/** Directory of the tree-head witness inside the keys directory. */
+export const TREE_HEAD_WITNESS_DIR = 'tree-heads';
 
 /** The embedded store: one SQLite file in WAL mode, hot paths as prepared statements in one transaction per batch. */
 export class SqliteStore implements Store {
@@ -171,13 +196,16 @@ export class SqliteStore implements Store {
     private readonly db: BetterSqlite3.Database,
     private readonly kysely: Kysely<Database>,
     private readonly checkpointer?: BackgroundCheckpointer,
-    treeHeads: { key: TreeHeadKey; signIntervalMs: number } = {
-      key: TreeHeadKey.generate(),
-      signIntervalMs: 1000,
-    },
+    private readonly provenance: {
+      key: TreeHeadKey;
+      signIntervalMs: number;
+      /** The database file (':memory:' has no second connection for readers). */
+      path: string;
+      witness?: HeadWitness;
+    } = { key: TreeHeadKey.generate(), signIntervalMs: 1000, path: ':memory:' },
   ) {
     this.stmt = prepareStatements(db);
-    this.treeHeads = new SqliteTreeHeads(db, treeHeads.key, treeHeads.signIntervalMs);
+    this.treeHeads = new SqliteTreeHeads(db, provenance.key, provenance.signIntervalMs, provenance.witness);
     this.flags = new TraceFlagSql(db);
   }
 
@@ -478,14 +506,11 @@ export class SqliteStore implements Store {
     };
     const errorJson = JSON.stringify(error);
     if (this.stmt.expireQueued.run(errorJson, now, c.id).changes !== 1) return;
-    this.stmt.insertResult.run(c.id, 'failed', null, errorJson, c.attempts, null, null, now);
-    chain.add(c.session_id, {
-      type: 'task.failed',
-      at: now,
-      taskId: c.id,
-      agent: c.agent_key,
-      data: { error: error.code },
-    });
+    chain.add(
+      c.session_id,
+      { type: 'task.failed', at: now, taskId: c.id, agent: c.agent_key, data: { error: error.code } },
+      (seq) => this.stmt.insertResult.run(c.id, 'failed', null, errorJson, c.attempts, null, null, now, seq),
+    );
   }
 
   /** Concurrency caps of sessions ('s') and agents ('a'), cached briefly: they change rarely and are read on every claim. */
@@ -530,32 +555,48 @@ export class SqliteStore implements Store {
         applied.push(ok);
         if (!ok) continue;
         if (f.flags) this.flags.write(chain, f.flags);
+        // The result row names the record that commits to it, so reads can check one against the other.
         if (f.kind === 'succeeded' || f.kind === 'quarantined') {
-          this.stmt.insertResult.run(
-            f.taskId,
-            f.kind,
-            f.outputJson,
-            errorJson,
-            f.attempt,
-            usageJson,
-            f.outputDigest,
-            f.now,
+          const { outputJson, outputDigest } = f;
+          chain.add(
+            f.sessionId,
+            {
+              ...base,
+              type: f.kind === 'succeeded' ? 'task.succeeded' : 'task.quarantined',
+              // An LLM answer's provenance names the model that produced it and what it consumed.
+              data: f.usage?.llm ? { outputDigest, model: modelRecord(f.usage.llm) } : { outputDigest },
+            },
+            (seq) =>
+              this.stmt.insertResult.run(
+                f.taskId,
+                f.kind,
+                outputJson,
+                errorJson,
+                f.attempt,
+                usageJson,
+                outputDigest,
+                f.now,
+                seq,
+              ),
           );
-          chain.add(f.sessionId, {
-            ...base,
-            type: f.kind === 'succeeded' ? 'task.succeeded' : 'task.quarantined',
-            // An LLM answer's provenance names the model that produced it and what it consumed.
-            data: f.usage?.llm
-              ? { outputDigest: f.outputDigest, model: modelRecord(f.usage.llm) }
-              : { outputDigest: f.outputDigest },
-          });
         } else {
-          this.stmt.insertResult.run(f.taskId, f.kind, null, errorJson, f.attempt, usageJson, null, f.now);
           if (f.kind === 'dead')
             this.stmt.insertDeadLetter.run(f.taskId, f.sessionId, f.agentKey, errorJson, f.attempt, f.now);
           const type =
             f.kind === 'dead' ? 'task.dead_lettered' : f.kind === 'failed' ? 'task.failed' : 'task.cancelled';
-          chain.add(f.sessionId, { ...base, type, data: { error: f.error.code } });
+          chain.add(f.sessionId, { ...base, type, data: { error: f.error.code } }, (seq) =>
+            this.stmt.insertResult.run(
+              f.taskId,
+              f.kind,
+              null,
+              errorJson,
+              f.attempt,
+              usageJson,
+              null,
+              f.now,
+              seq,
+            ),
+          );
         }
       }
       for (const b of breakers) {
@@ -617,17 +658,20 @@ export class SqliteStore implements Store {
   ): void {
     const errorJson = JSON.stringify(error);
     if (this.stmt.terminateExpired.run(state, errorJson, now, r.id, now).changes !== 1) return;
-    this.stmt.insertResult.run(r.id, state, null, errorJson, r.attempts, null, null, now);
     if (state === 'dead')
       this.stmt.insertDeadLetter.run(r.id, r.session_id, r.agent_key, errorJson, r.attempts, now);
-    chain.add(r.session_id, {
-      type: state === 'dead' ? 'task.dead_lettered' : 'task.cancelled',
-      at: now,
-      taskId: r.id,
-      attempt: r.attempts,
-      agent: r.agent_key,
-      data: { error: error.code },
-    });
+    chain.add(
+      r.session_id,
+      {
+        type: state === 'dead' ? 'task.dead_lettered' : 'task.cancelled',
+        at: now,
+        taskId: r.id,
+        attempt: r.attempts,
+        agent: r.agent_key,
+        data: { error: error.code },
+      },
+      (seq) => this.stmt.insertResult.run(r.id, state, null, errorJson, r.attempts, null, null, now, seq),
+    );
   }
 
   async cancel(taskId: string, now: number): Promise<{ state: TaskState; cancelledNow: boolean }> {
@@ -635,24 +679,27 @@ export class SqliteStore implements Store {
       const row = this.stmt.taskById.get(taskId) as TaskRow | undefined;
       if (!row) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
       if (row.state === 'queued' && this.stmt.cancelQueued.run(now, taskId).changes === 1) {
-        const error = { code: 'CANCELLED', message: 'Cancelled before it ran', retryable: false };
-        this.stmt.insertResult.run(
-          taskId,
-          'cancelled',
-          null,
-          JSON.stringify(error),
-          row.attempts,
-          null,
-          null,
-          now,
-        );
-        chain.add(row.session_id, {
-          type: 'task.cancelled',
-          at: now,
-          taskId,
-          agent: row.agent_key,
-          data: { error: 'CANCELLED' },
+        const errorJson = JSON.stringify({
+          code: 'CANCELLED',
+          message: 'Cancelled before it ran',
+          retryable: false,
         });
+        chain.add(
+          row.session_id,
+          { type: 'task.cancelled', at: now, taskId, agent: row.agent_key, data: { error: 'CANCELLED' } },
+          (seq) =>
+            this.stmt.insertResult.run(
+              taskId,
+              'cancelled',
+              null,
+              errorJson,
+              row.attempts,
+              null,
+              null,
+              now,
+              seq,
+            ),
+        );
         return { state: 'cancelled' as TaskState, cancelledNow: true };
       }
       if (row.state === 'running') this.stmt.requestCancel.run(now, taskId);
@@ -707,14 +754,14 @@ export class SqliteStore implements Store {
   }
 
   async getResult(taskId: string): Promise<TaskResult | undefined> {
-    const row = this.stmt.resultById.get(taskId) as Database['results'] | undefined;
-    return row ? rowToResult(row) : undefined;
+    const row = this.stmt.resultById.get(taskId) as CheckedResultRow | undefined;
+    return row ? checkedResult(row) : undefined;
   }
 
   async getResults(taskIds: readonly string[]): Promise<TaskResult[]> {
     if (taskIds.length === 0) return [];
-    const rows = this.stmt.resultsByIds.all(JSON.stringify(taskIds)) as Database['results'][];
-    return rows.map(rowToResult);
+    const rows = this.stmt.resultsByIds.all(JSON.stringify(taskIds)) as CheckedResultRow[];
+    return rows.map(checkedOrFailedResult);
   }
 
   async inFlightByAgent(): Promise<Map<string, number>> {
@@ -955,19 +1002,39 @@ export class SqliteStore implements Store {
   }
 
   async verifyChain(sessionId: string): Promise<ChainVerification> {
-    const head = this.stmt.getHead.get(sessionId) as { seq: number; hash: string } | undefined;
-    const links = await this.readChain(sessionId);
-    const chain = verifyChain(sessionId, links, head ?? null);
-    const signed = this.treeHeads.latest(sessionId);
-    if (!chain.ok || !signed) return chain;
-    // The chain links each record to the last; the signed tree head also catches a rewritten chain.
-    const broken = checkTreeHeadAgainstChain(
-      links,
-      signed,
-      this.treeHeads.key,
-      this.treeHeads.latestFrontier(sessionId),
-    );
-    return broken ? { ...chain, ok: false, broken } : chain;
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    // What this process committed is its own to vouch for: sign it now rather than report it unsigned.
+    try {
+      this.treeHeads.signDirty(sessionId);
+    } catch {
+      // Busy: those records are reported unsigned, and signed on the timer.
+    }
+    const reader = await this.openChainReader();
+    try {
+      const witnessed = this.provenance.witness?.latest(sessionId);
+      return await verifyStoredSession({
+        reader,
+        sessionId,
+        key: this.treeHeads.key,
+        ...(witnessed ? { witnessed } : {}),
+        pacer: new Pacer(),
+      });
+    } finally {
+      reader.close();
+    }
+  }
+
+  async openChainReader(): Promise<ChainReader> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    try {
+      return SqliteChainReader.open(this.provenance.path, this.db);
+    } catch (cause) {
+      throw new WardenError('STORAGE_ERROR', `Cannot open a reader: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  async witnessedHeads(): Promise<SignedTreeHead[]> {
+    return this.provenance.witness?.all() ?? [];
   }
 
   async latestTreeHead(sessionId: string): Promise<SignedTreeHead | undefined> {

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
+import { CHECKED_RESULT_SQL } from './checked-results.js';
 
 // Hot-path SQL of the embedded store, prepared once per connection.
 const SQL = {
@@ -11,8 +12,7 @@ const SQL = {
     VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   taskByIdempotency: 'SELECT * FROM tasks WHERE session_id = ? AND idempotency_key = ?',
   taskById: 'SELECT * FROM tasks WHERE id = ?',
-  resultById: 'SELECT * FROM results WHERE task_id = ?',
-  resultsByIds: 'SELECT * FROM results WHERE task_id IN (SELECT value FROM json_each(?))',
+  ...CHECKED_RESULT_SQL,
   runningCounts:
     "SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY session_id, agent_key",
   candidates: `SELECT id, session_id, agent_key, priority, attempts, max_attempts, input, deadline, timeout_ms
@@ -31,8 +31,8 @@ const SQL = {
   finishRetry: `UPDATE tasks SET state = 'queued', run_after = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND state = 'running' AND lease_owner = ? AND attempts = ?`,
   expireQueued: `UPDATE tasks SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ? AND state = 'queued'`,
-  insertResult: `INSERT INTO results (task_id, status, output, error, attempts, usage, output_digest, finished_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertResult: `INSERT INTO results (task_id, status, output, error, attempts, usage, output_digest, finished_at, record_seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   insertDeadLetter:
     'INSERT INTO dead_letters (task_id, session_id, agent_key, error, attempts, dead_at) VALUES (?, ?, ?, ?, ?, ?)',
   putBreaker: `INSERT INTO circuit_breakers (agent_key, state, consecutive_failures, opened_at, updated_at) VALUES (?, ?, ?, ?, ?)

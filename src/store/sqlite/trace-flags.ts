@@ -115,13 +115,18 @@ export class TraceFlagSql {
         "UPDATE results SET status = 'succeeded', error = NULL WHERE task_id = ? RETURNING output_digest",
       )
       .get(taskId) as { output_digest: string | null } | undefined;
-    chain.add(row.session_id, {
-      type: 'task.released',
-      at: now,
-      taskId,
-      agent: row.agent_key,
-      data: { ...data, outputDigest: result?.output_digest ?? null },
-    });
+    chain.add(
+      row.session_id,
+      {
+        type: 'task.released',
+        at: now,
+        taskId,
+        agent: row.agent_key,
+        data: { ...data, outputDigest: result?.output_digest ?? null },
+      },
+      // The release record now commits to the result row (status succeeded, the same output digest).
+      (seq) => this.db.prepare('UPDATE results SET record_seq = ? WHERE task_id = ?').run(seq, taskId),
+    );
     return rowToTask({ ...row, state: 'succeeded', last_error: null, updated_at: now });
   }
 

@@ -2,6 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import {
   SessionTrees,
   type ChainHead,
+  type HeadWitness,
   type SignedTreeHead,
   type TreeHeadKey,
   type TreeState,
@@ -54,6 +55,8 @@ export class SqliteTreeHeads {
     private readonly db: Database,
     readonly key: TreeHeadKey,
     private readonly signIntervalMs: number,
+    /** Where each signed head is also written, outside the database (see HeadWitness). */
+    readonly witness?: HeadWitness,
   ) {
     const stmt = {} as Record<string, Statement>;
     for (const [name, sql] of Object.entries(SQL)) stmt[name] = db.prepare(sql);
@@ -88,25 +91,30 @@ export class SqliteTreeHeads {
     this.timer.unref();
   }
 
-  /** Signs every session whose tree grew since its last signature. */
-  signDirty(): void {
-    if (this.dirty.size === 0) return;
+  /** Signs every session whose tree grew since its last signature (or just `only`, if it did). */
+  signDirty(only?: string): void {
+    const sessions = only === undefined ? [...this.dirty] : this.dirty.has(only) ? [only] : [];
+    if (sessions.length === 0) return;
     const now = Date.now();
-    this.db
+    const signed = this.db
       .transaction(() => {
-        for (const s of this.dirty) {
+        const out: SignedTreeHead[] = [];
+        for (const s of sessions) {
           const state = this.trees.current(s);
-          if (state) this.write(s, state, now);
+          if (state) out.push(this.write(s, state, now));
         }
+        return out;
       })
       .immediate();
-    this.dirty.clear();
-    this.lastSignAt = now;
+    for (const s of sessions) this.dirty.delete(s);
+    if (only === undefined) this.lastSignAt = now;
+    // Only once the heads are committed: a witness ahead of the database would look like a rollback.
+    this.witness?.record(signed);
   }
 
   /** Signs the session's tree at the store's current chain head now; undefined for an empty chain. */
   signNow(sessionId: string): SignedTreeHead | undefined {
-    return this.db
+    const signed = this.db
       .transaction(() => {
         const head = (this.stmt.getHead.get(sessionId) as ChainHead | undefined) ?? null;
         if (!head) return undefined;
@@ -117,6 +125,8 @@ export class SqliteTreeHeads {
         return this.write(sessionId, state, Date.now());
       })
       .immediate();
+    if (signed) this.witness?.record([signed]);
+    return signed;
   }
 
   latest(sessionId: string): SignedTreeHead | undefined {
