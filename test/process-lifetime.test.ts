@@ -165,11 +165,29 @@ describe('waiting through a retry backoff', () => {
         'the first attempt to fail',
       );
       const waiting = cli(data, ['--json', 'result', id, '--wait']);
+      const watching = cli(data, ['result', id, '--wait']);
       expect(await exitOf(waiting, 20_000), waiting.stderr()).toBe(0);
       expect(JSON.parse(waiting.stdout())).toMatchObject({ result: { status: 'succeeded', attempts: 2 } });
+      // Without --json, the wait says what it waits for: the failed attempt and its error, on stderr.
+      expect(await exitOf(watching, 20_000), watching.stderr()).toBe(0);
+      expect(watching.stderr()).toMatch(/attempt 1 failed: \[LLM_RATE_LIMITED\]/);
+      expect(watching.stdout()).toMatch(/^state:\s+succeeded$/m);
     } finally {
       await worker.close();
     }
+  });
+
+  it('warden result --wait --wait-timeout gives up with exit code 3 and leaves the task queued', async () => {
+    const data = tempDir();
+    const submit = cli(data, ['submit', WASM_ECHO, '--input', '{}']);
+    expect(await exitOf(submit, 20_000), submit.stderr()).toBe(0);
+    const id = submit.stdout().trim();
+    const waiting = cli(data, ['result', id, '--wait', '--wait-timeout', '1500']);
+    expect(await exitOf(waiting, 20_000)).toBe(3);
+    expect(waiting.stderr()).toContain(`still not finished after 1500 ms: task ${id} keeps its place`);
+    const shown = cli(data, ['--json', 'result', id]);
+    expect(await exitOf(shown, 20_000)).toBe(0);
+    expect(JSON.parse(shown.stdout())).toMatchObject({ task: { state: 'queued' }, result: null });
   });
 
   it('a library script (ESM) awaiting warden.result() lives until the retried task finishes', async () => {

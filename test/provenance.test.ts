@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli/index.js';
 import { GENESIS_HASH, chainRecord, verifyChain } from '../src/index.js';
 import { sha256Hex } from '../src/provenance/index.js';
-import { openWarden, populatedSession } from './helpers.js';
+import { buildServer, createApiKey } from '../src/api/index.js';
+import { openWarden, populatedSession, sleep, tempDir } from './helpers.js';
 
 const populated = () => populatedSession(5);
 
@@ -177,4 +178,43 @@ describe('stored results against the records that commit to them', () => {
     const warden = await openWarden({ root, workers: false });
     for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');
   });
+});
+
+describe('a forged result over the API', () => {
+  it('an SSE stream that learns of it from the store ends with an error event, not a forged result or a hang', async () => {
+    const root = tempDir();
+    const api = await openWarden({ root, workers: false });
+    await api.registerHandler('later', (i: unknown) => i);
+    const app = await buildServer(api, { logger: false, rateLimit: false });
+    const key = (await createApiKey(api.store, { tenant: 'default', role: 'viewer', name: 'v' })).key;
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { id } = await api.submit({ agent: 'later', input: { n: 1 } });
+      // Whatever writes this result afterwards, the stored output no longer matches its record.
+      tamper(
+        root,
+        `CREATE TRIGGER forge AFTER INSERT ON results BEGIN
+           UPDATE results SET output = '{"forged":true}' WHERE task_id = NEW.task_id; END`,
+      );
+      const stream = fetch(`${address}/tasks/${id}/events`, { headers: { authorization: `Bearer ${key}` } });
+      const res = await stream;
+      expect(res.status).toBe(200);
+      // Another process runs the task: this server hears of its end only through the store.
+      const worker = await openWarden({ root });
+      await worker.registerHandler('later', (i: unknown) => i);
+      const text = await Promise.race([res.text(), sleep(10_000).then(() => 'timed out')]);
+      expect(text).toContain('event: error');
+      expect(text).toContain('PROVENANCE_RESULT_MISMATCH');
+      expect(text).not.toContain('forged');
+      expect(text).not.toContain('event: result');
+
+      const direct = await app.inject({
+        url: `/tasks/${id}/events`,
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(direct.json()).toMatchObject({ error: { code: 'PROVENANCE_RESULT_MISMATCH' } });
+    } finally {
+      await app.close();
+    }
+  }, 30_000);
 });

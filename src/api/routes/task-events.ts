@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { WardenError, isTerminal, type Task, type TaskResult } from '../../core/index.js';
+import { WardenError, coerceError, isTerminal, type Task, type TaskResult } from '../../core/index.js';
 import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
@@ -121,6 +121,14 @@ export async function streamTaskEvents(
     write(name, data, idOf(position));
   };
   let finishing = false;
+  // A stored result that cannot be served (it does not match its provenance record) ends the stream with
+  // an `error` event, instead of leaving the client waiting for a result that will never come.
+  const fail = (err: unknown) => {
+    if (finishing) return;
+    finishing = true;
+    write('error', coerceError(err, 'INTERNAL').toJSON(), 'end');
+    close();
+  };
   const finish = async (result: TaskResult) => {
     if (finishing) return;
     finishing = true;
@@ -166,7 +174,9 @@ export async function streamTaskEvents(
       const current = await warden.store.getTask(task.id);
       const state = current && stateEvent(current);
       if (state) sendState(state.name, state.position, state.data);
-    })().catch(() => undefined);
+    })().catch((err: unknown) => {
+      if (err instanceof WardenError && err.code === 'PROVENANCE_RESULT_MISMATCH') fail(err);
+    });
   }, POLL_MS);
   const keepAlive = setInterval(() => !closed && res.write(': keep-alive\n\n'), KEEPALIVE_MS);
   const close = () => {
@@ -186,7 +196,12 @@ export async function streamTaskEvents(
 
   // The snapshot: the task as it is now (it may have moved on since the route read it).
   const now = (await warden.store.getTask(task.id)) ?? task;
-  const done = stored ?? (isTerminal(now.state) ? await warden.store.getResult(task.id) : undefined);
+  let done: TaskResult | undefined;
+  try {
+    done = stored ?? (isTerminal(now.state) ? await warden.store.getResult(task.id) : undefined);
+  } catch (err) {
+    return fail(err);
+  }
   const snapshot = stateEvent(now);
   write(snapshot?.name ?? (done ? now.state : 'queued'), {
     ...(snapshot?.data ?? { taskId: now.id, state: now.state, attempt: now.attempts, at: now.updatedAt }),

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
-import { TASK_STATES, isTerminal, type TaskState } from '../../core/index.js';
+import { TASK_STATES, isTerminal, type Task, type TaskState } from '../../core/index.js';
 import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
 import { globals, withWarden } from '../context.js';
-import { formatResult, parseIntOption, printJson } from '../io.js';
+import { Progress, formatResult, parseIntOption, printJson } from '../io.js';
 
 export function tasksCommand(): Command {
   return new Command('tasks')
@@ -42,11 +42,34 @@ export function resultCommand(): Command {
     .description('show a task and its result (waits with --wait)')
     .argument('<task-id>')
     .option('--wait', 'wait until the task is finished (a worker must be running)')
-    .action(async (id: string, flags: { wait?: boolean }, cmd: Command) => {
+    .option(
+      '--wait-timeout <ms>',
+      'with --wait: give up after this long (exit code 3)',
+      parseIntOption('--wait-timeout'),
+    )
+    .action(async (id: string, flags: { wait?: boolean; waitTimeout?: number }, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
         const task = await warden.getTask(id);
-        const result = flags.wait ? await warden.result(id) : await warden.store.getResult(id);
+        let result;
+        if (flags.wait) {
+          const watch = json ? undefined : watchProgress(warden, task);
+          try {
+            result = await warden.result(
+              id,
+              flags.waitTimeout !== undefined ? { timeoutMs: flags.waitTimeout } : {},
+            );
+          } finally {
+            watch?.stop();
+          }
+          if (!result) {
+            process.stderr.write(
+              `still not finished after ${flags.waitTimeout} ms: task ${id} keeps its place in the queue\n`,
+            );
+            process.exitCode = 3;
+            return;
+          }
+        } else result = await warden.store.getResult(id);
         if (json) return printJson({ task, result: result ?? null });
         process.stdout.write(
           `task:     ${task.id}\nagent:    ${task.agent}\nstate:    ${result?.status ?? task.state}\n`,
@@ -57,6 +80,42 @@ export function resultCommand(): Command {
         if (result && result.status !== 'succeeded') process.exitCode = 1;
       });
     });
+}
+
+/**
+ * Another process (a `warden worker`) usually runs the task: its state is polled from the store and shown
+ * on stderr, with a line for each failed attempt, so a long wait says what it is waiting for.
+ */
+function watchProgress(warden: Warden, task: Task): { stop(): void } {
+  const progress = new Progress();
+  const describe = (t: Task) =>
+    t.state === 'running'
+      ? `running ${t.agent} (attempt ${t.attempts})`
+      : t.state === 'queued' && t.attempts > 0
+        ? `waiting to retry ${t.agent} (attempt ${t.attempts + 1} at ${new Date(t.runAfter).toTimeString().slice(0, 8)})`
+        : `${t.state} ${t.agent}`;
+  // A failure that happened before the wait began is worth a line too: it is why the task still waits.
+  let attemptsNoted = 0;
+  progress.start(describe(task));
+  const poll = setInterval(() => {
+    void warden.store
+      .getTask(task.id)
+      .then((t) => {
+        if (!t) return;
+        if (t.state === 'queued' && t.attempts > attemptsNoted && t.lastError) {
+          attemptsNoted = t.attempts;
+          progress.note(`attempt ${t.attempts} failed: [${t.lastError.code}] ${t.lastError.message}`);
+        }
+        progress.update(describe(t));
+      })
+      .catch(() => undefined);
+  }, 500);
+  return {
+    stop() {
+      clearInterval(poll);
+      progress.stop();
+    },
+  };
 }
 
 export function cancelCommand(): Command {
