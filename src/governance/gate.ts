@@ -68,7 +68,8 @@ export class GovernanceGate implements TaskGate {
     input: new WeakMap<GovernancePolicy, Map<string, readonly Detector[]>>(),
     output: new WeakMap<GovernancePolicy, Map<string, readonly Detector[]>>(),
   };
-  private readonly seeding = new Set<string>();
+  /** When each agent version's history was last (re)loaded from the store. */
+  private readonly loadedAt = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -147,11 +148,11 @@ export class GovernanceGate implements TaskGate {
   ): GateDecision | undefined | Promise<GateDecision | undefined> {
     const agentKey = ctx.agentKey;
     const extra: readonly FlagFinding[] = policy.detect.anomaly
-      ? this.observe(agentKey, {
-          ok: true,
-          wallMs: ctx.usage?.wallMs ?? null,
-          outputBytes: ctx.outputJson.length,
-        })
+      ? this.observe(
+          agentKey,
+          { ok: true, wallMs: ctx.usage?.wallMs ?? null, outputBytes: ctx.outputJson.length },
+          ctx.now,
+        )
       : NO_FINDINGS;
     const detectors = policy.detect.output ? this.detectorsFor(policy, 'output', ctx.manifest) : NONE;
     const texts = detectors.length > 0 ? extractTexts(ctx.outputJson) : NONE_TEXT;
@@ -178,7 +179,7 @@ export class GovernanceGate implements TaskGate {
   afterFailure(ctx: FailureContext): GateDecision | undefined {
     const policy = this.sessionPolicies.get(ctx.sessionId);
     if (!policy?.detect.anomaly) return undefined;
-    const found = this.observe(ctx.agentKey, { ok: false, wallMs: null, outputBytes: 0 });
+    const found = this.observe(ctx.agentKey, { ok: false, wallMs: null, outputBytes: 0 }, ctx.now);
     if (found.length === 0 || !ctx.terminal) return undefined;
     const at = {
       sessionId: ctx.sessionId,
@@ -193,13 +194,17 @@ export class GovernanceGate implements TaskGate {
   private observe(
     agentKey: string,
     run: { ok: boolean; wallMs: number | null; outputBytes: number },
+    now: number,
   ): readonly FlagFinding[] {
-    if (!this.seeding.has(agentKey)) {
-      // Seed the baseline from stored history once, in the background.
-      this.seeding.add(agentKey);
+    const loaded = this.loadedAt.get(agentKey);
+    // The database holds the history; memory is a cache of it. Other processes (workers on other
+    // machines, on a shared database) finish runs of the same version too: reload it now and then, in the
+    // background, so every process judges a run against the whole cluster's history.
+    if (loaded === undefined || now - loaded >= this.anomaly.resyncMs) {
+      this.loadedAt.set(agentKey, now);
       void this.store.agentHistory(agentKey, 512).then(
         (rows) =>
-          this.anomaly.seed(
+          this.anomaly.load(
             agentKey,
             rows
               .reverse()

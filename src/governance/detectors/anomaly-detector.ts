@@ -17,6 +17,11 @@ export interface AnomalyOptions {
   minSizeSpreadBytes?: number;
   /** Outcomes per failure-rate block. @default 20 */
   failureBlock?: number;
+  /**
+   * How often an agent version's history is reloaded from the database, so that runs finished by other
+   * processes sharing it count. @default 60000 ms
+   */
+  resyncMs?: number;
 }
 
 const NONE: readonly FlagFinding[] = [];
@@ -38,7 +43,8 @@ interface History {
 export class AnomalyDetector {
   readonly name = 'anomaly';
   private readonly byAgent = new Map<string, History>();
-  private readonly o: Required<AnomalyOptions>;
+  private readonly o: Required<Omit<AnomalyOptions, 'resyncMs'>>;
+  readonly resyncMs: number;
 
   constructor(options: AnomalyOptions = {}) {
     this.o = {
@@ -48,6 +54,7 @@ export class AnomalyDetector {
       minSizeSpreadBytes: options.minSizeSpreadBytes ?? 256,
       failureBlock: options.failureBlock ?? 20,
     };
+    this.resyncMs = options.resyncMs ?? 60_000;
   }
 
   /** Whether this agent version has a history here (false: the caller may seed it from the store). */
@@ -59,6 +66,12 @@ export class AnomalyDetector {
   seed(agentKey: string, runs: readonly RunObservation[]): void {
     const h = this.history(agentKey);
     for (const r of runs) this.record(h, r);
+  }
+
+  /** Replaces the history with stored runs (oldest first): the store's view, which includes every process's. */
+  load(agentKey: string, runs: readonly RunObservation[]): void {
+    this.byAgent.delete(agentKey);
+    this.seed(agentKey, runs);
   }
 
   /** Records one run and returns the anomalies it shows (a shared empty array when none: the hot path). */
