@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { buildServer, createApiKey } from '../src/api/index.js';
 import { Warden, type HandlerOptions } from '../src/index.js';
 import { fakeClock, sleep, tempDir } from './helpers.js';
 
@@ -173,6 +174,34 @@ describe('a reset made by another process', () => {
       expect((await worker.result(held, { timeoutMs: 10_000 }))?.status).toBe('succeeded');
     } finally {
       await worker.close();
+    }
+  });
+});
+
+describe('breakers seen by a server that runs no tasks', () => {
+  it('/metrics and /scheduler/stats show a breaker another process opened', async () => {
+    const root = tempDir();
+    const api = await Warden.open({ storage: { root }, workers: false });
+    const app = await buildServer(api, { logger: false, rateLimit: false });
+    try {
+      const { key } = await createApiKey(api.store, {
+        tenant: 'default',
+        role: 'admin',
+        name: 'ops',
+        installation: true,
+      });
+      const auth = { authorization: `Bearer ${key}` };
+      await openBreaker(root);
+      const metrics = await app.inject({ url: '/metrics', headers: auth });
+      expect(metrics.statusCode).toBe(200);
+      expect(metrics.body).toMatch(/warden_circuit_breaker_state\{agent="fragile@[^"]+"\} 2/);
+      const stats = await app.inject({ url: '/scheduler/stats', headers: auth });
+      expect(stats.json<{ breakers: unknown[] }>().breakers).toEqual([
+        expect.objectContaining({ agent: expect.stringMatching(/^fragile@/), state: 'open' }),
+      ]);
+    } finally {
+      await app.close();
+      await api.close();
     }
   });
 });

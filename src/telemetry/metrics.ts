@@ -124,7 +124,11 @@ export class WardenMetrics {
     const refresh = () =>
       (pending ??= (async () => {
         try {
-          const stats = await warden.store.stats({ light: true });
+          // Breakers as stored (the cluster's truth), not as this process last saw them.
+          const [stats, stored] = await Promise.all([
+            warden.store.stats({ light: true }),
+            warden.store.getBreakers(),
+          ]);
           queue.reset();
           for (const [level, n] of Object.entries(stats.queuedByPriority))
             queue.set({ priority: priorityName(Number(level)) }, n);
@@ -132,8 +136,7 @@ export class WardenMetrics {
           running.set(warden.scheduler.inFlightCount);
           agents.set(warden.scheduler.runnableAgentCount);
           breakers.reset();
-          for (const [agent, b] of warden.scheduler.breakerSnapshot())
-            breakers.set({ agent }, BREAKER_VALUE[b.state]);
+          for (const [agent, b] of stored) breakers.set({ agent }, BREAKER_VALUE[b.state]);
         } finally {
           pending = undefined;
         }

@@ -58,7 +58,11 @@ export function operationRoutes(
       },
     },
     async (request) => {
-      const stats = await warden.store.stats({ light: true });
+      // The store's breakers, not this process's copy: a worker elsewhere may have opened one.
+      const [stats, stored] = await Promise.all([
+        warden.store.stats({ light: true }),
+        warden.store.getBreakers(),
+      ]);
       const visible = new Set((await warden.listAgents({ tenant: tenantOf(request) })).map((a) => a.key));
       return {
         queued: stats.byState['queued'] ?? 0,
@@ -69,7 +73,7 @@ export function operationRoutes(
         deadLetters: stats.deadLetters,
         inFlightHere: warden.scheduler.inFlightCount,
         concurrency: warden.scheduler.options.concurrency,
-        breakers: [...warden.scheduler.breakerSnapshot()]
+        breakers: [...stored]
           .filter(([agent]) => visible.has(agent))
           .map(([agent, b]) => ({
             agent,
