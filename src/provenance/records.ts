@@ -292,8 +292,6 @@ export class ChainBatch {
   constructor(private readonly agentDigest?: (agentKey: string) => string | null) {}
 
   add(sessionId: string, event: ProvenanceEvent, onAppended?: OnAppended): void {
-    const digest = event.agent && this.agentDigest?.(event.agent);
-    if (digest) event = { ...event, data: { ...event.data, agentDigest: digest } };
     const list = this.pending.get(sessionId);
     if (list) list.push([event, onAppended]);
     else this.pending.set(sessionId, [[event, onAppended]]);
@@ -302,6 +300,13 @@ export class ChainBatch {
   /** Sessions with pending events, sorted (a fixed lock order across concurrent writers). */
   sessions(): string[] {
     return [...this.pending.keys()].sort();
+  }
+
+  /** Agent versions the pending events name (to look their code digests up before linking). */
+  agents(): Set<string> {
+    const out = new Set<string>();
+    for (const events of this.pending.values()) for (const [e] of events) if (e.agent) out.add(e.agent);
+    return out;
   }
 
   get size(): number {
@@ -316,7 +321,9 @@ export class ChainBatch {
     const events = this.pending.get(sessionId) ?? [];
     this.pending.delete(sessionId);
     const out: ChainedRecord[] = [];
-    for (const [event, onAppended] of events) {
+    for (const [raw, onAppended] of events) {
+      const digest = raw.agent && this.agentDigest?.(raw.agent);
+      const event = digest ? { ...raw, data: { ...raw.data, agentDigest: digest } } : raw;
       const link = chainRecord(sessionId, head, event);
       onAppended?.(link.record.seq);
       out.push(link);

@@ -58,7 +58,7 @@ import type {
 } from '../store.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { SqliteChainReader } from './chain-reader.js';
-import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from './checked-results.js';
+import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from '../checked-results.js';
 import { ChainWriter } from './chain-writer.js';
 import { SqliteTreeHeads } from './tree-heads.js';
 import {
