@@ -273,7 +273,12 @@ export function traceProvenanceEvent(
     type: 'trace.provenance',
     at,
     ...(trace.taskId ? { taskId: trace.taskId } : {}),
-    data: { traceId: trace.id, kind: event.kind, digest: sha256Hex(JSON.stringify(event.data)), ...event.data },
+    data: {
+      traceId: trace.id,
+      kind: event.kind,
+      digest: sha256Hex(JSON.stringify(event.data)),
+      ...event.data,
+    },
   };
 }
 

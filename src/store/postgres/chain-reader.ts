@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import type { ChainHead, ChainReader, SignedTreeHead, StoredLink, StoredTaskRow } from '../../provenance/index.js';
+import type {
+  ChainHead,
+  ChainReader,
+  SignedTreeHead,
+  StoredLink,
+  StoredTaskRow,
+} from '../../provenance/index.js';
 import type { TreeHeadsTable } from '../schema.js';
 import { rowToTreeHead } from './tree-heads.js';
 
@@ -34,19 +40,30 @@ export class PgChainReader implements ChainReader {
   }
 
   async treeHead(sessionId: string): Promise<{ head: SignedTreeHead; frontier: string } | undefined> {
-    const { rows } = await this.client.query<TreeHeadsTable>('SELECT * FROM tree_heads WHERE session_id = $1', [
-      sessionId,
-    ]);
+    const { rows } = await this.client.query<TreeHeadsTable>(
+      'SELECT * FROM tree_heads WHERE session_id = $1',
+      [sessionId],
+    );
     return rows[0] ? { head: rowToTreeHead(rows[0]), frontier: rows[0].frontier } : undefined;
   }
 
   async links(sessionId: string, afterSeq: number, uptoSeq: number, limit: number): Promise<StoredLink[]> {
-    const { rows } = await this.client.query<{ seq: number; prev_hash: string; hash: string; record: string }>(
+    const { rows } = await this.client.query<{
+      seq: number;
+      prev_hash: string;
+      hash: string;
+      record: string;
+    }>(
       `SELECT seq, prev_hash, hash, record FROM provenance
        WHERE session_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
       [sessionId, afterSeq, Math.min(uptoSeq, Number.MAX_SAFE_INTEGER), limit],
     );
-    return rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, recordJson: r.record }));
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
   }
 
   async tasks(sessionId: string, afterId: string, limit: number): Promise<StoredTaskRow[]> {

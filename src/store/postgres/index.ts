@@ -73,6 +73,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   });
   // Without a listener, an idle client's error (the server restarted or killed it) crashes the process.
   pool.on('error', () => undefined);
+  // Nor may a checked-out client's (between the statements of a transaction): the statement in flight, or
+  // the next one, fails instead, and the client is released as broken.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
   try {
     if (options.migrate === false) await checkSchema(kysely);
@@ -81,7 +84,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     if (err instanceof WardenError && err.code !== 'STORAGE_ERROR') throw err;
     // A migration or connection failure: say what PostgreSQL said, and what to do about it.
-    throw storageError(err instanceof WardenError ? (err.cause ?? err) : err, `Opening the store at ${target}`, target);
+    throw storageError(
+      err instanceof WardenError ? (err.cause ?? err) : err,
+      `Opening the store at ${target}`,
+      target,
+    );
   }
   const key = loadOrCreateTreeHeadKey(options.keyDir);
   const nodeName = options.nodeName ?? `${hostname()}:${process.pid}`;

@@ -129,7 +129,8 @@ export class PgStore implements Store {
       } catch (err) {
         if (isConnectionError(err)) broken = err as Error;
         else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        if (!broken && !(err instanceof WardenError) && isRetryable(err) && attempt < MAX_TX_ATTEMPTS) continue;
+        if (!broken && !(err instanceof WardenError) && isRetryable(err) && attempt < MAX_TX_ATTEMPTS)
+          continue;
         throw storageError(err, what, this.parts.target);
       } finally {
         client.release(broken);
@@ -161,10 +162,10 @@ export class PgStore implements Store {
         [s.id, s.tenant, s.name, s.maxConcurrency, s.allowNetwork ? 1 : 0, s.policy, s.createdAt],
       );
       if (inserted.length === 0) {
-        const [row] = await tx.q<Database['sessions']>('SELECT * FROM sessions WHERE tenant = $1 AND name = $2', [
-          s.tenant,
-          s.name,
-        ]);
+        const [row] = await tx.q<Database['sessions']>(
+          'SELECT * FROM sessions WHERE tenant = $1 AND name = $2',
+          [s.tenant, s.name],
+        );
         return rowToSession(row!);
       }
       tx.chain.add(s.id, records.sessionCreated(s));
@@ -352,7 +353,8 @@ export class PgStore implements Store {
     const [look] = await tx.q<{
       sessions: string[] | null;
       agents: string[] | null;
-      expired: { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
+      expired:
+        { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
       locked: number;
     }>(
       `WITH running AS (
@@ -405,10 +407,7 @@ export class PgStore implements Store {
            GROUP BY 1, 2
          ), rs AS (SELECT session_id, sum(n) AS n FROM running GROUP BY 1),
          ra AS (SELECT agent_key, sum(n) AS n FROM running GROUP BY 1),
-         probing AS (
-           SELECT unnest($5::text[]) AS agent_key
-           UNION SELECT agent_key FROM circuit_breakers WHERE state <> 'closed' AND agent_key = ANY($3::text[])
-         ), cand AS (
+         cand AS (
            SELECT id, session_id, agent_key, priority FROM tasks
            WHERE state = 'queued' AND run_after <= $1
              AND session_id = ANY($2::text[]) AND agent_key = ANY($3::text[]) AND NOT (agent_key = ANY($4::text[]))
@@ -427,7 +426,7 @@ export class PgStore implements Store {
            LEFT JOIN ra ON ra.agent_key = r.agent_key
            WHERE coalesce(rs.n, 0) + r.s_rank <= coalesce(s.max_concurrency, 2147483647)
              AND coalesce(ra.n, 0) + r.a_rank <= coalesce(a.concurrency, 2147483647)
-             AND (r.agent_key NOT IN (SELECT agent_key FROM probing) OR (coalesce(ra.n, 0) = 0 AND r.a_rank = 1))
+             AND (NOT (r.agent_key = ANY($5::text[])) OR (coalesce(ra.n, 0) = 0 AND r.a_rank = 1))
            ORDER BY r.priority, r.id LIMIT $7
          )
          UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_owner = $8, lease_until = $9,
@@ -716,7 +715,8 @@ export class PgStore implements Store {
       );
     };
     if (filter.sessionId) add((p) => `session_id = ${p()}`, filter.sessionId);
-    if (filter.tenant) add((p) => `session_id IN (SELECT id FROM sessions WHERE tenant = ${p()})`, filter.tenant);
+    if (filter.tenant)
+      add((p) => `session_id IN (SELECT id FROM sessions WHERE tenant = ${p()})`, filter.tenant);
     if (filter.state) add((p) => `state = ${p()}`, filter.state);
     if (filter.agentKey) add((p) => `agent_key = ${p()}`, filter.agentKey);
     if (filter.agentName) {
@@ -738,7 +738,9 @@ export class PgStore implements Store {
   }
 
   async getResult(taskId: string): Promise<TaskResult | undefined> {
-    const rows = await this.q<CheckedResultRow>('getResult', `${CHECKED_RESULT} WHERE r.task_id = $1`, [taskId]);
+    const rows = await this.q<CheckedResultRow>('getResult', `${CHECKED_RESULT} WHERE r.task_id = $1`, [
+      taskId,
+    ]);
     return rows[0] ? checkedResult(rows[0]) : undefined;
   }
 
@@ -785,7 +787,11 @@ export class PgStore implements Store {
 
   // ---- dead-letter queue ----------------------------------------------------------------------
 
-  async listDeadLetters(filter: { sessionId?: string; tenant?: string; limit?: number }): Promise<DeadLetter[]> {
+  async listDeadLetters(filter: {
+    sessionId?: string;
+    tenant?: string;
+    limit?: number;
+  }): Promise<DeadLetter[]> {
     const rows = await this.q<Database['dead_letters']>(
       'listDeadLetters',
       `SELECT * FROM dead_letters
@@ -1021,7 +1027,12 @@ export class PgStore implements Store {
        ORDER BY seq`,
       [sessionId, traceId],
     );
-    return rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, recordJson: r.record }));
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
   }
 
   async appendTraceProvenance(
@@ -1031,11 +1042,16 @@ export class PgStore implements Store {
   ): Promise<{ seq: number; hash: string }> {
     let head: { seq: number; hash: string } | undefined;
     await this.tx('appendTraceProvenance', async (tx) => {
-      const [row] = await tx.q<Database['traces']>('SELECT id, session_id, task_id FROM traces WHERE id = $1', [
-        traceId,
-      ]);
-      if (!row) throw new WardenError('TRACE_NOT_FOUND', `No trace with id ${traceId}`, { details: { traceId } });
-      tx.chain.add(row.session_id, records.traceProvenanceEvent({ id: row.id, taskId: row.task_id }, event, now));
+      const [row] = await tx.q<Database['traces']>(
+        'SELECT id, session_id, task_id FROM traces WHERE id = $1',
+        [traceId],
+      );
+      if (!row)
+        throw new WardenError('TRACE_NOT_FOUND', `No trace with id ${traceId}`, { details: { traceId } });
+      tx.chain.add(
+        row.session_id,
+        records.traceProvenanceEvent({ id: row.id, taskId: row.task_id }, event, now),
+      );
       tx.afterLinked(async () => {
         head = tx.heads.get(row.session_id);
       });
@@ -1047,7 +1063,8 @@ export class PgStore implements Store {
 
   async recordGovernance(r: GovernanceRecord): Promise<void> {
     await this.tx('recordGovernance', async (tx) => {
-      if (r.type !== 'governance.flagged') tx.chain.add(r.sessionId, records.governanceDecision({ ...r, type: r.type }));
+      if (r.type !== 'governance.flagged')
+        tx.chain.add(r.sessionId, records.governanceDecision({ ...r, type: r.type }));
       if (r.flags.length) {
         tx.flags(r.flags);
         tx.chain.add(r.flags[0]!.sessionId, records.governanceFlagged(r.flags)!);
@@ -1125,7 +1142,12 @@ export class PgStore implements Store {
   }
 
   async agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]> {
-    const rows = await this.q<{ status: string; usage: string | null; bytes: number | null; finished_at: number }>(
+    const rows = await this.q<{
+      status: string;
+      usage: string | null;
+      bytes: number | null;
+      finished_at: number;
+    }>(
       'agentHistory',
       `SELECT r.status, r.usage, length(r.output) AS bytes, r.finished_at
        FROM (SELECT id FROM tasks WHERE agent_key = $1 ORDER BY id DESC LIMIT $2) t
@@ -1148,7 +1170,12 @@ export class PgStore implements Store {
       'SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = $1 ORDER BY seq',
       [sessionId],
     );
-    return rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, recordJson: r.record }));
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
   }
 
   /** Public keys of the registered, unrevoked node keys, by key id. */

@@ -158,10 +158,10 @@ export class PgTreeHeads {
   private async treeAt(client: pg.PoolClient, sessionId: string, seq: number): Promise<TreeState> {
     const hashAt = async (n: number) =>
       (
-        await client.query<{ hash: string }>('SELECT hash FROM provenance WHERE session_id = $1 AND seq = $2', [
-          sessionId,
-          n,
-        ])
+        await client.query<{ hash: string }>(
+          'SELECT hash FROM provenance WHERE session_id = $1 AND seq = $2',
+          [sessionId, n],
+        )
       ).rows[0]?.hash;
     const endsOnChain = async (s: TreeState) =>
       s.frontier.size <= seq && (s.frontier.size === 0 || (await hashAt(s.frontier.size)) === s.chainHash);

@@ -204,7 +204,9 @@ export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (typeof e.code === 'string' && /^(08|57P0)/.test(e.code)) return true;
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e.code ?? '') ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(
+      e.code ?? '',
+    ) ||
     /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(
       e.message ?? '',
     )

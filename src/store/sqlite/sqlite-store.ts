@@ -474,10 +474,8 @@ export class SqliteStore implements Store {
   private expire(chain: ChainWriter, c: CandidateRow, now: number): void {
     const errorJson = JSON.stringify(records.deadlineError(Number(c.deadline)));
     if (this.stmt.expireQueued.run(errorJson, now, c.id).changes !== 1) return;
-    chain.add(
-      c.session_id,
-      records.deadlineExpired(c.id, c.agent_key, now),
-      (seq) => this.stmt.insertResult.run(c.id, 'failed', null, errorJson, c.attempts, null, null, now, seq),
+    chain.add(c.session_id, records.deadlineExpired(c.id, c.agent_key, now), (seq) =>
+      this.stmt.insertResult.run(c.id, 'failed', null, errorJson, c.attempts, null, null, now, seq),
     );
   }
 
@@ -521,17 +519,17 @@ export class SqliteStore implements Store {
         if (f.kind === 'succeeded' || f.kind === 'quarantined') {
           const { outputJson, outputDigest } = f;
           chain.add(f.sessionId, records.taskFinished(f), (seq) =>
-              this.stmt.insertResult.run(
-                f.taskId,
-                f.kind,
-                outputJson,
-                errorJson,
-                f.attempt,
-                usageJson,
-                outputDigest,
-                f.now,
-                seq,
-              ),
+            this.stmt.insertResult.run(
+              f.taskId,
+              f.kind,
+              outputJson,
+              errorJson,
+              f.attempt,
+              usageJson,
+              outputDigest,
+              f.now,
+              seq,
+            ),
           );
         } else {
           if (f.kind === 'dead')
@@ -602,10 +600,8 @@ export class SqliteStore implements Store {
     if (this.stmt.terminateExpired.run(state, errorJson, now, r.id, now).changes !== 1) return;
     if (state === 'dead')
       this.stmt.insertDeadLetter.run(r.id, r.session_id, r.agent_key, errorJson, r.attempts, now);
-    chain.add(
-      r.session_id,
-      records.reapedTerminal(state, r.id, r.agent_key, r.attempts, error, now),
-      (seq) => this.stmt.insertResult.run(r.id, state, null, errorJson, r.attempts, null, null, now, seq),
+    chain.add(r.session_id, records.reapedTerminal(state, r.id, r.agent_key, r.attempts, error, now), (seq) =>
+      this.stmt.insertResult.run(r.id, state, null, errorJson, r.attempts, null, null, now, seq),
     );
   }
 
@@ -615,21 +611,18 @@ export class SqliteStore implements Store {
       if (!row) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
       if (row.state === 'queued' && this.stmt.cancelQueued.run(now, taskId).changes === 1) {
         const errorJson = records.cancelledQueuedErrorJson();
-        chain.add(
-          row.session_id,
-          records.cancelledQueued(taskId, row.agent_key, now),
-          (seq) =>
-            this.stmt.insertResult.run(
-              taskId,
-              'cancelled',
-              null,
-              errorJson,
-              row.attempts,
-              null,
-              null,
-              now,
-              seq,
-            ),
+        chain.add(row.session_id, records.cancelledQueued(taskId, row.agent_key, now), (seq) =>
+          this.stmt.insertResult.run(
+            taskId,
+            'cancelled',
+            null,
+            errorJson,
+            row.attempts,
+            null,
+            null,
+            now,
+            seq,
+          ),
         );
         return { state: 'cancelled' as TaskState, cancelledNow: true };
       }
