@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteStore, type Store } from '../../src/store/index.js';
-import { openPostgresStore } from '../../src/store/postgres/index.js';
+import { MIGRATION_NAMES, openSqliteStore, type Store } from '../../src/store/index.js';
+import { migratePostgres, openPostgresStore } from '../../src/store/postgres/index.js';
 import { tempDir } from '../helpers.js';
 import { scriptedRun, storeContract } from './contract.js';
 import { freshDatabase, pgExec, requirePg, truncateAll } from './pg-db.js';
@@ -134,6 +134,25 @@ describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
       await expect(
         openPostgresStore({ url: empty.url, keyDir: join(tempDir(), 'k'), migrate: false }),
       ).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: /warden migrate/ });
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('migrates a new database once when several nodes open it at the same moment, and migrate applies nothing after', async () => {
+    const empty = await freshDatabaseEmpty();
+    try {
+      const stores = await Promise.all(
+        Array.from({ length: 5 }, () => openPostgresStore({ url: empty.url, keyDir: join(tempDir(), 'k') })),
+      );
+      for (const s of stores) await s.close();
+      const rows = await pgExec<{ name: string }>(
+        empty.url,
+        'SELECT name FROM warden_migrations ORDER BY name',
+      );
+      expect(rows.map((r) => r.name)).toEqual([...MIGRATION_NAMES]);
+      expect(await migratePostgres(empty.url)).toEqual([]);
+      expect((await pgExec(empty.url, 'SELECT * FROM node_keys')).length).toBe(5);
     } finally {
       await empty.drop();
     }

@@ -31,6 +31,24 @@ export interface PostgresStoreOptions {
   signIntervalMs?: number;
 }
 
+/**
+ * Applies pending migrations to the database at `url` (under the same advisory lock as a migrating open) and
+ * returns the names applied: what `warden migrate` runs. Refuses a newer schema (SCHEMA_TOO_NEW).
+ */
+export async function migratePostgres(url: string): Promise<string[]> {
+  const pool = new pg.Pool({ connectionString: url, max: 1, application_name: 'warden-migrate' });
+  pool.on('error', () => undefined);
+  const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    return await migrateToLatest(kysely);
+  } catch (err) {
+    if (err instanceof WardenError && err.code !== 'STORAGE_ERROR') throw err;
+    throw storageError(err instanceof WardenError ? (err.cause ?? err) : err, 'Migrating', redactUrl(url));
+  } finally {
+    await kysely.destroy();
+  }
+}
+
 /** The directory of this node's tree-head witness inside its key directory. */
 export const PG_WITNESS_DIR = 'tree-heads';
 
