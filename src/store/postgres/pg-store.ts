@@ -513,17 +513,39 @@ export class PgStore implements Store {
   ): Promise<FinishOutcome> {
     return this.tx('finish', async (tx) => {
       const applied: boolean[] = [];
+      // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task
+      // still runs. All of the batch in one statement; what it returns says which applied.
+      const fenced = new Set(
+        finishes.length === 0
+          ? []
+          : (
+              await tx.q<{ id: string }>(
+                `UPDATE tasks t SET
+                   state = CASE WHEN f.kind = 'retry' THEN 'queued' ELSE f.kind END,
+                   run_after = CASE WHEN f.kind = 'retry' THEN f.run_after ELSE t.run_after END,
+                   last_error = CASE WHEN f.kind = 'retry' THEN f.err ELSE coalesce(f.err, t.last_error) END,
+                   lease_owner = NULL, lease_until = NULL, updated_at = f.now
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::int[])
+                   AS f(id, kind, run_after, err, now, owner, attempt)
+                 WHERE t.id = f.id AND t.state = 'running' AND t.lease_owner = f.owner AND t.attempts = f.attempt
+                 RETURNING t.id`,
+                [
+                  finishes.map((f) => f.taskId),
+                  finishes.map((f) => f.kind),
+                  finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
+                  finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
+                  finishes.map((f) => f.now),
+                  finishes.map((f) => f.owner),
+                  finishes.map((f) => f.attempt),
+                ],
+              )
+            ).map((r) => r.id),
+      );
       for (const f of finishes) {
         const usageJson = f.usage ? JSON.stringify(f.usage) : null;
-        // Fencing: only the owner of the lease, on the attempt it claimed, while the task still runs.
+        // A task named twice in one batch applies once, as the first.
+        const ok = fenced.delete(f.taskId);
         if (f.kind === 'retry') {
-          const ok =
-            (await tx.count(
-              `UPDATE tasks SET state = 'queued', run_after = $1, last_error = $2, lease_owner = NULL, lease_until = NULL,
-                 updated_at = $3
-               WHERE id = $4 AND state = 'running' AND lease_owner = $5 AND attempts = $6`,
-              [f.runAfter, JSON.stringify(f.error), f.now, f.taskId, f.owner, f.attempt],
-            )) === 1;
           if (ok) {
             tx.chain.add(f.sessionId, records.taskFinished(f));
             tx.notify(f.taskId, 'queued', f.sessionId);
@@ -532,13 +554,6 @@ export class PgStore implements Store {
           continue;
         }
         const errorJson = f.kind === 'succeeded' ? null : JSON.stringify(f.error);
-        const ok =
-          (await tx.count(
-            `UPDATE tasks SET state = $1, last_error = coalesce($2, last_error), lease_owner = NULL, lease_until = NULL,
-               updated_at = $3
-             WHERE id = $4 AND state = 'running' AND lease_owner = $5 AND attempts = $6`,
-            [f.kind, errorJson, f.now, f.taskId, f.owner, f.attempt],
-          )) === 1;
         applied.push(ok);
         if (!ok) continue;
         if (f.flags?.length) {
