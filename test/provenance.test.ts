@@ -174,7 +174,9 @@ describe('stored results against the records that commit to them', () => {
   it('results written before migration 0006 are linked to their records when it runs', async () => {
     const { root, ids } = await populated();
     tamper(root, 'ALTER TABLE results DROP COLUMN record_seq');
-    tamper(root, "DELETE FROM warden_migrations WHERE name = '0006-result-records'");
+    // As a database of that time: the later migrations are not applied either.
+    tamper(root, 'DROP TABLE node_keys');
+    tamper(root, "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys')");
     const warden = await openWarden({ root, workers: false });
     for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');
   });

@@ -10,6 +10,7 @@ const TABLES = [
   'api_keys',
   'circuit_breakers',
   'dead_letters',
+  'node_keys',
   'provenance',
   'provenance_heads',
   'results',
@@ -76,6 +77,7 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0004-api',
       '0005-tenancy',
       '0006-result-records',
+      '0007-node-keys',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     const rows = await sql<{

@@ -84,6 +84,11 @@ export const ERROR_CODES = {
   // Storage and integrity
   STORAGE_ERROR: { status: 500, retryable: true, doc: 'The store failed; the operation was rolled back.' },
   PROVENANCE_BROKEN: { status: 500, retryable: false, doc: 'A provenance chain failed verification.' },
+  SCHEMA_TOO_NEW: {
+    status: 500,
+    retryable: false,
+    doc: 'The database was migrated by a newer Warden than this one; upgrade this process (never downgrade a schema).',
+  },
   CLOSED: { status: 503, retryable: false, doc: 'Warden is closed or shutting down.' },
   INTERNAL: { status: 500, retryable: false, doc: 'An unexpected internal error; please report it.' },
   // HTTP API

@@ -135,7 +135,7 @@ export async function exportBundleStream(
             treeSize: since,
             rootHash: scan.tree.root(since),
             frontier: scan.tree.frontier(since),
-            lastRecordHash: reader.links(session.id, since - 1, since, 1)[0]!.hash,
+            lastRecordHash: (await reader.links(session.id, since - 1, since, 1))[0]!.hash,
             consistencyProof: scan.tree.consistencyProof(since, head.treeSize),
           }
         : undefined;
@@ -233,7 +233,7 @@ async function* writeBundle(w: {
 /** The records after `since`, read again in pages, each checked against the leaf the scan verified. */
 async function* records(w: Parameters<typeof writeBundle>[0]): AsyncGenerator<string> {
   for (let after = w.since; after < w.head.treeSize;) {
-    const page = w.reader.links(w.sessionId, after, w.head.treeSize, PAGE);
+    const page = await w.reader.links(w.sessionId, after, w.head.treeSize, PAGE);
     if (page.length === 0) throw broken(`Record ${after + 1} of the session vanished during the export`);
     for (const link of page) {
       if (link.seq !== after + 1 || leafHash(link.recordJson) !== w.scan.tree.leaf(link.seq - 1))

@@ -66,3 +66,6 @@ export { bundleText, exportBundle, exportBundleStream } from './export-stream.js
 export type { BundleStream, BundleSummary, ExportOptions, ExportSource } from './export-stream.js';
 export { verifyBundle, verifyBundleText } from './verify-bundle.js';
 export type { BundleProblem, BundleVerification, VerifyBundleOptions } from './verify-bundle.js';
+export * as records from './records.js';
+export { ChainBatch } from './records.js';
+export type { OnAppended, FlagFacts, FinishFacts } from './records.js';

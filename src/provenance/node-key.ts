@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WardenError } from '../core/index.js';
 import { TreeHeadKey } from './tree-head.js';
@@ -15,13 +16,19 @@ export function loadOrCreateTreeHeadKey(dir: string): TreeHeadKey {
   const path = join(dir, TREE_HEAD_KEY_FILE);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   ownerOnlyDir(dir);
+  // Written whole to a private temporary file, then linked into place: link fails if the key exists, and a
+  // concurrent first start never reads a half-written file (an exclusive create, then a write, would let it).
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     const key = TreeHeadKey.generate();
-    writeFileSync(path, key.exportPrivatePem(), { mode: 0o600, flag: 'wx' });
-    chmodSync(path, 0o600); // in case the umask took bits the mode asked for
+    writeFileSync(tmp, key.exportPrivatePem(), { mode: 0o600, flag: 'wx' });
+    chmodSync(tmp, 0o600); // in case the umask took bits the mode asked for
+    linkSync(tmp, path);
     return key;
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw keyError(path, cause);
+  } finally {
+    rmSync(tmp, { force: true });
   }
   let pem: string;
   try {

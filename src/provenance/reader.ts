@@ -16,13 +16,16 @@ export interface StoredTaskRow {
  */
 export interface ChainReader {
   /** The session's stored chain head, null when it has none. */
-  chainHead(sessionId: string): ChainHead | null;
+  chainHead(sessionId: string): MaybePromise<ChainHead | null>;
   /** The session's latest signed tree head in the database, with the frontier stored with it. */
-  treeHead(sessionId: string): { head: SignedTreeHead; frontier: string } | undefined;
+  treeHead(sessionId: string): MaybePromise<{ head: SignedTreeHead; frontier: string } | undefined>;
   /** Up to `limit` links with afterSeq < seq <= uptoSeq, in seq order. */
-  links(sessionId: string, afterSeq: number, uptoSeq: number, limit: number): StoredLink[];
+  links(sessionId: string, afterSeq: number, uptoSeq: number, limit: number): MaybePromise<StoredLink[]>;
   /** Up to `limit` of the session's tasks with an id after `afterId`, in id order. */
-  tasks(sessionId: string, afterId: string, limit: number): StoredTaskRow[];
-  /** Ends the view (and its transaction). */
+  tasks(sessionId: string, afterId: string, limit: number): MaybePromise<StoredTaskRow[]>;
+  /** Ends the view (and its transaction). Callers do not wait for it. */
   close(): void;
 }
+
+/** The embedded store reads synchronously, a networked one asynchronously: readers may do either. */
+export type MaybePromise<T> = T | Promise<T>;

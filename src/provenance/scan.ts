@@ -55,7 +55,7 @@ export async function scanChain(
     succeeded: [],
   };
   for (let after = 0; after < upto;) {
-    const page = reader.links(sessionId, after, upto, PAGE);
+    const page = await reader.links(sessionId, after, upto, PAGE);
     for (const link of page) {
       const out = checker.check(link);
       if ('broken' in out || (options.canonical && canonicalRecordJson(out.record) !== link.recordJson)) {

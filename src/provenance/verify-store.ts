@@ -15,6 +15,11 @@ export interface StoredSessionCheck {
   sessionId: string;
   /** This node's tree-head key (public half). */
   key: { keyId: string; publicKey: KeyObject };
+  /**
+   * Every key a head may be signed by, by key id (a shared database: each node signs with its own key and
+   * registers it); a head signed by a key not here must be signed by `key`.
+   */
+  trusted?: ReadonlyMap<string, KeyObject>;
   /** The latest head the witness outside the database holds for the session, if any. */
   witnessed?: SignedTreeHead;
   pacer: Pacer;
@@ -36,8 +41,12 @@ export interface StoredSessionCheck {
  *    wrote, so `ok` is false while there are any, though nothing is `broken`.
  */
 export async function verifyStoredSession(input: StoredSessionCheck): Promise<ChainVerification> {
-  const { reader, sessionId, key, witnessed, pacer } = input;
-  const signed = reader.treeHead(sessionId);
+  const { reader, sessionId, witnessed, pacer } = input;
+  const keyFor = (head: SignedTreeHead) => {
+    const publicKey = input.trusted?.get(head.keyId);
+    return publicKey ? { keyId: head.keyId, publicKey } : input.key;
+  };
+  const signed = await reader.treeHead(sessionId);
   const scan = await scanChain(reader, sessionId, pacer);
   const report = (broken?: { seq: number; reason: string }, tasks?: number): ChainVerification => {
     const signedSize = signed?.head.treeSize ?? 0;
@@ -55,7 +64,7 @@ export async function verifyStoredSession(input: StoredSessionCheck): Promise<Ch
     };
   };
   if (scan.broken) return report(scan.broken);
-  const cut = checkHeadOf(scan, reader.chainHead(sessionId));
+  const cut = checkHeadOf(scan, await reader.chainHead(sessionId));
   if (cut) return report(cut);
   if (scan.length === 0)
     return report({
@@ -63,11 +72,11 @@ export async function verifyStoredSession(input: StoredSessionCheck): Promise<Ch
       reason: 'the session has no provenance records (seq 1 is always session.created): the chain was wiped',
     });
   if (signed) {
-    const bad = checkTreeHeadAgainstChain(scan.tree, signed.head, key, signed.frontier);
+    const bad = checkTreeHeadAgainstChain(scan.tree, signed.head, keyFor(signed.head), signed.frontier);
     if (bad) return report(bad);
   }
   if (witnessed) {
-    const bad = againstWitness(scan, signed?.head, witnessed, key);
+    const bad = againstWitness(scan, signed?.head, witnessed, keyFor(witnessed));
     if (bad) return report(bad);
   }
   const tasks = await checkTasks(reader, sessionId, scan, pacer);
@@ -128,7 +137,7 @@ async function checkTasks(
     if (!problem || seq < problem.seq) problem = { seq, reason };
   };
   for (let after = ''; ;) {
-    const page = reader.tasks(sessionId, after, TASK_PAGE);
+    const page = await reader.tasks(sessionId, after, TASK_PAGE);
     for (const t of page) {
       seen.add(t.id);
       const facts = scan.tasks.get(t.id);

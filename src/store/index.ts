@@ -1,6 +1,6 @@
 export { openSqliteStore, SqliteStore, TREE_HEAD_WITNESS_DIR } from './sqlite/sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
-export { migrateToLatest } from './migrations/index.js';
+export { migrateToLatest, checkSchema, MIGRATION_NAMES } from './migrations/index.js';
 export type { Database } from './schema.js';
 export type {
   Store,

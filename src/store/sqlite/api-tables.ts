@@ -1,6 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { WardenError } from '../../core/index.js';
-import { sha256Hex } from '../../provenance/index.js';
+import { records } from '../../provenance/index.js';
 import type { ApiKeysTable, TracesTable } from '../schema.js';
 import type { StoredLink } from '../../provenance/index.js';
 import type { ApiKeyRecord, Role, TraceFilter, TraceRecord, TraceSummary } from '../store.js';
@@ -63,12 +63,7 @@ export function insertTrace(
   db.prepare(
     'INSERT INTO traces (id, session_id, task_id, data, digest, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   ).run(t.id, t.sessionId, t.taskId, t.dataJson, t.digest, t.createdAt);
-  chain.add(t.sessionId, {
-    type: 'trace.created',
-    at: t.createdAt,
-    ...(t.taskId ? { taskId: t.taskId } : {}),
-    data: { traceId: t.id, digest: t.digest },
-  });
+  chain.add(t.sessionId, records.traceCreated(t));
   return {
     id: t.id,
     sessionId: t.sessionId,
@@ -143,11 +138,6 @@ export function traceProvenance(
   const trace = getTrace(db, traceId);
   if (!trace)
     throw new WardenError('TRACE_NOT_FOUND', `No trace with id ${traceId}`, { details: { traceId } });
-  chain.add(trace.sessionId, {
-    type: 'trace.provenance',
-    at: now,
-    ...(trace.taskId ? { taskId: trace.taskId } : {}),
-    data: { traceId, kind: event.kind, digest: sha256Hex(JSON.stringify(event.data)), ...event.data },
-  });
+  chain.add(trace.sessionId, records.traceProvenanceEvent(trace, event, now));
   return trace.sessionId;
 }

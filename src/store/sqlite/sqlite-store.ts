@@ -10,7 +10,6 @@ import {
   priorityLevel,
   type AgentManifest,
   type BreakerSnapshot,
-  type LlmUsage,
   type SerializedError,
   type Session,
   type Task,
@@ -22,6 +21,7 @@ import {
   Pacer,
   TreeHeadKey,
   loadOrCreateTreeHeadKey,
+  records,
   verifyStoredSession,
   type ChainReader,
   type ChainVerification,
@@ -58,7 +58,7 @@ import type {
 } from '../store.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { SqliteChainReader } from './chain-reader.js';
-import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from './checked-results.js';
+import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from '../checked-results.js';
 import { ChainWriter } from './chain-writer.js';
 import { SqliteTreeHeads } from './tree-heads.js';
 import {
@@ -253,17 +253,7 @@ export class SqliteStore implements Store {
           'INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
         )
         .run(s.id, s.tenant, s.name, s.maxConcurrency, s.allowNetwork ? 1 : 0, s.policy, s.createdAt);
-      chain.add(s.id, {
-        type: 'session.created',
-        at: s.createdAt,
-        data: {
-          name: s.name,
-          tenant: s.tenant,
-          maxConcurrency: s.maxConcurrency,
-          allowNetwork: s.allowNetwork,
-          policy: s.policy,
-        },
-      });
+      chain.add(s.id, records.sessionCreated(s));
       return s;
     });
   }
@@ -400,17 +390,7 @@ export class SqliteStore implements Store {
           t.now,
           t.now,
         );
-        chain.add(t.sessionId, {
-          type: 'task.submitted',
-          at: t.now,
-          taskId: t.id,
-          agent: t.agentKey,
-          data: {
-            priority: t.priority,
-            inputDigest: t.inputDigest,
-            ...(t.idempotencyKey ? { idempotencyKey: t.idempotencyKey } : {}),
-          },
-        });
+        chain.add(t.sessionId, records.taskSubmitted(t));
         if (t.flags) this.flags.write(chain, t.flags);
         out.push({ task: newTaskView(t), deduplicated: false });
       }
@@ -469,14 +449,7 @@ export class SqliteStore implements Store {
       sessionRunning.set(c.session_id, sRunning + 1);
       agentRunning.set(c.agent_key, aRunning + 1);
       const attempt = c.attempts + 1;
-      chain.add(c.session_id, {
-        type: 'task.started',
-        at: req.now,
-        taskId: c.id,
-        attempt,
-        agent: c.agent_key,
-        data: { worker: req.owner },
-      });
+      chain.add(c.session_id, records.taskStarted(c.id, c.agent_key, attempt, req.owner, req.now));
       claimed.push({
         id: c.id,
         sessionId: c.session_id,
@@ -499,17 +472,10 @@ export class SqliteStore implements Store {
   }
 
   private expire(chain: ChainWriter, c: CandidateRow, now: number): void {
-    const error: SerializedError = {
-      code: 'DEADLINE_EXCEEDED',
-      message: `The task's deadline (${new Date(Number(c.deadline)).toISOString()}) passed before it could run`,
-      retryable: false,
-    };
-    const errorJson = JSON.stringify(error);
+    const errorJson = JSON.stringify(records.deadlineError(Number(c.deadline)));
     if (this.stmt.expireQueued.run(errorJson, now, c.id).changes !== 1) return;
-    chain.add(
-      c.session_id,
-      { type: 'task.failed', at: now, taskId: c.id, agent: c.agent_key, data: { error: error.code } },
-      (seq) => this.stmt.insertResult.run(c.id, 'failed', null, errorJson, c.attempts, null, null, now, seq),
+    chain.add(c.session_id, records.deadlineExpired(c.id, c.agent_key, now), (seq) =>
+      this.stmt.insertResult.run(c.id, 'failed', null, errorJson, c.attempts, null, null, now, seq),
     );
   }
 
@@ -534,18 +500,12 @@ export class SqliteStore implements Store {
       const applied: boolean[] = [];
       for (const f of finishes) {
         const usageJson = f.usage ? JSON.stringify(f.usage) : null;
-        const base = { at: f.now, taskId: f.taskId, attempt: f.attempt, agent: f.agentKey };
         if (f.kind === 'retry') {
           const errorJson = JSON.stringify(f.error);
           const ok =
             this.stmt.finishRetry.run(f.runAfter, errorJson, f.now, f.taskId, f.owner, f.attempt).changes ===
             1;
-          if (ok)
-            chain.add(f.sessionId, {
-              ...base,
-              type: 'task.attempt_failed',
-              data: { error: f.error.code, retryAt: f.runAfter },
-            });
+          if (ok) chain.add(f.sessionId, records.taskFinished(f));
           applied.push(ok);
           continue;
         }
@@ -558,33 +518,23 @@ export class SqliteStore implements Store {
         // The result row names the record that commits to it, so reads can check one against the other.
         if (f.kind === 'succeeded' || f.kind === 'quarantined') {
           const { outputJson, outputDigest } = f;
-          chain.add(
-            f.sessionId,
-            {
-              ...base,
-              type: f.kind === 'succeeded' ? 'task.succeeded' : 'task.quarantined',
-              // An LLM answer's provenance names the model that produced it and what it consumed.
-              data: f.usage?.llm ? { outputDigest, model: modelRecord(f.usage.llm) } : { outputDigest },
-            },
-            (seq) =>
-              this.stmt.insertResult.run(
-                f.taskId,
-                f.kind,
-                outputJson,
-                errorJson,
-                f.attempt,
-                usageJson,
-                outputDigest,
-                f.now,
-                seq,
-              ),
+          chain.add(f.sessionId, records.taskFinished(f), (seq) =>
+            this.stmt.insertResult.run(
+              f.taskId,
+              f.kind,
+              outputJson,
+              errorJson,
+              f.attempt,
+              usageJson,
+              outputDigest,
+              f.now,
+              seq,
+            ),
           );
         } else {
           if (f.kind === 'dead')
             this.stmt.insertDeadLetter.run(f.taskId, f.sessionId, f.agentKey, errorJson, f.attempt, f.now);
-          const type =
-            f.kind === 'dead' ? 'task.dead_lettered' : f.kind === 'failed' ? 'task.failed' : 'task.cancelled';
-          chain.add(f.sessionId, { ...base, type, data: { error: f.error.code } }, (seq) =>
+          chain.add(f.sessionId, records.taskFinished(f), (seq) =>
             this.stmt.insertResult.run(
               f.taskId,
               f.kind,
@@ -624,25 +574,15 @@ export class SqliteStore implements Store {
     return this.tx((chain) => {
       const rows = this.stmt.expiredLeases.all(now) as TaskRow[];
       for (const r of rows) {
-        const base = { at: now, taskId: r.id, attempt: r.attempts, agent: r.agent_key };
         if (r.cancel_requested) {
-          const error: SerializedError = {
-            code: 'CANCELLED',
-            message: 'Cancelled while its worker was gone',
-            retryable: false,
-          };
-          this.terminate(chain, r, 'cancelled', error, now);
+          this.terminate(chain, r, 'cancelled', records.reapedCancelError(), now);
           continue;
         }
-        const error: SerializedError = {
-          code: 'LEASE_EXPIRED',
-          message: `The worker running attempt ${r.attempts} stopped renewing its lease (it probably died)`,
-          retryable: true,
-        };
+        const error = records.leaseExpiredError(r.attempts);
         if (r.attempts >= r.max_attempts) {
           this.terminate(chain, r, 'dead', error, now);
         } else if (this.stmt.requeueExpired.run(now, JSON.stringify(error), now, r.id, now).changes === 1) {
-          chain.add(r.session_id, { ...base, type: 'task.lease_expired', data: { worker: r.lease_owner } });
+          chain.add(r.session_id, records.leaseExpired(r.id, r.agent_key, r.attempts, r.lease_owner, now));
         }
       }
       return rows.length;
@@ -660,17 +600,8 @@ export class SqliteStore implements Store {
     if (this.stmt.terminateExpired.run(state, errorJson, now, r.id, now).changes !== 1) return;
     if (state === 'dead')
       this.stmt.insertDeadLetter.run(r.id, r.session_id, r.agent_key, errorJson, r.attempts, now);
-    chain.add(
-      r.session_id,
-      {
-        type: state === 'dead' ? 'task.dead_lettered' : 'task.cancelled',
-        at: now,
-        taskId: r.id,
-        attempt: r.attempts,
-        agent: r.agent_key,
-        data: { error: error.code },
-      },
-      (seq) => this.stmt.insertResult.run(r.id, state, null, errorJson, r.attempts, null, null, now, seq),
+    chain.add(r.session_id, records.reapedTerminal(state, r.id, r.agent_key, r.attempts, error, now), (seq) =>
+      this.stmt.insertResult.run(r.id, state, null, errorJson, r.attempts, null, null, now, seq),
     );
   }
 
@@ -679,26 +610,19 @@ export class SqliteStore implements Store {
       const row = this.stmt.taskById.get(taskId) as TaskRow | undefined;
       if (!row) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
       if (row.state === 'queued' && this.stmt.cancelQueued.run(now, taskId).changes === 1) {
-        const errorJson = JSON.stringify({
-          code: 'CANCELLED',
-          message: 'Cancelled before it ran',
-          retryable: false,
-        });
-        chain.add(
-          row.session_id,
-          { type: 'task.cancelled', at: now, taskId, agent: row.agent_key, data: { error: 'CANCELLED' } },
-          (seq) =>
-            this.stmt.insertResult.run(
-              taskId,
-              'cancelled',
-              null,
-              errorJson,
-              row.attempts,
-              null,
-              null,
-              now,
-              seq,
-            ),
+        const errorJson = records.cancelledQueuedErrorJson();
+        chain.add(row.session_id, records.cancelledQueued(taskId, row.agent_key, now), (seq) =>
+          this.stmt.insertResult.run(
+            taskId,
+            'cancelled',
+            null,
+            errorJson,
+            row.attempts,
+            null,
+            null,
+            now,
+            seq,
+          ),
         );
         return { state: 'cancelled' as TaskState, cancelledNow: true };
       }
@@ -871,7 +795,7 @@ export class SqliteStore implements Store {
           "UPDATE tasks SET state = 'queued', attempts = 0, run_after = ?, last_error = NULL, cancel_requested = 0, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
         )
         .run(now, now, taskId);
-      chain.add(dl.session_id, { type: 'task.replayed', at: now, taskId, agent: dl.agent_key });
+      chain.add(dl.session_id, records.taskReplayed(taskId, dl.agent_key, now));
       return rowToTask(this.stmt.taskById.get(taskId) as TaskRow);
     });
   }
@@ -892,7 +816,7 @@ export class SqliteStore implements Store {
       const del = this.db.prepare('DELETE FROM dead_letters WHERE task_id = ?');
       for (const r of rows) {
         del.run(r.task_id);
-        chain.add(r.session_id, { type: 'task.purged', at: now, taskId: r.task_id, agent: r.agent_key });
+        chain.add(r.session_id, records.taskPurged(r.task_id, r.agent_key, now));
       }
       return rows.length;
     });
@@ -931,12 +855,7 @@ export class SqliteStore implements Store {
         .prepare("SELECT DISTINCT session_id FROM tasks WHERE agent_key = ? AND state = 'queued'")
         .all(agentKey) as { session_id: string }[];
       for (const { session_id } of sessions) {
-        chain.add(session_id, {
-          type: 'agent.breaker_reset',
-          at: now,
-          agent: agentKey,
-          data: { ...data, previous: { ...previous } },
-        });
+        chain.add(session_id, records.breakerReset(agentKey, now, data, previous));
       }
       return previous;
     });
@@ -1080,14 +999,5 @@ function newTaskView(t: NewTask): Task {
     updatedAt: t.now,
     runAfter: t.now,
     lastError: null,
-  };
-}
-
-function modelRecord(u: LlmUsage): Record<string, string | number | null> {
-  return {
-    provider: u.provider,
-    model: u.model,
-    promptTokens: u.promptTokens,
-    completionTokens: u.completionTokens,
   };
 }

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { CHECKED_RESULT_SQL } from './checked-results.js';
+import { CHECKED_RESULT_SQL } from '../checked-results.js';
 
 // Hot-path SQL of the embedded store, prepared once per connection.
 const SQL = {

@@ -1,5 +1,6 @@
 import type { Database as Sqlite, Statement } from 'better-sqlite3';
 import { WardenError, type Task } from '../../core/index.js';
+import { records } from '../../provenance/index.js';
 import { rowToTask } from '../rows.js';
 import type { Database } from '../schema.js';
 import type { AgentRunStat, FlagCount, FlagFilter, GovernanceRecord, TraceFlagRecord } from '../store.js';
@@ -39,24 +40,12 @@ export class TraceFlagSql {
         f.createdAt,
       );
     }
-    chain.add(first.sessionId, {
-      type: 'governance.flagged',
-      at: first.createdAt,
-      ...(first.taskId ? { taskId: first.taskId } : {}),
-      ...(first.agentKey ? { agent: first.agentKey } : {}),
-      data: { flags: flags.map(flagSummary) },
-    });
+    chain.add(first.sessionId, records.governanceFlagged(flags)!);
   }
 
   record(chain: ChainWriter, r: GovernanceRecord): void {
     if (r.type !== 'governance.flagged') {
-      chain.add(r.sessionId, {
-        type: r.type,
-        at: r.at,
-        ...(r.taskId ? { taskId: r.taskId } : {}),
-        ...(r.agent ? { agent: r.agent } : {}),
-        data: { ...r.data, ...(r.flags.length ? { flags: r.flags.map(flagSummary) } : {}) },
-      });
+      chain.add(r.sessionId, records.governanceDecision({ ...r, type: r.type }));
     }
     if (r.flags.length) this.write(chain, r.flags);
   }
@@ -117,13 +106,7 @@ export class TraceFlagSql {
       .get(taskId) as { output_digest: string | null } | undefined;
     chain.add(
       row.session_id,
-      {
-        type: 'task.released',
-        at: now,
-        taskId,
-        agent: row.agent_key,
-        data: { ...data, outputDigest: result?.output_digest ?? null },
-      },
+      records.taskReleased(taskId, row.agent_key, now, data, result?.output_digest ?? null),
       // The release record now commits to the result row (status succeeded, the same output digest).
       (seq) => this.db.prepare('UPDATE results SET record_seq = ? WHERE task_id = ?').run(seq, taskId),
     );
@@ -153,18 +136,6 @@ export class TraceFlagSql {
       finishedAt: Number(r.finished_at),
     }));
   }
-}
-
-function flagSummary(f: TraceFlagRecord) {
-  return {
-    id: f.id,
-    type: f.type,
-    severity: f.severity,
-    reason: f.reason,
-    autoDetected: f.autoDetected,
-    stage: f.stage,
-    ...(f.detector ? { detector: f.detector } : {}),
-  };
 }
 
 function rowToFlag(r: FlagRow): TraceFlagRecord {

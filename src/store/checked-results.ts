@@ -1,7 +1,7 @@
-import { WardenError, type SerializedError, type TaskResult } from '../../core/index.js';
-import { resultRecordProblem, sha256Hex, type ProvenanceRecord } from '../../provenance/index.js';
-import { rowToResult } from '../rows.js';
-import type { Database } from '../schema.js';
+import { WardenError, type SerializedError, type TaskResult } from '../core/index.js';
+import { resultRecordProblem, sha256Hex, type ProvenanceRecord } from '../provenance/index.js';
+import { rowToResult } from './rows.js';
+import type { Database } from './schema.js';
 
 /**
  * A result row read together with the provenance record that commits to it (results.record_seq in the

@@ -1,0 +1,1313 @@
+import type { KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import type pg from 'pg';
+import {
+  DEFAULT_TENANT,
+  WardenError,
+  agentKey,
+  canonicalJson,
+  priorityLevel,
+  type AgentManifest,
+  type BreakerSnapshot,
+  type SerializedError,
+  type Session,
+  type Task,
+  type TaskResult,
+  type TaskState,
+} from '../../core/index.js';
+import {
+  Pacer,
+  records,
+  verifyStoredSession,
+  type ChainReader,
+  type ChainVerification,
+  type HeadWitness,
+  type SignedTreeHead,
+  type StoredLink,
+  type TreeHeadKey,
+} from '../../provenance/index.js';
+import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from '../checked-results.js';
+import { rowToAgent, rowToDeadLetter, rowToSession, rowToTask } from '../rows.js';
+import type { Database } from '../schema.js';
+import type {
+  AgentRecord,
+  AgentRunStat,
+  ApiKeyRecord,
+  BreakerUpdate,
+  ClaimOutcome,
+  ClaimRequest,
+  ClaimedTask,
+  DeadLetter,
+  Finish,
+  FinishOutcome,
+  FlagCount,
+  FlagFilter,
+  GovernanceRecord,
+  LogLine,
+  NewTask,
+  Role,
+  Store,
+  StoreStats,
+  SubmitOutcome,
+  TaskFilter,
+  TraceFilter,
+  TraceFlagRecord,
+  TraceRecord,
+  TraceSummary,
+} from '../store.js';
+import { PgChainReader } from './chain-reader.js';
+import { PgTreeHeads } from './tree-heads.js';
+import { AgentDigests, PgTx, isConnectionError, isRetryable, storageError } from './tx.js';
+
+type TaskRow = Database['tasks'] & { cancel_requested: number };
+
+const CHECKED_RESULT = `SELECT r.*, t.session_id AS session_id, p.record AS record, p.hash AS record_hash
+  FROM results r
+  LEFT JOIN tasks t ON t.id = r.task_id
+  LEFT JOIN provenance p ON p.session_id = t.session_id AND p.seq = r.record_seq`;
+
+const MAX_TX_ATTEMPTS = 5;
+
+export interface PgStoreParts {
+  pool: pg.Pool;
+  /** host:port/db for messages (no credentials). */
+  target: string;
+  key: TreeHeadKey;
+  nodeName: string;
+  signIntervalMs: number;
+  witness?: HeadWitness;
+}
+
+/**
+ * The PostgreSQL store: every process of a cluster points at one database. Claims lock with FOR UPDATE
+ * SKIP LOCKED and hold session and agent-version caps across all workers (advisory transaction locks per
+ * session and agent version serialise the count of running tasks with the claim); finishes are fenced by
+ * lease owner and attempt; a session's chain grows under a lock on its head row. Every task state change
+ * notifies `warden_tasks` (and every log append `warden_logs`) in its own transaction.
+ */
+export class PgStore implements Store {
+  readonly dialect = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly digests = new AgentDigests();
+  private readonly treeHeads: PgTreeHeads;
+  private closed = false;
+
+  constructor(private readonly parts: PgStoreParts) {
+    this.pool = parts.pool;
+    this.treeHeads = new PgTreeHeads(parts.pool, parts.key, parts.signIntervalMs, parts.witness);
+  }
+
+  // ---- plumbing -------------------------------------------------------------------------------
+
+  private open(): void {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+  }
+
+  /**
+   * Runs `body` in one READ COMMITTED transaction on one pooled connection, then writes what it collected
+   * (PgTx.flush) and commits. A deadlock victim or serialization failure runs again; a broken connection is
+   * dropped from the pool (the next call gets a fresh one) and reported as STORAGE_ERROR.
+   */
+  private async tx<T>(what: string, body: (tx: PgTx) => Promise<T>): Promise<T> {
+    this.open();
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw storageError(err, what, this.parts.target);
+      }
+      const tx = new PgTx(client, this.digests);
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const out = await body(tx);
+        await tx.flush();
+        await client.query('COMMIT');
+        this.treeHeads.committed(tx.heads.keys());
+        return out;
+      } catch (err) {
+        if (isConnectionError(err)) broken = err as Error;
+        else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        if (!broken && !(err instanceof WardenError) && isRetryable(err) && attempt < MAX_TX_ATTEMPTS)
+          continue;
+        throw storageError(err, what, this.parts.target);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  /** One statement outside a transaction. */
+  private async q<R extends pg.QueryResultRow = Record<string, unknown>>(
+    what: string,
+    text: string,
+    values?: unknown[],
+  ): Promise<R[]> {
+    this.open();
+    try {
+      return (await this.pool.query<R>(text, values)).rows;
+    } catch (err) {
+      throw storageError(err, what, this.parts.target);
+    }
+  }
+
+  // ---- sessions -------------------------------------------------------------------------------
+
+  async createSession(s: Session): Promise<Session> {
+    return this.tx('createSession', async (tx) => {
+      const inserted = await tx.q(
+        `INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, name) DO NOTHING RETURNING id`,
+        [s.id, s.tenant, s.name, s.maxConcurrency, s.allowNetwork ? 1 : 0, s.policy, s.createdAt],
+      );
+      if (inserted.length === 0) {
+        const [row] = await tx.q<Database['sessions']>(
+          'SELECT * FROM sessions WHERE tenant = $1 AND name = $2',
+          [s.tenant, s.name],
+        );
+        return rowToSession(row!);
+      }
+      tx.chain.add(s.id, records.sessionCreated(s));
+      return s;
+    });
+  }
+
+  async getSession(idOrName: string, tenant?: string): Promise<Session | undefined> {
+    const rows = await this.q<Database['sessions'] & { by_id: boolean }>(
+      'getSession',
+      `SELECT *, id = $1 AS by_id FROM sessions
+       WHERE (id = $1 AND ($2::text IS NULL OR tenant = $2)) OR (tenant = coalesce($2, $3) AND name = $1)
+       ORDER BY by_id DESC LIMIT 1`,
+      [idOrName, tenant ?? null, DEFAULT_TENANT],
+    );
+    return rows[0] ? rowToSession(rows[0]) : undefined;
+  }
+
+  async listSessions(tenant?: string): Promise<Session[]> {
+    const rows = await this.q<Database['sessions']>(
+      'listSessions',
+      'SELECT * FROM sessions WHERE $1::text IS NULL OR tenant = $1 ORDER BY created_at, id',
+      [tenant ?? null],
+    );
+    return rows.map(rowToSession);
+  }
+
+  // ---- agents ---------------------------------------------------------------------------------
+
+  async putAgent(
+    manifest: AgentManifest,
+    moduleDigest: string | null,
+    now: number,
+    options: { shared?: boolean } = {},
+  ): Promise<AgentRecord> {
+    const key = agentKey(manifest);
+    const tenant = manifest.tenant ?? DEFAULT_TENANT;
+    const shared = options.shared === true;
+    const { baseDir: _ignored, ...comparable } = manifest;
+    const out = await this.tx('putAgent', async (tx) => {
+      const inserted = await tx.q(
+        `INSERT INTO agents (key, name, version, runtime, concurrency, manifest, module_digest, created_at, tenant, shared)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (key) DO NOTHING RETURNING key`,
+        [
+          key,
+          manifest.name,
+          manifest.version,
+          manifest.runtime,
+          manifest.concurrency,
+          JSON.stringify(manifest),
+          moduleDigest,
+          now,
+          tenant,
+          shared ? 1 : 0,
+        ],
+      );
+      if (inserted.length === 1) return { key, manifest, moduleDigest, createdAt: now, tenant, shared };
+      const [row] = await tx.q<Database['agents']>('SELECT * FROM agents WHERE key = $1 FOR UPDATE', [key]);
+      const existing = rowToAgent(row!);
+      const { baseDir: _b, ...existingComparable } = existing.manifest;
+      if (
+        canonicalJson(existingComparable) !== canonicalJson(comparable) ||
+        existing.moduleDigest !== moduleDigest
+      ) {
+        throw new WardenError(
+          'AGENT_VERSION_CONFLICT',
+          `Agent ${key} is already registered with a different manifest or code${existing.moduleDigest && moduleDigest && existing.moduleDigest !== moduleDigest ? ` (registered code sha256 ${existing.moduleDigest.slice(0, 12)}…, this code ${moduleDigest.slice(0, 12)}…)` : ''}. Agent versions are immutable so that provenance stays meaningful: bump metadata.version in agent.yaml and register again.`,
+          { details: { agent: key, registeredDigest: existing.moduleDigest, digest: moduleDigest } },
+        );
+      }
+      if (shared && !existing.shared) {
+        await tx.q('UPDATE agents SET shared = 1 WHERE key = $1', [key]);
+        return { ...existing, shared: true };
+      }
+      return existing;
+    });
+    this.digests.set(key, out.moduleDigest);
+    return out;
+  }
+
+  async getAgent(key: string): Promise<AgentRecord | undefined> {
+    const rows = await this.q<Database['agents']>('getAgent', 'SELECT * FROM agents WHERE key = $1', [key]);
+    return rows[0] ? rowToAgent(rows[0]) : undefined;
+  }
+
+  async listAgents(filter: { tenant?: string } = {}): Promise<AgentRecord[]> {
+    const rows = await this.q<Database['agents']>(
+      'listAgents',
+      'SELECT * FROM agents WHERE $1::text IS NULL OR tenant = $1 OR shared = 1 ORDER BY name, created_at',
+      [filter.tenant ?? null],
+    );
+    return rows.map(rowToAgent);
+  }
+
+  // ---- tasks: hot path ------------------------------------------------------------------------
+
+  async submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]> {
+    if (tasks.length === 0) return [];
+    return this.tx('submit', async (tx) => {
+      const out: SubmitOutcome[] = [];
+      const plain: NewTask[] = [];
+      for (const t of tasks) {
+        if (t.idempotencyKey !== null) {
+          // Keyed tasks one at a time: a concurrent submit with the same key waits on the unique index.
+          const inserted = await tx.q(
+            `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
+               idempotency_key, input, deadline, timeout_ms, metadata, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+             ON CONFLICT (session_id, idempotency_key) DO NOTHING RETURNING id`,
+            [
+              t.id,
+              t.sessionId,
+              t.agentKey,
+              priorityLevel(t.priority),
+              t.maxAttempts,
+              t.now,
+              t.idempotencyKey,
+              t.inputJson,
+              t.deadline,
+              t.timeoutMs,
+              JSON.stringify(t.metadata),
+              t.now,
+            ],
+          );
+          if (inserted.length === 0) {
+            const [row] = await tx.q<TaskRow>(
+              'SELECT * FROM tasks WHERE session_id = $1 AND idempotency_key = $2',
+              [t.sessionId, t.idempotencyKey],
+            );
+            out.push({ task: rowToTask(row!), deduplicated: true });
+            continue;
+          }
+        } else plain.push(t);
+        tx.chain.add(t.sessionId, records.taskSubmitted(t));
+        if (t.flags?.length) {
+          tx.flags(t.flags);
+          tx.chain.add(t.flags[0]!.sessionId, records.governanceFlagged(t.flags)!);
+        }
+        tx.notify(t.id, 'queued', t.sessionId);
+        out.push({ task: newTaskView(t), deduplicated: false });
+      }
+      if (plain.length > 0)
+        await tx.q(
+          `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
+             input, deadline, timeout_ms, metadata, created_at, updated_at)
+           SELECT id, s, a, p, 'queued', 0, m, n, i, d, tm, md, n, n
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[],
+             $8::bigint[], $9::int[], $10::text[]) AS x(id, s, a, p, m, n, i, d, tm, md)`,
+          [
+            plain.map((t) => t.id),
+            plain.map((t) => t.sessionId),
+            plain.map((t) => t.agentKey),
+            plain.map((t) => priorityLevel(t.priority)),
+            plain.map((t) => t.maxAttempts),
+            plain.map((t) => t.now),
+            plain.map((t) => t.inputJson),
+            plain.map((t) => t.deadline),
+            plain.map((t) => t.timeoutMs),
+            plain.map((t) => JSON.stringify(t.metadata)),
+          ],
+        );
+      return out;
+    });
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimOutcome> {
+    if (req.runnable.length === 0) return { claimed: [], expired: [], nextRunAfter: null };
+    return this.tx('claim', (tx) => this.claimIn(tx, req));
+  }
+
+  /**
+   * The claim, in three statements inside the caller's transaction:
+   * 1. a look (no locks) at the first due candidates of sessions and versions below their caps, which
+   *    takes an advisory transaction lock per session and agent version among them, in key order;
+   * 2. the claim itself, ONE statement: it counts the running tasks of those sessions and versions (its
+   *    snapshot starts after the locks, so it sees every claim that held them and committed), locks
+   *    candidates FOR UPDATE SKIP LOCKED in (priority, id) order, keeps those that fit the caps (a probing
+   *    version: one, if none of its tasks runs anywhere) and marks them running;
+   * 3. expiring candidates whose deadline has passed (rare: only when statement 1 saw one).
+   * Two workers claiming for one session or version take turns for the length of a claim; workers on
+   * different sessions and versions do not wait for each other.
+   */
+  private async claimIn(tx: PgTx, req: ClaimRequest): Promise<ClaimOutcome> {
+    const window = req.limit + Math.min(req.limit, 16);
+    const [look] = await tx.q<{
+      sessions: string[] | null;
+      agents: string[] | null;
+      expired:
+        { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
+      locked: number;
+    }>(
+      `WITH running AS (
+         SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY 1, 2
+       ), full_sessions AS (
+         SELECT r.session_id FROM running r JOIN sessions s ON s.id = r.session_id
+         GROUP BY r.session_id, s.max_concurrency HAVING sum(r.n) >= s.max_concurrency
+       ), full_agents AS (
+         SELECT r.agent_key FROM running r JOIN agents a ON a.key = r.agent_key
+         GROUP BY r.agent_key, a.concurrency HAVING sum(r.n) >= a.concurrency
+         UNION SELECT agent_key FROM running WHERE agent_key = ANY($4::text[])
+       ), c AS MATERIALIZED (
+         SELECT id, session_id, agent_key, deadline, attempts FROM tasks
+         WHERE state = 'queued' AND run_after <= $1
+           AND agent_key = ANY($2::text[]) AND NOT (agent_key = ANY($3::text[]))
+           AND session_id NOT IN (SELECT session_id FROM full_sessions)
+           AND agent_key NOT IN (SELECT agent_key FROM full_agents)
+         ORDER BY priority, id LIMIT $5
+       ), keys AS (
+         SELECT DISTINCT hashtextextended('warden:s:' || session_id, 0) AS k FROM c
+         UNION SELECT DISTINCT hashtextextended('warden:a:' || agent_key, 0) FROM c
+       )
+       SELECT (SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
+              (SELECT array_agg(DISTINCT agent_key) FROM c) AS agents,
+              (SELECT json_agg(c) FROM c WHERE deadline IS NOT NULL AND deadline <= $1) AS expired,
+              (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM keys ORDER BY k) o) AS locked`,
+      [req.now, req.runnable, req.held, req.probing, window],
+    );
+    const expired: string[] = [];
+    for (const e of look?.expired ?? []) {
+      if (await this.expire(tx, e, req.now)) expired.push(e.id);
+    }
+    const claimed: ClaimedTask[] = [];
+    if (look?.sessions?.length) {
+      const leaseUntil = req.now + req.leaseMs;
+      const rows = await tx.q<{
+        id: string;
+        session_id: string;
+        agent_key: string;
+        priority: number;
+        attempts: number;
+        max_attempts: number;
+        input: string;
+        deadline: number | null;
+        timeout_ms: number | null;
+      }>(
+        `WITH running AS (
+           SELECT session_id, agent_key, count(*) AS n FROM tasks
+           WHERE state = 'running' AND (session_id = ANY($2::text[]) OR agent_key = ANY($3::text[]))
+           GROUP BY 1, 2
+         ), rs AS (SELECT session_id, sum(n) AS n FROM running GROUP BY 1),
+         ra AS (SELECT agent_key, sum(n) AS n FROM running GROUP BY 1),
+         cand AS (
+           SELECT id, session_id, agent_key, priority FROM tasks
+           WHERE state = 'queued' AND run_after <= $1
+             AND session_id = ANY($2::text[]) AND agent_key = ANY($3::text[]) AND NOT (agent_key = ANY($4::text[]))
+             AND (deadline IS NULL OR deadline > $1)
+           ORDER BY priority, id LIMIT $6
+           FOR UPDATE SKIP LOCKED
+         ), ranked AS (
+           SELECT c.*, row_number() OVER (PARTITION BY c.session_id ORDER BY c.priority, c.id) AS s_rank,
+                  row_number() OVER (PARTITION BY c.agent_key ORDER BY c.priority, c.id) AS a_rank
+           FROM cand c
+         ), chosen AS (
+           SELECT r.id FROM ranked r
+           LEFT JOIN sessions s ON s.id = r.session_id
+           LEFT JOIN agents a ON a.key = r.agent_key
+           LEFT JOIN rs ON rs.session_id = r.session_id
+           LEFT JOIN ra ON ra.agent_key = r.agent_key
+           WHERE coalesce(rs.n, 0) + r.s_rank <= coalesce(s.max_concurrency, 2147483647)
+             AND coalesce(ra.n, 0) + r.a_rank <= coalesce(a.concurrency, 2147483647)
+             AND (NOT (r.agent_key = ANY($5::text[])) OR (coalesce(ra.n, 0) = 0 AND r.a_rank = 1))
+           ORDER BY r.priority, r.id LIMIT $7
+         )
+         UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_owner = $8, lease_until = $9,
+           updated_at = $1
+         FROM chosen WHERE t.id = chosen.id
+         RETURNING t.id, t.session_id, t.agent_key, t.priority, t.attempts, t.max_attempts, t.input, t.deadline,
+           t.timeout_ms`,
+        [
+          req.now,
+          look.sessions,
+          look.agents ?? [],
+          req.held,
+          req.probing,
+          window,
+          req.limit,
+          req.owner,
+          leaseUntil,
+        ],
+      );
+      rows.sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (const c of rows) {
+        const attempt = Number(c.attempts);
+        tx.chain.add(c.session_id, records.taskStarted(c.id, c.agent_key, attempt, req.owner, req.now));
+        tx.notify(c.id, 'running', c.session_id);
+        claimed.push({
+          id: c.id,
+          sessionId: c.session_id,
+          agentKey: c.agent_key,
+          priority: c.priority,
+          attempt,
+          maxAttempts: c.max_attempts,
+          inputJson: c.input,
+          deadline: c.deadline === null ? null : Number(c.deadline),
+          timeoutMs: c.timeout_ms,
+          leaseUntil,
+        });
+      }
+    }
+    let nextRunAfter: number | null = null;
+    if (claimed.length === 0) {
+      const [row] = await tx.q<{ t: number | null }>(
+        "SELECT min(run_after) AS t FROM tasks WHERE state = 'queued' AND run_after > $1",
+        [req.now],
+      );
+      nextRunAfter = row?.t === null || row?.t === undefined ? null : Number(row.t);
+    }
+    return { claimed, expired, nextRunAfter };
+  }
+
+  private async expire(
+    tx: PgTx,
+    c: { id: string; session_id: string; agent_key: string; deadline: number; attempts: number },
+    now: number,
+  ): Promise<boolean> {
+    const errorJson = JSON.stringify(records.deadlineError(Number(c.deadline)));
+    const n = await tx.count(
+      `UPDATE tasks SET state = 'failed', last_error = $1, updated_at = $2
+       WHERE id = (SELECT id FROM tasks WHERE id = $3 AND state = 'queued' FOR UPDATE SKIP LOCKED)`,
+      [errorJson, now, c.id],
+    );
+    if (n !== 1) return false;
+    tx.chain.add(
+      c.session_id,
+      records.deadlineExpired(c.id, c.agent_key, now),
+      tx.resultAt({
+        taskId: c.id,
+        status: 'failed',
+        output: null,
+        error: errorJson,
+        attempts: Number(c.attempts),
+        usage: null,
+        outputDigest: null,
+        finishedAt: now,
+      }),
+    );
+    tx.notify(c.id, 'failed', c.session_id);
+    return true;
+  }
+
+  async finish(
+    finishes: readonly Finish[],
+    breakers: readonly BreakerUpdate[],
+    next?: ClaimRequest,
+  ): Promise<FinishOutcome> {
+    return this.tx('finish', async (tx) => {
+      const applied: boolean[] = [];
+      // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task
+      // still runs. All of the batch in one statement; what it returns says which applied.
+      const fenced = new Set(
+        finishes.length === 0
+          ? []
+          : (
+              await tx.q<{ id: string }>(
+                `UPDATE tasks t SET
+                   state = CASE WHEN f.kind = 'retry' THEN 'queued' ELSE f.kind END,
+                   run_after = CASE WHEN f.kind = 'retry' THEN f.run_after ELSE t.run_after END,
+                   last_error = CASE WHEN f.kind = 'retry' THEN f.err ELSE coalesce(f.err, t.last_error) END,
+                   lease_owner = NULL, lease_until = NULL, updated_at = f.now
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::int[])
+                   AS f(id, kind, run_after, err, now, owner, attempt)
+                 WHERE t.id = f.id AND t.state = 'running' AND t.lease_owner = f.owner AND t.attempts = f.attempt
+                 RETURNING t.id`,
+                [
+                  finishes.map((f) => f.taskId),
+                  finishes.map((f) => f.kind),
+                  finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
+                  finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
+                  finishes.map((f) => f.now),
+                  finishes.map((f) => f.owner),
+                  finishes.map((f) => f.attempt),
+                ],
+              )
+            ).map((r) => r.id),
+      );
+      for (const f of finishes) {
+        const usageJson = f.usage ? JSON.stringify(f.usage) : null;
+        // A task named twice in one batch applies once, as the first.
+        const ok = fenced.delete(f.taskId);
+        if (f.kind === 'retry') {
+          if (ok) {
+            tx.chain.add(f.sessionId, records.taskFinished(f));
+            tx.notify(f.taskId, 'queued', f.sessionId);
+          }
+          applied.push(ok);
+          continue;
+        }
+        const errorJson = f.kind === 'succeeded' ? null : JSON.stringify(f.error);
+        applied.push(ok);
+        if (!ok) continue;
+        if (f.flags?.length) {
+          tx.flags(f.flags);
+          tx.chain.add(f.flags[0]!.sessionId, records.governanceFlagged(f.flags)!);
+        }
+        const withOutput = f.kind === 'succeeded' || f.kind === 'quarantined';
+        if (f.kind === 'dead')
+          await tx.q(
+            'INSERT INTO dead_letters (task_id, session_id, agent_key, error, attempts, dead_at) VALUES ($1, $2, $3, $4, $5, $6)',
+            [f.taskId, f.sessionId, f.agentKey, errorJson, f.attempt, f.now],
+          );
+        tx.chain.add(
+          f.sessionId,
+          records.taskFinished(f),
+          tx.resultAt({
+            taskId: f.taskId,
+            status: f.kind,
+            output: withOutput ? f.outputJson : null,
+            error: errorJson,
+            attempts: f.attempt,
+            usage: usageJson,
+            outputDigest: withOutput ? f.outputDigest : null,
+            finishedAt: f.now,
+          }),
+        );
+        tx.notify(f.taskId, f.kind, f.sessionId);
+      }
+      for (const b of breakers) {
+        await tx.q(
+          `INSERT INTO circuit_breakers (agent_key, state, consecutive_failures, opened_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (agent_key) DO UPDATE SET state = excluded.state,
+             consecutive_failures = excluded.consecutive_failures, opened_at = excluded.opened_at,
+             updated_at = excluded.updated_at`,
+          [b.agentKey, b.snapshot.state, b.snapshot.consecutiveFailures, b.snapshot.openedAt, Date.now()],
+        );
+      }
+      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied };
+      return { applied, next: await this.claimIn(tx, next) };
+    });
+  }
+
+  async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: number): Promise<void> {
+    if (taskIds.length === 0) return;
+    await this.q(
+      'renewLeases',
+      "UPDATE tasks SET lease_until = $1 WHERE id = ANY($2::text[]) AND state = 'running' AND lease_owner = $3",
+      [leaseUntil, taskIds, owner],
+    );
+  }
+
+  async reapExpiredLeases(now: number): Promise<number> {
+    return this.tx('reapExpiredLeases', async (tx) => {
+      const rows = await tx.q<TaskRow>(
+        `SELECT * FROM tasks WHERE state = 'running' AND lease_until < $1 ORDER BY lease_until LIMIT 500
+         FOR UPDATE SKIP LOCKED`,
+        [now],
+      );
+      for (const r of rows) {
+        const attempts = Number(r.attempts);
+        if (Number(r.cancel_requested)) {
+          await this.terminate(tx, r, 'cancelled', records.reapedCancelError(), now);
+          continue;
+        }
+        const error = records.leaseExpiredError(attempts);
+        if (attempts >= Number(r.max_attempts)) {
+          await this.terminate(tx, r, 'dead', error, now);
+        } else {
+          await tx.q(
+            `UPDATE tasks SET state = 'queued', run_after = $1, last_error = $2, lease_owner = NULL, lease_until = NULL,
+               updated_at = $1 WHERE id = $3`,
+            [now, JSON.stringify(error), r.id],
+          );
+          tx.chain.add(r.session_id, records.leaseExpired(r.id, r.agent_key, attempts, r.lease_owner, now));
+          tx.notify(r.id, 'queued', r.session_id);
+        }
+      }
+      return rows.length;
+    });
+  }
+
+  private async terminate(
+    tx: PgTx,
+    r: TaskRow,
+    state: 'dead' | 'cancelled',
+    error: SerializedError,
+    now: number,
+  ): Promise<void> {
+    const errorJson = JSON.stringify(error);
+    const attempts = Number(r.attempts);
+    await tx.q(
+      `UPDATE tasks SET state = $1, last_error = $2, lease_owner = NULL, lease_until = NULL, updated_at = $3
+       WHERE id = $4`,
+      [state, errorJson, now, r.id],
+    );
+    if (state === 'dead')
+      await tx.q(
+        'INSERT INTO dead_letters (task_id, session_id, agent_key, error, attempts, dead_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [r.id, r.session_id, r.agent_key, errorJson, attempts, now],
+      );
+    tx.chain.add(
+      r.session_id,
+      records.reapedTerminal(state, r.id, r.agent_key, attempts, error, now),
+      tx.resultAt({
+        taskId: r.id,
+        status: state,
+        output: null,
+        error: errorJson,
+        attempts,
+        usage: null,
+        outputDigest: null,
+        finishedAt: now,
+      }),
+    );
+    tx.notify(r.id, state, r.session_id);
+  }
+
+  async cancel(taskId: string, now: number): Promise<{ state: TaskState; cancelledNow: boolean }> {
+    return this.tx('cancel', async (tx) => {
+      const [row] = await tx.q<TaskRow>('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [taskId]);
+      if (!row) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
+      if (row.state === 'queued') {
+        await tx.q("UPDATE tasks SET state = 'cancelled', updated_at = $1 WHERE id = $2", [now, taskId]);
+        tx.chain.add(
+          row.session_id,
+          records.cancelledQueued(taskId, row.agent_key, now),
+          tx.resultAt({
+            taskId,
+            status: 'cancelled',
+            output: null,
+            error: records.cancelledQueuedErrorJson(),
+            attempts: Number(row.attempts),
+            usage: null,
+            outputDigest: null,
+            finishedAt: now,
+          }),
+        );
+        tx.notify(taskId, 'cancelled', row.session_id);
+        return { state: 'cancelled' as TaskState, cancelledNow: true };
+      }
+      if (row.state === 'running')
+        await tx.q('UPDATE tasks SET cancel_requested = 1, updated_at = $1 WHERE id = $2', [now, taskId]);
+      return { state: row.state as TaskState, cancelledNow: false };
+    });
+  }
+
+  async cancelRequested(taskIds: readonly string[]): Promise<string[]> {
+    if (taskIds.length === 0) return [];
+    const rows = await this.q<{ id: string }>(
+      'cancelRequested',
+      "SELECT id FROM tasks WHERE cancel_requested = 1 AND state = 'running' AND id = ANY($1::text[])",
+      [taskIds],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  // ---- tasks: reads ---------------------------------------------------------------------------
+
+  async getTask(taskId: string): Promise<Task | undefined> {
+    const rows = await this.q<TaskRow>('getTask', 'SELECT * FROM tasks WHERE id = $1', [taskId]);
+    return rows[0] ? rowToTask(rows[0]) : undefined;
+  }
+
+  async listTasks(filter: TaskFilter): Promise<Task[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (clause: (n: () => string) => string, ...values: unknown[]) => {
+      where.push(
+        clause(() => {
+          args.push(values.shift());
+          return `$${args.length}`;
+        }),
+      );
+    };
+    if (filter.sessionId) add((p) => `session_id = ${p()}`, filter.sessionId);
+    if (filter.tenant)
+      add((p) => `session_id IN (SELECT id FROM sessions WHERE tenant = ${p()})`, filter.tenant);
+    if (filter.state) add((p) => `state = ${p()}`, filter.state);
+    if (filter.agentKey) add((p) => `agent_key = ${p()}`, filter.agentKey);
+    if (filter.agentName) {
+      const name = filter.agentName.replace(/[\\%_]/g, (c) => `\\${c}`);
+      add(
+        (p) => `(agent_key LIKE ${p()} ESCAPE '\\' OR agent_key LIKE ${p()} ESCAPE '\\')`,
+        `${name}@%`,
+        `%/${name}@%`,
+      );
+    }
+    if (filter.before) add((p) => `id < ${p()}`, filter.before);
+    args.push(Math.min(filter.limit ?? 100, 10_000));
+    const rows = await this.q<TaskRow>(
+      'listTasks',
+      `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${args.length}`,
+      args,
+    );
+    return rows.map(rowToTask);
+  }
+
+  async getResult(taskId: string): Promise<TaskResult | undefined> {
+    const rows = await this.q<CheckedResultRow>('getResult', `${CHECKED_RESULT} WHERE r.task_id = $1`, [
+      taskId,
+    ]);
+    return rows[0] ? checkedResult(rows[0]) : undefined;
+  }
+
+  async getResults(taskIds: readonly string[]): Promise<TaskResult[]> {
+    if (taskIds.length === 0) return [];
+    const rows = await this.q<CheckedResultRow>(
+      'getResults',
+      `${CHECKED_RESULT} WHERE r.task_id = ANY($1::text[])`,
+      [taskIds],
+    );
+    return rows.map(checkedOrFailedResult);
+  }
+
+  async inFlightByAgent(): Promise<Map<string, number>> {
+    const rows = await this.q<{ agent_key: string; n: number }>(
+      'inFlightByAgent',
+      "SELECT agent_key, count(*) AS n FROM tasks WHERE state IN ('queued', 'running') GROUP BY agent_key",
+    );
+    return new Map(rows.map((r) => [r.agent_key, Number(r.n)]));
+  }
+
+  async stats(options: { light?: boolean } = {}): Promise<StoreStats> {
+    const byState: Record<string, number> = {};
+    const rows = await this.q<{ state: string; n: number }>(
+      'stats',
+      options.light
+        ? "SELECT state, count(*) AS n FROM tasks WHERE state IN ('queued', 'running') GROUP BY state"
+        : 'SELECT state, count(*) AS n FROM tasks GROUP BY state',
+    );
+    if (options.light) {
+      byState['queued'] = 0;
+      byState['running'] = 0;
+    }
+    for (const r of rows) byState[r.state] = Number(r.n);
+    const [dl] = await this.q<{ n: number }>('stats', 'SELECT count(*) AS n FROM dead_letters');
+    const queuedByPriority: Record<number, number> = {};
+    for (const r of await this.q<{ priority: number; n: number }>(
+      'stats',
+      "SELECT priority, count(*) AS n FROM tasks WHERE state = 'queued' GROUP BY priority",
+    ))
+      queuedByPriority[r.priority] = Number(r.n);
+    return { byState, deadLetters: Number(dl?.n ?? 0), queuedByPriority };
+  }
+
+  // ---- dead-letter queue ----------------------------------------------------------------------
+
+  async listDeadLetters(filter: {
+    sessionId?: string;
+    tenant?: string;
+    limit?: number;
+  }): Promise<DeadLetter[]> {
+    const rows = await this.q<Database['dead_letters']>(
+      'listDeadLetters',
+      `SELECT * FROM dead_letters
+       WHERE ($1::text IS NULL OR session_id = $1)
+         AND ($2::text IS NULL OR session_id IN (SELECT id FROM sessions WHERE tenant = $2))
+       ORDER BY dead_at DESC LIMIT $3`,
+      [filter.sessionId ?? null, filter.tenant ?? null, filter.limit ?? 100],
+    );
+    return rows.map(rowToDeadLetter);
+  }
+
+  async replayDeadLetter(taskId: string, now: number): Promise<Task> {
+    return this.tx('replayDeadLetter', async (tx) => {
+      const [dl] = await tx.q<Database['dead_letters']>(
+        'DELETE FROM dead_letters WHERE task_id = $1 RETURNING *',
+        [taskId],
+      );
+      if (!dl)
+        throw new WardenError('TASK_NOT_FOUND', `Task ${taskId} is not in the dead-letter queue`, {
+          details: { taskId },
+        });
+      await tx.q('DELETE FROM results WHERE task_id = $1', [taskId]);
+      const [row] = await tx.q<TaskRow>(
+        `UPDATE tasks SET state = 'queued', attempts = 0, run_after = $1, last_error = NULL, cancel_requested = 0,
+           lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE id = $2 RETURNING *`,
+        [now, taskId],
+      );
+      tx.chain.add(dl.session_id, records.taskReplayed(taskId, dl.agent_key, now));
+      tx.notify(taskId, 'queued', dl.session_id);
+      return rowToTask(row!);
+    });
+  }
+
+  async purgeDeadLetters(taskIds: readonly string[] | 'all', now: number, tenant?: string): Promise<number> {
+    return this.tx('purgeDeadLetters', async (tx) => {
+      const rows = await tx.q<Database['dead_letters']>(
+        `DELETE FROM dead_letters
+         WHERE ($1::text[] IS NULL OR task_id = ANY($1::text[]))
+           AND ($2::text IS NULL OR session_id IN (SELECT id FROM sessions WHERE tenant = $2))
+         RETURNING *`,
+        [taskIds === 'all' ? null : taskIds, tenant ?? null],
+      );
+      // The order SQLite reads them in (its rowid order is insertion order): by when they died, then id.
+      rows.sort((a, b) => Number(a.dead_at) - Number(b.dead_at) || (a.task_id < b.task_id ? -1 : 1));
+      for (const r of rows) tx.chain.add(r.session_id, records.taskPurged(r.task_id, r.agent_key, now));
+      return rows.length;
+    });
+  }
+
+  async getBreakers(): Promise<Map<string, BreakerSnapshot>> {
+    const rows = await this.q<Database['circuit_breakers']>('getBreakers', 'SELECT * FROM circuit_breakers');
+    return new Map(
+      rows.map((r) => [
+        r.agent_key,
+        {
+          state: r.state as BreakerSnapshot['state'],
+          consecutiveFailures: Number(r.consecutive_failures),
+          openedAt: r.opened_at === null ? null : Number(r.opened_at),
+        },
+      ]),
+    );
+  }
+
+  async resetBreaker(
+    agentKey: string,
+    now: number,
+    data: Record<string, unknown>,
+  ): Promise<BreakerSnapshot | undefined> {
+    return this.tx('resetBreaker', async (tx) => {
+      const [row] = await tx.q<Database['circuit_breakers']>(
+        'SELECT * FROM circuit_breakers WHERE agent_key = $1 FOR UPDATE',
+        [agentKey],
+      );
+      if (!row || (row.state === 'closed' && Number(row.consecutive_failures) === 0)) return undefined;
+      const previous: BreakerSnapshot = {
+        state: row.state as BreakerSnapshot['state'],
+        consecutiveFailures: Number(row.consecutive_failures),
+        openedAt: row.opened_at === null ? null : Number(row.opened_at),
+      };
+      await tx.q('DELETE FROM circuit_breakers WHERE agent_key = $1', [agentKey]);
+      const sessions = await tx.q<{ session_id: string }>(
+        "SELECT DISTINCT session_id FROM tasks WHERE agent_key = $1 AND state = 'queued'",
+        [agentKey],
+      );
+      for (const { session_id } of sessions)
+        tx.chain.add(session_id, records.breakerReset(agentKey, now, data, previous));
+      return previous;
+    });
+  }
+
+  // ---- logs -----------------------------------------------------------------------------------
+
+  async appendLogs(lines: readonly LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.tx('appendLogs', async (tx) => {
+      await tx.q(
+        `INSERT INTO task_logs (task_id, attempt, line, stream, message, at)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::bigint[])
+         ON CONFLICT DO NOTHING`,
+        [
+          lines.map((l) => l.taskId),
+          lines.map((l) => l.attempt),
+          lines.map((l) => l.line),
+          lines.map((l) => l.stream),
+          lines.map((l) => l.message),
+          lines.map((l) => l.at),
+        ],
+      );
+      for (const l of lines) tx.notifyLogs(l.taskId);
+    });
+  }
+
+  async readLogs(taskId: string, after?: { attempt: number; line: number }): Promise<LogLine[]> {
+    const rows = await this.q<Database['task_logs']>(
+      'readLogs',
+      `SELECT * FROM task_logs WHERE task_id = $1 AND (attempt > $2 OR (attempt = $2 AND line > $3))
+       ORDER BY attempt, line LIMIT 10000`,
+      [taskId, after?.attempt ?? -1, after?.line ?? -1],
+    );
+    return rows.map((r) => ({
+      taskId: r.task_id,
+      attempt: r.attempt,
+      line: r.line,
+      stream: r.stream as LogLine['stream'],
+      message: r.message,
+      at: Number(r.at),
+    }));
+  }
+
+  // ---- API keys and traces --------------------------------------------------------------------
+
+  async createApiKey(k: ApiKeyRecord, keyHash: string): Promise<void> {
+    await this.q(
+      'createApiKey',
+      'INSERT INTO api_keys (id, tenant, role, name, key_hash, created_at, revoked_at, scope) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)',
+      [k.id, k.tenant, k.role, k.name, keyHash, k.createdAt, k.installation ? 'installation' : 'tenant'],
+    );
+  }
+
+  async findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.q<Database['api_keys']>(
+      'findApiKey',
+      'SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      [keyHash],
+    );
+    return rows[0] ? toKey(rows[0]) : undefined;
+  }
+
+  async listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
+    const rows = await this.q<Database['api_keys']>(
+      'listApiKeys',
+      'SELECT * FROM api_keys WHERE $1::text IS NULL OR tenant = $1 ORDER BY created_at, id',
+      [tenant ?? null],
+    );
+    return rows.map(toKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    const rows = await this.q(
+      'revokeApiKey',
+      'UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING id',
+      [now, id],
+    );
+    return rows.length === 1;
+  }
+
+  async createTrace(t: Omit<TraceRecord, 'data'> & { dataJson: string }): Promise<TraceRecord> {
+    return this.tx('createTrace', async (tx) => {
+      await tx.q(
+        'INSERT INTO traces (id, session_id, task_id, data, digest, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [t.id, t.sessionId, t.taskId, t.dataJson, t.digest, t.createdAt],
+      );
+      tx.chain.add(t.sessionId, records.traceCreated(t));
+      return {
+        id: t.id,
+        sessionId: t.sessionId,
+        taskId: t.taskId,
+        data: JSON.parse(t.dataJson) as unknown,
+        digest: t.digest,
+        createdAt: t.createdAt,
+      };
+    });
+  }
+
+  async getTrace(id: string): Promise<TraceRecord | undefined> {
+    const rows = await this.q<Database['traces']>('getTrace', 'SELECT * FROM traces WHERE id = $1', [id]);
+    const r = rows[0];
+    return r
+      ? {
+          id: r.id,
+          sessionId: r.session_id,
+          taskId: r.task_id,
+          data: JSON.parse(r.data) as unknown,
+          digest: r.digest,
+          createdAt: Number(r.created_at),
+        }
+      : undefined;
+  }
+
+  async listTraces(f: TraceFilter): Promise<TraceSummary[]> {
+    const rows = await this.q<Omit<Database['traces'], 'data'>>(
+      'listTraces',
+      `SELECT id, session_id, task_id, digest, created_at FROM traces
+       WHERE ($1::text IS NULL OR session_id = $1)
+         AND ($2::text IS NULL OR session_id IN (SELECT id FROM sessions WHERE tenant = $2))
+         AND ($3::text IS NULL OR task_id = $3)
+         AND ($4::bigint IS NULL OR created_at < $4 OR (created_at = $4 AND id < $5))
+       ORDER BY created_at DESC, id DESC LIMIT $6`,
+      [
+        f.sessionId ?? null,
+        f.tenant ?? null,
+        f.taskId ?? null,
+        f.before?.createdAt ?? null,
+        f.before?.id ?? null,
+        f.limit,
+      ],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      sessionId: r.session_id,
+      taskId: r.task_id,
+      digest: r.digest,
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async readTraceProvenance(sessionId: string, traceId: string): Promise<StoredLink[]> {
+    const rows = await this.q<{ seq: number; prev_hash: string; hash: string; record: string }>(
+      'readTraceProvenance',
+      `SELECT seq, prev_hash, hash, record FROM provenance
+       WHERE session_id = $1 AND record::jsonb ->> 'type' IN ('trace.created', 'trace.provenance')
+         AND record::jsonb #>> '{data,traceId}' = $2
+       ORDER BY seq`,
+      [sessionId, traceId],
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
+  }
+
+  async appendTraceProvenance(
+    traceId: string,
+    event: { kind: string; data: Record<string, unknown> },
+    now: number,
+  ): Promise<{ seq: number; hash: string }> {
+    let head: { seq: number; hash: string } | undefined;
+    await this.tx('appendTraceProvenance', async (tx) => {
+      const [row] = await tx.q<Database['traces']>(
+        'SELECT id, session_id, task_id FROM traces WHERE id = $1',
+        [traceId],
+      );
+      if (!row)
+        throw new WardenError('TRACE_NOT_FOUND', `No trace with id ${traceId}`, { details: { traceId } });
+      tx.chain.add(
+        row.session_id,
+        records.traceProvenanceEvent({ id: row.id, taskId: row.task_id }, event, now),
+      );
+      tx.afterLinked(async () => {
+        head = tx.heads.get(row.session_id);
+      });
+    });
+    return head!;
+  }
+
+  // ---- governance -----------------------------------------------------------------------------
+
+  async recordGovernance(r: GovernanceRecord): Promise<void> {
+    await this.tx('recordGovernance', async (tx) => {
+      if (r.type !== 'governance.flagged')
+        tx.chain.add(r.sessionId, records.governanceDecision({ ...r, type: r.type }));
+      if (r.flags.length) {
+        tx.flags(r.flags);
+        tx.chain.add(r.flags[0]!.sessionId, records.governanceFlagged(r.flags)!);
+      }
+    });
+  }
+
+  async listFlags(filter: FlagFilter): Promise<TraceFlagRecord[]> {
+    const rows = await this.q<Database['trace_flags']>(
+      'listFlags',
+      `SELECT * FROM trace_flags WHERE ($1::text[] IS NULL OR task_id = ANY($1::text[]))
+         AND ($2::text IS NULL OR session_id = $2)
+       ORDER BY created_at, id LIMIT $3`,
+      [filter.taskIds ?? null, filter.sessionId ?? null, Math.min(filter.limit ?? 10_000, 100_000)],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      sessionId: r.session_id,
+      taskId: r.task_id,
+      agentKey: r.agent_key,
+      type: r.type,
+      severity: Number(r.severity),
+      reason: r.reason,
+      autoDetected: Boolean(r.auto_detected),
+      detector: r.detector,
+      stage: r.stage,
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async flagCounts(sessionId?: string): Promise<FlagCount[]> {
+    const rows = await this.q<{ type: string; severity: number; agent_key: string; n: number }>(
+      'flagCounts',
+      `SELECT type, severity, coalesce(agent_key, '-') AS agent_key, count(*) AS n FROM trace_flags
+       WHERE $1::text IS NULL OR session_id = $1 GROUP BY type, severity, agent_key`,
+      [sessionId ?? null],
+    );
+    return rows.map((r) => ({
+      type: r.type,
+      severity: Number(r.severity),
+      agentKey: r.agent_key,
+      count: Number(r.n),
+    }));
+  }
+
+  async releaseQuarantined(taskId: string, now: number, data: Record<string, unknown>): Promise<Task> {
+    return this.tx('releaseQuarantined', async (tx) => {
+      const [row] = await tx.q<TaskRow>('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [taskId]);
+      if (!row) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
+      if (row.state !== 'quarantined')
+        throw new WardenError('INVALID_STATE', `Task ${taskId} is ${row.state}, not quarantined`, {
+          details: { taskId, state: row.state },
+        });
+      await tx.q("UPDATE tasks SET state = 'succeeded', last_error = NULL, updated_at = $1 WHERE id = $2", [
+        now,
+        taskId,
+      ]);
+      const [result] = await tx.q<{ output_digest: string | null }>(
+        "UPDATE results SET status = 'succeeded', error = NULL WHERE task_id = $1 RETURNING output_digest",
+        [taskId],
+      );
+      let seq = 0;
+      tx.chain.add(
+        row.session_id,
+        records.taskReleased(taskId, row.agent_key, now, data, result?.output_digest ?? null),
+        (s) => (seq = s),
+      );
+      // The release record now commits to the result row (status succeeded, the same output digest).
+      tx.afterLinked(async () => {
+        await tx.q('UPDATE results SET record_seq = $1 WHERE task_id = $2', [seq, taskId]);
+      });
+      tx.notify(taskId, 'succeeded', row.session_id);
+      return rowToTask({ ...row, state: 'succeeded', last_error: null, updated_at: now });
+    });
+  }
+
+  async agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]> {
+    const rows = await this.q<{
+      status: string;
+      usage: string | null;
+      bytes: number | null;
+      finished_at: number;
+    }>(
+      'agentHistory',
+      `SELECT r.status, r.usage, length(r.output) AS bytes, r.finished_at
+       FROM (SELECT id FROM tasks WHERE agent_key = $1 ORDER BY id DESC LIMIT $2) t
+       JOIN results r ON r.task_id = t.id ORDER BY t.id DESC LIMIT $3`,
+      [agentKey, limit * 4, limit],
+    );
+    return rows.map((r) => ({
+      status: r.status,
+      wallMs: r.usage ? ((JSON.parse(r.usage) as { wallMs?: number }).wallMs ?? null) : null,
+      outputBytes: r.bytes === null ? 0 : Number(r.bytes),
+      finishedAt: Number(r.finished_at),
+    }));
+  }
+
+  // ---- provenance -----------------------------------------------------------------------------
+
+  async readChain(sessionId: string): Promise<StoredLink[]> {
+    const rows = await this.q<{ seq: number; prev_hash: string; hash: string; record: string }>(
+      'readChain',
+      'SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = $1 ORDER BY seq',
+      [sessionId],
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
+  }
+
+  /** Public keys of the registered, unrevoked node keys, by key id. */
+  async trustedKeys(): Promise<Map<string, KeyObject>> {
+    const rows = await this.q<{ key_id: string; public_key_pem: string }>(
+      'trustedKeys',
+      'SELECT key_id, public_key_pem FROM node_keys WHERE revoked_at IS NULL',
+    );
+    const out = new Map<string, KeyObject>();
+    for (const r of rows) {
+      try {
+        out.set(r.key_id, createPublicKey(r.public_key_pem));
+      } catch {
+        // A malformed row trusts nothing.
+      }
+    }
+    return out;
+  }
+
+  async verifyChain(sessionId: string): Promise<ChainVerification> {
+    this.open();
+    // What this process committed is its own to vouch for: sign it now rather than report it unsigned.
+    await this.treeHeads.signDirty(sessionId).catch(() => undefined);
+    const trusted = await this.trustedKeys();
+    const reader = await this.openChainReader();
+    try {
+      const witnessed = this.parts.witness?.latest(sessionId);
+      return await verifyStoredSession({
+        reader,
+        sessionId,
+        key: this.parts.key,
+        trusted,
+        ...(witnessed ? { witnessed } : {}),
+        pacer: new Pacer(),
+      });
+    } catch (err) {
+      throw storageError(err, 'verifyChain', this.parts.target);
+    } finally {
+      reader.close();
+    }
+  }
+
+  async openChainReader(): Promise<ChainReader> {
+    this.open();
+    try {
+      return await PgChainReader.open(this.pool);
+    } catch (err) {
+      throw storageError(err, 'openChainReader', this.parts.target);
+    }
+  }
+
+  async witnessedHeads(): Promise<SignedTreeHead[]> {
+    return this.parts.witness?.all() ?? [];
+  }
+
+  async latestTreeHead(sessionId: string): Promise<SignedTreeHead | undefined> {
+    this.open();
+    try {
+      return await this.treeHeads.latest(sessionId);
+    } catch (err) {
+      throw storageError(err, 'latestTreeHead', this.parts.target);
+    }
+  }
+
+  async signTreeHead(sessionId: string): Promise<SignedTreeHead | undefined> {
+    this.open();
+    try {
+      return await this.treeHeads.signNow(sessionId);
+    } catch (err) {
+      throw storageError(err, 'signTreeHead', this.parts.target);
+    }
+  }
+
+  treeHeadPublicKey(): { keyId: string; publicKeyPem: string } {
+    return { keyId: this.parts.key.keyId, publicKeyPem: this.parts.key.publicKeyPem };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.treeHeads.close();
+    } catch {
+      // Unsigned growth is signed by the next commit or export of any node.
+    }
+    await this.pool.end().catch(() => undefined);
+  }
+}
+
+function toKey(r: Database['api_keys']): ApiKeyRecord {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    role: r.role as Role,
+    name: r.name,
+    createdAt: Number(r.created_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    installation: r.scope === 'installation',
+  };
+}
+
+function newTaskView(t: NewTask): Task {
+  return {
+    id: t.id,
+    sessionId: t.sessionId,
+    agent: t.agentKey,
+    priority: t.priority,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: t.maxAttempts,
+    input: JSON.parse(t.inputJson) as unknown,
+    deadline: t.deadline,
+    idempotencyKey: t.idempotencyKey,
+    metadata: t.metadata,
+    createdAt: t.now,
+    updatedAt: t.now,
+    runAfter: t.now,
+    lastError: null,
+  };
+}

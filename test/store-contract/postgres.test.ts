@@ -1,0 +1,203 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATION_NAMES, openSqliteStore, type Store } from '../../src/store/index.js';
+import { migratePostgres, openPostgresStore } from '../../src/store/postgres/index.js';
+import { tempDir } from '../helpers.js';
+import { scriptedRun, storeContract } from './contract.js';
+import { freshDatabase, pgExec, requirePg, truncateAll } from './pg-db.js';
+
+const available = await requirePg();
+let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
+
+beforeAll(async () => {
+  if (available) db = await freshDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const openPg = async (): Promise<Store> =>
+  openPostgresStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), signIntervalMs: 0, pool: { max: 4 } });
+
+storeContract(
+  'PostgreSQL',
+  {
+    async open() {
+      await truncateAll(db!.url);
+      return { store: await openPg(), exec: async (sql) => void (await pgExec(db!.url, sql)) };
+    },
+  },
+  !available,
+);
+
+describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
+  it('writes byte-identical chains to SQLite for the same operations', async () => {
+    await truncateAll(db!.url);
+    const sqlite = await openSqliteStore({ path: join(tempDir(), 'warden.db') });
+    const pg = await openPg();
+    try {
+      const sessions = await scriptedRun(sqlite);
+      expect(await scriptedRun(pg)).toEqual(sessions);
+      for (const s of sessions) {
+        const a = await sqlite.readChain(s);
+        const b = await pg.readChain(s);
+        expect(a.length).toBeGreaterThan(5);
+        const brief = (l: { recordJson: string }[]) =>
+          l.map((x) => {
+            const r = JSON.parse(x.recordJson);
+            return `${r.seq} ${r.type} ${r.taskId ?? ''} ${r.attempt ?? ''}`;
+          });
+        expect(brief(b)).toEqual(brief(a));
+        expect(b).toEqual(a);
+      }
+      // Result rows too (the records commit to them).
+      const results = async (store: Store) => (await store.listTasks({ limit: 100 })).map((t) => t.id).sort();
+      const ids = await results(sqlite);
+      expect(await pg.getResults(ids)).toEqual(expect.arrayContaining(await sqlite.getResults(ids)));
+    } finally {
+      await sqlite.close();
+      await pg.close();
+    }
+  });
+
+  it('accepts heads signed by any registered node key, and refuses them once the key is revoked', async () => {
+    await truncateAll(db!.url);
+    const a = await openPg();
+    const b = await openPg();
+    try {
+      const [s1] = await scriptedRun(a);
+      const head = await a.signTreeHead(s1!);
+      expect(head?.keyId).toBe(a.treeHeadPublicKey().keyId);
+      expect(b.treeHeadPublicKey().keyId).not.toBe(a.treeHeadPublicKey().keyId);
+      expect(await b.verifyChain(s1!)).toMatchObject({ ok: true });
+      await pgExec(db!.url, 'UPDATE node_keys SET revoked_at = 1 WHERE key_id = $1', [
+        a.treeHeadPublicKey().keyId,
+      ]);
+      const v = await b.verifyChain(s1!);
+      expect(v.ok).toBe(false);
+      expect(v.broken?.reason).toMatch(/not this node's key/);
+    } finally {
+      await a.close();
+      await b.close();
+      await pgExec(db!.url, 'UPDATE node_keys SET revoked_at = NULL');
+    }
+  });
+
+  it('notifies warden_tasks and warden_logs in the transactions that change tasks', async () => {
+    await truncateAll(db!.url);
+    const pgmod = (await import('pg')).default;
+    const listener = new pgmod.Client({ connectionString: db!.url });
+    await listener.connect();
+    const got: { channel: string; payload: unknown }[] = [];
+    listener.on('notification', (n) => got.push({ channel: n.channel, payload: JSON.parse(n.payload!) }));
+    await listener.query('LISTEN warden_tasks');
+    await listener.query('LISTEN warden_logs');
+    const store = await openPg();
+    try {
+      const [s1] = await scriptedRun(store);
+      await store.appendLogs([{ taskId: 'x', attempt: 1, line: 1, stream: 'stdout', message: 'hi', at: 1 }]);
+      await new Promise((r) => setTimeout(r, 200));
+      const states = got
+        .filter((g) => g.channel === 'warden_tasks')
+        .map((g) => g.payload as { taskId: string; state: string; sessionId: string });
+      expect(states.length).toBeGreaterThan(10);
+      expect(states).toContainEqual({
+        taskId: '00000000-0000-7000-8000-000000000002',
+        state: 'succeeded',
+        sessionId: s1,
+      });
+      expect(states.map((s) => s.state)).toEqual(
+        expect.arrayContaining(['queued', 'running', 'dead', 'cancelled', 'failed', 'quarantined']),
+      );
+      expect(got).toContainEqual({ channel: 'warden_logs', payload: { taskId: 'x' } });
+    } finally {
+      await store.close();
+      await listener.end();
+    }
+  });
+
+  it('refuses a schema newer than this build, and an unmigrated one without migrate', async () => {
+    await pgExec(
+      db!.url,
+      "INSERT INTO warden_migrations (name, timestamp) VALUES ('9999-from-the-future', '2030-01-01')",
+    );
+    try {
+      await expect(openPg()).rejects.toMatchObject({
+        code: 'SCHEMA_TOO_NEW',
+        message: /9999-from-the-future.*upgrade/,
+      });
+    } finally {
+      await pgExec(db!.url, "DELETE FROM warden_migrations WHERE name = '9999-from-the-future'");
+    }
+    const empty = await freshDatabaseEmpty();
+    try {
+      await expect(
+        openPostgresStore({ url: empty.url, keyDir: join(tempDir(), 'k'), migrate: false }),
+      ).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: /warden migrate/ });
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('migrates a new database once when several nodes open it at the same moment, and migrate applies nothing after', async () => {
+    const empty = await freshDatabaseEmpty();
+    try {
+      const stores = await Promise.all(
+        Array.from({ length: 5 }, () => openPostgresStore({ url: empty.url, keyDir: join(tempDir(), 'k') })),
+      );
+      for (const s of stores) await s.close();
+      const rows = await pgExec<{ name: string }>(
+        empty.url,
+        'SELECT name FROM warden_migrations ORDER BY name',
+      );
+      expect(rows.map((r) => r.name)).toEqual([...MIGRATION_NAMES]);
+      expect(await migratePostgres(empty.url)).toEqual([]);
+      expect((await pgExec(empty.url, 'SELECT * FROM node_keys')).length).toBe(5);
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('maps an unreachable server to STORAGE_ERROR that says what to do', async () => {
+    await expect(
+      openPostgresStore({
+        url: 'postgres://postgres@127.0.0.1:1/none',
+        keyDir: join(tempDir(), 'k'),
+        pool: { connectionTimeoutMs: 1000 },
+      }),
+    ).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: /unreachable.*check that it is running/ });
+  });
+
+  it('survives its connections being killed: the pool drops them and the next call reconnects', async () => {
+    await truncateAll(db!.url);
+    const store = await openPg();
+    try {
+      await scriptedRun(store);
+      await pgExec(
+        db!.url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'warden' AND pid <> pg_backend_pid()",
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      // An idle client's error must not crash the process; a call may fail once, then works.
+      let sessions = await store.listSessions().catch((e: { code: string }) => e.code);
+      if (sessions === 'STORAGE_ERROR') sessions = await store.listSessions();
+      expect(Array.isArray(sessions) && sessions.length).toBe(2);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** A database with no schema at all (not from the template). */
+async function freshDatabaseEmpty() {
+  const name = `${db!.name}_empty`;
+  await pgExec(db!.url.replace(/\/[^/]*$/, '/test'), `CREATE DATABASE ${name}`);
+  return {
+    url: db!.url.replace(/\/[^/]*$/, `/${name}`),
+    drop: async () =>
+      void (await pgExec(
+        db!.url.replace(/\/[^/]*$/, '/test'),
+        `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`,
+      )),
+  };
+}
