@@ -84,6 +84,16 @@ export const ERROR_CODES = {
   // Storage and integrity
   STORAGE_ERROR: { status: 500, retryable: true, doc: 'The store failed; the operation was rolled back.' },
   PROVENANCE_BROKEN: { status: 500, retryable: false, doc: 'A provenance chain failed verification.' },
+  STORAGE_CONFIG_INVALID: {
+    status: 500,
+    retryable: false,
+    doc: 'The storage settings are wrong: an unknown STORAGE_BACKEND, or postgres without a database URL.',
+  },
+  SCHEMA_BEHIND: {
+    status: 503,
+    retryable: false,
+    doc: 'The database schema is older than this build and auto-migration is off: run `warden migrate`.',
+  },
   CLOSED: { status: 503, retryable: false, doc: 'Warden is closed or shutting down.' },
   INTERNAL: { status: 500, retryable: false, doc: 'An unexpected internal error; please report it.' },
   // HTTP API

@@ -1,6 +1,13 @@
 export { openSqliteStore, SqliteStore, TREE_HEAD_WITNESS_DIR } from './sqlite/sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
-export { migrateToLatest } from './migrations/index.js';
+export { migrateToLatest, knownMigrations } from './migrations/index.js';
+export { openBackend, migrateBackend, pendingMigrations } from './backend.js';
+export type { Backend, BackendOptions, MigrateTarget } from './backend.js';
+export { LocalChangeFeed } from './change-feed.js';
+export type { ChangeFeed, TaskChange, LogChange } from './change-feed.js';
+export { PostgresChangeFeed, redactUrl } from './postgres-change-feed.js';
+export type { PostgresChangeFeedOptions } from './postgres-change-feed.js';
+export type { PostgresStoreOptions } from './postgres/index.js';
 export type { Database } from './schema.js';
 export type {
   Store,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import {
   CLOSED_BREAKER,
@@ -45,8 +44,10 @@ import {
 import { Governance, type GovernanceOptions } from '../governance/index.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import {
-  openSqliteStore,
+  openBackend,
   type AgentRecord,
+  type Backend,
+  type ChangeFeed,
   type DeadLetter,
   type LogLine,
   type Store,
@@ -60,20 +61,16 @@ import {
   type RegisterOptions,
 } from './agent-registry.js';
 import { StagedAgentFiles } from './agent-files.js';
-import { resolveDataDirectory, type DataDirectory } from './data-dir.js';
+import type { DataDirectory } from './data-dir.js';
+import { compileStorageOptions, type StorageOptions } from './storage-options.js';
 
 export interface WardenOptions {
-  storage?: {
-    /**
-     * Directory of the embedded database, its signing key and uploaded agent files.
-     * @default process.env.WARDEN_DATA ?? process.env.STORAGE_ROOT ?? './data'
-     */
-    root?: string;
-    /** Explicit SQLite file (':memory:' for throwaway use); overrides root. */
-    sqlitePath?: string;
-    /** @default 'normal' — survives process crashes; 'full' also survives power loss. */
-    synchronous?: 'normal' | 'full';
-  };
+  /**
+   * Where the state lives: the embedded SQLite store under a data directory (the default), or a
+   * PostgreSQL database shared by many processes (`{ postgres: url }`, or `STORAGE_BACKEND=postgres` with
+   * `DATABASE_URL`). See docs/scaling.md.
+   */
+  storage?: StorageOptions;
   /** Run tasks in this process. false opens Warden for submitting and inspecting only. @default {} */
   workers?: SchedulerOptions | false;
   /** Largest accepted task input, in bytes of JSON. @default 1048576 */
@@ -168,9 +165,17 @@ export class Warden {
   dataDirectory!: DataDirectory;
 
   private constructor(
-    /** Directory of the embedded store and of uploaded agent files. */
+    /** Directory of the embedded store (or on PostgreSQL, of the node key) and of uploaded agent files. */
     readonly storageRoot: string,
+    /** Which backend holds the state: 'sqlite' (embedded) or 'postgres' (shared by many processes). */
+    readonly backend: Backend['kind'],
     readonly store: Store,
+    /**
+     * Every process's task changes (PostgreSQL) or this process's (SQLite): what SSE streams and waits
+     * follow, re-reading the store when told.
+     */
+    readonly changes: ChangeFeed,
+    private readonly closeBackend: () => Promise<void>,
     readonly scheduler: Scheduler,
     private readonly agents: AgentRegistry,
     private readonly runtimes: RuntimeRegistry,
@@ -179,40 +184,50 @@ export class Warden {
   ) {}
 
   static async open(options: WardenOptions = {}): Promise<Warden> {
-    const dir = resolveDataDirectory(options.storage?.root);
-    const path = options.storage?.sqlitePath ?? join(dir.path, 'warden.db');
-    const isNew = path !== ':memory:' && !existsSync(path);
-    const store = await openSqliteStore({
-      path,
-      ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
-    });
-    const dataDir = path === ':memory:' ? dir.path : dirname(resolve(path));
+    // The one place where the parts are assembled: the backend's store and feed, then what runs on them.
+    const storage = compileStorageOptions(options.storage);
+    const backend = await openBackend(storage.backend);
+    try {
+      return await Warden.assemble(options, storage.directory, storage.root, backend);
+    } catch (err) {
+      await backend.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async assemble(
+    options: WardenOptions,
+    directory: DataDirectory,
+    root: string,
+    backend: Backend,
+  ): Promise<Warden> {
+    const dataDir = directory.path;
     const runtimes = new RuntimeRegistry({
       ...(options.sandbox?.unsafeNoSandbox !== undefined
         ? { unsafeNoSandbox: options.sandbox.unsafeNoSandbox }
         : {}),
       // The store and the signing key are never visible to an agent, even one whose directory holds them.
-      sandbox: { hiddenPaths: [...new Set([dataDir, dir.path])] },
+      sandbox: { hiddenPaths: [...new Set([dataDir, root])] },
       llm: llmOptions(options.llm),
     });
     // What a Warden killed mid-task left behind (work directories, pids cgroups), if its owner is gone.
     await runtimes.sweepStale();
+    const store = backend.store;
     const agents = new AgentRegistry(store, runtimes);
-    const scheduler = new Scheduler(store, agents, options.workers || {});
+    const scheduler = new Scheduler(store, agents, options.workers || {}, backend.feed);
     const warden = new Warden(
       dataDir,
+      backend.kind,
       store,
+      backend.feed,
+      () => backend.close(),
       scheduler,
       agents,
       runtimes,
       options.maxInputBytes ?? 1024 * 1024,
       options.workers !== false,
     );
-    warden.dataDirectory = {
-      path: warden.storageRoot,
-      source: options.storage?.sqlitePath ? 'option' : dir.source,
-      isNew,
-    };
+    warden.dataDirectory = directory;
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
@@ -513,6 +528,7 @@ export class Warden {
       }),
     replay: async (taskId: string): Promise<Task> => {
       const task = await this.store.replayDeadLetter(taskId, this.scheduler.options.clock.now());
+      this.changes.publishTask({ taskId: task.id, state: task.state, sessionId: task.sessionId });
       this.scheduler.wake();
       return task;
     },
@@ -581,7 +597,7 @@ export class Warden {
     this.closed = true;
     await this.scheduler.stop();
     await this.runtimes.close();
-    await this.store.close();
+    await this.closeBackend();
   }
 
   private assertOpen(): void {

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { WardenError } from '../../core/index.js';
 import { buildServer, createApiKey, ROLES } from '../../api/index.js';
 import type { Role } from '../../store/index.js';
-import { globals, openWarden, withWarden } from '../context.js';
+import { autoMigrate, globals, openWarden, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
 
 // The WASM examples need nothing installed; echo (a node agent) needs bubblewrap.
@@ -54,13 +54,32 @@ export function serveCommand(): Command {
     .option('-c, --concurrency <n>', 'tasks at once', parseIntOption('--concurrency'), 32)
     .option('--rate-limit <n>', 'requests per minute per API key', parseIntOption('--rate-limit'), 6000)
     .option('--no-examples', 'do not register the example agents')
+    .option(
+      '--no-workers',
+      'serve the API only and run no tasks here (`warden worker` processes on the same database run them)',
+    )
+    .option(
+      '--no-migrate',
+      'refuse a database schema that is behind instead of migrating it (run `warden migrate` first; env WARDEN_AUTO_MIGRATE=0)',
+    )
     .action(
       async (
-        flags: { bind: string; concurrency: number; rateLimit: number; examples: boolean },
+        flags: {
+          bind: string;
+          concurrency: number;
+          rateLimit: number;
+          examples: boolean;
+          workers: boolean;
+          migrate: boolean;
+        },
         cmd: Command,
       ) => {
         const { host, port } = parseBind(flags.bind);
-        const warden = await openWarden(cmd, { concurrency: Math.max(1, flags.concurrency) });
+        const warden = await openWarden(
+          cmd,
+          flags.workers ? { concurrency: Math.max(1, flags.concurrency) } : false,
+          autoMigrate(flags),
+        );
         const app = await buildServer(warden, {
           rateLimit: { max: Math.max(1, flags.rateLimit), windowMs: 60_000 },
         }).catch(async (err: unknown) => {

@@ -17,6 +17,11 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-result-records': m0006,
 };
 
+/** The names of the migrations this build knows, in order (`warden migrate` and the schema check use them). */
+export function knownMigrations(): string[] {
+  return Object.keys(MIGRATIONS);
+}
+
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /**
