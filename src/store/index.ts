@@ -7,6 +7,7 @@ export { LocalChangeFeed } from './change-feed.js';
 export type { ChangeFeed, TaskChange, LogChange } from './change-feed.js';
 export { PostgresChangeFeed, redactUrl } from './postgres-change-feed.js';
 export type { PostgresChangeFeedOptions } from './postgres-change-feed.js';
+export { openPostgresStore } from './postgres/index.js';
 export type { PostgresStoreOptions } from './postgres/index.js';
 export type { Database } from './schema.js';
 export type {
