@@ -29,7 +29,11 @@ export class Cluster {
   private readonly dirs: string[] = [];
   private readonly shared: string | undefined;
 
-  constructor(readonly backend: BackendUnderTest) {
+  /** `env`: added to every process's environment (an agent's API key, say). */
+  constructor(
+    readonly backend: BackendUnderTest,
+    private readonly env: NodeJS.ProcessEnv = {},
+  ) {
     if (backend.kind === 'sqlite') this.shared = this.tempDir();
   }
 
@@ -47,7 +51,7 @@ export class Cluster {
   }
 
   start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...this.env, ...env };
     for (const k of ['STORAGE_ROOT', 'WARDEN_DATA', 'STORAGE_BACKEND', 'DATABASE_URL', 'BIND_ADDRESS'])
       delete childEnv[k];
     const proc = spawn(process.execPath, [BIN, ...this.globals(), ...args], {

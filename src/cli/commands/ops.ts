@@ -18,41 +18,53 @@ export function workerCommand(): Command {
       10_000,
     )
     .option(
+      '--lease <ms>',
+      "how long a claimed task stays this worker's without a heartbeat; a worker that dies or stalls longer loses its tasks to others",
+      parseIntOption('--lease'),
+      30_000,
+    )
+    .option(
       '--no-migrate',
       'refuse a database schema that is behind instead of migrating it (run `warden migrate` first; env WARDEN_AUTO_MIGRATE=0)',
     )
-    .action(async (flags: { concurrency: number; grace: number; migrate: boolean }, cmd: Command) => {
-      // keepAlive: a worker waits for work (and for signals) with nothing else to hold the process open.
-      const warden = await openWarden(
-        cmd,
-        {
-          concurrency: Math.max(1, flags.concurrency),
-          shutdownGraceMs: flags.grace,
-          keepAlive: true,
-        },
-        autoMigrate(flags),
-      );
-      process.stderr.write(
-        `warden worker ${warden.scheduler.options.workerId} running (concurrency ${flags.concurrency}, ${warden.backend === 'postgres' ? 'PostgreSQL' : 'SQLite'} store); Ctrl-C to stop\n`,
-      );
-      warden.scheduler.events.on('task', (e) => {
-        if (e.state !== 'running')
-          process.stderr.write(
-            `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}${e.retryAt ? ` retry at ${new Date(e.retryAt).toISOString()}` : ''}\n`,
-          );
-      });
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      const running = warden.scheduler.inFlightCount;
-      process.stderr.write(
-        running > 0
-          ? `stopping: waiting up to ${flags.grace} ms for ${running} running task${running === 1 ? '' : 's'} (a second Ctrl-C stops at once)\n`
-          : 'stopping\n',
-      );
-      await warden.close();
-    });
+    .action(
+      async (
+        flags: { concurrency: number; grace: number; lease: number; migrate: boolean },
+        cmd: Command,
+      ) => {
+        // keepAlive: a worker waits for work (and for signals) with nothing else to hold the process open.
+        const warden = await openWarden(
+          cmd,
+          {
+            concurrency: Math.max(1, flags.concurrency),
+            shutdownGraceMs: flags.grace,
+            leaseMs: Math.max(300, flags.lease),
+            keepAlive: true,
+          },
+          autoMigrate(flags),
+        );
+        process.stderr.write(
+          `warden worker ${warden.scheduler.options.workerId} running (concurrency ${flags.concurrency}, ${warden.backend === 'postgres' ? 'PostgreSQL' : 'SQLite'} store); Ctrl-C to stop\n`,
+        );
+        warden.scheduler.events.on('task', (e) => {
+          if (e.state !== 'running')
+            process.stderr.write(
+              `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}${e.retryAt ? ` retry at ${new Date(e.retryAt).toISOString()}` : ''}\n`,
+            );
+        });
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        const running = warden.scheduler.inFlightCount;
+        process.stderr.write(
+          running > 0
+            ? `stopping: waiting up to ${flags.grace} ms for ${running} running task${running === 1 ? '' : 's'} (a second Ctrl-C stops at once)\n`
+            : 'stopping\n',
+        );
+        await warden.close();
+      },
+    );
 }
 
 export function dlqCommand(): Command {
