@@ -24,14 +24,20 @@ if (pgOk && !restartOk)
 const LEASE_MS = 2000;
 const TERMINAL = new Set(['succeeded', 'failed', 'dead', 'cancelled', 'quarantined']);
 
-/** An LLM agent against the fake provider: each task takes as long as its scripted step says. */
-function slowAgent(baseUrl: string): string {
-  const path = join(tempDir(), 'slow.yaml');
+let agents = 0;
+
+/**
+ * An LLM agent against the fake provider (a new name each time: the provider's port changes, and a
+ * version is immutable): each task takes as long as its scripted step says.
+ */
+function slowAgent(baseUrl: string): { path: string; name: string } {
+  const name = `slow-${process.pid}-${++agents}`;
+  const path = join(tempDir(), `${name}.yaml`);
   writeFileSync(
     path,
     `apiVersion: warden.dev/v1
 kind: Agent
-metadata: { name: slow, version: 1.0.0 }
+metadata: { name: ${name}, version: 1.0.0 }
 spec:
   runtime: llm
   model: { provider: openai, model: fake-model, baseUrl: "${baseUrl}", apiKeyEnv: FAKE_KEY }
@@ -39,7 +45,7 @@ spec:
   retry: { maxAttempts: 10 }
 `,
   );
-  return path;
+  return { path, name };
 }
 
 describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
@@ -109,7 +115,7 @@ describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
         delayMs: 150,
       })),
     );
-    await cluster.run(['agents', 'register', agent]);
+    await cluster.run(['agents', 'register', agent.path]);
     const key = (await cluster.run(['keys', 'create', '--role', 'operator'])).trim();
     const server = await cluster.serve('serve');
     const client = api(server.url, key);
@@ -118,7 +124,7 @@ describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
     const ids: string[] = [];
     let kills = 0;
     for (let i = 0; i < 60; i++) {
-      ids.push(await client.submit({ text: `t${i}` }, { agent: 'slow' }));
+      ids.push(await client.submit({ text: `t${i}` }, { agent: agent.name }));
       if (i % 10 === 5 && kills < 5) {
         // Kill one that is running something (the fake provider has open requests), start a fresh one.
         const victim = workers.splice(Math.floor(Math.random() * workers.length), 1)[0]!;
@@ -130,6 +136,11 @@ describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
     }
     expect(kills).toBe(5);
     await assertTotalQueue(ids);
+    // The kills hit running tasks: their leases expired and other workers ran them again.
+    const expired = await sql.query(
+      "select count(*)::int as n from provenance where record::jsonb->>'type' = 'task.lease_expired'",
+    );
+    expect(expired.rows[0].n).toBeGreaterThan(0);
     await verifyChains();
   }, 240_000);
 
@@ -140,13 +151,14 @@ describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
       fake.script(
         ...Array.from({ length: 200 }, () => ({ kind: 'complete' as const, tokens: ['x'], delayMs: 200 })),
       );
-      await cluster.run(['agents', 'register', agent]);
+      await cluster.run(['agents', 'register', agent.path]);
       const key = (await cluster.run(['keys', 'create', '--role', 'operator'])).trim();
       const server = await cluster.serve('serve');
       const client = api(server.url, key);
       for (let i = 0; i < 2; i++) await startWorker(cluster, `w${i}`);
       const ids: string[] = [];
-      for (let i = 0; i < 20; i++) ids.push(await client.submit({ text: `before ${i}` }, { agent: 'slow' }));
+      for (let i = 0; i < 20; i++)
+        ids.push(await client.submit({ text: `before ${i}` }, { agent: agent.name }));
       await sql.end();
       const version = readdirSync('/etc/postgresql')[0]!;
       execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], {
@@ -156,7 +168,7 @@ describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
       await eventually(
         async () => {
           try {
-            ids.push(await client.submit({ text: 'after' }, { agent: 'slow' }));
+            ids.push(await client.submit({ text: 'after' }, { agent: agent.name }));
             return true;
           } catch {
             return false;
@@ -165,7 +177,8 @@ describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
         30_000,
         'a submit after the restart',
       );
-      for (let i = 0; i < 10; i++) ids.push(await client.submit({ text: `after ${i}` }, { agent: 'slow' }));
+      for (let i = 0; i < 10; i++)
+        ids.push(await client.submit({ text: `after ${i}` }, { agent: agent.name }));
       sql = new pg.Client({ connectionString: db.url });
       await sql.connect();
       await assertTotalQueue(ids);
@@ -178,12 +191,12 @@ describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {
     const agent = slowAgent(fake.openaiBase);
     // The first attempt takes 3 s (past the 2 s lease); the takeover's attempt is quick.
     fake.script({ kind: 'complete', tokens: ['late ', 'answer'], delayMs: 1500 });
-    await cluster.run(['agents', 'register', agent]);
+    await cluster.run(['agents', 'register', agent.path]);
     const key = (await cluster.run(['keys', 'create', '--role', 'operator'])).trim();
     const server = await cluster.serve('serve');
     const client = api(server.url, key);
     const paused = await startWorker(cluster, 'paused');
-    const id = await client.submit({ text: 'once' }, { agent: 'slow' });
+    const id = await client.submit({ text: 'once' }, { agent: agent.name });
     await eventually(() => fake.requests.length > 0, 20_000, 'the first attempt to start');
     paused.proc.kill('SIGSTOP');
     const other = await startWorker(cluster, 'other');
