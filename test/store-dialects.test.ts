@@ -34,7 +34,9 @@ async function pgAvailable(): Promise<boolean> {
 
 const available = await pgAvailable();
 if (!available && process.env['CI']) {
-  throw new Error(`CI is set, and PostgreSQL is not reachable at ${PG_URL}: .ci/run starts it; see why it did not.`);
+  throw new Error(
+    `CI is set, and PostgreSQL is not reachable at ${PG_URL}: .ci/run starts it; see why it did not.`,
+  );
 }
 if (!available) {
   console.warn(

@@ -1,8 +1,9 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalChangeFeed, PostgresChangeFeed, type TaskChange } from '../../src/store/index.js';
-import { eventually } from '../helpers.js';
-import { createTestDatabase, requirePostgres, type TestDatabase } from './pg.js';
+import { Warden } from '../../src/index.js';
+import { eventually, sleep, tempDir } from '../helpers.js';
+import { createTestDatabase, postgresStoreLanded, requirePostgres, type TestDatabase } from './pg.js';
 
 describe('the local change feed', () => {
   it("delivers this process's changes to every follower until each unsubscribes", () => {
@@ -92,5 +93,37 @@ describe.skipIf(!pgOk)('the PostgreSQL change feed (LISTEN warden_tasks / warden
       code: 'STORAGE_ERROR',
       message: expect.not.stringContaining('secret'),
     });
+  });
+});
+
+const landed = pgOk && (await postgresStoreLanded('the cross-process wake-up tests'));
+
+describe.skipIf(!landed)('two Warden processes on one PostgreSQL database, through the feed', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db?.drop());
+
+  it("an idle worker claims another process's submit, and the submitter's result() wakes, well before any poll", async () => {
+    // Polls far slower than the waits below: only the notifications can explain a prompt result.
+    const POLL_MS = 10_000;
+    const worker = await Warden.open({
+      storage: { root: tempDir(), postgres: db.url },
+      workers: { pollIntervalMs: POLL_MS, concurrency: 2 },
+    });
+    const api = await Warden.open({ storage: { root: tempDir(), postgres: db.url }, workers: false });
+    try {
+      await worker.registerHandler('double', (i: { n: number }) => ({ n: i.n * 2 }), { shared: true });
+      await sleep(500); // the worker's first claim found nothing: it is idle now, until its next poll
+      const started = Date.now();
+      const task = await api.submit({ agent: 'double', input: { n: 21 } });
+      const result = await api.result(task, { timeoutMs: POLL_MS / 2 });
+      expect(result).toMatchObject({ status: 'succeeded', output: { n: 42 } });
+      expect(Date.now() - started).toBeLessThan(POLL_MS / 2);
+    } finally {
+      await api.close();
+      await worker.close();
+    }
   });
 });
