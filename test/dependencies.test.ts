@@ -53,7 +53,7 @@ describe('package dependencies', () => {
 
   it('lists as runtime dependencies exactly what src/ imports (tests and benchmarks use devDependencies)', () => {
     expect(Object.keys(pkg.dependencies).sort()).toEqual(runtime.filter((p) => !optionalPeers.includes(p)));
-    for (const unused of ['pg', 'pino', 'canonicalize']) expect(pkg.dependencies).not.toHaveProperty(unused);
+    for (const unused of ['pino', 'canonicalize']) expect(pkg.dependencies).not.toHaveProperty(unused);
   });
 
   it('makes node-llama-cpp an optional peer, still installed by npm ci for our own tests', () => {
