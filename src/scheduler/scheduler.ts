@@ -193,6 +193,7 @@ export class Scheduler {
     for (const t of this.housekeeping) clearInterval(t);
     clearTimeout(this.wakeTimer);
     await this.submits.drain();
+    // Real time, not the clock: the grace period is waited for with real timers (a test's clock stands still).
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(10);
     for (const f of this.inFlight.values()) {
@@ -360,7 +361,7 @@ export class Scheduler {
         line: 0,
         stream: 'event',
         message: `claim failed: ${(err as Error).message}`,
-        at: Date.now(),
+        at: this.options.clock.now(),
       });
       this.sleepUntil(null);
     } finally {
@@ -395,7 +396,7 @@ export class Scheduler {
       1,
       Math.min(this.options.pollIntervalMs, nextRunAfter === null ? Infinity : nextRunAfter - now),
     );
-    const at = Date.now() + delay;
+    const at = Date.now() + delay; // when the real timer fires: compared with the next timer's, not with task times
     if (this.wakeTimer && at >= this.wakeAt) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = at;
@@ -569,7 +570,13 @@ export class Scheduler {
     return (text) => {
       const i = index++;
       if (this.events.listenerCount('token') > 0)
-        this.events.emit('token', { taskId: task.id, attempt: task.attempt, index: i, text, at: Date.now() });
+        this.events.emit('token', {
+          taskId: task.id,
+          attempt: task.attempt,
+          index: i,
+          text,
+          at: this.options.clock.now(),
+        });
     };
   }
 
@@ -644,7 +651,7 @@ export class Scheduler {
       line: ++entry.logLine,
       stream,
       message,
-      at: Date.now(),
+      at: this.options.clock.now(),
     };
     this.pendingLogsBuffer.push(line);
     if (this.events.listenerCount('log') > 0) this.events.emit('log', line);

@@ -49,6 +49,7 @@ import {
   type Backend,
   type ChangeFeed,
   type DeadLetter,
+  type StoreStats,
   type LogLine,
   type Store,
   type TaskFilter,
@@ -213,8 +214,9 @@ export class Warden {
     // What a Warden killed mid-task left behind (work directories, pids cgroups), if its owner is gone.
     await runtimes.sweepStale();
     const store = backend.store;
-    const agents = new AgentRegistry(store, runtimes);
-    const scheduler = new Scheduler(store, agents, options.workers || {}, backend.feed);
+    const workerOptions = options.workers || {};
+    const agents = new AgentRegistry(store, runtimes, workerOptions.clock);
+    const scheduler = new Scheduler(store, agents, workerOptions, backend.feed);
     const warden = new Warden(
       dataDir,
       backend.kind,
@@ -241,7 +243,11 @@ export class Warden {
     const o = validateSessionOptions(options);
     const existing = await this.store.getSession(o.name, o.tenant);
     if (existing) return existing;
-    return this.store.createSession({ id: randomUUID(), ...o, createdAt: Date.now() });
+    return this.store.createSession({
+      id: randomUUID(),
+      ...o,
+      createdAt: this.scheduler.options.clock.now(),
+    });
   }
 
   async getSession(idOrName: string): Promise<Session> {
@@ -491,6 +497,89 @@ export class Warden {
     return result;
   }
 
+  /**
+   * This process's task events: state changes of the tasks it submits or runs (`task`, with the result
+   * when terminal), their log lines (`log`) and LLM tokens (`token`). Other processes' changes reach
+   * `result()` and SSE through the change feed (`changes`).
+   * @example warden.events.on('task', (e) => console.log(e.taskId, e.state));
+   */
+  get events(): Scheduler['events'] {
+    return this.scheduler.events;
+  }
+
+  /** What this process's workers are doing now (for health, stats and metrics). */
+  workerStatus(): {
+    workerId: string;
+    concurrency: number;
+    inFlight: number;
+    runnableAgents: number;
+    breakers: Map<string, BreakerSnapshot>;
+  } {
+    return {
+      workerId: this.scheduler.options.workerId,
+      concurrency: this.scheduler.options.concurrency,
+      inFlight: this.scheduler.inFlightCount,
+      runnableAgents: this.scheduler.runnableAgentCount,
+      breakers: this.scheduler.breakerSnapshot(),
+    };
+  }
+
+  /** API key records (only hashes are stored): what the HTTP API's key checks and `warden keys` use. */
+  get apiKeys(): Pick<Store, 'createApiKey' | 'findApiKey' | 'listApiKeys' | 'revokeApiKey'> {
+    const s = this.store;
+    return {
+      createApiKey: (key, hash) => s.createApiKey(key, hash),
+      findApiKey: (hash) => s.findApiKey(hash),
+      listApiKeys: (tenant) => s.listApiKeys(tenant),
+      revokeApiKey: (id, now) => s.revokeApiKey(id, now),
+    };
+  }
+
+  /** Stored traces and their provenance links (the HTTP API's /traces). */
+  get traces(): Pick<
+    Store,
+    'createTrace' | 'getTrace' | 'listTraces' | 'readTraceProvenance' | 'appendTraceProvenance'
+  > {
+    const s = this.store;
+    return {
+      createTrace: (t) => s.createTrace(t),
+      getTrace: (id) => s.getTrace(id),
+      listTraces: (f) => s.listTraces(f),
+      readTraceProvenance: (sessionId, traceId) => s.readTraceProvenance(sessionId, traceId),
+      appendTraceProvenance: (...args) => s.appendTraceProvenance(...args),
+    };
+  }
+
+  /** The runtime of an agent version this process knows, if any. */
+  runtimeOf(agentKey: string): string | undefined {
+    return this.scheduler.runtimeOf(agentKey);
+  }
+
+  /** The stored result of a finished task, without waiting (undefined while it is not finished). */
+  async storedResult(taskId: string): Promise<TaskResult | undefined> {
+    return this.store.getResult(taskId);
+  }
+
+  /** The task, or undefined when there is none (getTask throws TASK_NOT_FOUND instead). */
+  async findTask(taskId: string): Promise<Task | undefined> {
+    return this.store.getTask(taskId);
+  }
+
+  /** A session by id or name (within `tenant` if given), or undefined; uncached, unlike getSession. */
+  async findSession(idOrName: string, tenant?: string): Promise<Session | undefined> {
+    return this.store.getSession(idOrName, tenant);
+  }
+
+  /** Every session, or a tenant's. */
+  async listSessions(tenant?: string): Promise<Session[]> {
+    return this.store.listSessions(tenant);
+  }
+
+  /** Queue counts by state and priority and the dead-letter count (`light`: the cheap ones only). */
+  async queueStats(options?: { light?: boolean }): Promise<StoreStats> {
+    return this.store.stats(options);
+  }
+
   async getTask(taskId: string): Promise<Task> {
     const task = await this.store.getTask(taskId);
     if (!task) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
@@ -533,7 +622,7 @@ export class Warden {
       return task;
     },
     purge: async (taskIds: string[] | 'all', options: { tenant?: string } = {}): Promise<number> =>
-      this.store.purgeDeadLetters(taskIds, Date.now(), options.tenant),
+      this.store.purgeDeadLetters(taskIds, this.scheduler.options.clock.now(), options.tenant),
   };
 
   /**

@@ -58,7 +58,8 @@ export function operationRoutes(
       },
     },
     async (request) => {
-      const stats = await warden.store.stats({ light: true });
+      const stats = await warden.queueStats({ light: true });
+      const here = warden.workerStatus();
       const visible = new Set((await warden.listAgents({ tenant: tenantOf(request) })).map((a) => a.key));
       return {
         queued: stats.byState['queued'] ?? 0,
@@ -67,9 +68,9 @@ export function operationRoutes(
           Object.entries(stats.queuedByPriority).map(([p, n]) => [priorityName(Number(p)), n]),
         ),
         deadLetters: stats.deadLetters,
-        inFlightHere: warden.scheduler.inFlightCount,
-        concurrency: warden.scheduler.options.concurrency,
-        breakers: [...warden.scheduler.breakerSnapshot()]
+        inFlightHere: here.inFlight,
+        concurrency: here.concurrency,
+        breakers: [...here.breakers]
           .filter(([agent]) => visible.has(agent))
           .map(([agent, b]) => ({
             agent,
@@ -103,10 +104,10 @@ export function operationRoutes(
       const session = request.query.session
         ? await sessionOf(warden, request, request.query.session)
         : undefined;
-      return warden.store.listDeadLetters({
+      return warden.dlq.list({
         tenant: tenantOf(request),
         limit: Math.max(1, Number(request.query.limit ?? 100)),
-        ...(session ? { sessionId: session.id } : {}),
+        ...(session ? { session: session.id } : {}),
       });
     },
   );

@@ -72,7 +72,7 @@ export async function streamTaskEvents(
   reply: FastifyReply,
 ): Promise<void> {
   const last = parseLastEventId(request.headers['last-event-id']);
-  const stored = isTerminal(task.state) ? await warden.store.getResult(task.id) : undefined;
+  const stored = isTerminal(task.state) ? await warden.storedResult(task.id) : undefined;
   if (last === 'end' && stored) {
     await reply.status(204).send();
     return;
@@ -178,11 +178,11 @@ export async function streamTaskEvents(
     void (async () => {
       do {
         checkAgain = false;
-        const result = await warden.store.getResult(task.id);
+        const result = await warden.storedResult(task.id);
         if (result) return finish(result);
         // Logs first: an attempt's lines come before the retry that follows it.
         await catchUpLogs();
-        const current = await warden.store.getTask(task.id);
+        const current = await warden.findTask(task.id);
         const state = current && stateEvent(current);
         if (state) sendState(state.name, state.position, state.data);
       } while (checkAgain && !closed);
@@ -212,21 +212,21 @@ export async function streamTaskEvents(
     clearInterval(poll);
     clearInterval(keepAlive);
     for (const off of unfollow) off();
-    warden.scheduler.events.off('task', onTask);
-    warden.scheduler.events.off('log', onLog);
-    warden.scheduler.events.off('token', onToken);
+    warden.events.off('task', onTask);
+    warden.events.off('log', onLog);
+    warden.events.off('token', onToken);
     res.end();
   };
   request.raw.on('close', close);
-  warden.scheduler.events.on('task', onTask);
-  warden.scheduler.events.on('log', onLog);
-  warden.scheduler.events.on('token', onToken);
+  warden.events.on('task', onTask);
+  warden.events.on('log', onLog);
+  warden.events.on('token', onToken);
 
   // The snapshot: the task as it is now (it may have moved on since the route read it).
-  const now = (await warden.store.getTask(task.id)) ?? task;
+  const now = (await warden.findTask(task.id)) ?? task;
   let done: TaskResult | undefined;
   try {
-    done = stored ?? (isTerminal(now.state) ? await warden.store.getResult(task.id) : undefined);
+    done = stored ?? (isTerminal(now.state) ? await warden.storedResult(task.id) : undefined);
   } catch (err) {
     return fail(err);
   }

@@ -44,9 +44,9 @@ export function workerCommand(): Command {
           autoMigrate(flags),
         );
         process.stderr.write(
-          `warden worker ${warden.scheduler.options.workerId} running (concurrency ${flags.concurrency}, ${warden.backend === 'postgres' ? 'PostgreSQL' : 'SQLite'} store); Ctrl-C to stop\n`,
+          `warden worker ${warden.workerStatus().workerId} running (concurrency ${flags.concurrency}, ${warden.backend === 'postgres' ? 'PostgreSQL' : 'SQLite'} store); Ctrl-C to stop\n`,
         );
-        warden.scheduler.events.on('task', (e) => {
+        warden.events.on('task', (e) => {
           if (e.state !== 'running')
             process.stderr.write(
               `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}${e.retryAt ? ` retry at ${new Date(e.retryAt).toISOString()}` : ''}\n`,
@@ -56,7 +56,7 @@ export function workerCommand(): Command {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
-        const running = warden.scheduler.inFlightCount;
+        const running = warden.workerStatus().inFlight;
         process.stderr.write(
           running > 0
             ? `stopping: waiting up to ${flags.grace} ms for ${running} running task${running === 1 ? '' : 's'} (a second Ctrl-C stops at once)\n`

@@ -103,8 +103,8 @@ export function serveCommand(): Command {
           throw listenError(err, flags.bind);
         });
         // After listening: a server that could not start has not used up the one showing of the key.
-        if ((await warden.store.listApiKeys()).length === 0) {
-          const { key, record } = await createApiKey(warden.store, {
+        if ((await warden.apiKeys.listApiKeys()).length === 0) {
+          const { key, record } = await createApiKey(warden.apiKeys, {
             tenant: 'default',
             role: 'admin',
             name: 'first admin key',
@@ -146,7 +146,7 @@ export function keysCommand(): Command {
       async (flags: { tenant: string; role: string; name: string; installation?: boolean }, cmd: Command) => {
         const { json } = globals(cmd);
         await withWarden(cmd, async (warden) => {
-          const { key, record } = await createApiKey(warden.store, {
+          const { key, record } = await createApiKey(warden.apiKeys, {
             tenant: flags.tenant,
             role: flags.role as Role,
             name: flags.name,
@@ -166,7 +166,7 @@ export function keysCommand(): Command {
     .action(async (flags: { tenant?: string }, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
-        const list = await warden.store.listApiKeys(flags.tenant);
+        const list = await warden.apiKeys.listApiKeys(flags.tenant);
         if (json) return printJson(list);
         for (const k of list) {
           process.stdout.write(
@@ -180,7 +180,7 @@ export function keysCommand(): Command {
     .argument('<key-id>')
     .action(async (id: string, _flags: unknown, cmd: Command) => {
       await withWarden(cmd, async (warden) => {
-        if (!(await warden.store.revokeApiKey(id, Date.now())))
+        if (!(await warden.apiKeys.revokeApiKey(id, Date.now())))
           throw new WardenError('NOT_FOUND', `No active key with id ${id}`);
         process.stdout.write(`revoked ${id} (servers stop accepting it within 5 seconds)\n`);
       });
