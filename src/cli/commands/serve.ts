@@ -44,7 +44,7 @@ function listenError(err: unknown, bind: string): unknown {
 export function serveCommand(): Command {
   return new Command('serve')
     .description(
-      'start the HTTP API (embedded store, in-process workers); prints the URL and, the first time, an admin key',
+      'start the HTTP API (with in-process workers unless --no-workers; on the embedded store or, with --database-url, a shared PostgreSQL one); prints the URL and, the first time, an admin key',
     )
     .option(
       '-b, --bind <host:port>',
