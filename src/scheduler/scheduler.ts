@@ -119,11 +119,16 @@ export class Scheduler {
   }
 
   /** Durably enqueues a task; resolves once it is committed. */
-  async enqueue(task: NewTask): Promise<SubmitOutcome> {
-    const outcome = await this.submits.push(task);
-    if (!outcome.deduplicated)
-      this.feed?.publishTask({ taskId: outcome.task.id, state: 'queued', sessionId: task.sessionId });
-    return outcome;
+  enqueue(task: NewTask): Promise<SubmitOutcome> {
+    const committed = this.submits.push(task);
+    const feed = this.feed;
+    // The hot path: nobody follows this process's submits (a shared feed hears them from the store).
+    if (!feed?.publishesTasks()) return committed;
+    return committed.then((outcome) => {
+      if (!outcome.deduplicated)
+        feed.publishTask({ taskId: outcome.task.id, state: 'queued', sessionId: task.sessionId });
+      return outcome;
+    });
   }
 
   /**

@@ -43,6 +43,8 @@ export interface ChangeFeed {
    */
   publishTask(change: TaskChange): void;
   publishLog(change: LogChange): void;
+  /** Whether publishTask would reach anyone (a publisher skips building changes nobody reads). */
+  publishesTasks(): boolean;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export abstract class BaseChangeFeed implements ChangeFeed {
 
   abstract publishTask(change: TaskChange): void;
   abstract publishLog(change: LogChange): void;
+  abstract publishesTasks(): boolean;
 
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
@@ -106,6 +109,10 @@ export class LocalChangeFeed extends BaseChangeFeed {
 
   publishTask(change: TaskChange): void {
     if (this.emitter.listenerCount('task') > 0) this.deliver('task', change);
+  }
+
+  publishesTasks(): boolean {
+    return this.emitter.listenerCount('task') > 0;
   }
 
   publishLog(change: LogChange): void {

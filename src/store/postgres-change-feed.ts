@@ -55,6 +55,9 @@ export class PostgresChangeFeed extends BaseChangeFeed {
   // The store announces every change to every listener, this process included: nothing to do here.
   publishTask(_change: TaskChange): void {}
   publishLog(_change: LogChange): void {}
+  publishesTasks(): boolean {
+    return false;
+  }
 
   override async close(): Promise<void> {
     this.closed = true;
