@@ -41,6 +41,21 @@ export default tseslint.config(
     },
   },
   {
+    // Warden is the only way in for the API, the CLI and telemetry: its store and scheduler are its parts.
+    files: ['src/api/**/*.ts', 'src/cli/**/*.ts', 'src/telemetry/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "MemberExpression[property.name=/^(store|scheduler)$/][object.name='warden'], MemberExpression[property.name=/^(store|scheduler)$/][object.property.name='warden']",
+          message: 'Use a Warden facade method instead of reaching into warden.store or warden.scheduler.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: {
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', performance: 'readonly' },

@@ -49,7 +49,7 @@ export function tenantOf(request: FastifyRequest): string {
 /** A session of the caller's tenant by id or name, or SESSION_NOT_FOUND. */
 export async function sessionOf(warden: Warden, request: FastifyRequest, idOrName: string): Promise<Session> {
   const tenant = tenantOf(request);
-  const session = await warden.store.getSession(idOrName, tenant);
+  const session = await warden.findSession(idOrName, tenant);
   if (!session || session.tenant !== tenant) {
     throw new WardenError('SESSION_NOT_FOUND', `No session ${idOrName}`, { details: { session: idOrName } });
   }
@@ -63,7 +63,7 @@ export async function sessionById(
   sessionId: string,
   notFound: WardenError,
 ): Promise<Session> {
-  const session = await warden.store.getSession(sessionId, tenantOf(request));
+  const session = await warden.findSession(sessionId, tenantOf(request));
   if (!session || session.tenant !== tenantOf(request) || session.id !== sessionId) throw notFound;
   return session;
 }
@@ -71,7 +71,7 @@ export async function sessionById(
 /** A task of the caller's tenant, or TASK_NOT_FOUND (also for another tenant's task). */
 export async function taskOf(warden: Warden, request: FastifyRequest, id: string): Promise<Task> {
   const notFound = new WardenError('TASK_NOT_FOUND', `No task with id ${id}`, { details: { taskId: id } });
-  const task = await warden.store.getTask(id);
+  const task = await warden.findTask(id);
   if (!task) throw notFound;
   await sessionById(warden, request, task.sessionId, notFound);
   return task;
@@ -80,7 +80,7 @@ export async function taskOf(warden: Warden, request: FastifyRequest, id: string
 /** A trace of the caller's tenant, or TRACE_NOT_FOUND (also for another tenant's trace). */
 export async function traceOf(warden: Warden, request: FastifyRequest, id: string): Promise<TraceRecord> {
   const notFound = new WardenError('TRACE_NOT_FOUND', `No trace with id ${id}`);
-  const trace = await warden.store.getTrace(id);
+  const trace = await warden.traces.getTrace(id);
   if (!trace) throw notFound;
   await sessionById(warden, request, trace.sessionId, notFound);
   return trace;

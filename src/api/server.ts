@@ -89,7 +89,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   await app.register(swagger, swaggerOptions({ version: '0.1.0' }));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const verifier = new KeyVerifier(warden.store);
+  const verifier = new KeyVerifier(warden.apiKeys);
   if (options.rateLimit !== false) {
     const limit = options.rateLimit ?? { max: 6000, windowMs: 60_000 };
     await app.register(rateLimit, {

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isWardenError, type ErrorCode } from '../core/index.js';
 import { agentsCommand, runCommand, submitCommand } from './commands/run.js';
 import { cancelCommand, logsCommand, resultCommand, tasksCommand } from './commands/tasks.js';
-import { dlqCommand, workerCommand } from './commands/ops.js';
+import { dlqCommand, migrateCommand, workerCommand } from './commands/ops.js';
 import { flagCommand, governanceCommand } from './commands/governance.js';
 import { exportCommand, verifyBundleCommand } from './commands/provenance.js';
 import { rdCommand } from './commands/rd.js';
@@ -25,6 +25,10 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .option(
       '--data <dir>',
       'data directory of the embedded store (default: $WARDEN_DATA, else $STORAGE_ROOT, else ./data)',
+    )
+    .option(
+      '--database-url <url>',
+      'use this PostgreSQL database instead of the embedded store (env: STORAGE_BACKEND=postgres with DATABASE_URL)',
     )
     .option('--json', 'machine-readable JSON output')
     .option(
@@ -53,6 +57,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     rdCommand(),
     serveCommand(),
     keysCommand(),
+    migrateCommand(),
   ]) {
     program.addCommand(cmd);
     inherit(cmd, program);

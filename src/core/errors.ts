@@ -89,6 +89,16 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The database was migrated by a newer Warden than this one; upgrade this process (never downgrade a schema).',
   },
+  STORAGE_CONFIG_INVALID: {
+    status: 500,
+    retryable: false,
+    doc: 'The storage settings are wrong: an unknown STORAGE_BACKEND, or postgres without a database URL.',
+  },
+  SCHEMA_BEHIND: {
+    status: 503,
+    retryable: false,
+    doc: 'The database schema is older than this build and auto-migration is off: run `warden migrate`.',
+  },
   CLOSED: { status: 503, retryable: false, doc: 'Warden is closed or shutting down.' },
   INTERNAL: { status: 500, retryable: false, doc: 'An unexpected internal error; please report it.' },
   // HTTP API

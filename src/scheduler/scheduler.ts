@@ -15,6 +15,7 @@ import {
 import { sha256Hex } from '../provenance/index.js';
 import type {
   BreakerUpdate,
+  ChangeFeed,
   ClaimOutcome,
   ClaimRequest,
   ClaimedTask,
@@ -73,15 +74,23 @@ export class Scheduler {
   /** Per session: whether generated text may be streamed before governance screens the output. */
   private readonly sessionStreams = new Map<string, boolean>();
   private resultPoll: NodeJS.Timeout | undefined;
+  /** Unsubscribes from the change feed (set while subscribed). */
+  private unfollow: (() => void) | undefined;
   /** Governance hook (src/governance): sees each outcome before it is committed. Unset: no governance. */
   gate: TaskGate | undefined;
 
+  /**
+   * `feed` carries every process's task changes: this scheduler publishes its own into it, and when the
+   * feed is shared (PostgreSQL) it wakes on other processes' submits and settles results they committed.
+   */
   constructor(
     private readonly store: Store,
     private readonly agents: AgentDirectory,
     options: SchedulerOptions = {},
+    private readonly feed?: ChangeFeed,
   ) {
     this.options = compileSchedulerOptions(options);
+    this.follow();
     this.submits = new Batcher(
       (batch) => this.store.submit(batch),
       () => this.wake(),
@@ -111,13 +120,59 @@ export class Scheduler {
 
   /** Durably enqueues a task; resolves once it is committed. */
   enqueue(task: NewTask): Promise<SubmitOutcome> {
-    return this.submits.push(task);
+    const committed = this.submits.push(task);
+    const feed = this.feed;
+    // The hot path: nobody follows this process's submits (a shared feed hears them from the store).
+    if (!feed?.publishesTasks()) return committed;
+    return committed.then((outcome) => {
+      if (!outcome.deduplicated)
+        feed.publishTask({ taskId: outcome.task.id, state: 'queued', sessionId: task.sessionId });
+      return outcome;
+    });
+  }
+
+  /**
+   * Listens to a shared feed: a submit (or retry, replay, release) anywhere wakes the claim loop, and a
+   * terminal state anywhere settles whoever waits here. A local feed only carries this process's own
+   * changes, which the scheduler already handles directly: it is not followed.
+   */
+  private follow(): void {
+    const feed = this.feed;
+    if (!feed || feed.reach !== 'shared' || this.unfollow) return;
+    const offTask = feed.onTask((c) => {
+      if (c.state === 'queued') this.wake();
+      else if (TERMINAL.has(c.state) && this.waiters.has(c.taskId) && !this.inFlight.has(c.taskId))
+        void this.store.getResult(c.taskId).then(
+          (r) => r && this.settle(c.taskId, r),
+          () => undefined,
+        );
+    });
+    // Notifications sent while the feed reconnected are lost: look at the queue and every waiter again.
+    const offResync = feed.onResync(() => {
+      this.wake();
+      void this.recheckWaiters();
+    });
+    this.unfollow = () => {
+      offTask();
+      offResync();
+      this.unfollow = undefined;
+    };
+  }
+
+  /** Looks up the results of every task waited for (after the feed may have missed their changes). */
+  private async recheckWaiters(): Promise<void> {
+    const ids = [...this.waiters.keys()];
+    for (let i = 0; i < ids.length; i += RESULT_POLL_BATCH) {
+      const results = await this.store.getResults(ids.slice(i, i + RESULT_POLL_BATCH)).catch(() => []);
+      for (const r of results) this.settle(r.taskId, r);
+    }
   }
 
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.stopped = false;
+    this.follow();
     this.breakers = await this.store.getBreakers();
     const o = this.options;
     this.housekeeping = [
@@ -143,6 +198,7 @@ export class Scheduler {
     for (const t of this.housekeeping) clearInterval(t);
     clearTimeout(this.wakeTimer);
     await this.submits.drain();
+    // Real time, not the clock: the grace period is waited for with real timers (a test's clock stands still).
     const deadline = Date.now() + this.options.shutdownGraceMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(10);
     for (const f of this.inFlight.values()) {
@@ -172,6 +228,8 @@ export class Scheduler {
     const local = this.inFlight.get(taskId);
     if (local) local.controller.abort(new WardenError('CANCELLED', 'The task was cancelled'));
     if (out.cancelledNow) {
+      const task = await this.store.getTask(taskId);
+      if (task) this.feed?.publishTask({ taskId, state: 'cancelled', sessionId: task.sessionId });
       const result = await this.store.getResult(taskId);
       if (result) this.settle(taskId, result);
     }
@@ -244,7 +302,8 @@ export class Scheduler {
         },
         () => undefined,
       );
-    }, this.options.pollIntervalMs);
+      // With a shared feed, other processes' results are pushed: the poll only covers a lost notification.
+    }, this.resultPollMs());
   }
 
   /**
@@ -252,8 +311,16 @@ export class Scheduler {
    * when their timeout passes. (Not a rejection: a caller that closes before awaiting its pending
    * result() would crash on an unhandled rejection.)
    */
+  private resultPollMs(): number {
+    const feed = this.feed;
+    return feed?.reach === 'shared'
+      ? Math.max(this.options.pollIntervalMs, feed.safetyPollMs)
+      : this.options.pollIntervalMs;
+  }
+
   private stopWaiting(): void {
     this.stopped = true;
+    this.unfollow?.();
     clearInterval(this.resultPoll);
     this.resultPoll = undefined;
     const waiting = [...this.waiters.values()];
@@ -299,7 +366,7 @@ export class Scheduler {
         line: 0,
         stream: 'event',
         message: `claim failed: ${(err as Error).message}`,
-        at: Date.now(),
+        at: this.options.clock.now(),
       });
       this.sleepUntil(null);
     } finally {
@@ -334,7 +401,7 @@ export class Scheduler {
       1,
       Math.min(this.options.pollIntervalMs, nextRunAfter === null ? Infinity : nextRunAfter - now),
     );
-    const at = Date.now() + delay;
+    const at = Date.now() + delay; // when the real timer fires: compared with the next timer's, not with task times
     if (this.wakeTimer && at >= this.wakeAt) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = at;
@@ -375,6 +442,7 @@ export class Scheduler {
   private launch(task: ClaimedTask, now: number): void {
     const entry: InFlight = { task, controller: new AbortController(), logLine: 0 };
     this.inFlight.set(task.id, entry);
+    this.feed?.publishTask({ taskId: task.id, state: 'running', sessionId: task.sessionId });
     if (this.events.listenerCount('task') > 0) {
       this.emitTask({
         taskId: task.id,
@@ -507,7 +575,13 @@ export class Scheduler {
     return (text) => {
       const i = index++;
       if (this.events.listenerCount('token') > 0)
-        this.events.emit('token', { taskId: task.id, attempt: task.attempt, index: i, text, at: Date.now() });
+        this.events.emit('token', {
+          taskId: task.id,
+          attempt: task.attempt,
+          index: i,
+          text,
+          at: this.options.clock.now(),
+        });
     };
   }
 
@@ -582,10 +656,11 @@ export class Scheduler {
       line: ++entry.logLine,
       stream,
       message,
-      at: Date.now(),
+      at: this.options.clock.now(),
     };
     this.pendingLogsBuffer.push(line);
     if (this.events.listenerCount('log') > 0) this.events.emit('log', line);
+    this.feed?.publishLog({ taskId: line.taskId });
     if (this.pendingLogsBuffer.length === 1) setTimeout(() => void this.flushLogs(), 100).unref();
   }
 
@@ -626,6 +701,11 @@ export class Scheduler {
     for (let i = 0; i < batch.length; i++) {
       const f = batch[i]!;
       if (!applied[i]) continue;
+      this.feed?.publishTask({
+        taskId: f.taskId,
+        state: f.kind === 'retry' ? 'queued' : f.kind,
+        sessionId: f.sessionId,
+      });
       if (f.kind === 'retry') {
         if (emit)
           this.emitTask({
@@ -762,6 +842,7 @@ export class Scheduler {
 }
 
 const RESULT_POLL_BATCH = 500;
+const TERMINAL = new Set(['succeeded', 'failed', 'dead', 'cancelled', 'quarantined']);
 /** A timeout timer this late means the event loop was blocked, not that the task overran. */
 const STALL_TOLERANCE_MS = 50;
 /**

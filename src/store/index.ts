@@ -1,6 +1,14 @@
 export { openSqliteStore, SqliteStore, TREE_HEAD_WITNESS_DIR } from './sqlite/sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
-export { migrateToLatest, checkSchema, MIGRATION_NAMES } from './migrations/index.js';
+export { migrateToLatest, checkSchema, MIGRATION_NAMES, knownMigrations } from './migrations/index.js';
+export { openBackend, migrateBackend, pendingMigrations } from './backend.js';
+export type { Backend, BackendOptions, MigrateTarget } from './backend.js';
+export { LocalChangeFeed } from './change-feed.js';
+export type { ChangeFeed, TaskChange, LogChange } from './change-feed.js';
+export { PostgresChangeFeed, redactUrl } from './postgres-change-feed.js';
+export type { PostgresChangeFeedOptions } from './postgres-change-feed.js';
+export { openPostgresStore } from './postgres/index.js';
+export type { PostgresStoreOptions } from './postgres/index.js';
 export type { Database } from './schema.js';
 export type {
   Store,

@@ -126,15 +126,16 @@ export class WardenMetrics {
         try {
           // Breakers as stored (the cluster's truth), not as this process last saw them.
           const [stats, stored] = await Promise.all([
-            warden.store.stats({ light: true }),
-            warden.store.getBreakers(),
+            warden.queueStats({ light: true }),
+            warden.storedBreakers(),
           ]);
           queue.reset();
           for (const [level, n] of Object.entries(stats.queuedByPriority))
             queue.set({ priority: priorityName(Number(level)) }, n);
           dlq.set(stats.deadLetters);
-          running.set(warden.scheduler.inFlightCount);
-          agents.set(warden.scheduler.runnableAgentCount);
+          const here = warden.workerStatus();
+          running.set(here.inFlight);
+          agents.set(here.runnableAgents);
           breakers.reset();
           for (const [agent, b] of stored) breakers.set({ agent }, BREAKER_VALUE[b.state]);
         } finally {
@@ -144,12 +145,12 @@ export class WardenMetrics {
     // prom-client calls collect() on every gauge; the first one does the work for all.
     for (const g of [queue, dlq, running, agents, breakers])
       (g as unknown as { collect: () => Promise<void> }).collect = refresh;
-    warden.scheduler.events.on('task', this.onTask);
+    warden.events.on('task', this.onTask);
   }
 
   /** Stops counting this Warden's events (the server closed). */
   dispose(): void {
-    this.warden.scheduler.events.off('task', this.onTask);
+    this.warden.events.off('task', this.onTask);
   }
 
   private gauge(fn: (g: Gauge) => void) {
@@ -204,7 +205,7 @@ export class WardenMetrics {
   private runtimeOf(agent: string): string {
     let runtime = this.runtimes.get(agent);
     if (!runtime) {
-      runtime = this.warden.scheduler.runtimeOf(agent) ?? 'unknown';
+      runtime = this.warden.runtimeOf(agent) ?? 'unknown';
       this.runtimes.set(agent, runtime);
     }
     return runtime;

@@ -19,7 +19,7 @@ import {
   type PreparedAgent,
   type RuntimeRegistry,
 } from '../sandbox/index.js';
-import type { AgentDirectory } from '../scheduler/index.js';
+import { systemClock, type AgentDirectory, type Clock } from '../scheduler/index.js';
 import type { AgentRecord, Store } from '../store/index.js';
 import { compareVersions } from './version.js';
 
@@ -69,6 +69,8 @@ export class AgentRegistry implements AgentDirectory {
   constructor(
     private readonly store: Store,
     private readonly runtimes: RuntimeRegistry,
+    /** The scheduler's clock: registration times come from the same source as every other timestamp. */
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -85,7 +87,9 @@ export class AgentRegistry implements AgentDirectory {
     const digest = runtime.digest
       ? await runtime.digest(codeDir ? { ...owned, baseDir: codeDir } : owned)
       : null;
-    const record = await this.store.putAgent(owned, digest, Date.now(), { shared: options.shared === true });
+    const record = await this.store.putAgent(owned, digest, this.clock.now(), {
+      shared: options.shared === true,
+    });
     this.remember(record);
     return record;
   }
@@ -119,7 +123,9 @@ export class AgentRegistry implements AgentDirectory {
       options,
     );
     // Store first: a conflicting version must not replace the registered handler.
-    const record = await this.store.putAgent(manifest, null, Date.now(), { shared: options.shared === true });
+    const record = await this.store.putAgent(manifest, null, this.clock.now(), {
+      shared: options.shared === true,
+    });
     const key = agentKey(manifest);
     this.runtimes.inline.register(key, handler);
     const entry = this.entries.get(key);

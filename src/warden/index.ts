@@ -12,4 +12,6 @@ export { versionStates } from './agent-registry.js';
 export type { HandlerOptions, RegisterOptions, AgentVersionState } from './agent-registry.js';
 export { compareVersions } from './version.js';
 export { resolveDataDirectory } from './data-dir.js';
+export { compileStorageOptions } from './storage-options.js';
+export type { StorageOptions, PostgresSettings, CompiledStorage } from './storage-options.js';
 export type { DataDirectory } from './data-dir.js';

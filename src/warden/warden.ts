@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import {
   CLOSED_BREAKER,
@@ -45,9 +44,12 @@ import {
 import { Governance, type GovernanceOptions } from '../governance/index.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import {
-  openSqliteStore,
+  openBackend,
   type AgentRecord,
+  type Backend,
+  type ChangeFeed,
   type DeadLetter,
+  type StoreStats,
   type LogLine,
   type Store,
   type TaskFilter,
@@ -60,20 +62,16 @@ import {
   type RegisterOptions,
 } from './agent-registry.js';
 import { StagedAgentFiles } from './agent-files.js';
-import { resolveDataDirectory, type DataDirectory } from './data-dir.js';
+import type { DataDirectory } from './data-dir.js';
+import { compileStorageOptions, type StorageOptions } from './storage-options.js';
 
 export interface WardenOptions {
-  storage?: {
-    /**
-     * Directory of the embedded database, its signing key and uploaded agent files.
-     * @default process.env.WARDEN_DATA ?? process.env.STORAGE_ROOT ?? './data'
-     */
-    root?: string;
-    /** Explicit SQLite file (':memory:' for throwaway use); overrides root. */
-    sqlitePath?: string;
-    /** @default 'normal' — survives process crashes; 'full' also survives power loss. */
-    synchronous?: 'normal' | 'full';
-  };
+  /**
+   * Where the state lives: the embedded SQLite store under a data directory (the default), or a
+   * PostgreSQL database shared by many processes (`{ postgres: url }`, or `STORAGE_BACKEND=postgres` with
+   * `DATABASE_URL`). See docs/scaling.md.
+   */
+  storage?: StorageOptions;
   /** Run tasks in this process. false opens Warden for submitting and inspecting only. @default {} */
   workers?: SchedulerOptions | false;
   /** Largest accepted task input, in bytes of JSON. @default 1048576 */
@@ -168,9 +166,17 @@ export class Warden {
   dataDirectory!: DataDirectory;
 
   private constructor(
-    /** Directory of the embedded store and of uploaded agent files. */
+    /** Directory of the embedded store (or on PostgreSQL, of the node key) and of uploaded agent files. */
     readonly storageRoot: string,
+    /** Which backend holds the state: 'sqlite' (embedded) or 'postgres' (shared by many processes). */
+    readonly backend: Backend['kind'],
     readonly store: Store,
+    /**
+     * Every process's task changes (PostgreSQL) or this process's (SQLite): what SSE streams and waits
+     * follow, re-reading the store when told.
+     */
+    readonly changes: ChangeFeed,
+    private readonly closeBackend: () => Promise<void>,
     readonly scheduler: Scheduler,
     private readonly agents: AgentRegistry,
     private readonly runtimes: RuntimeRegistry,
@@ -179,40 +185,51 @@ export class Warden {
   ) {}
 
   static async open(options: WardenOptions = {}): Promise<Warden> {
-    const dir = resolveDataDirectory(options.storage?.root);
-    const path = options.storage?.sqlitePath ?? join(dir.path, 'warden.db');
-    const isNew = path !== ':memory:' && !existsSync(path);
-    const store = await openSqliteStore({
-      path,
-      ...(options.storage?.synchronous ? { synchronous: options.storage.synchronous } : {}),
-    });
-    const dataDir = path === ':memory:' ? dir.path : dirname(resolve(path));
+    // The one place where the parts are assembled: the backend's store and feed, then what runs on them.
+    const storage = compileStorageOptions(options.storage);
+    const backend = await openBackend(storage.backend);
+    try {
+      return await Warden.assemble(options, storage.directory, storage.root, backend);
+    } catch (err) {
+      await backend.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async assemble(
+    options: WardenOptions,
+    directory: DataDirectory,
+    root: string,
+    backend: Backend,
+  ): Promise<Warden> {
+    const dataDir = directory.path;
     const runtimes = new RuntimeRegistry({
       ...(options.sandbox?.unsafeNoSandbox !== undefined
         ? { unsafeNoSandbox: options.sandbox.unsafeNoSandbox }
         : {}),
       // The store and the signing key are never visible to an agent, even one whose directory holds them.
-      sandbox: { hiddenPaths: [...new Set([dataDir, dir.path])] },
+      sandbox: { hiddenPaths: [...new Set([dataDir, root])] },
       llm: llmOptions(options.llm),
     });
     // What a Warden killed mid-task left behind (work directories, pids cgroups), if its owner is gone.
     await runtimes.sweepStale();
-    const agents = new AgentRegistry(store, runtimes);
-    const scheduler = new Scheduler(store, agents, options.workers || {});
+    const store = backend.store;
+    const workerOptions = options.workers || {};
+    const agents = new AgentRegistry(store, runtimes, workerOptions.clock);
+    const scheduler = new Scheduler(store, agents, workerOptions, backend.feed);
     const warden = new Warden(
       dataDir,
+      backend.kind,
       store,
+      backend.feed,
+      () => backend.close(),
       scheduler,
       agents,
       runtimes,
       options.maxInputBytes ?? 1024 * 1024,
       options.workers !== false,
     );
-    warden.dataDirectory = {
-      path: warden.storageRoot,
-      source: options.storage?.sqlitePath ? 'option' : dir.source,
-      isNew,
-    };
+    warden.dataDirectory = directory;
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
@@ -226,7 +243,11 @@ export class Warden {
     const o = validateSessionOptions(options);
     const existing = await this.store.getSession(o.name, o.tenant);
     if (existing) return existing;
-    return this.store.createSession({ id: randomUUID(), ...o, createdAt: Date.now() });
+    return this.store.createSession({
+      id: randomUUID(),
+      ...o,
+      createdAt: this.scheduler.options.clock.now(),
+    });
   }
 
   async getSession(idOrName: string): Promise<Session> {
@@ -476,6 +497,97 @@ export class Warden {
     return result;
   }
 
+  /**
+   * This process's task events: state changes of the tasks it submits or runs (`task`, with the result
+   * when terminal), their log lines (`log`) and LLM tokens (`token`). Other processes' changes reach
+   * `result()` and SSE through the change feed (`changes`).
+   * @example warden.events.on('task', (e) => console.log(e.taskId, e.state));
+   */
+  get events(): Scheduler['events'] {
+    return this.scheduler.events;
+  }
+
+  /** What this process's workers are doing now (for health, stats and metrics). */
+  workerStatus(): {
+    workerId: string;
+    concurrency: number;
+    inFlight: number;
+    runnableAgents: number;
+    breakers: Map<string, BreakerSnapshot>;
+  } {
+    return {
+      workerId: this.scheduler.options.workerId,
+      concurrency: this.scheduler.options.concurrency,
+      inFlight: this.scheduler.inFlightCount,
+      runnableAgents: this.scheduler.runnableAgentCount,
+      breakers: this.scheduler.breakerSnapshot(),
+    };
+  }
+
+  /** API key records (only hashes are stored): what the HTTP API's key checks and `warden keys` use. */
+  get apiKeys(): Pick<Store, 'createApiKey' | 'findApiKey' | 'listApiKeys' | 'revokeApiKey'> {
+    const s = this.store;
+    return {
+      createApiKey: (key, hash) => s.createApiKey(key, hash),
+      findApiKey: (hash) => s.findApiKey(hash),
+      listApiKeys: (tenant) => s.listApiKeys(tenant),
+      revokeApiKey: (id, now) => s.revokeApiKey(id, now),
+    };
+  }
+
+  /** Stored traces and their provenance links (the HTTP API's /traces). */
+  get traces(): Pick<
+    Store,
+    'createTrace' | 'getTrace' | 'listTraces' | 'readTraceProvenance' | 'appendTraceProvenance'
+  > {
+    const s = this.store;
+    return {
+      createTrace: (t) => s.createTrace(t),
+      getTrace: (id) => s.getTrace(id),
+      listTraces: (f) => s.listTraces(f),
+      readTraceProvenance: (sessionId, traceId) => s.readTraceProvenance(sessionId, traceId),
+      appendTraceProvenance: (...args) => s.appendTraceProvenance(...args),
+    };
+  }
+
+  /** The runtime of an agent version this process knows, if any. */
+  runtimeOf(agentKey: string): string | undefined {
+    return this.scheduler.runtimeOf(agentKey);
+  }
+
+  /** The stored result of a finished task, without waiting (undefined while it is not finished). */
+  async storedResult(taskId: string): Promise<TaskResult | undefined> {
+    return this.store.getResult(taskId);
+  }
+
+  /** The task, or undefined when there is none (getTask throws TASK_NOT_FOUND instead). */
+  async findTask(taskId: string): Promise<Task | undefined> {
+    return this.store.getTask(taskId);
+  }
+
+  /** A session by id or name (within `tenant` if given), or undefined; uncached, unlike getSession. */
+  async findSession(idOrName: string, tenant?: string): Promise<Session | undefined> {
+    return this.store.getSession(idOrName, tenant);
+  }
+
+  /** Every session, or a tenant's. */
+  async listSessions(tenant?: string): Promise<Session[]> {
+    return this.store.listSessions(tenant);
+  }
+
+  /**
+   * Every agent version's circuit breaker as stored: what all workers on this database see (workerStatus's
+   * breakers are this process's copy, refreshed only while it runs tasks).
+   */
+  async storedBreakers(): Promise<Map<string, BreakerSnapshot>> {
+    return this.store.getBreakers();
+  }
+
+  /** Queue counts by state and priority and the dead-letter count (`light`: the cheap ones only). */
+  async queueStats(options?: { light?: boolean }): Promise<StoreStats> {
+    return this.store.stats(options);
+  }
+
   async getTask(taskId: string): Promise<Task> {
     const task = await this.store.getTask(taskId);
     if (!task) throw new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
@@ -513,11 +625,12 @@ export class Warden {
       }),
     replay: async (taskId: string): Promise<Task> => {
       const task = await this.store.replayDeadLetter(taskId, this.scheduler.options.clock.now());
+      this.changes.publishTask({ taskId: task.id, state: task.state, sessionId: task.sessionId });
       this.scheduler.wake();
       return task;
     },
     purge: async (taskIds: string[] | 'all', options: { tenant?: string } = {}): Promise<number> =>
-      this.store.purgeDeadLetters(taskIds, Date.now(), options.tenant),
+      this.store.purgeDeadLetters(taskIds, this.scheduler.options.clock.now(), options.tenant),
   };
 
   /**
@@ -581,7 +694,7 @@ export class Warden {
     this.closed = true;
     await this.scheduler.stop();
     await this.runtimes.close();
-    await this.store.close();
+    await this.closeBackend();
   }
 
   private assertOpen(): void {

@@ -133,7 +133,7 @@ describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
     try {
       await expect(
         openPostgresStore({ url: empty.url, keyDir: join(tempDir(), 'k'), migrate: false }),
-      ).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: /warden migrate/ });
+      ).rejects.toMatchObject({ code: 'SCHEMA_BEHIND', message: /warden migrate/ });
     } finally {
       await empty.drop();
     }

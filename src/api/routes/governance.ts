@@ -36,7 +36,7 @@ export function governanceRoutes(
     async (request) => {
       const sessions = request.query.session
         ? [await sessionOf(warden, request, request.query.session)]
-        : await warden.store.listSessions(request.principal!.tenant);
+        : await warden.listSessions(request.principal!.tenant);
       const total = {
         total: 0,
         byFlag: {} as Record<string, number>,

@@ -24,11 +24,11 @@ export function healthRoutes(app: FastifyInstance, { warden, startedAt }: ApiCon
       },
     },
     async () => {
-      const stats = await warden.store.stats({ light: true });
+      const stats = await warden.queueStats({ light: true });
       return {
         status: 'ok',
         uptimeSeconds: (Date.now() - startedAt) / 1000,
-        activeAgents: warden.scheduler.runnableAgentCount,
+        activeAgents: warden.workerStatus().runnableAgents,
         pendingTasks: stats.byState['queued'] ?? 0,
         runningTasks: stats.byState['running'] ?? 0,
       };

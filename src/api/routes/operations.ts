@@ -60,9 +60,10 @@ export function operationRoutes(
     async (request) => {
       // The store's breakers, not this process's copy: a worker elsewhere may have opened one.
       const [stats, stored] = await Promise.all([
-        warden.store.stats({ light: true }),
-        warden.store.getBreakers(),
+        warden.queueStats({ light: true }),
+        warden.storedBreakers(),
       ]);
+      const here = warden.workerStatus();
       const visible = new Set((await warden.listAgents({ tenant: tenantOf(request) })).map((a) => a.key));
       return {
         queued: stats.byState['queued'] ?? 0,
@@ -71,8 +72,8 @@ export function operationRoutes(
           Object.entries(stats.queuedByPriority).map(([p, n]) => [priorityName(Number(p)), n]),
         ),
         deadLetters: stats.deadLetters,
-        inFlightHere: warden.scheduler.inFlightCount,
-        concurrency: warden.scheduler.options.concurrency,
+        inFlightHere: here.inFlight,
+        concurrency: here.concurrency,
         breakers: [...stored]
           .filter(([agent]) => visible.has(agent))
           .map(([agent, b]) => ({
@@ -107,10 +108,10 @@ export function operationRoutes(
       const session = request.query.session
         ? await sessionOf(warden, request, request.query.session)
         : undefined;
-      return warden.store.listDeadLetters({
+      return warden.dlq.list({
         tenant: tenantOf(request),
         limit: Math.max(1, Number(request.query.limit ?? 100)),
-        ...(session ? { sessionId: session.id } : {}),
+        ...(session ? { session: session.id } : {}),
       });
     },
   );

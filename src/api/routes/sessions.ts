@@ -31,7 +31,7 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
     },
     async (request, reply) => {
       const tenant = request.principal!.tenant;
-      const existing = await warden.store.getSession(request.body.name, tenant);
+      const existing = await warden.findSession(request.body.name, tenant);
       if (existing && existing.tenant === tenant) return reply.status(200).send(existing);
       const session = await warden.ensureSession({ ...request.body, tenant });
       return reply.status(201).send(session);
@@ -55,7 +55,7 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
         },
       },
     },
-    async (request) => ({ sessions: await warden.store.listSessions(tenantOf(request)) }),
+    async (request) => ({ sessions: await warden.listSessions(tenantOf(request)) }),
   );
 
   app.get<{ Params: { id: string } }>(
@@ -144,8 +144,7 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
       const wait = Math.min(Number(request.query.wait ?? 0), MAX_WAIT_MS);
       if (wait > 0) {
         const result = await warden.result(task.id, { timeoutMs: wait });
-        if (result)
-          return reply.status(200).send({ task: (await warden.store.getTask(task.id)) ?? task, result });
+        if (result) return reply.status(200).send({ task: (await warden.findTask(task.id)) ?? task, result });
       }
       return reply.status(202).send({ task });
     },

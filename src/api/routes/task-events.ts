@@ -72,7 +72,7 @@ export async function streamTaskEvents(
   reply: FastifyReply,
 ): Promise<void> {
   const last = parseLastEventId(request.headers['last-event-id']);
-  const stored = isTerminal(task.state) ? await warden.store.getResult(task.id) : undefined;
+  const stored = isTerminal(task.state) ? await warden.storedResult(task.id) : undefined;
   if (last === 'end' && stored) {
     await reply.status(204).send();
     return;
@@ -164,41 +164,69 @@ export async function streamTaskEvents(
     if (t.taskId === task.id)
       live(() => write('token', { attempt: t.attempt, index: t.index, text: t.text }));
   };
-  // Another process may run the task: the store tells its transitions, with the same ids.
-  const poll = setInterval(() => {
+  // Another process may run the task: the store tells its transitions, with the same ids. The change feed
+  // says when to look (every process's changes on PostgreSQL); the poll covers what it does not push.
+  let checking = false;
+  let checkAgain = false;
+  const check = (): void => {
+    if (closed || finishing) return;
+    if (checking) {
+      checkAgain = true;
+      return;
+    }
+    checking = true;
     void (async () => {
-      const result = await warden.store.getResult(task.id);
-      if (result) return finish(result);
-      // Logs first: an attempt's lines come before the retry that follows it.
-      await catchUpLogs();
-      const current = await warden.store.getTask(task.id);
-      const state = current && stateEvent(current);
-      if (state) sendState(state.name, state.position, state.data);
-    })().catch((err: unknown) => {
-      if (err instanceof WardenError && err.code === 'PROVENANCE_RESULT_MISMATCH') fail(err);
-    });
-  }, POLL_MS);
+      do {
+        checkAgain = false;
+        const result = await warden.storedResult(task.id);
+        if (result) return finish(result);
+        // Logs first: an attempt's lines come before the retry that follows it.
+        await catchUpLogs();
+        const current = await warden.findTask(task.id);
+        const state = current && stateEvent(current);
+        if (state) sendState(state.name, state.position, state.data);
+      } while (checkAgain && !closed);
+    })()
+      .catch((err: unknown) => {
+        if (err instanceof WardenError && err.code === 'PROVENANCE_RESULT_MISMATCH') fail(err);
+      })
+      .finally(() => {
+        checking = false;
+      });
+  };
+  const feed = warden.changes;
+  const poll = setInterval(check, feed.reach === 'shared' ? feed.safetyPollMs : POLL_MS);
+  // A local feed only repeats this process's own events, which arrive richer below.
+  const unfollow =
+    feed.reach === 'shared'
+      ? [
+          feed.onTask((c) => c.taskId === task.id && check()),
+          feed.onLog((c) => c.taskId === task.id && check()),
+          feed.onResync(check),
+        ]
+      : [];
   const keepAlive = setInterval(() => !closed && res.write(': keep-alive\n\n'), KEEPALIVE_MS);
   const close = () => {
     if (closed) return;
     closed = true;
     clearInterval(poll);
     clearInterval(keepAlive);
-    warden.scheduler.events.off('task', onTask);
-    warden.scheduler.events.off('log', onLog);
-    warden.scheduler.events.off('token', onToken);
+    for (const off of unfollow) off();
+    warden.events.off('task', onTask);
+    warden.events.off('log', onLog);
+    warden.events.off('token', onToken);
     res.end();
   };
   request.raw.on('close', close);
-  warden.scheduler.events.on('task', onTask);
-  warden.scheduler.events.on('log', onLog);
-  warden.scheduler.events.on('token', onToken);
+  warden.events.on('task', onTask);
+  warden.events.on('log', onLog);
+  warden.events.on('token', onToken);
 
   // The snapshot: the task as it is now (it may have moved on since the route read it).
-  const now = (await warden.store.getTask(task.id)) ?? task;
+  const now = (await warden.findTask(task.id)) ?? task;
   let done: TaskResult | undefined;
   try {
-    done = stored ?? (isTerminal(now.state) ? await warden.store.getResult(task.id) : undefined);
+    done = stored ?? (isTerminal(now.state) ? await warden.storedResult(task.id) : undefined);
   } catch (err) {
     return fail(err);
   }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { TASK_STATES, type TaskState } from '../../core/index.js';
-import type { TaskFilter } from '../../store/index.js';
+import type { Warden } from '../../warden/index.js';
 import { sessionOf, taskOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { decodeCursor, encodeCursor, pageLimit } from '../cursor.js';
@@ -54,17 +54,17 @@ export function taskRoutes(app: FastifyInstance, { warden, viewer, operator }: A
     async (request) => {
       const q = request.query;
       const limit = pageLimit(q.limit);
-      const filter: TaskFilter = {
+      const filter: Parameters<Warden['listTasks']>[0] = {
         // Scoped to the tenant either way: a named session must be the tenant's (else 404).
         ...(q.session
-          ? { sessionId: (await sessionOf(warden, request, q.session)).id }
+          ? { session: (await sessionOf(warden, request, q.session)).id }
           : { tenant: tenantOf(request) }),
         ...(q.state ? { state: q.state } : {}),
         ...(q.agent ? (q.agent.includes('@') ? { agentKey: q.agent } : { agentName: q.agent }) : {}),
         ...(q.cursor ? { before: String(decodeCursor(q.cursor, ['s'])[0]) } : {}),
         limit: limit + 1,
       };
-      const found = await warden.store.listTasks(filter);
+      const found = await warden.listTasks(filter);
       const page = found.slice(0, limit);
       return {
         tasks: page.map(({ input: _input, ...summary }) => summary),
@@ -96,7 +96,7 @@ export function taskRoutes(app: FastifyInstance, { warden, viewer, operator }: A
     },
     async (request) => {
       const task = await taskOf(warden, request, request.params.id);
-      return { task, result: (await warden.store.getResult(task.id)) ?? null };
+      return { task, result: (await warden.storedResult(task.id)) ?? null };
     },
   );
 

@@ -55,7 +55,7 @@ export function traceRoutes(app: FastifyInstance, { warden, viewer, operator }: 
         ...(before ? { before: { createdAt: Number(before[0]), id: String(before[1]) } } : {}),
         limit: limit + 1,
       };
-      const found = await warden.store.listTraces(filter);
+      const found = await warden.traces.listTraces(filter);
       const page = found.slice(0, limit);
       const last = page.at(-1);
       return {
@@ -116,7 +116,7 @@ export function traceRoutes(app: FastifyInstance, { warden, viewer, operator }: 
     },
     async (request) => {
       const trace = await traceOf(warden, request, request.params.id);
-      const links = await warden.store.readTraceProvenance(trace.sessionId, trace.id);
+      const links = await warden.traces.readTraceProvenance(trace.sessionId, trace.id);
       return {
         traceId: trace.id,
         sessionId: trace.sessionId,
@@ -155,7 +155,7 @@ export function traceRoutes(app: FastifyInstance, { warden, viewer, operator }: 
     async (request, reply) => {
       const session = await sessionOf(warden, request, request.body.session);
       if (request.body.taskId) {
-        const task = await warden.store.getTask(request.body.taskId);
+        const task = await warden.findTask(request.body.taskId);
         if (!task || task.sessionId !== session.id) {
           throw new WardenError(
             'TASK_NOT_FOUND',
@@ -173,7 +173,7 @@ export function traceRoutes(app: FastifyInstance, { warden, viewer, operator }: 
           { cause },
         );
       }
-      const trace = await warden.store.createTrace({
+      const trace = await warden.traces.createTrace({
         id: randomUUID(),
         sessionId: session.id,
         taskId: request.body.taskId ?? null,
@@ -223,7 +223,7 @@ export function traceRoutes(app: FastifyInstance, { warden, viewer, operator }: 
           { cause },
         );
       }
-      const head = await warden.store.appendTraceProvenance(
+      const head = await warden.traces.appendTraceProvenance(
         trace.id,
         { kind: request.body.kind, data: request.body.data ?? {} },
         Date.now(),

@@ -46,7 +46,7 @@ export function governanceCommand(): Command {
       await withWarden(cmd, async (warden) => {
         const sessionId = flags.session ? (await warden.getSession(flags.session)).id : undefined;
         const stats = await warden.governance.stats(sessionId);
-        const quarantined = (await warden.store.stats()).byState['quarantined'] ?? 0;
+        const quarantined = (await warden.queueStats()).byState['quarantined'] ?? 0;
         if (json) return printJson({ ...stats, quarantined });
         const line = (title: string, counts: Record<string, number>) =>
           `${title.padEnd(12)}${

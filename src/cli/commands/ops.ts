@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { WardenError } from '../../core/index.js';
-import { globals, openWarden, withWarden } from '../context.js';
+import { compileStorageOptions } from '../../warden/index.js';
+import { migrateBackend, redactUrl } from '../../store/index.js';
+import { autoMigrate, globals, openWarden, storageOptions, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
 
 export function workerCommand(): Command {
@@ -15,34 +17,54 @@ export function workerCommand(): Command {
       parseIntOption('--grace'),
       10_000,
     )
-    .action(async (flags: { concurrency: number; grace: number }, cmd: Command) => {
-      // keepAlive: a worker waits for work (and for signals) with nothing else to hold the process open.
-      const warden = await openWarden(cmd, {
-        concurrency: Math.max(1, flags.concurrency),
-        shutdownGraceMs: flags.grace,
-        keepAlive: true,
-      });
-      process.stderr.write(
-        `warden worker ${warden.scheduler.options.workerId} running (concurrency ${flags.concurrency}); Ctrl-C to stop\n`,
-      );
-      warden.scheduler.events.on('task', (e) => {
-        if (e.state !== 'running')
-          process.stderr.write(
-            `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}${e.retryAt ? ` retry at ${new Date(e.retryAt).toISOString()}` : ''}\n`,
-          );
-      });
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      const running = warden.scheduler.inFlightCount;
-      process.stderr.write(
-        running > 0
-          ? `stopping: waiting up to ${flags.grace} ms for ${running} running task${running === 1 ? '' : 's'} (a second Ctrl-C stops at once)\n`
-          : 'stopping\n',
-      );
-      await warden.close();
-    });
+    .option(
+      '--lease <ms>',
+      "how long a claimed task stays this worker's without a heartbeat; a worker that dies or stalls longer loses its tasks to others",
+      parseIntOption('--lease'),
+      30_000,
+    )
+    .option(
+      '--no-migrate',
+      'refuse a database schema that is behind instead of migrating it (run `warden migrate` first; env WARDEN_AUTO_MIGRATE=0)',
+    )
+    .action(
+      async (
+        flags: { concurrency: number; grace: number; lease: number; migrate: boolean },
+        cmd: Command,
+      ) => {
+        // keepAlive: a worker waits for work (and for signals) with nothing else to hold the process open.
+        const warden = await openWarden(
+          cmd,
+          {
+            concurrency: Math.max(1, flags.concurrency),
+            shutdownGraceMs: flags.grace,
+            leaseMs: Math.max(300, flags.lease),
+            keepAlive: true,
+          },
+          autoMigrate(flags),
+        );
+        process.stderr.write(
+          `warden worker ${warden.workerStatus().workerId} running (concurrency ${flags.concurrency}, ${warden.backend === 'postgres' ? 'PostgreSQL' : 'SQLite'} store); Ctrl-C to stop\n`,
+        );
+        warden.events.on('task', (e) => {
+          if (e.state !== 'running')
+            process.stderr.write(
+              `${new Date(e.at).toISOString()} ${e.taskId} ${e.agent} ${e.state}${e.error ? ` [${e.error.code}]` : ''}${e.retryAt ? ` retry at ${new Date(e.retryAt).toISOString()}` : ''}\n`,
+            );
+        });
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        const running = warden.workerStatus().inFlight;
+        process.stderr.write(
+          running > 0
+            ? `stopping: waiting up to ${flags.grace} ms for ${running} running task${running === 1 ? '' : 's'} (a second Ctrl-C stops at once)\n`
+            : 'stopping\n',
+        );
+        await warden.close();
+      },
+    );
 }
 
 export function dlqCommand(): Command {
@@ -99,4 +121,30 @@ export function dlqCommand(): Command {
       });
     });
   return dlq;
+}
+
+export function migrateCommand(): Command {
+  return new Command('migrate')
+    .description(
+      'apply the pending database migrations and print them (with --database-url or STORAGE_BACKEND=postgres: the shared PostgreSQL database; else the data directory)',
+    )
+    .action(async (_flags: unknown, cmd: Command) => {
+      const { json } = globals(cmd);
+      const storage = compileStorageOptions(storageOptions(cmd));
+      const where =
+        'postgres' in storage.backend ? redactUrl(storage.backend.postgres.url) : storage.backend.sqlite.path;
+      const applied = await migrateBackend(
+        'postgres' in storage.backend
+          ? { postgres: { url: storage.backend.postgres.url } }
+          : { sqlite: { path: storage.backend.sqlite.path } },
+      );
+      if (json) return printJson({ backend: storage.kind, database: where, applied });
+      if (applied.length === 0) process.stdout.write(`${where}: schema up to date, nothing to apply\n`);
+      else {
+        process.stdout.write(
+          `${where}: applied ${applied.length} migration${applied.length === 1 ? '' : 's'}\n`,
+        );
+        for (const name of applied) process.stdout.write(`  ${name}\n`);
+      }
+    });
 }

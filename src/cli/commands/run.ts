@@ -115,7 +115,7 @@ export function runCommand(): Command {
         streamed = true;
         process.stdout.write(e.text);
       };
-      if (flags.stream && !json) warden.scheduler.events.on('token', onToken);
+      if (flags.stream && !json) warden.events.on('token', onToken);
       try {
         const receipt = await submitFrom(warden, agentArg, flags);
         if (!flags.wait) {
@@ -137,7 +137,7 @@ export function runCommand(): Command {
             progress.update(`waiting to retry ${e.agent} (attempt ${e.attempt + 1} at ${when.slice(0, 8)})`);
           }
         };
-        warden.scheduler.events.on('task', onEvent);
+        warden.events.on('task', onEvent);
         progress.start(
           `queued ${receipt.agent}${receipt.deduplicated ? ' (existing task for this idempotency key)' : ''}`,
         );
@@ -146,8 +146,8 @@ export function runCommand(): Command {
           flags.waitTimeout !== undefined ? { timeoutMs: flags.waitTimeout } : {},
         );
         progress.stop();
-        warden.scheduler.events.off('task', onEvent);
-        warden.scheduler.events.off('token', onToken);
+        warden.events.off('task', onEvent);
+        warden.events.off('token', onToken);
         if (streamed) process.stdout.write('\n\n');
         if (!result) {
           process.stderr.write(

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { WardenError } from '../../core/index.js';
 import { buildServer, createApiKey, ROLES } from '../../api/index.js';
 import type { Role } from '../../store/index.js';
-import { globals, openWarden, withWarden } from '../context.js';
+import { autoMigrate, globals, openWarden, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
 
 // The WASM examples need nothing installed; echo (a node agent) needs bubblewrap.
@@ -44,7 +44,7 @@ function listenError(err: unknown, bind: string): unknown {
 export function serveCommand(): Command {
   return new Command('serve')
     .description(
-      'start the HTTP API (embedded store, in-process workers); prints the URL and, the first time, an admin key',
+      'start the HTTP API (with in-process workers unless --no-workers; on the embedded store or, with --database-url, a shared PostgreSQL one); prints the URL and, the first time, an admin key',
     )
     .option(
       '-b, --bind <host:port>',
@@ -54,13 +54,32 @@ export function serveCommand(): Command {
     .option('-c, --concurrency <n>', 'tasks at once', parseIntOption('--concurrency'), 32)
     .option('--rate-limit <n>', 'requests per minute per API key', parseIntOption('--rate-limit'), 6000)
     .option('--no-examples', 'do not register the example agents')
+    .option(
+      '--no-workers',
+      'serve the API only and run no tasks here (`warden worker` processes on the same database run them)',
+    )
+    .option(
+      '--no-migrate',
+      'refuse a database schema that is behind instead of migrating it (run `warden migrate` first; env WARDEN_AUTO_MIGRATE=0)',
+    )
     .action(
       async (
-        flags: { bind: string; concurrency: number; rateLimit: number; examples: boolean },
+        flags: {
+          bind: string;
+          concurrency: number;
+          rateLimit: number;
+          examples: boolean;
+          workers: boolean;
+          migrate: boolean;
+        },
         cmd: Command,
       ) => {
         const { host, port } = parseBind(flags.bind);
-        const warden = await openWarden(cmd, { concurrency: Math.max(1, flags.concurrency) });
+        const warden = await openWarden(
+          cmd,
+          flags.workers ? { concurrency: Math.max(1, flags.concurrency) } : false,
+          autoMigrate(flags),
+        );
         const app = await buildServer(warden, {
           rateLimit: { max: Math.max(1, flags.rateLimit), windowMs: 60_000 },
         }).catch(async (err: unknown) => {
@@ -84,8 +103,8 @@ export function serveCommand(): Command {
           throw listenError(err, flags.bind);
         });
         // After listening: a server that could not start has not used up the one showing of the key.
-        if ((await warden.store.listApiKeys()).length === 0) {
-          const { key, record } = await createApiKey(warden.store, {
+        if ((await warden.apiKeys.listApiKeys()).length === 0) {
+          const { key, record } = await createApiKey(warden.apiKeys, {
             tenant: 'default',
             role: 'admin',
             name: 'first admin key',
@@ -127,7 +146,7 @@ export function keysCommand(): Command {
       async (flags: { tenant: string; role: string; name: string; installation?: boolean }, cmd: Command) => {
         const { json } = globals(cmd);
         await withWarden(cmd, async (warden) => {
-          const { key, record } = await createApiKey(warden.store, {
+          const { key, record } = await createApiKey(warden.apiKeys, {
             tenant: flags.tenant,
             role: flags.role as Role,
             name: flags.name,
@@ -147,7 +166,7 @@ export function keysCommand(): Command {
     .action(async (flags: { tenant?: string }, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
-        const list = await warden.store.listApiKeys(flags.tenant);
+        const list = await warden.apiKeys.listApiKeys(flags.tenant);
         if (json) return printJson(list);
         for (const k of list) {
           process.stdout.write(
@@ -161,7 +180,7 @@ export function keysCommand(): Command {
     .argument('<key-id>')
     .action(async (id: string, _flags: unknown, cmd: Command) => {
       await withWarden(cmd, async (warden) => {
-        if (!(await warden.store.revokeApiKey(id, Date.now())))
+        if (!(await warden.apiKeys.revokeApiKey(id, Date.now())))
           throw new WardenError('NOT_FOUND', `No active key with id ${id}`);
         process.stdout.write(`revoked ${id} (servers stop accepting it within 5 seconds)\n`);
       });

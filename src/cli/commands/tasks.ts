@@ -69,7 +69,7 @@ export function resultCommand(): Command {
             process.exitCode = 3;
             return;
           }
-        } else result = await warden.store.getResult(id);
+        } else result = await warden.storedResult(id);
         if (json) return printJson({ task, result: result ?? null });
         process.stdout.write(
           `task:     ${task.id}\nagent:    ${task.agent}\nstate:    ${result?.status ?? task.state}\n`,
@@ -98,8 +98,8 @@ function watchProgress(warden: Warden, task: Task): { stop(): void } {
   let attemptsNoted = 0;
   progress.start(describe(task));
   const poll = setInterval(() => {
-    void warden.store
-      .getTask(task.id)
+    void warden
+      .findTask(task.id)
       .then((t) => {
         if (!t) return;
         if (t.state === 'queued' && t.attempts > attemptsNoted && t.lastError) {
@@ -144,7 +144,7 @@ export function logsCommand(): Command {
     .action(async (target: string, flags: { follow?: boolean }, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {
-        const task = await warden.store.getTask(target);
+        const task = await warden.findTask(target);
         const ids = task
           ? [task.id]
           : (
@@ -189,7 +189,7 @@ async function printLogs(
     print(await warden.logs(taskId, cursor));
     const task = await warden.getTask(taskId);
     if (!follow || isTerminal(task.state)) {
-      const result = await warden.store.getResult(taskId);
+      const result = await warden.storedResult(taskId);
       if (!json) {
         process.stdout.write(
           `-- ${task.state}${result?.error ? `: [${result.error.code}] ${result.error.message}` : ''}\n`,

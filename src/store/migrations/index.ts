@@ -19,6 +19,11 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-node-keys': m0007,
 };
 
+/** The names of the migrations this build knows, in order (`warden migrate` and the schema check use them). */
+export function knownMigrations(): string[] {
+  return [...MIGRATION_NAMES];
+}
+
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /**
@@ -103,7 +108,7 @@ async function upToDate(db: Kysely<unknown>): Promise<boolean> {
 
 /**
  * For a process that does not migrate (`migrate: false`): refuses a schema newer than this build
- * (SCHEMA_TOO_NEW) and one that still has pending migrations (STORAGE_ERROR, saying to run `warden migrate`).
+ * (SCHEMA_TOO_NEW) and one that still has pending migrations (SCHEMA_BEHIND, saying to run `warden migrate`).
  */
 export async function checkSchema(db: Kysely<unknown>): Promise<void> {
   const names = await appliedNames(db);
@@ -111,7 +116,7 @@ export async function checkSchema(db: Kysely<unknown>): Promise<void> {
   const pending = MIGRATION_NAMES.filter((m) => !names?.has(m));
   if (pending.length > 0)
     throw new WardenError(
-      'STORAGE_ERROR',
+      'SCHEMA_BEHIND',
       `The database schema is not up to date (pending: ${pending.join(', ')}): run \`warden migrate\` first, or open with migrations enabled.`,
       { details: { pending } },
     );
