@@ -19,6 +19,7 @@ import {
   Pacer,
   records,
   verifyStoredSession,
+  type ChainHead,
   type ChainReader,
   type ChainVerification,
   type HeadWitness,
@@ -89,6 +90,8 @@ export class PgStore implements Store {
   readonly dialect = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly digests = new AgentDigests();
+  /** The chain head this process last committed, by session: what its next append expects (PgTx.flush). */
+  private readonly chainHeads = new Map<string, ChainHead>();
   private readonly treeHeads: PgTreeHeads;
   private closed = false;
 
@@ -117,13 +120,15 @@ export class PgStore implements Store {
       } catch (err) {
         throw storageError(err, what, this.parts.target);
       }
-      const tx = new PgTx(client, this.digests);
+      const tx = new PgTx(client, this.digests, this.chainHeads);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const out = await body(tx);
         await tx.flush();
         await client.query('COMMIT');
+        if (this.chainHeads.size > 10_000) this.chainHeads.clear();
+        for (const [sessionId, head] of tx.heads) this.chainHeads.set(sessionId, head);
         this.treeHeads.committed(tx.heads.keys());
         return out;
       } catch (err) {
@@ -308,7 +313,8 @@ export class PgStore implements Store {
         out.push({ task: newTaskView(t), deduplicated: false });
       }
       if (plain.length > 0)
-        await tx.q(
+        await tx.named(
+          'warden_submit',
           `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
              input, deadline, timeout_ms, metadata, created_at, updated_at)
            SELECT id, s, a, p, 'queued', 0, m, n, i, d, tm, md, n, n
@@ -350,13 +356,14 @@ export class PgStore implements Store {
    */
   private async claimIn(tx: PgTx, req: ClaimRequest): Promise<ClaimOutcome> {
     const window = req.limit + Math.min(req.limit, 16);
-    const [look] = await tx.q<{
+    const [look] = await tx.named<{
       sessions: string[] | null;
       agents: string[] | null;
       expired:
         { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
       locked: number;
     }>(
+      'warden_look',
       `WITH running AS (
          SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY 1, 2
        ), full_sessions AS (
@@ -390,7 +397,7 @@ export class PgStore implements Store {
     const claimed: ClaimedTask[] = [];
     if (look?.sessions?.length) {
       const leaseUntil = req.now + req.leaseMs;
-      const rows = await tx.q<{
+      const rows = await tx.named<{
         id: string;
         session_id: string;
         agent_key: string;
@@ -401,6 +408,7 @@ export class PgStore implements Store {
         deadline: number | null;
         timeout_ms: number | null;
       }>(
+        'warden_claim',
         `WITH running AS (
            SELECT session_id, agent_key, count(*) AS n FROM tasks
            WHERE state = 'running' AND (session_id = ANY($2::text[]) OR agent_key = ANY($3::text[]))
@@ -467,7 +475,8 @@ export class PgStore implements Store {
     }
     let nextRunAfter: number | null = null;
     if (claimed.length === 0) {
-      const [row] = await tx.q<{ t: number | null }>(
+      const [row] = await tx.named<{ t: number | null }>(
+        'warden_next_run',
         "SELECT min(run_after) AS t FROM tasks WHERE state = 'queued' AND run_after > $1",
         [req.now],
       );
@@ -519,7 +528,8 @@ export class PgStore implements Store {
         finishes.length === 0
           ? []
           : (
-              await tx.q<{ id: string }>(
+              await tx.named<{ id: string }>(
+                'warden_fence',
                 `UPDATE tasks t SET
                    state = CASE WHEN f.kind = 'retry' THEN 'queued' ELSE f.kind END,
                    run_after = CASE WHEN f.kind = 'retry' THEN f.run_after ELSE t.run_after END,
