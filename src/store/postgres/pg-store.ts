@@ -354,42 +354,19 @@ export class PgStore implements Store {
    * Two workers claiming for one session or version take turns for the length of a claim; workers on
    * different sessions and versions do not wait for each other.
    */
-  private async claimIn(tx: PgTx, req: ClaimRequest): Promise<ClaimOutcome> {
-    const window = req.limit + Math.min(req.limit, 16);
-    const [look] = await tx.named<{
-      sessions: string[] | null;
-      agents: string[] | null;
-      expired:
-        { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
-      locked: number;
-    }>(
-      'warden_look',
-      `WITH running AS (
-         SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY 1, 2
-       ), full_sessions AS (
-         SELECT r.session_id FROM running r JOIN sessions s ON s.id = r.session_id
-         GROUP BY r.session_id, s.max_concurrency HAVING sum(r.n) >= s.max_concurrency
-       ), full_agents AS (
-         SELECT r.agent_key FROM running r JOIN agents a ON a.key = r.agent_key
-         GROUP BY r.agent_key, a.concurrency HAVING sum(r.n) >= a.concurrency
-         UNION SELECT agent_key FROM running WHERE agent_key = ANY($4::text[])
-       ), c AS MATERIALIZED (
-         SELECT id, session_id, agent_key, deadline, attempts FROM tasks
-         WHERE state = 'queued' AND run_after <= $1
-           AND agent_key = ANY($2::text[]) AND NOT (agent_key = ANY($3::text[]))
-           AND session_id NOT IN (SELECT session_id FROM full_sessions)
-           AND agent_key NOT IN (SELECT agent_key FROM full_agents)
-         ORDER BY priority, id LIMIT $5
-       ), keys AS (
-         SELECT DISTINCT hashtextextended('warden:s:' || session_id, 0) AS k FROM c
-         UNION SELECT DISTINCT hashtextextended('warden:a:' || agent_key, 0) FROM c
-       )
-       SELECT (SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
-              (SELECT array_agg(DISTINCT agent_key) FROM c) AS agents,
-              (SELECT json_agg(c) FROM c WHERE deadline IS NOT NULL AND deadline <= $1) AS expired,
-              (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM keys ORDER BY k) o) AS locked`,
-      [req.now, req.runnable, req.held, req.probing, window],
-    );
+  private async claimIn(tx: PgTx, req: ClaimRequest, prefetched?: Look): Promise<ClaimOutcome> {
+    const window = lookWindow(req);
+    const look =
+      prefetched ??
+      (
+        await tx.named<Look>('warden_look', LOOK_SQL, [
+          req.now,
+          req.runnable,
+          req.held,
+          req.probing,
+          lookWindow(req),
+        ])
+      )[0];
     const expired: string[] = [];
     for (const e of look?.expired ?? []) {
       if (await this.expire(tx, e, req.now)) expired.push(e.id);
@@ -524,33 +501,30 @@ export class PgStore implements Store {
       const applied: boolean[] = [];
       // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task
       // still runs. All of the batch in one statement; what it returns says which applied.
-      const fenced = new Set(
-        finishes.length === 0
-          ? []
-          : (
-              await tx.named<{ id: string }>(
-                'warden_fence',
-                `UPDATE tasks t SET
-                   state = CASE WHEN f.kind = 'retry' THEN 'queued' ELSE f.kind END,
-                   run_after = CASE WHEN f.kind = 'retry' THEN f.run_after ELSE t.run_after END,
-                   last_error = CASE WHEN f.kind = 'retry' THEN f.err ELSE coalesce(f.err, t.last_error) END,
-                   lease_owner = NULL, lease_until = NULL, updated_at = f.now
-                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::int[])
-                   AS f(id, kind, run_after, err, now, owner, attempt)
-                 WHERE t.id = f.id AND t.state = 'running' AND t.lease_owner = f.owner AND t.attempts = f.attempt
-                 RETURNING t.id`,
-                [
-                  finishes.map((f) => f.taskId),
-                  finishes.map((f) => f.kind),
-                  finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
-                  finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
-                  finishes.map((f) => f.now),
-                  finishes.map((f) => f.owner),
-                  finishes.map((f) => f.attempt),
-                ],
-              )
-            ).map((r) => r.id),
-      );
+      const claiming = next !== undefined && next.runnable.length > 0 && next.limit > 0;
+      const fenceValues = [
+        finishes.map((f) => f.taskId),
+        finishes.map((f) => f.kind),
+        finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
+        finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
+        finishes.map((f) => f.now),
+        finishes.map((f) => f.owner),
+        finishes.map((f) => f.attempt),
+      ];
+      let look: Look | undefined;
+      let fencedIds: string[] = [];
+      if (finishes.length > 0 && claiming) {
+        // The fence and the next claim's look in one statement (one round trip fewer).
+        const [row] = await tx.named<Look & { fenced: string[] | null }>(
+          'warden_fence_look',
+          FENCE_LOOK_SQL,
+          [...fenceValues, next.now, next.runnable, next.held, next.probing, lookWindow(next)],
+        );
+        look = row!;
+        fencedIds = row!.fenced ?? [];
+      } else if (finishes.length > 0)
+        fencedIds = (await tx.named<{ id: string }>('warden_fence', FENCE_SQL, fenceValues)).map((r) => r.id);
+      const fenced = new Set(fencedIds);
       for (const f of finishes) {
         const usageJson = f.usage ? JSON.stringify(f.usage) : null;
         // A task named twice in one batch applies once, as the first.
@@ -602,8 +576,8 @@ export class PgStore implements Store {
           [b.agentKey, b.snapshot.state, b.snapshot.consecutiveFailures, b.snapshot.openedAt, Date.now()],
         );
       }
-      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied };
-      return { applied, next: await this.claimIn(tx, next) };
+      if (!claiming) return { applied };
+      return { applied, next: await this.claimIn(tx, next, look) };
     });
   }
 
@@ -1321,3 +1295,67 @@ function newTaskView(t: NewTask): Task {
     lastError: null,
   };
 }
+
+/** What a claim's look returns (see PgStore.claimIn). */
+interface Look {
+  sessions: string[] | null;
+  agents: string[] | null;
+  expired: { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
+  locked: number;
+}
+
+function lookWindow(req: ClaimRequest): number {
+  return req.limit + Math.min(req.limit, 16);
+}
+
+/**
+ * A claim's look, its parameters numbered from $`1 + off`: the first due candidates of sessions and versions
+ * below their caps (no row locks), then an advisory transaction lock per session and agent version among
+ * them, in key order. `runningFilter` narrows what counts as running (a fence in the same statement has
+ * already finished some of them, which this statement's snapshot still sees running).
+ */
+function lookSql(off: number, runningFilter = ''): string {
+  const p = (n: number) => `$${n + off}`;
+  return `running AS (
+         SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running'${runningFilter} GROUP BY 1, 2
+       ), full_sessions AS (
+         SELECT r.session_id FROM running r JOIN sessions s ON s.id = r.session_id
+         GROUP BY r.session_id, s.max_concurrency HAVING sum(r.n) >= s.max_concurrency
+       ), full_agents AS (
+         SELECT r.agent_key FROM running r JOIN agents a ON a.key = r.agent_key
+         GROUP BY r.agent_key, a.concurrency HAVING sum(r.n) >= a.concurrency
+         UNION SELECT agent_key FROM running WHERE agent_key = ANY(${p(4)}::text[])
+       ), c AS MATERIALIZED (
+         SELECT id, session_id, agent_key, deadline, attempts FROM tasks
+         WHERE state = 'queued' AND run_after <= ${p(1)}::bigint
+           AND agent_key = ANY(${p(2)}::text[]) AND NOT (agent_key = ANY(${p(3)}::text[]))
+           AND session_id NOT IN (SELECT session_id FROM full_sessions)
+           AND agent_key NOT IN (SELECT agent_key FROM full_agents)
+         ORDER BY priority, id LIMIT ${p(5)}::int
+       ), keys AS (
+         SELECT DISTINCT hashtextextended('warden:s:' || session_id, 0) AS k FROM c
+         UNION SELECT DISTINCT hashtextextended('warden:a:' || agent_key, 0) FROM c
+       )`;
+}
+const LOOK_RESULT = `(SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
+       (SELECT array_agg(DISTINCT agent_key) FROM c) AS agents,
+       (SELECT json_agg(c) FROM c WHERE deadline IS NOT NULL AND deadline <= $%NOW%::bigint) AS expired,
+       (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM keys ORDER BY k) o) AS locked`;
+const LOOK_SQL = `WITH ${lookSql(0)} SELECT ${LOOK_RESULT.replace('%NOW%', '1')}`;
+
+// Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task still
+// runs. All of the batch in one statement; what it returns says which applied.
+const FENCE_CTE = `fin AS (
+  UPDATE tasks t SET
+    state = CASE WHEN f.kind = 'retry' THEN 'queued' ELSE f.kind END,
+    run_after = CASE WHEN f.kind = 'retry' THEN f.run_after ELSE t.run_after END,
+    last_error = CASE WHEN f.kind = 'retry' THEN f.err ELSE coalesce(f.err, t.last_error) END,
+    lease_owner = NULL, lease_until = NULL, updated_at = f.now
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::int[])
+    AS f(id, kind, run_after, err, now, owner, attempt)
+  WHERE t.id = f.id AND t.state = 'running' AND t.lease_owner = f.owner AND t.attempts = f.attempt
+  RETURNING t.id
+)`;
+const FENCE_SQL = `WITH ${FENCE_CTE} SELECT id FROM fin`;
+const FENCE_LOOK_SQL = `WITH ${FENCE_CTE}, ${lookSql(7, ' AND id NOT IN (SELECT id FROM fin)')}
+  SELECT ${LOOK_RESULT.replace('%NOW%', '8')}, (SELECT array_agg(id) FROM fin) AS fenced`;
