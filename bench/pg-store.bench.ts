@@ -23,10 +23,36 @@ const LATENCY_SAMPLES = Number(process.env['WARDEN_BENCH_PG_SAMPLES'] ?? 300);
 // Counts statements at the client (pg_stat_statements is usually not loaded): every Client.query call.
 let statements = 0;
 const clientQuery = pg.Client.prototype.query;
+// WARDEN_BENCH_PG_TRACE=1: also the client-side time of each statement (by prepared name or first words),
+// printed to stderr per phase.
+const trace = process.env['WARDEN_BENCH_PG_TRACE'] === '1';
+const traced = new Map<string, number[]>();
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   statements++;
-  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  const out = (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  if (trace && out instanceof Promise) {
+    const q = args[0] as string | { name?: string; text: string };
+    const key = typeof q === 'string' ? q.slice(0, 24) : (q.name ?? q.text.slice(0, 24));
+    const t0 = process.hrtime.bigint();
+    out.then(
+      () => traced.set(key, [...(traced.get(key) ?? []), Number(process.hrtime.bigint() - t0) / 1e6]),
+      () => undefined,
+    );
+  }
+  return out;
 } as typeof clientQuery;
+
+function dumpTrace(phase: string): void {
+  if (!trace) return;
+  for (const [key, xs] of traced) {
+    xs.sort((a, b) => a - b);
+    const sum = xs.reduce((a, b) => a + b, 0);
+    console.error(
+      `${phase}: ${key.padEnd(24)} n=${xs.length} p50=${percentile(xs, 50).toFixed(3)} ms total=${sum.toFixed(0)} ms`,
+    );
+  }
+  traced.clear();
+}
 
 function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}) {
   process.stdout.write(`${JSON.stringify({ name, value: Number(value.toFixed(3)), unit, ...extra })}\n`);
@@ -123,11 +149,13 @@ async function run(instances: number, url: string, keyDir: string): Promise<void
   const [before] = await admin(
     'SELECT pg_current_wal_lsn() AS lsn, (SELECT sum(xact_commit) FROM pg_stat_database) AS commits',
   );
+  traced.clear();
   const statementsBefore = statements;
   const started = process.hrtime.bigint();
   const counts = await Promise.all(stores.map((s, i) => drain(s, `w${i}`, [agent.key])));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const perTask = (statements - statementsBefore) / TASKS;
+  dumpTrace(`${instances} instance(s)`);
   const [after] = await admin(
     `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${before!['lsn']}') AS wal,
        (SELECT sum(xact_commit) FROM pg_stat_database) - ${before!['commits']} AS commits`,
@@ -184,12 +212,16 @@ async function latencies(url: string, keyDir: string): Promise<void> {
       [],
     );
     if (!out.applied[0]) throw new Error('finish not applied');
-    if (i < 20) continue; // warm-up: connections, prepared statements, caches
+    if (i < 20) {
+      traced.clear();
+      continue; // warm-up: connections, prepared statements, caches
+    }
     samples.submit.push(Number(t1 - t0) / 1e6);
     samples.claim.push(Number(t2 - t1) / 1e6);
     samples.finish.push(ms(t2));
     samples.total.push(ms(t0));
   }
+  dumpTrace('latency');
   const names = { submit: 'submit', claim: 'claim', finish: 'finish', total: 'submit->claim->finish' };
   for (const [k, xs] of Object.entries(samples)) {
     xs.sort((a, b) => a - b);
