@@ -343,12 +343,6 @@ export class PgStore implements Store {
   }
 
   /**
-   * The candidate scans name session_id and agent_key as expressions (session_id || '') so that the only
-   * index they can use is tasks_claim, the queued tasks in (priority, id) order: with the plain columns the
-   * planner may AND a bitmap of tasks_agent or tasks_session (every task the agent or session ever ran) into
-   * the scan, a claim whose cost grows with history (seen on a fresh queue before ANALYZE: 8,366 index rows
-   * read to find 16 candidates).
-   *
    * The claim, in three statements inside the caller's transaction:
    * 1. a look (no locks) at the first due candidates of sessions and versions below their caps, which
    *    takes an advisory transaction lock per session and agent version among them, in key order;
@@ -401,8 +395,7 @@ export class PgStore implements Store {
          cand AS (
            SELECT id, session_id, agent_key, priority FROM tasks
            WHERE state = 'queued' AND run_after <= $1
-             AND (session_id || '') = ANY($2::text[]) AND (agent_key || '') = ANY($3::text[])
-             AND NOT (agent_key = ANY($4::text[]))
+             AND session_id = ANY($2::text[]) AND agent_key = ANY($3::text[]) AND NOT (agent_key = ANY($4::text[]))
              AND (deadline IS NULL OR deadline > $1)
            ORDER BY priority, id LIMIT $6
            FOR UPDATE SKIP LOCKED
@@ -1335,7 +1328,7 @@ function lookSql(off: number, runningFilter = ''): string {
        ), c AS MATERIALIZED (
          SELECT id, session_id, agent_key, deadline, attempts FROM tasks
          WHERE state = 'queued' AND run_after <= ${p(1)}::bigint
-           AND (agent_key || '') = ANY(${p(2)}::text[]) AND NOT (agent_key = ANY(${p(3)}::text[]))
+           AND agent_key = ANY(${p(2)}::text[]) AND NOT (agent_key = ANY(${p(3)}::text[]))
            AND session_id NOT IN (SELECT session_id FROM full_sessions)
            AND agent_key NOT IN (SELECT agent_key FROM full_agents)
          ORDER BY priority, id LIMIT ${p(5)}::int
