@@ -5,7 +5,9 @@
 // bytes; and single-task latencies at light load (submit, claim, finish, submit -> claim -> finish).
 // Stable names: `pg store claim+finish throughput, N instance(s)`, `pg store statements per task, N ...`,
 // `pg store WAL bytes per task, N ...`, `pg store latency <op> p50|p99`. Needs PostgreSQL
-// (WARDEN_BENCH_PG_URL); skipped without it.
+// (WARDEN_BENCH_PG_URL); skipped without it. Knobs: WARDEN_BENCH_PG_TASKS (3000), WARDEN_BENCH_PG_BATCH (8;
+// the scheduler claims as many as it has free slots), WARDEN_BENCH_PG_INSTANCES (1,2,4),
+// WARDEN_BENCH_PG_SAMPLES (300 latency samples), WARDEN_BENCH_PG_TRACE=1 (time per statement, to stderr).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,7 @@ import { openPostgresStore } from '../src/store/postgres/index.js';
 
 const URL_ = process.env['WARDEN_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TASKS = Number(process.env['WARDEN_BENCH_PG_TASKS'] ?? 3000);
-const BATCH = 8;
+const BATCH = Number(process.env['WARDEN_BENCH_PG_BATCH'] ?? 8);
 const LATENCY_SAMPLES = Number(process.env['WARDEN_BENCH_PG_SAMPLES'] ?? 300);
 
 // Counts statements at the client (pg_stat_statements is usually not loaded): every Client.query call.
