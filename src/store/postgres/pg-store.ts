@@ -344,8 +344,9 @@ export class PgStore implements Store {
 
   /**
    * The claim, in three statements inside the caller's transaction:
-   * 1. a look (no locks) at the first due candidates of sessions and versions below their caps, which
-   *    takes an advisory transaction lock per session and agent version among them, in key order;
+   * 1. a look (no row locks) at the first due candidates of sessions and versions below their caps, which
+   *    takes advisory transaction locks for the sessions and agent versions among them, in key order: one
+   *    stripe of a key far below its cap, all stripes of the others (see STRIPES);
    * 2. the claim itself, ONE statement: it counts the running tasks of those sessions and versions (its
    *    snapshot starts after the locks, so it sees every claim that held them and committed), locks
    *    candidates FOR UPDATE SKIP LOCKED in (priority, id) order, keeps those that fit the caps (a probing
@@ -409,8 +410,12 @@ export class PgStore implements Store {
            LEFT JOIN agents a ON a.key = r.agent_key
            LEFT JOIN rs ON rs.session_id = r.session_id
            LEFT JOIN ra ON ra.agent_key = r.agent_key
-           WHERE coalesce(rs.n, 0) + r.s_rank <= coalesce(s.max_concurrency, 2147483647)
-             AND coalesce(ra.n, 0) + r.a_rank <= coalesce(a.concurrency, 2147483647)
+           WHERE CASE WHEN r.session_id = ANY($10::text[])
+                   THEN r.s_rank <= ${FAST_MAX} AND coalesce(rs.n, 0) + r.s_rank + ${(STRIPES - 1) * FAST_MAX} <= s.max_concurrency
+                   ELSE coalesce(rs.n, 0) + r.s_rank <= coalesce(s.max_concurrency, 2147483647) END
+             AND CASE WHEN r.agent_key = ANY($11::text[])
+                   THEN r.a_rank <= ${FAST_MAX} AND coalesce(ra.n, 0) + r.a_rank + ${(STRIPES - 1) * FAST_MAX} <= a.concurrency
+                   ELSE coalesce(ra.n, 0) + r.a_rank <= coalesce(a.concurrency, 2147483647) END
              AND (NOT (r.agent_key = ANY($5::text[])) OR (coalesce(ra.n, 0) = 0 AND r.a_rank = 1))
            ORDER BY r.priority, r.id LIMIT $7
          )
@@ -429,6 +434,8 @@ export class PgStore implements Store {
           req.limit,
           req.owner,
           leaseUntil,
+          look.fast_sessions ?? [],
+          look.fast_agents ?? [],
         ],
       );
       rows.sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -1302,7 +1309,24 @@ interface Look {
   agents: string[] | null;
   expired: { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
   locked: number;
+  /** Sessions and versions locked on one stripe (far below their caps), the others on all stripes. */
+  fast_sessions: string[] | null;
+  fast_agents: string[] | null;
 }
+
+/**
+ * Striped cap locks. A claim locks each session and agent version it may claim for with advisory
+ * transaction locks on (key, stripe). Far below its cap (running + STRIPES * FAST_MAX <= cap, never for a
+ * probing version), a key is "fast": the claim locks ONE stripe, chosen at random, claims at most FAST_MAX
+ * tasks of that key, and only while running + its own + (STRIPES - 1) * FAST_MAX <= cap. Otherwise it locks
+ * all stripes, in order, and the check is exact. Why caps hold: a claim's snapshot (the claim statement,
+ * after the locks) sees every claim committed before it; a claim not yet committed holds its stripe lock,
+ * so at most STRIPES - 1 of them (each at most FAST_MAX for the key) run beside a fast claim, and none beside
+ * an exact one, which holds every stripe. Keys are locked in (hash, stripe) order: no deadlock. Up to
+ * STRIPES claimers of one busy session or version run at once instead of one at a time.
+ */
+const STRIPES = 4;
+const FAST_MAX = 16;
 
 function lookWindow(req: ClaimRequest): number {
   return req.limit + Math.min(req.limit, 16);
@@ -1332,15 +1356,32 @@ function lookSql(off: number, runningFilter = ''): string {
            AND session_id NOT IN (SELECT session_id FROM full_sessions)
            AND agent_key NOT IN (SELECT agent_key FROM full_agents)
          ORDER BY priority, id LIMIT ${p(5)}::int
+       ), modes AS (
+         SELECT k.kind, k.id, hashtext('warden:' || k.kind || ':' || k.id) AS h,
+                NOT (k.kind = 'a' AND k.id = ANY(${p(4)}::text[]))
+                  AND coalesce(k.running, 0) + ${STRIPES * FAST_MAX} <= coalesce(k.cap, 0) AS fast
+         FROM (
+           SELECT 's' AS kind, c.session_id AS id,
+                  (SELECT sum(n) FROM running r WHERE r.session_id = c.session_id) AS running,
+                  (SELECT max_concurrency FROM sessions s WHERE s.id = c.session_id) AS cap
+           FROM c GROUP BY c.session_id
+           UNION ALL
+           SELECT 'a', c.agent_key,
+                  (SELECT sum(n) FROM running r WHERE r.agent_key = c.agent_key),
+                  (SELECT concurrency FROM agents a WHERE a.key = c.agent_key)
+           FROM c GROUP BY c.agent_key
+         ) k
        ), keys AS (
-         SELECT DISTINCT hashtextextended('warden:s:' || session_id, 0) AS k FROM c
-         UNION SELECT DISTINCT hashtextextended('warden:a:' || agent_key, 0) FROM c
+         SELECT h, s FROM modes, generate_series(0, ${STRIPES - 1}) s WHERE NOT fast
+         UNION ALL SELECT h, floor(random() * ${STRIPES})::int FROM modes WHERE fast
        )`;
 }
 const LOOK_RESULT = `(SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
        (SELECT array_agg(DISTINCT agent_key) FROM c) AS agents,
        (SELECT json_agg(c) FROM c WHERE deadline IS NOT NULL AND deadline <= $%NOW%::bigint) AS expired,
-       (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM keys ORDER BY k) o) AS locked`;
+       (SELECT count(pg_advisory_xact_lock(h, s)) FROM (SELECT h, s FROM keys ORDER BY h, s) o) AS locked,
+       (SELECT array_agg(id) FROM modes WHERE fast AND kind = 's') AS fast_sessions,
+       (SELECT array_agg(id) FROM modes WHERE fast AND kind = 'a') AS fast_agents`;
 const LOOK_SQL = `WITH ${lookSql(0)} SELECT ${LOOK_RESULT.replace('%NOW%', '1')}`;
 
 // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task still
