@@ -132,31 +132,31 @@ describe.skipIf(!available)('several PostgreSQL stores (and processes) claiming 
   }, 120_000);
 
   it('hold caps when many claimers share a session and version far below its cap (one stripe each) and near it (all stripes)', async () => {
-    // Eight claimers of batch 16 hold their tasks for a while: together they want up to 128 running, the
-    // caps are 80, so claims start on one stripe each (running + 64 <= 80) and end on all of them. The cap
-    // guard fails the commit of any claim that leaves more than 80 running.
+    // Ten claimers of batch 32 hold their tasks for a while: together they want up to 320 running, the
+    // caps are 200, so claims start on one stripe each (running + 128 <= 200) and end on all of them. The
+    // cap guard fails the commit of any claim that leaves more than 200 running.
     const stores: Store[] = [];
     try {
-      for (let i = 0; i < 8; i++)
+      for (let i = 0; i < 10; i++)
         stores.push(
           await openPostgresStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), pool: { max: 2 } }),
         );
       const [first] = stores;
-      const s = session(3, 80, 'striped');
+      const s = session(3, 200, 'striped');
       await first!.createSession(s);
-      const agent = await first!.putAgent(manifest('gamma', 80), null, T0);
-      const tasks = Array.from({ length: 400 }, (_, i) => task(1001 + i, s, agent.key));
-      for (let i = 0; i < tasks.length; i += 100) await first!.submit(tasks.slice(i, i + 100));
+      const agent = await first!.putAgent(manifest('gamma', 200), null, T0);
+      const tasks = Array.from({ length: 800 }, (_, i) => task(1001 + i, s, agent.key));
+      for (let i = 0; i < tasks.length; i += 200) await first!.submit(tasks.slice(i, i + 200));
       const results = await Promise.all(
         stores.map((st, i) =>
-          claimUntilDrained(st, { owner: `g${i}`, runnable: [agent.key], batch: 16, workMs: 25 }),
+          claimUntilDrained(st, { owner: `g${i}`, runnable: [agent.key], batch: 32, workMs: 25 }),
         ),
       );
       const all = results.flatMap((r) => r.claimed);
       expect(all.length).toBe(tasks.length);
       expect(new Set(all).size).toBe(tasks.length);
       const v = await first!.verifyChain(s.id);
-      expect(v).toMatchObject({ ok: true, length: 1 + 400 * 3 });
+      expect(v).toMatchObject({ ok: true, length: 1 + 800 * 3 });
     } finally {
       for (const st of stores) await st.close();
     }

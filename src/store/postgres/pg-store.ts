@@ -1326,7 +1326,7 @@ interface Look {
  * STRIPES claimers of one busy session or version run at once instead of one at a time.
  */
 const STRIPES = 4;
-const FAST_MAX = 16;
+const FAST_MAX = 32;
 
 function lookWindow(req: ClaimRequest): number {
   return req.limit + Math.min(req.limit, 16);
