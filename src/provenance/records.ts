@@ -320,11 +320,12 @@ export class ChainBatch {
 
   /**
    * Links the session's pending events after `head`, calling each event's onAppended with its seq,
-   * and forgets them. Returns the links in order (empty when there were none).
+   * and forgets them (unless `keep`: a writer that links against a head it only expects, and links again
+   * after the real head if that turns out different). Returns the links in order (empty when there were none).
    */
-  link(sessionId: string, head: ChainHead | null): ChainedRecord[] {
+  link(sessionId: string, head: ChainHead | null, keep = false): ChainedRecord[] {
     const events = this.pending.get(sessionId) ?? [];
-    this.pending.delete(sessionId);
+    if (!keep) this.pending.delete(sessionId);
     const out: ChainedRecord[] = [];
     for (const [raw, onAppended] of events) {
       const digest = raw.agent && this.agentDigest?.(raw.agent);

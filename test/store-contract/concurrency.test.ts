@@ -13,7 +13,10 @@ const available = await requirePg();
 let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
 
 beforeAll(async () => {
-  if (available) db = await freshDatabase();
+  if (available) {
+    db = await freshDatabase();
+    await pgExec(db.url, CAP_GUARD);
+  }
 });
 afterAll(async () => {
   await db?.drop();
@@ -62,7 +65,6 @@ function childClaimer(script: string, args: string[]) {
 
 describe.skipIf(!available)('several PostgreSQL stores (and processes) claiming from one queue', () => {
   it('claim every task exactly once, never exceed a cap, and never fork a chain', async () => {
-    await pgExec(db!.url, CAP_GUARD);
     const stores: Store[] = [];
     const open = async () => {
       const s = await openPostgresStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), pool: { max: 3 } });
@@ -126,6 +128,37 @@ describe.skipIf(!available)('several PostgreSQL stores (and processes) claiming 
       }
     } finally {
       for (const s of stores) await s.close();
+    }
+  }, 120_000);
+
+  it('hold caps when many claimers share a session and version far below its cap (one stripe each) and near it (all stripes)', async () => {
+    // Ten claimers of batch 32 hold their tasks for a while: together they want up to 320 running, the
+    // caps are 200, so claims start on one stripe each (running + 128 <= 200) and end on all of them. The
+    // cap guard fails the commit of any claim that leaves more than 200 running.
+    const stores: Store[] = [];
+    try {
+      for (let i = 0; i < 10; i++)
+        stores.push(
+          await openPostgresStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), pool: { max: 2 } }),
+        );
+      const [first] = stores;
+      const s = session(3, 200, 'striped');
+      await first!.createSession(s);
+      const agent = await first!.putAgent(manifest('gamma', 200), null, T0);
+      const tasks = Array.from({ length: 800 }, (_, i) => task(1001 + i, s, agent.key));
+      for (let i = 0; i < tasks.length; i += 200) await first!.submit(tasks.slice(i, i + 200));
+      const results = await Promise.all(
+        stores.map((st, i) =>
+          claimUntilDrained(st, { owner: `g${i}`, runnable: [agent.key], batch: 32, workMs: 25 }),
+        ),
+      );
+      const all = results.flatMap((r) => r.claimed);
+      expect(all.length).toBe(tasks.length);
+      expect(new Set(all).size).toBe(tasks.length);
+      const v = await first!.verifyChain(s.id);
+      expect(v).toMatchObject({ ok: true, length: 1 + 800 * 3 });
+    } finally {
+      for (const st of stores) await st.close();
     }
   }, 120_000);
 });

@@ -19,6 +19,7 @@ import {
   Pacer,
   records,
   verifyStoredSession,
+  type ChainHead,
   type ChainReader,
   type ChainVerification,
   type HeadWitness,
@@ -89,6 +90,8 @@ export class PgStore implements Store {
   readonly dialect = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly digests = new AgentDigests();
+  /** The chain head this process last committed, by session: what its next append expects (PgTx.flush). */
+  private readonly chainHeads = new Map<string, ChainHead>();
   private readonly treeHeads: PgTreeHeads;
   private closed = false;
 
@@ -117,13 +120,15 @@ export class PgStore implements Store {
       } catch (err) {
         throw storageError(err, what, this.parts.target);
       }
-      const tx = new PgTx(client, this.digests);
+      const tx = new PgTx(client, this.digests, this.chainHeads);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const out = await body(tx);
         await tx.flush();
         await client.query('COMMIT');
+        if (this.chainHeads.size > 10_000) this.chainHeads.clear();
+        for (const [sessionId, head] of tx.heads) this.chainHeads.set(sessionId, head);
         this.treeHeads.committed(tx.heads.keys());
         return out;
       } catch (err) {
@@ -308,7 +313,8 @@ export class PgStore implements Store {
         out.push({ task: newTaskView(t), deduplicated: false });
       }
       if (plain.length > 0)
-        await tx.q(
+        await tx.named(
+          'warden_submit',
           `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
              input, deadline, timeout_ms, metadata, created_at, updated_at)
            SELECT id, s, a, p, 'queued', 0, m, n, i, d, tm, md, n, n
@@ -338,8 +344,9 @@ export class PgStore implements Store {
 
   /**
    * The claim, in three statements inside the caller's transaction:
-   * 1. a look (no locks) at the first due candidates of sessions and versions below their caps, which
-   *    takes an advisory transaction lock per session and agent version among them, in key order;
+   * 1. a look (no row locks) at the first due candidates of sessions and versions below their caps, which
+   *    takes advisory transaction locks for the sessions and agent versions among them, in key order: one
+   *    stripe of a key far below its cap, all stripes of the others (see STRIPES);
    * 2. the claim itself, ONE statement: it counts the running tasks of those sessions and versions (its
    *    snapshot starts after the locks, so it sees every claim that held them and committed), locks
    *    candidates FOR UPDATE SKIP LOCKED in (priority, id) order, keeps those that fit the caps (a probing
@@ -348,41 +355,19 @@ export class PgStore implements Store {
    * Two workers claiming for one session or version take turns for the length of a claim; workers on
    * different sessions and versions do not wait for each other.
    */
-  private async claimIn(tx: PgTx, req: ClaimRequest): Promise<ClaimOutcome> {
-    const window = req.limit + Math.min(req.limit, 16);
-    const [look] = await tx.q<{
-      sessions: string[] | null;
-      agents: string[] | null;
-      expired:
-        { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
-      locked: number;
-    }>(
-      `WITH running AS (
-         SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY 1, 2
-       ), full_sessions AS (
-         SELECT r.session_id FROM running r JOIN sessions s ON s.id = r.session_id
-         GROUP BY r.session_id, s.max_concurrency HAVING sum(r.n) >= s.max_concurrency
-       ), full_agents AS (
-         SELECT r.agent_key FROM running r JOIN agents a ON a.key = r.agent_key
-         GROUP BY r.agent_key, a.concurrency HAVING sum(r.n) >= a.concurrency
-         UNION SELECT agent_key FROM running WHERE agent_key = ANY($4::text[])
-       ), c AS MATERIALIZED (
-         SELECT id, session_id, agent_key, deadline, attempts FROM tasks
-         WHERE state = 'queued' AND run_after <= $1
-           AND agent_key = ANY($2::text[]) AND NOT (agent_key = ANY($3::text[]))
-           AND session_id NOT IN (SELECT session_id FROM full_sessions)
-           AND agent_key NOT IN (SELECT agent_key FROM full_agents)
-         ORDER BY priority, id LIMIT $5
-       ), keys AS (
-         SELECT DISTINCT hashtextextended('warden:s:' || session_id, 0) AS k FROM c
-         UNION SELECT DISTINCT hashtextextended('warden:a:' || agent_key, 0) FROM c
-       )
-       SELECT (SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
-              (SELECT array_agg(DISTINCT agent_key) FROM c) AS agents,
-              (SELECT json_agg(c) FROM c WHERE deadline IS NOT NULL AND deadline <= $1) AS expired,
-              (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM keys ORDER BY k) o) AS locked`,
-      [req.now, req.runnable, req.held, req.probing, window],
-    );
+  private async claimIn(tx: PgTx, req: ClaimRequest, prefetched?: Look): Promise<ClaimOutcome> {
+    const window = lookWindow(req);
+    const look =
+      prefetched ??
+      (
+        await tx.named<Look>('warden_look', LOOK_SQL, [
+          req.now,
+          req.runnable,
+          req.held,
+          req.probing,
+          lookWindow(req),
+        ])
+      )[0];
     const expired: string[] = [];
     for (const e of look?.expired ?? []) {
       if (await this.expire(tx, e, req.now)) expired.push(e.id);
@@ -390,7 +375,7 @@ export class PgStore implements Store {
     const claimed: ClaimedTask[] = [];
     if (look?.sessions?.length) {
       const leaseUntil = req.now + req.leaseMs;
-      const rows = await tx.q<{
+      const rows = await tx.named<{
         id: string;
         session_id: string;
         agent_key: string;
@@ -401,6 +386,7 @@ export class PgStore implements Store {
         deadline: number | null;
         timeout_ms: number | null;
       }>(
+        'warden_claim',
         `WITH running AS (
            SELECT session_id, agent_key, count(*) AS n FROM tasks
            WHERE state = 'running' AND (session_id = ANY($2::text[]) OR agent_key = ANY($3::text[]))
@@ -424,8 +410,12 @@ export class PgStore implements Store {
            LEFT JOIN agents a ON a.key = r.agent_key
            LEFT JOIN rs ON rs.session_id = r.session_id
            LEFT JOIN ra ON ra.agent_key = r.agent_key
-           WHERE coalesce(rs.n, 0) + r.s_rank <= coalesce(s.max_concurrency, 2147483647)
-             AND coalesce(ra.n, 0) + r.a_rank <= coalesce(a.concurrency, 2147483647)
+           WHERE CASE WHEN r.session_id = ANY($10::text[])
+                   THEN r.s_rank <= ${FAST_MAX} AND coalesce(rs.n, 0) + r.s_rank + ${(STRIPES - 1) * FAST_MAX} <= s.max_concurrency
+                   ELSE coalesce(rs.n, 0) + r.s_rank <= coalesce(s.max_concurrency, 2147483647) END
+             AND CASE WHEN r.agent_key = ANY($11::text[])
+                   THEN r.a_rank <= ${FAST_MAX} AND coalesce(ra.n, 0) + r.a_rank + ${(STRIPES - 1) * FAST_MAX} <= a.concurrency
+                   ELSE coalesce(ra.n, 0) + r.a_rank <= coalesce(a.concurrency, 2147483647) END
              AND (NOT (r.agent_key = ANY($5::text[])) OR (coalesce(ra.n, 0) = 0 AND r.a_rank = 1))
            ORDER BY r.priority, r.id LIMIT $7
          )
@@ -444,6 +434,8 @@ export class PgStore implements Store {
           req.limit,
           req.owner,
           leaseUntil,
+          look.fast_sessions ?? [],
+          look.fast_agents ?? [],
         ],
       );
       rows.sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -467,7 +459,8 @@ export class PgStore implements Store {
     }
     let nextRunAfter: number | null = null;
     if (claimed.length === 0) {
-      const [row] = await tx.q<{ t: number | null }>(
+      const [row] = await tx.named<{ t: number | null }>(
+        'warden_next_run',
         "SELECT min(run_after) AS t FROM tasks WHERE state = 'queued' AND run_after > $1",
         [req.now],
       );
@@ -515,32 +508,30 @@ export class PgStore implements Store {
       const applied: boolean[] = [];
       // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task
       // still runs. All of the batch in one statement; what it returns says which applied.
-      const fenced = new Set(
-        finishes.length === 0
-          ? []
-          : (
-              await tx.q<{ id: string }>(
-                `UPDATE tasks t SET
-                   state = CASE WHEN f.kind = 'retry' THEN 'queued' ELSE f.kind END,
-                   run_after = CASE WHEN f.kind = 'retry' THEN f.run_after ELSE t.run_after END,
-                   last_error = CASE WHEN f.kind = 'retry' THEN f.err ELSE coalesce(f.err, t.last_error) END,
-                   lease_owner = NULL, lease_until = NULL, updated_at = f.now
-                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::int[])
-                   AS f(id, kind, run_after, err, now, owner, attempt)
-                 WHERE t.id = f.id AND t.state = 'running' AND t.lease_owner = f.owner AND t.attempts = f.attempt
-                 RETURNING t.id`,
-                [
-                  finishes.map((f) => f.taskId),
-                  finishes.map((f) => f.kind),
-                  finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
-                  finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
-                  finishes.map((f) => f.now),
-                  finishes.map((f) => f.owner),
-                  finishes.map((f) => f.attempt),
-                ],
-              )
-            ).map((r) => r.id),
-      );
+      const claiming = next !== undefined && next.runnable.length > 0 && next.limit > 0;
+      const fenceValues = [
+        finishes.map((f) => f.taskId),
+        finishes.map((f) => f.kind),
+        finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
+        finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
+        finishes.map((f) => f.now),
+        finishes.map((f) => f.owner),
+        finishes.map((f) => f.attempt),
+      ];
+      let look: Look | undefined;
+      let fencedIds: string[] = [];
+      if (finishes.length > 0 && claiming) {
+        // The fence and the next claim's look in one statement (one round trip fewer).
+        const [row] = await tx.named<Look & { fenced: string[] | null }>(
+          'warden_fence_look',
+          FENCE_LOOK_SQL,
+          [...fenceValues, next.now, next.runnable, next.held, next.probing, lookWindow(next)],
+        );
+        look = row!;
+        fencedIds = row!.fenced ?? [];
+      } else if (finishes.length > 0)
+        fencedIds = (await tx.named<{ id: string }>('warden_fence', FENCE_SQL, fenceValues)).map((r) => r.id);
+      const fenced = new Set(fencedIds);
       for (const f of finishes) {
         const usageJson = f.usage ? JSON.stringify(f.usage) : null;
         // A task named twice in one batch applies once, as the first.
@@ -592,8 +583,8 @@ export class PgStore implements Store {
           [b.agentKey, b.snapshot.state, b.snapshot.consecutiveFailures, b.snapshot.openedAt, Date.now()],
         );
       }
-      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied };
-      return { applied, next: await this.claimIn(tx, next) };
+      if (!claiming) return { applied };
+      return { applied, next: await this.claimIn(tx, next, look) };
     });
   }
 
@@ -1311,3 +1302,101 @@ function newTaskView(t: NewTask): Task {
     lastError: null,
   };
 }
+
+/** What a claim's look returns (see PgStore.claimIn). */
+interface Look {
+  sessions: string[] | null;
+  agents: string[] | null;
+  expired: { id: string; session_id: string; agent_key: string; deadline: number; attempts: number }[] | null;
+  locked: number;
+  /** Sessions and versions locked on one stripe (far below their caps), the others on all stripes. */
+  fast_sessions: string[] | null;
+  fast_agents: string[] | null;
+}
+
+/**
+ * Striped cap locks. A claim locks each session and agent version it may claim for with advisory
+ * transaction locks on (key, stripe). Far below its cap (running + STRIPES * FAST_MAX <= cap, never for a
+ * probing version), a key is "fast": the claim locks ONE stripe, chosen at random, claims at most FAST_MAX
+ * tasks of that key, and only while running + its own + (STRIPES - 1) * FAST_MAX <= cap. Otherwise it locks
+ * all stripes, in order, and the check is exact. Why caps hold: a claim's snapshot (the claim statement,
+ * after the locks) sees every claim committed before it; a claim not yet committed holds its stripe lock,
+ * so at most STRIPES - 1 of them (each at most FAST_MAX for the key) run beside a fast claim, and none beside
+ * an exact one, which holds every stripe. Keys are locked in (hash, stripe) order: no deadlock. Up to
+ * STRIPES claimers of one busy session or version run at once instead of one at a time.
+ */
+const STRIPES = 4;
+const FAST_MAX = 32;
+
+function lookWindow(req: ClaimRequest): number {
+  return req.limit + Math.min(req.limit, 16);
+}
+
+/**
+ * A claim's look, its parameters numbered from $`1 + off`: the first due candidates of sessions and versions
+ * below their caps (no row locks), then an advisory transaction lock per session and agent version among
+ * them, in key order. `runningFilter` narrows what counts as running (a fence in the same statement has
+ * already finished some of them, which this statement's snapshot still sees running).
+ */
+function lookSql(off: number, runningFilter = ''): string {
+  const p = (n: number) => `$${n + off}`;
+  return `running AS (
+         SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running'${runningFilter} GROUP BY 1, 2
+       ), full_sessions AS (
+         SELECT r.session_id FROM running r JOIN sessions s ON s.id = r.session_id
+         GROUP BY r.session_id, s.max_concurrency HAVING sum(r.n) >= s.max_concurrency
+       ), full_agents AS (
+         SELECT r.agent_key FROM running r JOIN agents a ON a.key = r.agent_key
+         GROUP BY r.agent_key, a.concurrency HAVING sum(r.n) >= a.concurrency
+         UNION SELECT agent_key FROM running WHERE agent_key = ANY(${p(4)}::text[])
+       ), c AS MATERIALIZED (
+         SELECT id, session_id, agent_key, deadline, attempts FROM tasks
+         WHERE state = 'queued' AND run_after <= ${p(1)}::bigint
+           AND agent_key = ANY(${p(2)}::text[]) AND NOT (agent_key = ANY(${p(3)}::text[]))
+           AND session_id NOT IN (SELECT session_id FROM full_sessions)
+           AND agent_key NOT IN (SELECT agent_key FROM full_agents)
+         ORDER BY priority, id LIMIT ${p(5)}::int
+       ), modes AS (
+         SELECT k.kind, k.id, hashtext('warden:' || k.kind || ':' || k.id) AS h,
+                NOT (k.kind = 'a' AND k.id = ANY(${p(4)}::text[]))
+                  AND coalesce(k.running, 0) + ${STRIPES * FAST_MAX} <= coalesce(k.cap, 0) AS fast
+         FROM (
+           SELECT 's' AS kind, c.session_id AS id,
+                  (SELECT sum(n) FROM running r WHERE r.session_id = c.session_id) AS running,
+                  (SELECT max_concurrency FROM sessions s WHERE s.id = c.session_id) AS cap
+           FROM c GROUP BY c.session_id
+           UNION ALL
+           SELECT 'a', c.agent_key,
+                  (SELECT sum(n) FROM running r WHERE r.agent_key = c.agent_key),
+                  (SELECT concurrency FROM agents a WHERE a.key = c.agent_key)
+           FROM c GROUP BY c.agent_key
+         ) k
+       ), keys AS (
+         SELECT h, s FROM modes, generate_series(0, ${STRIPES - 1}) s WHERE NOT fast
+         UNION ALL SELECT h, floor(random() * ${STRIPES})::int FROM modes WHERE fast
+       )`;
+}
+const LOOK_RESULT = `(SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
+       (SELECT array_agg(DISTINCT agent_key) FROM c) AS agents,
+       (SELECT json_agg(c) FROM c WHERE deadline IS NOT NULL AND deadline <= $%NOW%::bigint) AS expired,
+       (SELECT count(pg_advisory_xact_lock(h, s)) FROM (SELECT h, s FROM keys ORDER BY h, s) o) AS locked,
+       (SELECT array_agg(id) FROM modes WHERE fast AND kind = 's') AS fast_sessions,
+       (SELECT array_agg(id) FROM modes WHERE fast AND kind = 'a') AS fast_agents`;
+const LOOK_SQL = `WITH ${lookSql(0)} SELECT ${LOOK_RESULT.replace('%NOW%', '1')}`;
+
+// Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task still
+// runs. All of the batch in one statement; what it returns says which applied.
+const FENCE_CTE = `fin AS (
+  UPDATE tasks t SET
+    state = CASE WHEN f.kind = 'retry' THEN 'queued' ELSE f.kind END,
+    run_after = CASE WHEN f.kind = 'retry' THEN f.run_after ELSE t.run_after END,
+    last_error = CASE WHEN f.kind = 'retry' THEN f.err ELSE coalesce(f.err, t.last_error) END,
+    lease_owner = NULL, lease_until = NULL, updated_at = f.now
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::int[])
+    AS f(id, kind, run_after, err, now, owner, attempt)
+  WHERE t.id = f.id AND t.state = 'running' AND t.lease_owner = f.owner AND t.attempts = f.attempt
+  RETURNING t.id
+)`;
+const FENCE_SQL = `WITH ${FENCE_CTE} SELECT id FROM fin`;
+const FENCE_LOOK_SQL = `WITH ${FENCE_CTE}, ${lookSql(7, ' AND id NOT IN (SELECT id FROM fin)')}
+  SELECT ${LOOK_RESULT.replace('%NOW%', '8')}, (SELECT array_agg(id) FROM fin) AS fenced`;

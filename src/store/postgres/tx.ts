@@ -42,6 +42,7 @@ export class PgTx {
   constructor(
     readonly client: pg.PoolClient,
     private readonly digests: AgentDigests,
+    private readonly chainHeads: ReadonlyMap<string, ChainHead> = new Map(),
   ) {
     this.chain = new ChainBatch((key) => digests.cached(key));
   }
@@ -51,6 +52,15 @@ export class PgTx {
     values?: unknown[],
   ): Promise<R[]> {
     return (await this.client.query<R>(text, values)).rows;
+  }
+
+  /** A hot statement, prepared once per connection under `name` (no parse and plan on later runs). */
+  async named<R extends pg.QueryResultRow = Record<string, unknown>>(
+    name: string,
+    text: string,
+    values: unknown[],
+  ): Promise<R[]> {
+    return (await this.client.query<R>({ name, text, values })).rows;
   }
 
   async count(text: string, values?: unknown[]): Promise<number> {
@@ -83,88 +93,141 @@ export class PgTx {
     this.logNotices.add(taskId);
   }
 
-  /** Writes everything collected; the caller commits. */
+  /**
+   * Writes everything collected; the caller commits. Each session's chain is appended by ONE statement that
+   * locks the head row and, if the head is the one this process last wrote (`chainHeads`, a cache), writes
+   * the links and moves the head in the same statement; otherwise it returns the real head (now locked by
+   * this transaction), the links are made again after it and the same statement runs again, and this time it
+   * matches. The last session's statement also carries the result rows, flags and notifications (they name
+   * the records' seqs), so a transaction on one session whose head is cached writes everything in one round
+   * trip. A chain is never forked: the head row is locked before the links are written, and (session, seq)
+   * is the primary key of the records.
+   */
   async flush(): Promise<void> {
-    if (this.chain.size > 0) {
-      await this.digests.load(this.client, this.chain.agents());
-      // Sessions in sorted order: concurrent writers lock chain heads in one order and never deadlock.
-      for (const sessionId of this.chain.sessions()) {
-        const [row] = await this.q<{ seq: number; hash: string }>(
-          'SELECT seq, hash FROM provenance_heads WHERE session_id = $1 FOR UPDATE',
-          [sessionId],
-        );
-        const links = this.chain.link(sessionId, row ? { seq: Number(row.seq), hash: row.hash } : null);
-        if (links.length === 0) continue;
-        const last = links[links.length - 1]!;
-        await this.client.query(
-          `WITH links AS (
-             INSERT INTO provenance (session_id, seq, prev_hash, hash, record)
-             SELECT $1::text, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])
-           )
-           INSERT INTO provenance_heads (session_id, seq, hash) VALUES ($1, $6, $7)
-           ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
-          [
-            sessionId,
-            links.map((l) => l.record.seq),
-            links.map((l) => l.record.prevHash),
-            links.map((l) => l.hash),
-            links.map((l) => l.recordJson),
-            last.record.seq,
-            last.hash,
-          ],
-        );
-        this.heads.set(sessionId, { seq: last.record.seq, hash: last.hash });
-      }
+    const sessions = this.chain.size > 0 ? this.chain.sessions() : [];
+    if (sessions.length > 0) await this.digests.load(this.client, this.chain.agents());
+    // Sessions in sorted order: concurrent writers lock chain heads in one order and never deadlock.
+    for (let i = 0; i < sessions.length; i++) {
+      await this.append(sessions[i]!, i === sessions.length - 1);
     }
-    if (this.results.length > 0) {
-      const rows = this.results.map(([r]) => r);
-      await this.client.query(
-        `INSERT INTO results (task_id, status, output, error, attempts, usage, output_digest, finished_at, record_seq)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::bigint[], $9::bigint[])`,
-        [
-          rows.map((r) => r.taskId),
-          rows.map((r) => r.status),
-          rows.map((r) => r.output),
-          rows.map((r) => r.error),
-          rows.map((r) => r.attempts),
-          rows.map((r) => r.usage),
-          rows.map((r) => r.outputDigest),
-          rows.map((r) => r.finishedAt),
-          this.results.map(([, seq]) => seq),
-        ],
-      );
-    }
-    if (this.flagRows.length > 0) {
-      const f = this.flagRows;
-      await this.client.query(
-        `INSERT INTO trace_flags (id, session_id, task_id, agent_key, type, severity, reason, auto_detected, detector, stage, created_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::int[], $9::text[], $10::text[], $11::bigint[])`,
-        [
-          f.map((x) => x.id),
-          f.map((x) => x.sessionId),
-          f.map((x) => x.taskId),
-          f.map((x) => x.agentKey),
-          f.map((x) => x.type),
-          f.map((x) => x.severity),
-          f.map((x) => x.reason),
-          f.map((x) => (x.autoDetected ? 1 : 0)),
-          f.map((x) => x.detector),
-          f.map((x) => x.stage),
-          f.map((x) => x.createdAt),
-        ],
-      );
+    this.chain.clear();
+    if (sessions.length === 0 && this.tailSize() > 0) {
+      await this.client.query({ name: 'warden_tail', text: TAIL_SQL, values: this.tailValues() });
     }
     for (const fn of this.afterChain) await fn();
-    const payloads = this.notices.map((n) => JSON.stringify(n));
-    const logPayloads = [...this.logNotices].map((taskId) => JSON.stringify({ taskId }));
-    if (payloads.length > 0 || logPayloads.length > 0)
-      await this.client.query(
-        `SELECT pg_notify('warden_tasks', p) FROM unnest($1::text[]) p
-         UNION ALL SELECT pg_notify('warden_logs', p) FROM unnest($2::text[]) p`,
-        [payloads, logPayloads],
+  }
+
+  private tailSize(): number {
+    return this.results.length + this.flagRows.length + this.notices.length + this.logNotices.size;
+  }
+
+  /** The values of tailCtes, in order. */
+  private tailValues(): unknown[] {
+    const rows = this.results.map(([r]) => r);
+    const f = this.flagRows;
+    return [
+      rows.map((r) => r.taskId),
+      rows.map((r) => r.status),
+      rows.map((r) => r.output),
+      rows.map((r) => r.error),
+      rows.map((r) => r.attempts),
+      rows.map((r) => r.usage),
+      rows.map((r) => r.outputDigest),
+      rows.map((r) => r.finishedAt),
+      this.results.map(([, seq]) => seq),
+      f.map((x) => x.id),
+      f.map((x) => x.sessionId),
+      f.map((x) => x.taskId),
+      f.map((x) => x.agentKey),
+      f.map((x) => x.type),
+      f.map((x) => x.severity),
+      f.map((x) => x.reason),
+      f.map((x) => (x.autoDetected ? 1 : 0)),
+      f.map((x) => x.detector),
+      f.map((x) => x.stage),
+      f.map((x) => x.createdAt),
+      this.notices.map((n) => JSON.stringify(n)),
+      [...this.logNotices].map((taskId) => JSON.stringify({ taskId })),
+    ];
+  }
+
+  private async append(sessionId: string, withTail: boolean): Promise<void> {
+    let expected = this.chainHeads.get(sessionId) ?? null;
+    for (let round = 1; ; round++) {
+      const links = this.chain.link(sessionId, expected, true);
+      if (links.length === 0) return;
+      const last = links[links.length - 1]!;
+      const values: unknown[] = [
+        sessionId,
+        expected?.seq ?? null,
+        expected?.hash ?? null,
+        last.record.seq,
+        last.hash,
+        links.map((l) => l.record.seq),
+        links.map((l) => l.record.prevHash),
+        links.map((l) => l.hash),
+        links.map((l) => l.recordJson),
+      ];
+      const { rows } = await this.client.query<{ ok: boolean; seq: string | null; hash: string | null }>(
+        withTail
+          ? { name: 'warden_append_tail', text: APPEND_TAIL_SQL, values: [...values, ...this.tailValues()] }
+          : { name: 'warden_append', text: APPEND_SQL, values },
       );
+      const row = rows[0]!;
+      if (row.ok) {
+        this.heads.set(sessionId, { seq: last.record.seq, hash: last.hash });
+        return;
+      }
+      // Another writer moved the head since this process last saw it; it is locked by this transaction now.
+      const actual = row.seq === null ? null : { seq: Number(row.seq), hash: row.hash! };
+      if (round >= 3 || (actual === null && expected === null))
+        throw new Error(`the chain head of session ${sessionId} did not settle`);
+      expected = actual;
+    }
   }
 }
+
+// One session's append: lock the head row; if it is the expected head (or there is none and none was
+// expected), insert the links and move the head. Returns whether it did, and the head it found.
+const APPEND_CTES = `cur AS (
+    SELECT seq, hash FROM provenance_heads WHERE session_id = $1 FOR UPDATE
+  ), ok AS (
+    SELECT CASE WHEN $2::bigint IS NULL THEN NOT EXISTS (SELECT 1 FROM cur)
+                ELSE EXISTS (SELECT 1 FROM cur WHERE seq = $2::bigint AND hash = $3::text) END AS ok
+  ), head AS (
+    INSERT INTO provenance_heads (session_id, seq, hash) SELECT $1, $4, $5 WHERE (SELECT ok FROM ok)
+    ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+  ), links AS (
+    INSERT INTO provenance (session_id, seq, prev_hash, hash, record)
+    SELECT $1::text, * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[]) WHERE (SELECT ok FROM ok)
+  )`;
+const APPEND_RESULT = `(SELECT ok FROM ok) AS ok, (SELECT seq FROM cur) AS seq, (SELECT hash FROM cur) AS hash`;
+const APPEND_SQL = `WITH ${APPEND_CTES} SELECT ${APPEND_RESULT}`;
+
+// Result rows, flags and notifications (delivered by PostgreSQL only on commit): 22 parameters numbered
+// from `base` (the order of PgTx.tailValues), each written only when `when` holds.
+function tailCtes(when: string, base: number): string {
+  const types = [
+    ...['text', 'text', 'text', 'text', 'int', 'text', 'text', 'bigint', 'bigint'],
+    ...['text', 'text', 'text', 'text', 'text', 'int', 'text', 'int', 'text', 'text', 'bigint'],
+    ...['text', 'text'],
+  ];
+  const p = types.map((t, i) => `$${base + i}::${t}[]`);
+  return `res AS (
+    INSERT INTO results (task_id, status, output, error, attempts, usage, output_digest, finished_at, record_seq)
+    SELECT * FROM unnest(${p.slice(0, 9).join(', ')}) WHERE ${when}
+  ), flg AS (
+    INSERT INTO trace_flags (id, session_id, task_id, agent_key, type, severity, reason, auto_detected, detector,
+      stage, created_at)
+    SELECT * FROM unnest(${p.slice(9, 20).join(', ')}) WHERE ${when}
+  ), notes AS (
+    SELECT pg_notify('warden_tasks', n) FROM unnest(${p[20]}) n WHERE ${when}
+    UNION ALL SELECT pg_notify('warden_logs', n) FROM unnest(${p[21]}) n WHERE ${when}
+  )`;
+}
+const APPEND_TAIL_SQL = `WITH ${APPEND_CTES}, ${tailCtes('(SELECT ok FROM ok)', 10)}
+  SELECT ${APPEND_RESULT}, (SELECT count(*) FROM notes) AS notified`;
+const TAIL_SQL = `WITH ${tailCtes('true', 1)} SELECT (SELECT count(*) FROM notes) AS notified`;
 
 /** Registered code digests of agent versions: immutable once read, so cached for the store's life. */
 export class AgentDigests {
