@@ -15,7 +15,7 @@ import { Warden } from '../src/index.js';
 const PG_BASE = (process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
 const DB_NAME = 'warden_bench_pg';
 const URL = `${PG_BASE}/${DB_NAME}`;
-const JOBS = Number(process.env.BENCH_PG_JOBS ?? 10_000);
+const JOBS = Number(process.env.BENCH_PG_JOBS ?? 6_000);
 const WORKER_COUNTS = [1, 2, 4];
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -93,15 +93,24 @@ async function nextJson(w: WorkerProcess): Promise<Record<string, number | boole
   return JSON.parse(value) as Record<string, number | boolean>;
 }
 
-async function prefill(root: string): Promise<{ ms: number; statements: number }> {
+/**
+ * Queues JOBS no-op tasks, in `sessions` sessions: one session is one provenance chain, whose appends are
+ * serialised, so one session measures a single chain's limit and several measure what workers share.
+ */
+async function prefill(root: string, sessions: number): Promise<{ ms: number; statements: number }> {
   const warden = await Warden.open({ storage: { postgres: URL, root }, workers: false });
   try {
     await warden.registerHandler('noop', () => null);
+    for (let i = 0; i < sessions && sessions > 1; i++) await warden.ensureSession({ name: `s${i}` });
     const t0 = performance.now();
     for (let start = 0; start < JOBS; start += 1000)
       await Promise.all(
         Array.from({ length: Math.min(1000, JOBS - start) }, (_, k) =>
-          warden.submit({ agent: 'noop', input: { k: start + k } }),
+          warden.submit({
+            agent: 'noop',
+            input: { k: start + k },
+            ...(sessions > 1 ? { session: `s${(start + k) % sessions}` } : {}),
+          }),
         ),
       );
     return { ms: performance.now() - t0, statements: 0 };
@@ -110,13 +119,13 @@ async function prefill(root: string): Promise<{ ms: number; statements: number }
   }
 }
 
-async function drain(workers: number): Promise<void> {
+async function drain(workers: number, sessions: number): Promise<void> {
   await freshDatabase();
   const root = mkdtempSync(join(tmpdir(), 'warden-bench-pg-'));
   const procs: WorkerProcess[] = [];
   try {
-    const submitted = await prefill(root);
-    if (workers === 1)
+    const submitted = await prefill(root, sessions);
+    if (workers === 1 && sessions === 1)
       emit('warden submit throughput on PostgreSQL', (JOBS / submitted.ms) * 1000, 'tasks/s', { jobs: JOBS });
     for (let i = 0; i < workers; i++)
       procs.push(startWorker(mkdtempSync(join(tmpdir(), 'warden-bench-pgw-'))));
@@ -132,7 +141,7 @@ async function drain(workers: number): Promise<void> {
     let statements = 0;
     for (const w of procs) statements += Number((await nextJson(w))['statements']);
     emit(
-      `warden no-op throughput on PostgreSQL, ${workers} worker process${workers > 1 ? 'es' : ''}`,
+      `warden no-op throughput on PostgreSQL, ${workers} worker process${workers > 1 ? 'es' : ''}${sessions > 1 ? `, ${sessions} sessions` : ''}`,
       (JOBS / ms) * 1000,
       'tasks/s',
       {
@@ -140,7 +149,7 @@ async function drain(workers: number): Promise<void> {
         workers,
       },
     );
-    if (workers === 1) {
+    if (workers === 1 && sessions === 1) {
       emit(
         'warden PostgreSQL cost per task: statements (round trips)',
         statements / JOBS,
@@ -200,7 +209,7 @@ try {
   process.exit(0);
 }
 try {
-  for (const n of WORKER_COUNTS) await drain(n);
+  for (const sessions of [1, 8]) for (const n of WORKER_COUNTS) await drain(n, sessions);
   await latency();
 } finally {
   await admin(async (c) => c.query(`drop database if exists ${DB_NAME} with (force)`)).catch(() => undefined);
