@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +135,17 @@ describe.skipIf(!pgOk)('agent code in a shared PostgreSQL database', () => {
     expect(bigResult?.error?.code).toBe('AGENT_CODE_UNAVAILABLE');
     expect(bigResult?.error?.message).toMatch(/same path on every worker/);
     await b.close();
+  });
+
+  it('stores the files under the agent.yaml, never the data directory inside it (its node key)', async () => {
+    const agent = wasmAgent('5.0.0');
+    const a = await open(join(agent.dir, 'data'), { workers: false });
+    const record = await a.registerAgent({ path: agent.yaml });
+    expect(readdirSync(join(agent.dir, 'data')).length).toBeGreaterThan(0); // the node key
+    const digest = await a.store.agentCodeFor({ agentKey: record.key, moduleDigest: record.moduleDigest! });
+    const files = await a.store.getAgentCode(digest!);
+    expect(files?.map((f) => f.path).sort()).toEqual(['agent.yaml', 'build/agent.wasm']);
+    await a.close();
   });
 
   it('a node agent uploaded with a helper module runs on a worker with an empty data directory', async () => {

@@ -10,7 +10,7 @@ import {
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { WardenError } from '../core/index.js';
 import { agentCodeDigest, type AgentCodeFile } from '../store/index.js';
 
@@ -35,10 +35,16 @@ export function agentCodeMaxBytes(option: number | undefined): number {
 
 /**
  * The regular files under an agent's directory (a path registration), as relative paths, or null when they
- * add up to more than `maxBytes` (then the code stays a path reference). Symbolic links to files are read
- * through; `.git` directories and links to directories are left out.
+ * add up to more than `maxBytes` or cannot be read (then the code stays a path reference). Symbolic links
+ * to files are read through; `.git` directories, links to directories and the `skip` directories (Warden's
+ * data directory, with its keys, when it lies inside the agent's) are left out.
  */
-export async function collectAgentFiles(dir: string, maxBytes: number): Promise<AgentCodeFile[] | null> {
+export async function collectAgentFiles(
+  dir: string,
+  maxBytes: number,
+  skip: readonly string[] = [],
+): Promise<AgentCodeFile[] | null> {
+  const skipped = new Set(skip.map((d) => resolve(d)));
   const files: AgentCodeFile[] = [];
   let total = 0;
   const walk = async (at: string): Promise<boolean> => {
@@ -47,7 +53,7 @@ export async function collectAgentFiles(dir: string, maxBytes: number): Promise<
     for (const entry of entries) {
       const path = join(at, entry.name);
       if (entry.isDirectory()) {
-        if (entry.name === '.git') continue;
+        if (entry.name === '.git' || skipped.has(resolve(path))) continue;
         if (!(await walk(path))) return false;
         continue;
       }
@@ -59,7 +65,11 @@ export async function collectAgentFiles(dir: string, maxBytes: number): Promise<
     }
     return true;
   };
-  return (await walk(dir)) ? files : null;
+  try {
+    return (await walk(dir)) ? files : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

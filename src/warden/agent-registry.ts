@@ -68,6 +68,8 @@ export interface AgentCodeOptions {
   /** This process's storage root (where uploaded and fetched agent files live). */
   root: string;
   maxBytes: number;
+  /** Directories never stored as agent code (the data directory, with its keys). */
+  private?: readonly string[];
 }
 
 /** Runtimes that read the agent's files from disk at every run: their digest is checked before each run. */
@@ -123,7 +125,8 @@ export class AgentRegistry implements AgentDirectory {
     let files: readonly AgentCodeFile[] | null = null;
     if (uploaded)
       files = uploaded.reduce((n, f) => n + f.bytes.length, 0) <= this.code.maxBytes ? uploaded : null;
-    else if (manifest.baseDir) files = await collectAgentFiles(manifest.baseDir, this.code.maxBytes);
+    else if (manifest.baseDir)
+      files = await collectAgentFiles(manifest.baseDir, this.code.maxBytes, this.code.private ?? []);
     // Over the cap (local model weights, say): the version keeps its path, which every worker must have.
     if (!files) return;
     await this.store.putAgentCode(agentCodeDigest(files), files, this.clock.now(), {

@@ -227,6 +227,7 @@ export class Warden {
     const agents = new AgentRegistry(store, runtimes, workerOptions.clock, {
       shared: backend.kind === 'postgres',
       root: dataDir, // where uploads live too
+      private: [...new Set([dataDir, root])],
       maxBytes: agentCodeMaxBytes(options.agentCode?.maxBytes),
     });
     const scheduler = new Scheduler(store, agents, workerOptions, backend.feed);
