@@ -176,7 +176,12 @@ describe('stored results against the records that commit to them', () => {
     tamper(root, 'ALTER TABLE results DROP COLUMN record_seq');
     // As a database of that time: the later migrations are not applied either.
     tamper(root, 'DROP TABLE node_keys');
-    tamper(root, "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys')");
+    tamper(root, 'DROP TABLE agent_code_versions');
+    tamper(root, 'DROP TABLE agent_code');
+    tamper(
+      root,
+      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files')",
+    );
     const warden = await openWarden({ root, workers: false });
     for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');
   });

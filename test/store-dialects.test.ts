@@ -6,6 +6,8 @@ import { migrateToLatest } from '../src/store/index.js';
 
 const PG_URL = process.env['WARDEN_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TABLES = [
+  'agent_code',
+  'agent_code_versions',
   'agents',
   'api_keys',
   'circuit_breakers',
@@ -78,6 +80,7 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0005-tenancy',
       '0006-result-records',
       '0007-node-keys',
+      '0008-agent-files',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     const rows = await sql<{

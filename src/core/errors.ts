@@ -36,6 +36,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The operation does not apply to the task in its current state.',
   },
+  AGENT_CODE_UNAVAILABLE: {
+    status: 409,
+    retryable: false,
+    doc: 'This worker cannot find the code of an agent version: it is not at its registered path here and the database holds no copy (code over the size cap, such as local model weights, must be present at the same path on every worker).',
+  },
   // Execution
   DEADLINE_EXCEEDED: {
     status: 408,

@@ -36,3 +36,5 @@ export type {
   TraceFilter,
   Role,
 } from './store.js';
+export { agentCodeDigest, encodeAgentCode, decodeAgentCode } from './agent-code.js';
+export type { AgentCodeFile, AgentCodeVersion } from './agent-code.js';

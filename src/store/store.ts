@@ -9,6 +9,7 @@ import type {
   TaskResult,
   TaskState,
 } from '../core/index.js';
+import type { AgentCodeFile, AgentCodeVersion } from './agent-code.js';
 import type { ChainReader, ChainVerification, SignedTreeHead, StoredLink } from '../provenance/index.js';
 
 /** A new task, validated and resolved to one agent version by the caller. */
@@ -217,6 +218,22 @@ export interface Store {
   getAgent(key: string): Promise<AgentRecord | undefined>;
   /** Every version, or with `tenant` those it may use: its own and the shared ones. */
   listAgents(filter?: { tenant?: string }): Promise<AgentRecord[]>;
+
+  /**
+   * Stores agent files content-addressed by `digest` (see agentCodeDigest; a digest that does not match the
+   * files is INVALID_INPUT) and, with `version`, records that this version runs from them, in one
+   * transaction. Idempotent: the same files again change nothing, and a version's first record is kept.
+   */
+  putAgentCode(
+    digest: string,
+    files: readonly AgentCodeFile[],
+    now: number,
+    version?: AgentCodeVersion,
+  ): Promise<void>;
+  /** The files stored under `digest`, exactly as put (not verified here: the caller checks the digest). */
+  getAgentCode(digest: string): Promise<AgentCodeFile[] | undefined>;
+  /** The code digest recorded for a version (its key and registered module digest), if its code was stored. */
+  agentCodeFor(version: AgentCodeVersion): Promise<string | undefined>;
 
   submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]>;
   claim(request: ClaimRequest): Promise<ClaimOutcome>;

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { WardenError } from '../core/index.js';
+import { agentCodeDigest, type AgentCodeFile } from '../store/index.js';
 
 /**
  * Uploaded agent files, content-addressed: a version's files live in `agents/sha256-<digest>/`, named
@@ -15,6 +15,8 @@ export class StagedAgentFiles {
     readonly stagingDir: string,
     /** Where they live once registered (the manifest's baseDir). */
     readonly dir: string,
+    /** The files as relative paths (what a shared database stores). */
+    readonly files: readonly AgentCodeFile[],
   ) {}
 
   /** Writes `files` (relative paths) to a fresh staging directory under `<root>/agents`. */
@@ -27,10 +29,8 @@ export class StagedAgentFiles {
       seen.add(path);
     }
     entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const listing = entries
-      .map(([path, bytes]) => `${createHash('sha256').update(bytes).digest('hex')}  ${path}\n`)
-      .join('');
-    const digest = createHash('sha256').update(listing).digest('hex');
+    const codeFiles = entries.map(([path, bytes]) => ({ path, bytes }));
+    const digest = agentCodeDigest(codeFiles);
     const root = join(storageRoot, 'agents');
     // Readable by the sandbox user (agents run as nobody, never as Warden's user); what must stay private
     // in the data directory (warden.db, keys/) has owner-only modes of its own.
@@ -47,7 +47,7 @@ export class StagedAgentFiles {
       await rm(staging, { recursive: true, force: true });
       throw err;
     }
-    return new StagedAgentFiles(staging, join(root, `sha256-${digest}`));
+    return new StagedAgentFiles(staging, join(root, `sha256-${digest}`), codeFiles);
   }
 
   /** Moves the staged files to their content-addressed directory (kept as is if it already exists). */

@@ -20,7 +20,8 @@ import {
   type RuntimeRegistry,
 } from '../sandbox/index.js';
 import { systemClock, type AgentDirectory, type Clock } from '../scheduler/index.js';
-import type { AgentRecord, Store } from '../store/index.js';
+import { agentCodeDigest, type AgentCodeFile, type AgentRecord, type Store } from '../store/index.js';
+import { collectAgentFiles, materialiseAgentCode } from './agent-code.js';
 import { compareVersions } from './version.js';
 
 export interface HandlerOptions {
@@ -53,6 +54,22 @@ interface Entry {
   digest: string | null;
   shared: boolean;
   prepared?: Promise<PreparedAgent>;
+  /** The manifest the runtime runs: `manifest`, or with baseDir at code materialised from the database. */
+  run?: AgentManifest;
+}
+
+/**
+ * Agent code in a shared database: registrations store the code (up to `maxBytes`) and a worker that lacks
+ * a version's code materialises it under `<root>/agents/sha256-<digest>/`.
+ */
+export interface AgentCodeOptions {
+  /** Whether the store is shared by processes on other machines (PostgreSQL). */
+  shared: boolean;
+  /** This process's storage root (where uploaded and fetched agent files live). */
+  root: string;
+  maxBytes: number;
+  /** Directories never stored as agent code (the data directory, with its keys). */
+  private?: readonly string[];
 }
 
 /** Runtimes that read the agent's files from disk at every run: their digest is checked before each run. */
@@ -71,27 +88,51 @@ export class AgentRegistry implements AgentDirectory {
     private readonly runtimes: RuntimeRegistry,
     /** The scheduler's clock: registration times come from the same source as every other timestamp. */
     private readonly clock: Clock = systemClock,
+    private readonly code: AgentCodeOptions = { shared: false, root: '', maxBytes: 0 },
   ) {}
 
   /**
    * Registers a version. With `codeDir`, the code digest is computed from the files there (uploads still
-   * in their staging directory) while the stored manifest keeps its own baseDir.
+   * in their staging directory) while the stored manifest keeps its own baseDir; `files` are those uploaded
+   * files. On a shared store the code (uploaded, or the files under the manifest's baseDir) is stored in
+   * the database before the version is, unless it is larger than the size cap.
    */
   async register(
     manifest: AgentManifest,
     options: RegisterOptions = {},
     codeDir?: string,
+    files?: readonly AgentCodeFile[],
   ): Promise<AgentRecord> {
     const owned = withTenant(manifest, options);
     const runtime = this.runtimes.get(owned);
     const digest = runtime.digest
       ? await runtime.digest(codeDir ? { ...owned, baseDir: codeDir } : owned)
       : null;
+    if (digest && this.code.shared) await this.storeCode(owned, digest, files);
     const record = await this.store.putAgent(owned, digest, this.clock.now(), {
       shared: options.shared === true,
     });
     this.remember(record);
     return record;
+  }
+
+  /** Stores a version's code in the shared database (before the version itself: never a version without it). */
+  private async storeCode(
+    manifest: AgentManifest,
+    moduleDigest: string,
+    uploaded: readonly AgentCodeFile[] | undefined,
+  ): Promise<void> {
+    let files: readonly AgentCodeFile[] | null = null;
+    if (uploaded)
+      files = uploaded.reduce((n, f) => n + f.bytes.length, 0) <= this.code.maxBytes ? uploaded : null;
+    else if (manifest.baseDir)
+      files = await collectAgentFiles(manifest.baseDir, this.code.maxBytes, this.code.private ?? []);
+    // Over the cap (local model weights, say): the version keeps its path, which every worker must have.
+    if (!files) return;
+    await this.store.putAgentCode(agentCodeDigest(files), files, this.clock.now(), {
+      agentKey: agentKey(manifest),
+      moduleDigest,
+    });
   }
 
   async registerHandler(
@@ -196,8 +237,9 @@ export class AgentRegistry implements AgentDirectory {
   private async prepareVerified(entry: Entry): Promise<PreparedAgent> {
     const runtime = this.runtimes.get(entry.manifest);
     const check = entry.digest && runtime.digest ? () => this.checkDigest(entry, runtime) : undefined;
+    if (check && this.code.shared && !entry.run) await this.locateCode(entry, runtime);
     if (check) await check(); // no extra turn of the event loop when there is nothing to check
-    const agent = await runtime.prepare(entry.manifest);
+    const agent = await runtime.prepare(entry.run ?? entry.manifest);
     if (!check || !READS_CODE_EACH_RUN.has(entry.manifest.runtime)) return agent;
     return {
       run: async (inputJson, ctx) => {
@@ -208,8 +250,45 @@ export class AgentRegistry implements AgentDirectory {
     };
   }
 
+  /**
+   * On a shared store: runs a version from its registered path when the code there has the registered
+   * digest, else from the copy in the database, materialised under this process's storage root (and
+   * checked: stored code whose digest differs is AGENT_VERSION_CONFLICT). Without a copy (code over the size
+   * cap, or registered before the database held code) the code must be at its path on every worker.
+   */
+  private async locateCode(entry: Entry, runtime: AgentRuntime): Promise<void> {
+    const key = agentKey(entry.manifest);
+    let local: string | null = null;
+    let problem: unknown;
+    try {
+      local = await runtime.digest!(entry.manifest);
+    } catch (err) {
+      problem = err;
+    }
+    if (local === entry.digest) {
+      entry.run = entry.manifest;
+      return;
+    }
+    const codeDigest = await this.store.agentCodeFor({ agentKey: key, moduleDigest: entry.digest! });
+    if (!codeDigest) {
+      if (problem === undefined) return; // the code here differs: checkDigest says so
+      throw new WardenError(
+        'AGENT_CODE_UNAVAILABLE',
+        `This worker cannot find the code of ${key} (${problem instanceof Error ? problem.message : String(problem)}) and the database holds no copy of it: code larger than the size cap (WARDEN_AGENT_CODE_MAX_BYTES, such as local model weights) or registered before the database stored code must be present at the same path on every worker`,
+        { cause: problem, details: { agent: key, registeredDigest: entry.digest } },
+      );
+    }
+    const dir = await materialiseAgentCode(
+      this.code.root,
+      codeDigest,
+      () => this.store.getAgentCode(codeDigest),
+      key,
+    );
+    entry.run = { ...entry.manifest, baseDir: dir };
+  }
+
   private async checkDigest(entry: Entry, runtime: AgentRuntime): Promise<void> {
-    const now = await runtime.digest!(entry.manifest);
+    const now = await runtime.digest!(entry.run ?? entry.manifest);
     if (now === entry.digest) return;
     const key = agentKey(entry.manifest);
     throw new WardenError(

@@ -62,6 +62,7 @@ import {
   type RegisterOptions,
 } from './agent-registry.js';
 import { StagedAgentFiles } from './agent-files.js';
+import { agentCodeMaxBytes } from './agent-code.js';
 import type { DataDirectory } from './data-dir.js';
 import { compileStorageOptions, type StorageOptions } from './storage-options.js';
 
@@ -86,6 +87,14 @@ export interface WardenOptions {
     env?: NodeJS.ProcessEnv;
     /** Local GGUF models: llama.cpp threads per task. */
     local?: LocalModelOptions;
+  };
+  /**
+   * Agent code in a shared (PostgreSQL) database: registrations store code up to `maxBytes` there, and a
+   * worker without a version's files fetches them (docs/scaling.md). Larger code stays a path reference.
+   */
+  agentCode?: {
+    /** @default process.env.WARDEN_AGENT_CODE_MAX_BYTES, else 67108864 (64 MiB) */
+    maxBytes?: number;
   };
   sandbox?: {
     /**
@@ -215,7 +224,12 @@ export class Warden {
     await runtimes.sweepStale();
     const store = backend.store;
     const workerOptions = options.workers || {};
-    const agents = new AgentRegistry(store, runtimes, workerOptions.clock);
+    const agents = new AgentRegistry(store, runtimes, workerOptions.clock, {
+      shared: backend.kind === 'postgres',
+      root: dataDir, // where uploads live too
+      private: [...new Set([dataDir, root])],
+      maxBytes: agentCodeMaxBytes(options.agentCode?.maxBytes),
+    });
     const scheduler = new Scheduler(store, agents, workerOptions, backend.feed);
     const warden = new Warden(
       dataDir,
@@ -296,7 +310,12 @@ export class Warden {
     const staged = await StagedAgentFiles.stage(this.storageRoot, files);
     let record: AgentRecord;
     try {
-      record = await this.agents.register({ ...manifest, baseDir: staged.dir }, options, staged.stagingDir);
+      record = await this.agents.register(
+        { ...manifest, baseDir: staged.dir },
+        options,
+        staged.stagingDir,
+        staged.files,
+      );
     } catch (err) {
       await staged.discard();
       throw err;

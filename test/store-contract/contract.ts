@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentManifest, PriorityName, Session } from '../../src/core/index.js';
-import type { ClaimRequest, Finish, NewTask, Store, TraceFlagRecord } from '../../src/store/index.js';
+import {
+  agentCodeDigest,
+  type ClaimRequest,
+  type Finish,
+  type NewTask,
+  type Store,
+  type TraceFlagRecord,
+} from '../../src/store/index.js';
 
 // The backend contract: every Store adapter must pass these, driven through the port alone, with a fixed
 // clock and fixed ids (so that the same operations write the same chains on every backend).
@@ -259,6 +266,51 @@ export function storeContract(name: string, harness: Harness, skip = false): voi
         'alpha@1.0.0',
       ]);
       expect((await store.getAgent(a.key))?.shared).toBe(true);
+    });
+
+    it('stores agent code content-addressed, byte for byte, and links versions to it', async () => {
+      const { store, exec } = await fresh();
+      const bin = Buffer.from([0, 1, 2, 255, 254, 0, 10, 13]);
+      const files = [
+        { path: 'agent.yaml', bytes: Buffer.from('name: a\n') },
+        { path: 'lib/β.js', bytes: Buffer.from('export {}\n') },
+        { path: 'build/agent.wasm', bytes: bin },
+        { path: 'empty', bytes: Buffer.alloc(0) },
+      ];
+      const digest = agentCodeDigest(files);
+      expect(await store.getAgentCode(digest)).toBeUndefined();
+      expect(await store.agentCodeFor({ agentKey: 'a@1.0.0', moduleDigest: 'm1' })).toBeUndefined();
+      await store.putAgentCode(digest, files, T0, { agentKey: 'a@1.0.0', moduleDigest: 'm1' });
+      // Idempotent: the same code again, and for a second version.
+      await store.putAgentCode(digest, [...files].reverse(), T0 + 1, {
+        agentKey: 'a@1.0.1',
+        moduleDigest: 'm1',
+      });
+      const back = (await store.getAgentCode(digest))!;
+      expect(back.map((f) => f.path)).toEqual(['agent.yaml', 'build/agent.wasm', 'empty', 'lib/β.js']);
+      expect(back.find((f) => f.path === 'build/agent.wasm')!.bytes.equals(bin)).toBe(true);
+      expect(agentCodeDigest(back)).toBe(digest);
+      expect(await store.agentCodeFor({ agentKey: 'a@1.0.0', moduleDigest: 'm1' })).toBe(digest);
+      expect(await store.agentCodeFor({ agentKey: 'a@1.0.1', moduleDigest: 'm1' })).toBe(digest);
+      expect(await store.agentCodeFor({ agentKey: 'a@1.0.0', moduleDigest: 'm2' })).toBeUndefined();
+      // A version's first code is kept: another put cannot repoint it.
+      const other = [{ path: 'x', bytes: Buffer.from('x') }];
+      await store.putAgentCode(agentCodeDigest(other), other, T0 + 2, {
+        agentKey: 'a@1.0.0',
+        moduleDigest: 'm1',
+      });
+      expect(await store.agentCodeFor({ agentKey: 'a@1.0.0', moduleDigest: 'm1' })).toBe(digest);
+      // Files that do not have the digest they are put under are refused, and nothing is stored.
+      await expect(
+        store.putAgentCode('0'.repeat(64), files, T0, { agentKey: 'b@1.0.0', moduleDigest: 'm3' }),
+      ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(await store.getAgentCode('0'.repeat(64))).toBeUndefined();
+      expect(await store.agentCodeFor({ agentKey: 'b@1.0.0', moduleDigest: 'm3' })).toBeUndefined();
+      // Changed behind the store's back: served as stored (the worker checks the digest before running).
+      await exec(
+        `UPDATE agent_code SET archive = (SELECT archive FROM agent_code WHERE digest = '${agentCodeDigest(other)}') WHERE digest = '${digest}'`,
+      );
+      expect(agentCodeDigest((await store.getAgentCode(digest))!)).not.toBe(digest);
     });
 
     it('submits with idempotency keys: a key seen before (in this batch or earlier) returns the first task', async () => {

@@ -7,6 +7,7 @@ import * as m0004 from './0004-api.js';
 import * as m0005 from './0005-tenancy.js';
 import * as m0006 from './0006-result-records.js';
 import * as m0007 from './0007-node-keys.js';
+import * as m0008 from './0008-agent-files.js';
 
 /** Numbered, forward-only. Never edit a shipped migration: add the next number. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-tenancy': m0005,
   '0006-result-records': m0006,
   '0007-node-keys': m0007,
+  '0008-agent-files': m0008,
 };
 
 /** The names of the migrations this build knows, in order (`warden migrate` and the schema check use them). */

@@ -58,6 +58,8 @@ import type {
 } from '../store.js';
 import { PgChainReader } from './chain-reader.js';
 import { PgTreeHeads } from './tree-heads.js';
+import * as agentCode from './agent-code.js';
+import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 import { AgentDigests, PgTx, isConnectionError, isRetryable, storageError } from './tx.js';
 
 type TaskRow = Database['tasks'] & { cancel_requested: number };
@@ -1268,6 +1270,25 @@ export class PgStore implements Store {
       // Unsigned growth is signed by the next commit or export of any node.
     }
     await this.pool.end().catch(() => undefined);
+  }
+
+  // ---- agent code (migration 0008; implemented in agent-code.ts) ------------------------------
+
+  putAgentCode(
+    digest: string,
+    files: readonly AgentCodeFile[],
+    now: number,
+    version?: AgentCodeVersion,
+  ): Promise<void> {
+    return agentCode.putAgentCode(this.pool, this.parts.target, digest, files, now, version);
+  }
+
+  getAgentCode(digest: string): Promise<AgentCodeFile[] | undefined> {
+    return agentCode.getAgentCode(this.pool, this.parts.target, digest);
+  }
+
+  agentCodeFor(version: AgentCodeVersion): Promise<string | undefined> {
+    return agentCode.agentCodeFor(this.pool, this.parts.target, version);
   }
 }
 

@@ -74,6 +74,8 @@ import {
 } from './api-tables.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { TraceFlagSql } from './trace-flags.js';
+import * as agentCode from './agent-code.js';
+import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 
 export interface SqliteStoreOptions {
   /** Database file, or ':memory:'. */
@@ -967,6 +969,28 @@ export class SqliteStore implements Store {
 
   treeHeadPublicKey(): { keyId: string; publicKeyPem: string } {
     return { keyId: this.treeHeads.key.keyId, publicKeyPem: this.treeHeads.key.publicKeyPem };
+  }
+
+  // ---- agent code (migration 0008; implemented in agent-code.ts) ------------------------------
+
+  async putAgentCode(
+    digest: string,
+    files: readonly AgentCodeFile[],
+    now: number,
+    version?: AgentCodeVersion,
+  ): Promise<void> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    agentCode.putAgentCode(this.db, digest, files, now, version);
+  }
+
+  async getAgentCode(digest: string): Promise<AgentCodeFile[] | undefined> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    return agentCode.getAgentCode(this.db, digest);
+  }
+
+  async agentCodeFor(version: AgentCodeVersion): Promise<string | undefined> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    return agentCode.agentCodeFor(this.db, version);
   }
 
   async close(): Promise<void> {
