@@ -137,6 +137,22 @@ describe.skipIf(!pgOk)('agent code in a shared PostgreSQL database', () => {
     await b.close();
   });
 
+  it('code edited in place under a registered version is refused here too, not replaced by the stored copy', async () => {
+    const w = await open(tempDir());
+    const agent = wasmAgent('5.0.0');
+    await w.registerAgent({ path: agent.yaml });
+    const wasmPath = join(agent.dir, 'build', 'agent.wasm');
+    const edited = readFileSync(wasmPath);
+    edited[edited.length - 1] = edited[edited.length - 1]! ^ 1;
+    writeFileSync(wasmPath, edited);
+    const t = await w.submit({ agent: 'wasm-wat@5.0.0', input: {} });
+    const result = await w.result(t.id, { timeoutMs: 20_000 });
+    expect(result?.status).not.toBe('succeeded');
+    expect(result?.error?.code).toBe('AGENT_VERSION_CONFLICT');
+    expect(result?.error?.message).toMatch(/bump metadata\.version/);
+    await w.close();
+  });
+
   it('stores the files under the agent.yaml, never the data directory inside it (its node key)', async () => {
     const agent = wasmAgent('5.0.0');
     const a = await open(join(agent.dir, 'data'), { workers: false });

@@ -252,7 +252,8 @@ export class AgentRegistry implements AgentDirectory {
 
   /**
    * On a shared store: runs a version from its registered path when the code there has the registered
-   * digest, else from the copy in the database, materialised under this process's storage root (and
+   * digest (code there that differs is AGENT_VERSION_CONFLICT), else, when it is not here, from the copy in
+   * the database, materialised under this process's storage root (and
    * checked: stored code whose digest differs is AGENT_VERSION_CONFLICT). Without a copy (code over the size
    * cap, or registered before the database held code) the code must be at its path on every worker.
    */
@@ -269,9 +270,11 @@ export class AgentRegistry implements AgentDirectory {
       entry.run = entry.manifest;
       return;
     }
+    // The code is here but differs from what was registered (edited without a new version): checkDigest
+    // refuses it with AGENT_VERSION_CONFLICT, as on one machine, rather than quietly run the stored copy.
+    if (problem === undefined) return;
     const codeDigest = await this.store.agentCodeFor({ agentKey: key, moduleDigest: entry.digest! });
     if (!codeDigest) {
-      if (problem === undefined) return; // the code here differs: checkDigest says so
       throw new WardenError(
         'AGENT_CODE_UNAVAILABLE',
         `This worker cannot find the code of ${key} (${problem instanceof Error ? problem.message : String(problem)}) and the database holds no copy of it: code larger than the size cap (WARDEN_AGENT_CODE_MAX_BYTES, such as local model weights) or registered before the database stored code must be present at the same path on every worker`,
