@@ -180,7 +180,7 @@ describe('stored results against the records that commit to them', () => {
     tamper(root, 'DROP TABLE agent_code');
     tamper(
       root,
-      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files')",
+      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files', '0009-queue-autovacuum')",
     );
     const warden = await openWarden({ root, workers: false });
     for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');
