@@ -8,8 +8,16 @@ import {
   type TaskResult,
   type TaskState,
 } from '../core/index.js';
-import type { AgentRecord, DeadLetter } from './store.js';
-import type { AgentsTable, DeadLettersTable, ResultsTable, SessionsTable, TasksTable } from './schema.js';
+import type { AgentRecord, ApiKeyRecord, DeadLetter, NewTask, Role, TraceFlagRecord } from './store.js';
+import type {
+  AgentsTable,
+  ApiKeysTable,
+  DeadLettersTable,
+  ResultsTable,
+  SessionsTable,
+  TasksTable,
+  TraceFlagsTable,
+} from './schema.js';
 
 // Row <-> domain mapping shared by the SQL adapters. JSON columns are parsed here and nowhere else.
 
@@ -80,5 +88,54 @@ export function rowToDeadLetter(r: DeadLettersTable): DeadLetter {
     error: JSON.parse(r.error) as SerializedError,
     attempts: Number(r.attempts),
     deadAt: Number(r.dead_at),
+  };
+}
+
+/** The task a submit just queued, as it is stored (no read back). */
+export function newTaskView(t: NewTask): Task {
+  return {
+    id: t.id,
+    sessionId: t.sessionId,
+    agent: t.agentKey,
+    priority: t.priority,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: t.maxAttempts,
+    input: JSON.parse(t.inputJson) as unknown,
+    deadline: t.deadline,
+    idempotencyKey: t.idempotencyKey,
+    metadata: t.metadata,
+    createdAt: t.now,
+    updatedAt: t.now,
+    runAfter: t.now,
+    lastError: null,
+  };
+}
+
+export function rowToApiKey(r: ApiKeysTable): ApiKeyRecord {
+  return {
+    id: r.id,
+    tenant: r.tenant,
+    role: r.role as Role,
+    name: r.name,
+    createdAt: Number(r.created_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    installation: r.scope === 'installation',
+  };
+}
+
+export function rowToFlag(r: TraceFlagsTable): TraceFlagRecord {
+  return {
+    id: r.id,
+    sessionId: r.session_id,
+    taskId: r.task_id,
+    agentKey: r.agent_key,
+    type: r.type,
+    severity: Number(r.severity),
+    reason: r.reason,
+    autoDetected: Boolean(r.auto_detected),
+    detector: r.detector,
+    stage: r.stage,
+    createdAt: Number(r.created_at),
   };
 }

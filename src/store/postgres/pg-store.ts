@@ -28,7 +28,15 @@ import {
   type TreeHeadKey,
 } from '../../provenance/index.js';
 import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from '../checked-results.js';
-import { rowToAgent, rowToDeadLetter, rowToSession, rowToTask } from '../rows.js';
+import {
+  newTaskView,
+  rowToAgent,
+  rowToApiKey,
+  rowToDeadLetter,
+  rowToFlag,
+  rowToSession,
+  rowToTask,
+} from '../rows.js';
 import type { Database } from '../schema.js';
 import type {
   AgentRecord,
@@ -46,7 +54,6 @@ import type {
   GovernanceRecord,
   LogLine,
   NewTask,
-  Role,
   Store,
   StoreStats,
   SubmitOutcome,
@@ -945,7 +952,7 @@ export class PgStore implements Store {
       'SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
       [keyHash],
     );
-    return rows[0] ? toKey(rows[0]) : undefined;
+    return rows[0] ? rowToApiKey(rows[0]) : undefined;
   }
 
   async listApiKeys(tenant?: string): Promise<ApiKeyRecord[]> {
@@ -954,7 +961,7 @@ export class PgStore implements Store {
       'SELECT * FROM api_keys WHERE $1::text IS NULL OR tenant = $1 ORDER BY created_at, id',
       [tenant ?? null],
     );
-    return rows.map(toKey);
+    return rows.map(rowToApiKey);
   }
 
   async revokeApiKey(id: string, now: number): Promise<boolean> {
@@ -1088,19 +1095,7 @@ export class PgStore implements Store {
        ORDER BY created_at, id LIMIT $3`,
       [filter.taskIds ?? null, filter.sessionId ?? null, Math.min(filter.limit ?? 10_000, 100_000)],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      sessionId: r.session_id,
-      taskId: r.task_id,
-      agentKey: r.agent_key,
-      type: r.type,
-      severity: Number(r.severity),
-      reason: r.reason,
-      autoDetected: Boolean(r.auto_detected),
-      detector: r.detector,
-      stage: r.stage,
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(rowToFlag);
   }
 
   async flagCounts(sessionId?: string): Promise<FlagCount[]> {
@@ -1290,38 +1285,6 @@ export class PgStore implements Store {
   agentCodeFor(version: AgentCodeVersion): Promise<string | undefined> {
     return agentCode.agentCodeFor(this.pool, this.parts.target, version);
   }
-}
-
-function toKey(r: Database['api_keys']): ApiKeyRecord {
-  return {
-    id: r.id,
-    tenant: r.tenant,
-    role: r.role as Role,
-    name: r.name,
-    createdAt: Number(r.created_at),
-    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-    installation: r.scope === 'installation',
-  };
-}
-
-function newTaskView(t: NewTask): Task {
-  return {
-    id: t.id,
-    sessionId: t.sessionId,
-    agent: t.agentKey,
-    priority: t.priority,
-    state: 'queued',
-    attempts: 0,
-    maxAttempts: t.maxAttempts,
-    input: JSON.parse(t.inputJson) as unknown,
-    deadline: t.deadline,
-    idempotencyKey: t.idempotencyKey,
-    metadata: t.metadata,
-    createdAt: t.now,
-    updatedAt: t.now,
-    runAfter: t.now,
-    lastError: null,
-  };
 }
 
 /** What a claim's look returns (see PgStore.claimIn). */

@@ -1,22 +1,13 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { WardenError } from '../../core/index.js';
 import { records } from '../../provenance/index.js';
+import { rowToApiKey } from '../rows.js';
 import type { ApiKeysTable, TracesTable } from '../schema.js';
 import type { StoredLink } from '../../provenance/index.js';
-import type { ApiKeyRecord, Role, TraceFilter, TraceRecord, TraceSummary } from '../store.js';
+import type { ApiKeyRecord, TraceFilter, TraceRecord, TraceSummary } from '../store.js';
 import type { ChainWriter } from './chain-writer.js';
 
 // API keys and traces for the SQLite store: off the scheduler's hot path, kept out of sqlite-store.ts.
-
-const toKey = (r: ApiKeysTable): ApiKeyRecord => ({
-  id: r.id,
-  tenant: r.tenant,
-  role: r.role as Role,
-  name: r.name,
-  createdAt: Number(r.created_at),
-  revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-  installation: r.scope === 'installation',
-});
 
 const toTrace = (r: TracesTable): TraceRecord => ({
   id: r.id,
@@ -36,7 +27,7 @@ export function insertApiKey(db: BetterSqlite3.Database, k: ApiKeyRecord, keyHas
 export function findApiKey(db: BetterSqlite3.Database, keyHash: string): ApiKeyRecord | undefined {
   const row = db.prepare('SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL').get(keyHash) as
     ApiKeysTable | undefined;
-  return row ? toKey(row) : undefined;
+  return row ? rowToApiKey(row) : undefined;
 }
 
 export function listApiKeys(db: BetterSqlite3.Database, tenant?: string): ApiKeyRecord[] {
@@ -45,7 +36,7 @@ export function listApiKeys(db: BetterSqlite3.Database, tenant?: string): ApiKey
       ? db.prepare('SELECT * FROM api_keys WHERE tenant = ? ORDER BY created_at').all(tenant)
       : db.prepare('SELECT * FROM api_keys ORDER BY created_at').all()
   ) as ApiKeysTable[];
-  return rows.map(toKey);
+  return rows.map(rowToApiKey);
 }
 
 export function revokeApiKey(db: BetterSqlite3.Database, id: string, now: number): boolean {

@@ -30,7 +30,7 @@ import {
 } from '../../provenance/index.js';
 import type { Database } from '../schema.js';
 import { migrateToLatest } from '../migrations/index.js';
-import { rowToAgent, rowToDeadLetter, rowToSession, rowToTask } from '../rows.js';
+import { newTaskView, rowToAgent, rowToDeadLetter, rowToSession, rowToTask } from '../rows.js';
 import type {
   AgentRecord,
   AgentRunStat,
@@ -1004,24 +1004,4 @@ export class SqliteStore implements Store {
     await this.checkpointer?.stop();
     await this.kysely.destroy();
   }
-}
-
-function newTaskView(t: NewTask): Task {
-  return {
-    id: t.id,
-    sessionId: t.sessionId,
-    agent: t.agentKey,
-    priority: t.priority,
-    state: 'queued',
-    attempts: 0,
-    maxAttempts: t.maxAttempts,
-    input: JSON.parse(t.inputJson) as unknown,
-    deadline: t.deadline,
-    idempotencyKey: t.idempotencyKey,
-    metadata: t.metadata,
-    createdAt: t.now,
-    updatedAt: t.now,
-    runAfter: t.now,
-    lastError: null,
-  };
 }

@@ -1,7 +1,7 @@
 import type { Database as Sqlite, Statement } from 'better-sqlite3';
 import { WardenError, type Task } from '../../core/index.js';
 import { records } from '../../provenance/index.js';
-import { rowToTask } from '../rows.js';
+import { rowToFlag, rowToTask } from '../rows.js';
 import type { Database } from '../schema.js';
 import type { AgentRunStat, FlagCount, FlagFilter, GovernanceRecord, TraceFlagRecord } from '../store.js';
 import type { ChainWriter } from './chain-writer.js';
@@ -136,20 +136,4 @@ export class TraceFlagSql {
       finishedAt: Number(r.finished_at),
     }));
   }
-}
-
-function rowToFlag(r: FlagRow): TraceFlagRecord {
-  return {
-    id: r.id,
-    sessionId: r.session_id,
-    taskId: r.task_id,
-    agentKey: r.agent_key,
-    type: r.type,
-    severity: Number(r.severity),
-    reason: r.reason,
-    autoDetected: Boolean(r.auto_detected),
-    detector: r.detector,
-    stage: r.stage,
-    createdAt: Number(r.created_at),
-  };
 }
