@@ -251,3 +251,17 @@ describe('warden export and warden verify <bundle>', () => {
     expect(printed).toMatch(/INVALID .*\n.*records\[3\] \(seq 4\): prevHash/);
   });
 });
+
+describe('a bundle whose edit makes a number out of range', () => {
+  it('fails verification with BUNDLE_INVALID instead of throwing', async () => {
+    const { root } = await populatedSession(2);
+    const warden = await openWarden({ root, workers: false });
+    const text = serializeBundle(await warden.exportProvenance('default'));
+    // A digit turned into an exponent: 1e999 parses as Infinity, which has no canonical JSON.
+    const edited = text.replace(/"seq": 1,/, '"seq": 1e999,');
+    expect(edited).not.toBe(text);
+    const result = verifyBundleText(edited);
+    expect(result.ok).toBe(false);
+    expect(result.problems[0]).toMatchObject({ code: 'BUNDLE_INVALID' });
+  });
+});

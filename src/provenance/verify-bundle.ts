@@ -147,7 +147,12 @@ function parseCanonical(text: string): { value: unknown } | BundleVerification {
 /** Semantics hold; also refuse any other spelling of the same values, so every byte of the file counts. */
 function checkCanonical(text: string, result: BundleVerification, value: unknown): BundleVerification {
   if (result.problems.length > 0) return result;
-  const canonical = serializeBundle(value);
+  let canonical: string;
+  try {
+    canonical = serializeBundle(value);
+  } catch (cause) {
+    return invalid('bundle', `has no canonical form: ${(cause as Error).message}`);
+  }
   if (canonical === text) return result;
   let i = 0;
   while (i < text.length && text[i] === canonical[i]) i++;
@@ -177,6 +182,19 @@ function checkCanonical(text: string, result: BundleVerification, value: unknown
 export function verifyBundle(
   value: unknown,
   options: VerifyBundleOptions & { previous?: { value: unknown } } = {},
+): BundleVerification {
+  try {
+    return checkBundle(value, options);
+  } catch (cause) {
+    // A hostile or damaged bundle is a failed verification, never an exception: a changed digit can make a
+    // number that JSON parses to Infinity, which has no canonical form (found by the byte-flip property test).
+    return invalid('bundle', `cannot be verified: ${(cause as Error).message}`);
+  }
+}
+
+function checkBundle(
+  value: unknown,
+  options: VerifyBundleOptions & { previous?: { value: unknown } },
 ): BundleVerification {
   const parsed = bundleSchema.safeParse(value);
   if (!parsed.success) {
