@@ -257,8 +257,8 @@ describe('a bundle whose edit makes a number out of range', () => {
     const { root } = await populatedSession(2);
     const warden = await openWarden({ root, workers: false });
     const text = serializeBundle(await warden.exportProvenance('default'));
-    // A digit turned into an exponent: 1e999 parses as Infinity, which has no canonical JSON.
-    const edited = text.replace(/"seq": 1,/, '"seq": 1e999,');
+    // A number turned into an exponent: 1e999 parses as Infinity, which has no canonical JSON.
+    const edited = text.replace(/"maxConcurrency": \d+/, '"maxConcurrency": 1e999');
     expect(edited).not.toBe(text);
     const result = verifyBundleText(edited);
     expect(result.ok).toBe(false);
