@@ -42,7 +42,8 @@ export async function requirePostgres(what: string): Promise<boolean> {
   return false;
 }
 
-async function admin<T>(body: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `body` on a connection to the admin database (the test server's default one). */
+export async function admin<T>(body: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });
   await client.connect();
   try {

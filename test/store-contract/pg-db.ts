@@ -2,54 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { MIGRATION_NAMES, migrateToLatest } from '../../src/store/index.js';
+import { admin, requirePostgres, urlOf } from '../scale-out/pg.js';
 
 // Per-test-file PostgreSQL databases, made from a template database that was migrated once (as
 // graphile-worker's tests do): CREATE DATABASE x TEMPLATE <template> copies the schema in a few tens of ms.
 
-export const PG_URL = process.env['WARDEN_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Prefix of every database the tests create (helpers running side by side use their own). */
 const PREFIX = process.env['WARDEN_TEST_DB_PREFIX'] ?? 'warden_test_';
 
-export async function pgAvailable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Skips loudly without PostgreSQL, and fails when CI is set (CI starts it). */
-export async function requirePg(): Promise<boolean> {
-  const available = await pgAvailable();
-  if (!available && process.env['CI'])
-    throw new Error(
-      `CI is set, and PostgreSQL is not reachable at ${PG_URL}: .ci/run starts it; see why it did not.`,
-    );
-  if (!available)
-    console.warn(
-      `\n!!! PostgreSQL is not reachable at ${PG_URL}: SKIPPING the PostgreSQL store tests. CI starts it; start it locally to run them.\n`,
-    );
-  return available;
-}
-
-function urlOf(db: string): string {
-  const u = new URL(PG_URL);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-async function admin<T>(body: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    return await body(c);
-  } finally {
-    await c.end();
-  }
-}
+export const requirePg = (): Promise<boolean> => requirePostgres('the PostgreSQL store tests');
 
 /** The template for this build's migrations: named by them, so a new migration makes a new template. */
 async function template(): Promise<string> {
