@@ -5,7 +5,7 @@ import { chainRecord, sha256Hex, type ChainHead, type ChainedRecord, type Proven
 // objects it stores with the result rows those records commit to. Pure: every store backend builds its
 // records here, so the same operations write byte-identical chains on SQLite and on PostgreSQL.
 
-/** The fields of a trace flag that its provenance record names (structurally a TraceFlagRecord). */
+/** A trace flag: the fields its provenance record names (the store's TraceFlagRecord is this type). */
 export interface FlagFacts {
   id: string;
   sessionId: string;

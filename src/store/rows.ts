@@ -8,6 +8,7 @@ import {
   type TaskResult,
   type TaskState,
 } from '../core/index.js';
+import type { StoredTaskRow } from '../provenance/index.js';
 import type { AgentRecord, ApiKeyRecord, DeadLetter, NewTask, Role, TraceFlagRecord } from './store.js';
 import type {
   AgentsTable,
@@ -137,5 +138,36 @@ export function rowToFlag(r: TraceFlagsTable): TraceFlagRecord {
     detector: r.detector,
     stage: r.stage,
     createdAt: Number(r.created_at),
+  };
+}
+
+/** A task joined with its result row, as the chain readers select it for verification. */
+export interface TaskJoinRow {
+  id: string;
+  state: string;
+  /** The result's task_id: null when the task has no result row. */
+  result_of: string | null;
+  status: string;
+  output: string | null;
+  output_digest: string | null;
+  error: string | null;
+  record_seq: number | string | null;
+}
+
+export function rowToStoredTask(r: TaskJoinRow): StoredTaskRow {
+  return {
+    id: r.id,
+    state: r.state,
+    result:
+      r.result_of === null
+        ? null
+        : {
+            taskId: r.id,
+            status: r.status,
+            outputJson: r.output,
+            outputDigest: r.output_digest,
+            errorJson: r.error,
+            recordSeq: r.record_seq === null ? null : Number(r.record_seq),
+          },
   };
 }

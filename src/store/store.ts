@@ -10,7 +10,13 @@ import type {
   TaskState,
 } from '../core/index.js';
 import type { AgentCodeFile, AgentCodeVersion } from './agent-code.js';
-import type { ChainReader, ChainVerification, SignedTreeHead, StoredLink } from '../provenance/index.js';
+import type {
+  ChainReader,
+  ChainVerification,
+  FlagFacts,
+  SignedTreeHead,
+  StoredLink,
+} from '../provenance/index.js';
 
 /** A new task, validated and resolved to one agent version by the caller. */
 export interface NewTask {
@@ -341,20 +347,11 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** A trace flag as stored; src/governance owns the meaning of type, severity and stage. */
-export interface TraceFlagRecord {
-  id: string;
-  sessionId: string;
-  taskId: string | null;
-  agentKey: string | null;
-  type: string;
-  severity: number;
-  reason: string;
-  autoDetected: boolean;
-  detector: string | null;
-  stage: string;
-  createdAt: number;
-}
+/**
+ * A trace flag as stored; src/governance owns the meaning of type, severity and stage. The same fields
+ * its provenance record names (src/provenance builds that record, for every backend).
+ */
+export type TraceFlagRecord = FlagFacts;
 
 /** A governance decision for the provenance chain, with the flags it raised. */
 export interface GovernanceRecord {

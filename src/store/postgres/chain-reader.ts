@@ -7,6 +7,7 @@ import type {
   StoredTaskRow,
 } from '../../provenance/index.js';
 import type { TreeHeadsTable } from '../schema.js';
+import { rowToStoredTask, type TaskJoinRow } from '../rows.js';
 import { rowToTreeHead } from './tree-heads.js';
 
 /**
@@ -67,36 +68,13 @@ export class PgChainReader implements ChainReader {
   }
 
   async tasks(sessionId: string, afterId: string, limit: number): Promise<StoredTaskRow[]> {
-    const { rows } = await this.client.query<{
-      id: string;
-      state: string;
-      result_of: string | null;
-      status: string;
-      output: string | null;
-      output_digest: string | null;
-      error: string | null;
-      record_seq: number | null;
-    }>(
+    const { rows } = await this.client.query<TaskJoinRow>(
       `SELECT t.id, t.state, r.status, r.output, r.output_digest, r.error, r.record_seq, r.task_id AS result_of
        FROM tasks t LEFT JOIN results r ON r.task_id = t.id
        WHERE t.session_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3`,
       [sessionId, afterId, limit],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      state: r.state,
-      result:
-        r.result_of === null
-          ? null
-          : {
-              taskId: r.id,
-              status: r.status,
-              outputJson: r.output,
-              outputDigest: r.output_digest,
-              errorJson: r.error,
-              recordSeq: r.record_seq === null ? null : Number(r.record_seq),
-            },
-    }));
+    return rows.map(rowToStoredTask);
   }
 
   close(): void {

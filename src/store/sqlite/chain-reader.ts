@@ -8,6 +8,7 @@ import type {
   StoredTaskRow,
 } from '../../provenance/index.js';
 import type { Database as Schema } from '../schema.js';
+import { rowToStoredTask, type TaskJoinRow } from '../rows.js';
 import { rowToTreeHead } from './tree-heads.js';
 
 const SQL = {
@@ -19,17 +20,6 @@ const SQL = {
     FROM tasks t INDEXED BY tasks_session LEFT JOIN results r ON r.task_id = t.id
     WHERE t.session_id = ? AND t.id > ? ORDER BY t.id LIMIT ?`,
 } as const;
-
-type TaskJoinRow = {
-  id: string;
-  state: string;
-  result_of: string | null;
-  status: string;
-  output: string | null;
-  output_digest: string | null;
-  error: string | null;
-  record_seq: number | null;
-};
 
 /**
  * The embedded store's ChainReader. On a database file it opens its own read-only connection and holds one
@@ -93,21 +83,7 @@ export class SqliteChainReader implements ChainReader {
 
   tasks(sessionId: string, afterId: string, limit: number): StoredTaskRow[] {
     const rows = this.stmt.tasks.all(sessionId, afterId, limit) as TaskJoinRow[];
-    return rows.map((r) => ({
-      id: r.id,
-      state: r.state,
-      result:
-        r.result_of === null
-          ? null
-          : {
-              taskId: r.id,
-              status: r.status,
-              outputJson: r.output,
-              outputDigest: r.output_digest,
-              errorJson: r.error,
-              recordSeq: r.record_seq === null ? null : Number(r.record_seq),
-            },
-    }));
+    return rows.map(rowToStoredTask);
   }
 
   close(): void {
