@@ -59,6 +59,15 @@ export class Scheduler {
   private stopped = false;
   private pumping = false;
   private pumpAgain = false;
+  /**
+   * The last claim took everything due for this worker (the store's `drained` hint) and no new work was
+   * signalled since: a slot freed by a finish then has nothing to claim, so no claim is sent for it.
+   * `signals` counts wake-ups, so that a claim racing a new submit does not set it.
+   */
+  private queueDrained = false;
+  private signals = 0;
+  /** The last submit batch claimed everything due in its own transaction (see writeSubmits). */
+  private submitsClaimed = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private housekeeping: NodeJS.Timeout[] = [];
@@ -92,8 +101,12 @@ export class Scheduler {
     this.options = compileSchedulerOptions(options);
     this.follow();
     this.submits = new Batcher(
-      (batch) => this.store.submit(batch),
-      () => this.wake(),
+      (batch) => this.writeSubmits(batch),
+      () => {
+        // A submit that claimed everything due itself leaves nothing for a claim to find.
+        if (this.submitsClaimed) this.submitsClaimed = false;
+        else this.wake();
+      },
       // A submit that fails (a rolled-back transaction) is retried without its neighbours: one bad task
       // must not fail the other callers, possibly other tenants, that shared its group commit.
       { isolateFailures: true },
@@ -132,6 +145,32 @@ export class Scheduler {
   }
 
   /**
+   * Commits a batch of submits. Into a queue known to be empty, with workers free here, the same transaction
+   * also claims for them: the task starts running after one commit instead of a submit's and a claim's.
+   * Otherwise (work is waiting, or no slot is free) the submit only enqueues and wakes the claim loop.
+   */
+  private async writeSubmits(batch: NewTask[]): Promise<SubmitOutcome[]> {
+    const free = this.options.concurrency - this.inFlight.size - this.slotsHeld;
+    if (!this.running || this.pumping || !this.queueDrained || free <= 0) return this.store.submit(batch);
+    // The slots are held for the length of the transaction, so a claim running meanwhile cannot take them too.
+    const reserved = Math.min(free, batch.length);
+    this.slotsHeld += reserved;
+    try {
+      const now = this.options.clock.now();
+      const signals = this.signals;
+      const { outcomes, next } = await this.store.submitAndClaim(batch, this.claimRequest(now, reserved));
+      this.launchClaimed(next, now);
+      if (next.drained === true && signals === this.signals) {
+        this.queueDrained = true;
+        this.submitsClaimed = true;
+      }
+      return outcomes;
+    } finally {
+      this.slotsHeld -= reserved;
+    }
+  }
+
+  /**
    * Listens to a shared feed: a submit (or retry, replay, release) anywhere wakes the claim loop, and a
    * terminal state anywhere settles whoever waits here. A local feed only carries this process's own
    * changes, which the scheduler already handles directly: it is not followed.
@@ -140,8 +179,10 @@ export class Scheduler {
     const feed = this.feed;
     if (!feed || feed.reach !== 'shared' || this.unfollow) return;
     const offTask = feed.onTask((c) => {
-      if (c.state === 'queued') this.wake();
-      else if (TERMINAL.has(c.state) && this.waiters.has(c.taskId) && !this.inFlight.has(c.taskId))
+      // Its own submits woke it when they committed: an echo would only cost an empty claim.
+      if (c.state === 'queued') {
+        if (!c.own) this.wake();
+      } else if (TERMINAL.has(c.state) && this.waiters.has(c.taskId) && !this.inFlight.has(c.taskId))
         void this.store.getResult(c.taskId).then(
           (r) => r && this.settle(c.taskId, r),
           () => undefined,
@@ -215,7 +256,14 @@ export class Scheduler {
 
   /** Wakes the claim loop now (new work, freed slots, or a test that moved its clock). */
   wake(): void {
-    if (!this.running) return;
+    this.signals++;
+    this.queueDrained = false;
+    this.pumpFreedSlots();
+  }
+
+  /** Claims for free slots, unless the queue is known to hold nothing for them. */
+  private pumpFreedSlots(): void {
+    if (!this.running || this.queueDrained) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -354,10 +402,14 @@ export class Scheduler {
           await this.agents.refresh();
           this.breakers = await this.store.getBreakers();
         }
+        const signals = this.signals;
         const out = await this.store.claim(this.claimRequest(now, free));
+        this.noteDrained(out, signals);
         this.launchClaimed(out, now);
         if (out.claimed.length === free) this.pumpAgain = true;
-        else if (out.claimed.length === 0) this.sleepUntil(out.nextRunAfter);
+        // Slots left free: look again when a retry is due, or at the poll interval (work from other processes
+        // that no notification announced).
+        else this.sleepUntil(out.nextRunAfter);
       } while (this.pumpAgain);
     } catch (err) {
       this.events.emit('log', {
@@ -372,6 +424,10 @@ export class Scheduler {
     } finally {
       this.pumping = false;
     }
+  }
+
+  private noteDrained(out: ClaimOutcome, signalsBefore: number): void {
+    if (out.drained === true && signalsBefore === this.signals) this.queueDrained = true;
   }
 
   private claimRequest(now: number, limit: number): ClaimRequest {
@@ -528,7 +584,9 @@ export class Scheduler {
       // Lost the lease (another worker took over, or the task was cancelled meanwhile): report what is stored.
       void this.announceStored(task.id);
     }
-    this.wake();
+    // The freed slot: claim for it, unless the queue is known empty (then this would be an empty claim).
+    if (finish.kind === 'retry') this.wake();
+    else this.pumpFreedSlots();
   }
 
   /** Applies the governance gate: flags ride along with the finish; 'quarantine' turns a success into one. */
@@ -687,15 +745,22 @@ export class Scheduler {
     // unless a pump is already claiming (it will see the freed slots when it loops).
     const free = this.options.concurrency - this.inFlight.size - (this.slotsHeld - batch.length);
     const now = this.options.clock.now();
-    const claimNext = this.running && !this.pumping && free > 0;
+    // A retry puts work back: the queue is not drained any more, and the claim learns when it is due.
+    if (batch.some((f) => f.kind === 'retry')) {
+      this.signals++;
+      this.queueDrained = false;
+    }
+    const claimNext = this.running && !this.pumping && free > 0 && !this.queueDrained;
+    const signals = this.signals;
     const { applied, next } = await this.store.finish(
       batch,
       updates,
       claimNext ? this.claimRequest(now, free) : undefined,
     );
     if (next) {
+      this.noteDrained(next, signals);
       this.launchClaimed(next, now);
-      if (next.claimed.length === 0) this.sleepUntil(next.nextRunAfter);
+      if (next.claimed.length < free) this.sleepUntil(next.nextRunAfter);
     }
     const emit = this.events.listenerCount('task') > 0;
     for (let i = 0; i < batch.length; i++) {

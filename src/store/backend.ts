@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { WardenError } from '../core/index.js';
@@ -45,10 +46,12 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
         { details: { pending } },
       );
   }
-  const store = await openPostgresStore(o);
+  // The feed tells this process's own changes from others' by this tag in the store's notifications.
+  const origin = o.origin ?? randomBytes(6).toString('base64url');
+  const store = await openPostgresStore({ ...o, origin });
   let feed: ChangeFeed;
   try {
-    feed = await PostgresChangeFeed.open({ url: o.url });
+    feed = await PostgresChangeFeed.open({ url: o.url, origin });
   } catch (err) {
     await store.close().catch(() => undefined);
     throw err;

@@ -10,6 +10,11 @@ export interface TaskChange {
   /** The new state as stored: queued, running, succeeded, failed, dead, cancelled, quarantined. */
   state: string;
   sessionId: string;
+  /**
+   * Committed by this process (the shared feed knows it from the notification; unset on a local feed, which
+   * only carries this process's own changes anyway). A follower skips work it already did for its own.
+   */
+  own?: boolean;
 }
 
 /** New log lines of a task were stored. */

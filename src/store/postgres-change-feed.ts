@@ -14,6 +14,8 @@ export interface PostgresChangeFeedOptions {
   reconnectDelayMs?: number;
   /** @default 5000 */
   maxReconnectDelayMs?: number;
+  /** This process's tag in the store's notifications (see PostgresStoreOptions.origin): marks its own changes. */
+  origin?: string;
 }
 
 /**
@@ -108,11 +110,12 @@ export class PostgresChangeFeed extends BaseChangeFeed {
     const taskId = (data as { taskId?: unknown }).taskId;
     if (typeof taskId !== 'string') return;
     if (channel === TASK_CHANNEL) {
-      const { state, sessionId } = data as { state?: unknown; sessionId?: unknown };
+      const { state, sessionId, o } = data as { state?: unknown; sessionId?: unknown; o?: unknown };
       this.deliver('task', {
         taskId,
         state: typeof state === 'string' ? state : '',
         sessionId: typeof sessionId === 'string' ? sessionId : '',
+        ...(this.options.origin !== undefined && o === this.options.origin ? { own: true } : {}),
       });
     } else if (channel === LOG_CHANNEL) {
       this.deliver('log', { taskId });

@@ -75,6 +75,11 @@ export interface ClaimOutcome {
   expired: string[];
   /** Earliest run_after among queued tasks that were not yet due, to sleep until. */
   nextRunAfter: number | null;
+  /**
+   * True when the claim saw nothing more that is due for this worker than what it claimed (a hint: until
+   * new work is signalled, a freed slot need not claim). Absent: the backend does not say.
+   */
+  drained?: boolean;
 }
 
 interface FinishBase {
@@ -242,6 +247,15 @@ export interface Store {
   agentCodeFor(version: AgentCodeVersion): Promise<string | undefined>;
 
   submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]>;
+  /**
+   * Submits and, in the same transaction, claims for a worker of the submitting process (the claim sees the
+   * new tasks and takes what is due in the usual order): a submit into an idle queue starts running with one
+   * commit instead of two.
+   */
+  submitAndClaim(
+    tasks: readonly NewTask[],
+    next: ClaimRequest,
+  ): Promise<{ outcomes: SubmitOutcome[]; next: ClaimOutcome }>;
   claim(request: ClaimRequest): Promise<ClaimOutcome>;
   /**
    * Applies finishes guarded by lease owner and attempt, and says which applied. With `next`, claims

@@ -124,4 +124,43 @@ describe.skipIf(!pgOk)('two Warden processes on one PostgreSQL database, through
       await worker.close();
     }
   });
+
+  it('a submit into an idle queue starts running in its own transaction, and a drained worker sends no empty claims', async () => {
+    // Counted at the client: every statement this process sends (its pool and its feed).
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { name?: string; text?: string };
+      sent.push(typeof first === 'string' ? first : (first.name ?? first.text ?? ''));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    const warden = await Warden.open({
+      storage: { root: tempDir(), postgres: db.url },
+      workers: { pollIntervalMs: 10_000, concurrency: 4 },
+    });
+    try {
+      await warden.registerHandler('echo', (i: { n: number }) => i);
+      // Once idle (the first claims found the queue empty), each task costs one submit and one finish.
+      await warden.result(await warden.submit({ agent: 'echo', input: { n: 0 } }));
+      await sleep(300);
+      sent.length = 0;
+      const rounds = 20;
+      for (let n = 1; n <= rounds; n++) {
+        const result = await warden.result(await warden.submit({ agent: 'echo', input: { n } }));
+        expect(result).toMatchObject({ status: 'succeeded', output: { n } });
+      }
+      await sleep(100);
+      const commits = sent.filter((q) => q === 'COMMIT').length;
+      const claims = sent.filter((q) => q === 'warden_look' || q === 'warden_fence_look').length;
+      // Before: a submit, a claim, a finish, and an empty claim after each (plus one for the echo of the submit).
+      expect(commits).toBeLessThanOrEqual(rounds * 2 + 2);
+      expect(claims).toBeLessThanOrEqual(rounds + 2);
+      // The tasks' records are all in the chain, in order: submitted, started, finished.
+      const verified = await warden.verifyAll();
+      expect(verified.map((v) => v.ok)).toEqual([true]);
+    } finally {
+      pg.Client.prototype.query = query;
+      await warden.close();
+    }
+  });
 });

@@ -363,6 +363,50 @@ export function storeContract(name: string, harness: Harness, skip = false): voi
       expect((await store.getTask(id(5)))?.state).toBe('running');
     });
 
+    it('submits and claims in one transaction: what is due goes in order, and a drained queue is reported', async () => {
+      const { store } = await fresh();
+      const s = session(1);
+      const capped = session(2, 1);
+      await store.createSession(s);
+      await store.createSession(capped);
+      const a = await store.putAgent(manifest('alpha'), null, T0);
+      await store.submit([task(1, s, a.key, { priority: 'high' })]);
+      // The older high-priority task goes before the one submitted now.
+      const first = await store.submitAndClaim(
+        [task(2, s, a.key)],
+        claimReq({ runnable: [a.key], limit: 1 }),
+      );
+      expect(first.outcomes.map((o) => [o.task.id, o.deduplicated])).toEqual([[id(2), false]]);
+      expect(first.next.claimed.map((c) => c.id)).toEqual([id(1)]);
+      const second = await store.submitAndClaim(
+        [task(3, s, a.key)],
+        claimReq({ runnable: [a.key], limit: 5 }),
+      );
+      expect(second.next.claimed.map((c) => [c.id, c.attempt])).toEqual([
+        [id(2), 1],
+        [id(3), 1],
+      ]);
+      // A session at its cap holds a task back: the queue is not drained, though nothing more can be claimed.
+      const held = await store.submitAndClaim(
+        [task(4, capped, a.key), task(5, capped, a.key)],
+        claimReq({ runnable: [a.key], limit: 5 }),
+      );
+      expect(held.next.claimed.map((c) => c.id)).toEqual([id(4)]);
+      if (store.dialect === 'postgres') {
+        expect(first.next.drained).toBe(false);
+        expect(second.next.drained).toBe(true);
+        expect(held.next.drained).toBe(false);
+        expect((await store.claim(claimReq({ runnable: [a.key] }))).drained).toBe(false);
+      }
+      expect((await store.getTask(id(5)))?.state).toBe('queued');
+      // The chain says the task was submitted before it started, in the one transaction.
+      const types = (await store.readChain(s.id)).map((l) => {
+        const r = JSON.parse(l.recordJson) as { type: string; taskId?: string };
+        return `${r.type}:${r.taskId ?? ''}`;
+      });
+      expect(types.indexOf(`task.submitted:${id(3)}`)).toBeLessThan(types.indexOf(`task.started:${id(3)}`));
+    });
+
     it('holds session maxConcurrency and agent concurrency, and one probe of a probing version', async () => {
       const { store } = await fresh();
       const s1 = session(1, 2);

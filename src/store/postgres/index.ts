@@ -29,6 +29,11 @@ export interface PostgresStoreOptions {
   migrate?: boolean;
   /** At most one tree-head signature per session per this many ms (per node). @default 1000 */
   signIntervalMs?: number;
+  /**
+   * Tag of this process in the `warden_tasks` notifications its transactions send; its change feed, given the
+   * same tag, marks them `own` (openBackend sets both).
+   */
+  origin?: string;
 }
 
 /**
@@ -128,5 +133,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     nodeName,
     signIntervalMs: options.signIntervalMs ?? 1000,
     witness: new HeadWitness(join(options.keyDir, PG_WITNESS_DIR)),
+    ...(options.origin !== undefined ? { origin: options.origin } : {}),
   });
 }

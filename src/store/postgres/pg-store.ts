@@ -86,6 +86,8 @@ export interface PgStoreParts {
   nodeName: string;
   signIntervalMs: number;
   witness?: HeadWitness;
+  /** Tag of this process in change notifications (PostgresStoreOptions.origin). */
+  origin?: string;
 }
 
 /**
@@ -129,7 +131,7 @@ export class PgStore implements Store {
       } catch (err) {
         throw storageError(err, what, this.parts.target);
       }
-      const tx = new PgTx(client, this.digests, this.chainHeads);
+      const tx = new PgTx(client, this.digests, this.chainHeads, this.parts.origin);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -278,72 +280,88 @@ export class PgStore implements Store {
 
   async submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]> {
     if (tasks.length === 0) return [];
+    return this.tx('submit', (tx) => this.submitIn(tx, tasks));
+  }
+
+  async submitAndClaim(
+    tasks: readonly NewTask[],
+    next: ClaimRequest,
+  ): Promise<{ outcomes: SubmitOutcome[]; next: ClaimOutcome }> {
     return this.tx('submit', async (tx) => {
-      const out: SubmitOutcome[] = [];
-      const plain: NewTask[] = [];
-      for (const t of tasks) {
-        if (t.idempotencyKey !== null) {
-          // Keyed tasks one at a time: a concurrent submit with the same key waits on the unique index.
-          const inserted = await tx.q(
-            `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
-               idempotency_key, input, deadline, timeout_ms, metadata, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-             ON CONFLICT (session_id, idempotency_key) DO NOTHING RETURNING id`,
-            [
-              t.id,
-              t.sessionId,
-              t.agentKey,
-              priorityLevel(t.priority),
-              t.maxAttempts,
-              t.now,
-              t.idempotencyKey,
-              t.inputJson,
-              t.deadline,
-              t.timeoutMs,
-              JSON.stringify(t.metadata),
-              t.now,
-            ],
-          );
-          if (inserted.length === 0) {
-            const [row] = await tx.q<TaskRow>(
-              'SELECT * FROM tasks WHERE session_id = $1 AND idempotency_key = $2',
-              [t.sessionId, t.idempotencyKey],
-            );
-            out.push({ task: rowToTask(row!), deduplicated: true });
-            continue;
-          }
-        } else plain.push(t);
-        tx.chain.add(t.sessionId, records.taskSubmitted(t));
-        if (t.flags?.length) {
-          tx.flags(t.flags);
-          tx.chain.add(t.flags[0]!.sessionId, records.governanceFlagged(t.flags)!);
-        }
-        tx.notify(t.id, 'queued', t.sessionId);
-        out.push({ task: newTaskView(t), deduplicated: false });
-      }
-      if (plain.length > 0)
-        await tx.named(
-          'warden_submit',
+      const outcomes = await this.submitIn(tx, tasks);
+      const claimed =
+        next.runnable.length === 0 || next.limit <= 0
+          ? { claimed: [], expired: [], nextRunAfter: null }
+          : await this.claimIn(tx, next);
+      return { outcomes, next: claimed };
+    });
+  }
+
+  private async submitIn(tx: PgTx, tasks: readonly NewTask[]): Promise<SubmitOutcome[]> {
+    const out: SubmitOutcome[] = [];
+    const plain: NewTask[] = [];
+    for (const t of tasks) {
+      if (t.idempotencyKey !== null) {
+        // Keyed tasks one at a time: a concurrent submit with the same key waits on the unique index.
+        const inserted = await tx.q(
           `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
-             input, deadline, timeout_ms, metadata, created_at, updated_at)
-           SELECT id, s, a, p, 'queued', 0, m, n, i, d, tm, md, n, n
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[],
-             $8::bigint[], $9::int[], $10::text[]) AS x(id, s, a, p, m, n, i, d, tm, md)`,
+             idempotency_key, input, deadline, timeout_ms, metadata, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+           ON CONFLICT (session_id, idempotency_key) DO NOTHING RETURNING id`,
           [
-            plain.map((t) => t.id),
-            plain.map((t) => t.sessionId),
-            plain.map((t) => t.agentKey),
-            plain.map((t) => priorityLevel(t.priority)),
-            plain.map((t) => t.maxAttempts),
-            plain.map((t) => t.now),
-            plain.map((t) => t.inputJson),
-            plain.map((t) => t.deadline),
-            plain.map((t) => t.timeoutMs),
-            plain.map((t) => JSON.stringify(t.metadata)),
+            t.id,
+            t.sessionId,
+            t.agentKey,
+            priorityLevel(t.priority),
+            t.maxAttempts,
+            t.now,
+            t.idempotencyKey,
+            t.inputJson,
+            t.deadline,
+            t.timeoutMs,
+            JSON.stringify(t.metadata),
+            t.now,
           ],
         );
-      return out;
-    });
+        if (inserted.length === 0) {
+          const [row] = await tx.q<TaskRow>(
+            'SELECT * FROM tasks WHERE session_id = $1 AND idempotency_key = $2',
+            [t.sessionId, t.idempotencyKey],
+          );
+          out.push({ task: rowToTask(row!), deduplicated: true });
+          continue;
+        }
+      } else plain.push(t);
+      tx.chain.add(t.sessionId, records.taskSubmitted(t));
+      if (t.flags?.length) {
+        tx.flags(t.flags);
+        tx.chain.add(t.flags[0]!.sessionId, records.governanceFlagged(t.flags)!);
+      }
+      tx.notify(t.id, 'queued', t.sessionId);
+      out.push({ task: newTaskView(t), deduplicated: false });
+    }
+    if (plain.length > 0)
+      await tx.named(
+        'warden_submit',
+        `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
+           input, deadline, timeout_ms, metadata, created_at, updated_at)
+         SELECT id, s, a, p, 'queued', 0, m, n, i, d, tm, md, n, n
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[],
+           $8::bigint[], $9::int[], $10::text[]) AS x(id, s, a, p, m, n, i, d, tm, md)`,
+        [
+          plain.map((t) => t.id),
+          plain.map((t) => t.sessionId),
+          plain.map((t) => t.agentKey),
+          plain.map((t) => priorityLevel(t.priority)),
+          plain.map((t) => t.maxAttempts),
+          plain.map((t) => t.now),
+          plain.map((t) => t.inputJson),
+          plain.map((t) => t.deadline),
+          plain.map((t) => t.timeoutMs),
+          plain.map((t) => JSON.stringify(t.metadata)),
+        ],
+      );
+    return out;
   }
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
@@ -475,7 +493,10 @@ export class PgStore implements Store {
       );
       nextRunAfter = row?.t === null || row?.t === undefined ? null : Number(row.t);
     }
-    return { claimed, expired, nextRunAfter };
+    // Everything due that this worker may run was claimed now: until new work arrives (a submit, a retry, a
+    // release, a timer), a freed slot has nothing to claim.
+    const drained = look !== undefined && !look.more && Number(look.seen) === claimed.length + expired.length;
+    return { claimed, expired, nextRunAfter, drained };
   }
 
   private async expire(
@@ -1296,6 +1317,9 @@ interface Look {
   /** Sessions and versions locked on one stripe (far below their caps), the others on all stripes. */
   fast_sessions: string[] | null;
   fast_agents: string[] | null;
+  /** Due candidates the look saw (at most its window), and whether there is due work beyond them. */
+  seen: number;
+  more: boolean;
 }
 
 /**
@@ -1358,6 +1382,14 @@ function lookSql(off: number, runningFilter = ''): string {
        ), keys AS (
          SELECT h, s FROM modes, generate_series(0, ${STRIPES - 1}) s WHERE NOT fast
          UNION ALL SELECT h, floor(random() * ${STRIPES})::int FROM modes WHERE fast
+       ), beyond AS (
+         -- Whether due work exists beyond what c saw: c filled its window, or a session or version at its
+         -- cap holds some back (a finish of theirs frees a slot). Only looked for when c came up short.
+         SELECT (SELECT count(*) FROM c) >= ${p(5)}::int OR EXISTS (
+           SELECT 1 FROM tasks WHERE state = 'queued' AND run_after <= ${p(1)}::bigint
+             AND agent_key = ANY(${p(2)}::text[]) AND NOT (agent_key = ANY(${p(3)}::text[]))
+             AND (session_id IN (SELECT session_id FROM full_sessions) OR agent_key IN (SELECT agent_key FROM full_agents))
+         ) AS more
        )`;
 }
 const LOOK_RESULT = `(SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
@@ -1365,7 +1397,8 @@ const LOOK_RESULT = `(SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
        (SELECT json_agg(c) FROM c WHERE deadline IS NOT NULL AND deadline <= $%NOW%::bigint) AS expired,
        (SELECT count(pg_advisory_xact_lock(h, s)) FROM (SELECT h, s FROM keys ORDER BY h, s) o) AS locked,
        (SELECT array_agg(id) FROM modes WHERE fast AND kind = 's') AS fast_sessions,
-       (SELECT array_agg(id) FROM modes WHERE fast AND kind = 'a') AS fast_agents`;
+       (SELECT array_agg(id) FROM modes WHERE fast AND kind = 'a') AS fast_agents,
+       (SELECT count(*) FROM c)::int AS seen, (SELECT more FROM beyond) AS more`;
 const LOOK_SQL = `WITH ${lookSql(0)} SELECT ${LOOK_RESULT.replace('%NOW%', '1')}`;
 
 // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task still

@@ -20,6 +20,8 @@ export interface TaskNotice {
   taskId: string;
   state: string;
   sessionId: string;
+  /** The committing process's tag (PostgresStoreOptions.origin), so its own feed can tell its changes. */
+  o?: string;
 }
 
 const RETRYABLE_SQLSTATE = new Set(['40001', '40P01']);
@@ -43,6 +45,7 @@ export class PgTx {
     readonly client: pg.PoolClient,
     private readonly digests: AgentDigests,
     private readonly chainHeads: ReadonlyMap<string, ChainHead> = new Map(),
+    private readonly origin?: string,
   ) {
     this.chain = new ChainBatch((key) => digests.cached(key));
   }
@@ -86,7 +89,9 @@ export class PgTx {
   }
 
   notify(taskId: string, state: string, sessionId: string): void {
-    this.notices.push({ taskId, state, sessionId });
+    this.notices.push(
+      this.origin === undefined ? { taskId, state, sessionId } : { taskId, state, sessionId, o: this.origin },
+    );
   }
 
   notifyLogs(taskId: string): void {

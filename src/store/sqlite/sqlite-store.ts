@@ -365,39 +365,55 @@ export class SqliteStore implements Store {
   // ---- tasks: hot path ------------------------------------------------------------------------
 
   async submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]> {
+    return this.tx((chain) => this.submitIn(chain, tasks));
+  }
+
+  async submitAndClaim(
+    tasks: readonly NewTask[],
+    next: ClaimRequest,
+  ): Promise<{ outcomes: SubmitOutcome[]; next: ClaimOutcome }> {
     return this.tx((chain) => {
-      const out: SubmitOutcome[] = [];
-      for (const t of tasks) {
-        if (t.idempotencyKey !== null) {
-          const existing = this.stmt.taskByIdempotency.get(t.sessionId, t.idempotencyKey) as
-            TaskRow | undefined;
-          if (existing) {
-            out.push({ task: rowToTask(existing), deduplicated: true });
-            continue;
-          }
-        }
-        const metadataJson = JSON.stringify(t.metadata);
-        this.stmt.insertTask.run(
-          t.id,
-          t.sessionId,
-          t.agentKey,
-          priorityLevel(t.priority),
-          t.maxAttempts,
-          t.now,
-          t.idempotencyKey,
-          t.inputJson,
-          t.deadline,
-          t.timeoutMs,
-          metadataJson,
-          t.now,
-          t.now,
-        );
-        chain.add(t.sessionId, records.taskSubmitted(t));
-        if (t.flags) this.flags.write(chain, t.flags);
-        out.push({ task: newTaskView(t), deduplicated: false });
-      }
-      return out;
+      const outcomes = this.submitIn(chain, tasks);
+      const claimed =
+        next.runnable.length === 0 || next.limit <= 0
+          ? { claimed: [], expired: [], nextRunAfter: null }
+          : this.claimIn(chain, next);
+      return { outcomes, next: claimed };
     });
+  }
+
+  private submitIn(chain: ChainWriter, tasks: readonly NewTask[]): SubmitOutcome[] {
+    const out: SubmitOutcome[] = [];
+    for (const t of tasks) {
+      if (t.idempotencyKey !== null) {
+        const existing = this.stmt.taskByIdempotency.get(t.sessionId, t.idempotencyKey) as
+          TaskRow | undefined;
+        if (existing) {
+          out.push({ task: rowToTask(existing), deduplicated: true });
+          continue;
+        }
+      }
+      const metadataJson = JSON.stringify(t.metadata);
+      this.stmt.insertTask.run(
+        t.id,
+        t.sessionId,
+        t.agentKey,
+        priorityLevel(t.priority),
+        t.maxAttempts,
+        t.now,
+        t.idempotencyKey,
+        t.inputJson,
+        t.deadline,
+        t.timeoutMs,
+        metadataJson,
+        t.now,
+        t.now,
+      );
+      chain.add(t.sessionId, records.taskSubmitted(t));
+      if (t.flags) this.flags.write(chain, t.flags);
+      out.push({ task: newTaskView(t), deduplicated: false });
+    }
+    return out;
   }
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
