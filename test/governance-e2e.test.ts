@@ -185,7 +185,7 @@ describe('governance end to end', () => {
       else process.env['GOVERNANCE_POLICY'] = saved;
     }
     await warden.registerHandler('chat', () => ({ reply: 'ok' }), { capabilities: ['text'] });
-    // The default session's policy is 'default', which GOVERNANCE_POLICY made strict.
+    // The default session was created under 'default', which GOVERNANCE_POLICY made strict (and stored so).
     await expect(warden.submit({ agent: 'chat', input: { prompt: JAILBREAK } })).rejects.toMatchObject({
       code: 'GOVERNANCE_BLOCKED',
     });
@@ -199,10 +199,8 @@ describe('governance end to end', () => {
     const task = await warden.submit({ agent: 'chat', session: 'lenient', input: { prompt: JAILBREAK } });
     expect((await warden.result(task.id))?.status).toBe('succeeded');
 
-    await warden.ensureSession({ name: 'typo', policy: 'strikt' });
-    await expect(
-      warden.submit({ agent: 'chat', session: 'typo', input: { prompt: 'hello there' } }),
-    ).rejects.toMatchObject({
+    // An unknown name is refused when the session is created, so no session exists that no task can run in.
+    await expect(warden.ensureSession({ name: 'typo', policy: 'strikt' })).rejects.toMatchObject({
       code: 'INVALID_POLICY',
     });
   });

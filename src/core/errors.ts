@@ -283,6 +283,11 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'A governance policy is unknown, or its YAML failed validation; details list each field with its line.',
   },
+  POLICY_FILE_FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    doc: "A session named a governance policy file through the API: only admin keys may, and only a file inside the server's policy directory (WARDEN_POLICY_DIR); otherwise name a preset or a registered policy.",
+  },
   INVALID_FLAG: {
     status: 400,
     retryable: false,

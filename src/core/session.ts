@@ -8,7 +8,14 @@ export interface Session {
   name: string;
   maxConcurrency: number;
   allowNetwork: boolean;
+  /** The name of the governance policy the session runs under. */
   policy: string;
+  /**
+   * The policy itself, as resolved when the session was created (src/governance owns its shape): every
+   * process applies this one, whatever its own GOVERNANCE_POLICY or files. Absent on sessions created before
+   * Warden stored it; their policy name is resolved by each process.
+   */
+  policyDocument?: Readonly<Record<string, unknown>>;
   createdAt: number;
 }
 
@@ -25,7 +32,8 @@ export const sessionOptionsSchema = z
       .refine((name) => !UUID_SHAPE.test(name), 'must not have the shape of a session id (a UUID)'),
     maxConcurrency: z.number().int().positive().max(100_000).default(16),
     allowNetwork: z.boolean().default(false),
-    policy: z.string().min(1).max(64).default('default'),
+    // A preset or registered name, or a policy file's path (the API limits what it may name).
+    policy: z.string().min(1).max(4096).default('default'),
     tenant: z.string().min(1).max(128).default('default'),
   })
   .strict();

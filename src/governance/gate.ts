@@ -57,7 +57,7 @@ export interface TaskGate {
    * Whether generated text may be streamed to clients before the output is screened: not when the session's
    * policy can quarantine outputs, or the tokens would leak what quarantine holds back.
    */
-  streamsOutput?(session: Pick<Session, 'id' | 'policy'>): boolean | Promise<boolean>;
+  streamsOutput?(session: Pick<Session, 'id' | 'policy' | 'policyDocument'>): boolean | Promise<boolean>;
 }
 
 /** Runs the detectors a session's policy asks for and turns their findings into a decision. */
@@ -79,9 +79,15 @@ export class GovernanceGate implements TaskGate {
   ) {}
 
   /** The policy of a session (cached: a session's policy never changes). */
-  policyOf(session: Pick<Session, 'id' | 'policy'>): GovernancePolicy | Promise<GovernancePolicy> {
+  policyOf(session: Pick<Session, 'id' | 'policy' | 'policyDocument'>): GovernancePolicy | Promise<GovernancePolicy> {
     const hit = this.sessionPolicies.get(session.id);
     if (hit) return hit;
+    // Resolved when the session was created and stored with it: the same policy in every process.
+    if (session.policyDocument) {
+      const stored = session.policyDocument as unknown as GovernancePolicy;
+      this.sessionPolicies.set(session.id, stored);
+      return stored;
+    }
     const p = this.policies.resolve(session.policy);
     if (p instanceof Promise)
       return p.then((policy) => {
@@ -92,7 +98,7 @@ export class GovernanceGate implements TaskGate {
     return p;
   }
 
-  streamsOutput(session: Pick<Session, 'id' | 'policy'>): boolean | Promise<boolean> {
+  streamsOutput(session: Pick<Session, 'id' | 'policy' | 'policyDocument'>): boolean | Promise<boolean> {
     const policy = this.policyOf(session);
     return policy instanceof Promise ? policy.then(streamable) : streamable(policy);
   }

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { WardenError, type Session, type Task } from '../core/index.js';
 import type { Store, TraceFlagRecord } from '../store/index.js';
 import { defaultDetectorModel } from './default-model.js';
@@ -18,6 +20,11 @@ export interface GovernanceOptions {
   policy?: string;
   /** YAML policy files to load and register by their metadata.name. @default [] */
   policyFiles?: string[];
+  /**
+   * The only directory whose policy files a session created through the API (by an admin key) may name.
+   * Unset: API sessions name presets and registered policies only. @default process.env.WARDEN_POLICY_DIR
+   */
+  policyDir?: string;
   /** Detectors run after the built-in ones (for example an EndpointDetector). @default [] */
   detectors?: Detector[];
   /** Jailbreak model in place of the shipped weights. */
@@ -44,11 +51,14 @@ export interface GovernanceStats {
 export class Governance {
   readonly policies = new PolicyRegistry();
   readonly gate: GovernanceGate;
+  private readonly policyDir: string | undefined;
 
   private constructor(
     private readonly store: Store,
     options: GovernanceOptions,
   ) {
+    const dir = options.policyDir ?? process.env['WARDEN_POLICY_DIR'];
+    this.policyDir = dir ? resolve(dir) : undefined;
     const model = options.model;
     const detectors: Detector[] = [
       new JailbreakDetector(model ? () => model : defaultDetectorModel),
@@ -67,6 +77,56 @@ export class Governance {
 
   async policyFor(session: Session): Promise<GovernancePolicy> {
     return this.gate.policyOf(session);
+  }
+
+  /**
+   * The policy a new session stores (see Session.policyDocument): a preset, a registered policy, a .yaml
+   * file read now, or 'default' (this process's default policy, resolved once, for every process).
+   * Throws INVALID_POLICY for an unknown name, so a session never exists with a policy nobody can apply.
+   */
+  async sessionPolicy(name: string): Promise<GovernancePolicy> {
+    return this.policies.resolve(name);
+  }
+
+  /** Whether a session's policy names a file (a path) rather than a preset or registered policy. */
+  static namesFile(policy: string): boolean {
+    return /\.ya?ml$/i.test(policy) || policy.includes('/') || policy.includes('\\');
+  }
+
+  /**
+   * The path of a policy file that a session created through the API names: only inside the policy
+   * directory (symlinks resolved), so that a key cannot make the server read any file it can reach.
+   */
+  policyFileInDir(name: string): string {
+    const dir = this.policyDir;
+    if (!dir)
+      throw new WardenError(
+        'POLICY_FILE_FORBIDDEN',
+        `This server reads no policy files for sessions (no policy directory): name a preset (permissive, default, strict) or a registered policy, or start the server with WARDEN_POLICY_DIR=<dir>`,
+        { details: { policy: name } },
+      );
+    const path = resolve(dir, name);
+    const real = (p: string) => {
+      try {
+        return realpathSync(p);
+      } catch {
+        return p;
+      }
+    };
+    const within = relative(real(dir), real(path));
+    if (
+      isAbsolute(name) ||
+      within === '' ||
+      within.startsWith(`..${sep}`) ||
+      within === '..' ||
+      isAbsolute(within)
+    )
+      throw new WardenError(
+        'POLICY_FILE_FORBIDDEN',
+        `Policy file ${name} is outside the server's policy directory: name a file inside it (relative, such as finance.yaml)`,
+        { details: { policy: name } },
+      );
+    return path;
   }
 
   /**

@@ -32,6 +32,9 @@ export function rowToSession(r: SessionsTable): Session {
     maxConcurrency: Number(r.max_concurrency),
     allowNetwork: Boolean(r.allow_network),
     policy: r.policy,
+    ...(r.policy_document
+      ? { policyDocument: JSON.parse(r.policy_document) as Record<string, unknown> }
+      : {}),
     createdAt: Number(r.created_at),
   };
 }

@@ -8,6 +8,8 @@ export interface SessionsTable {
   max_concurrency: number;
   allow_network: number;
   policy: string;
+  /** The policy as resolved at creation (JSON); null for sessions created before it was stored. */
+  policy_document: string | null;
   created_at: number;
 }
 

@@ -257,9 +257,14 @@ export class Warden {
     const o = validateSessionOptions(options);
     const existing = await this.store.getSession(o.name, o.tenant);
     if (existing) return existing;
+    // Resolved and validated now, and stored with the session: every process applies this policy, whatever
+    // its own GOVERNANCE_POLICY, and a policy file is read once, here, not on whichever machine runs a task.
+    const policy = await this.governance.sessionPolicy(o.policy);
     return this.store.createSession({
       id: randomUUID(),
       ...o,
+      policy: policy.name,
+      policyDocument: policy as unknown as Record<string, unknown>,
       createdAt: this.scheduler.options.clock.now(),
     });
   }

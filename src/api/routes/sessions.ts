@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { PRIORITIES, WardenError, type PriorityName } from '../../core/index.js';
+import { Governance } from '../../governance/index.js';
 import { sessionOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses, idParams } from '../schemas.js';
@@ -33,7 +34,23 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
       const tenant = request.principal!.tenant;
       const existing = await warden.findSession(request.body.name, tenant);
       if (existing && existing.tenant === tenant) return reply.status(200).send(existing);
-      const session = await warden.ensureSession({ ...request.body, tenant });
+      const { policy } = request.body;
+      // A policy file is read by the server: only an admin may name one, and only inside its policy directory.
+      let policyPath: string | undefined;
+      if (policy !== undefined && Governance.namesFile(policy)) {
+        if (request.principal!.role !== 'admin')
+          throw new WardenError(
+            'POLICY_FILE_FORBIDDEN',
+            `Only admin keys may name a policy file; this key has the ${request.principal!.role} role: name a preset (permissive, default, strict) or a registered policy`,
+            { details: { policy } },
+          );
+        policyPath = warden.governance.policyFileInDir(policy);
+      }
+      const session = await warden.ensureSession({
+        ...request.body,
+        ...(policyPath ? { policy: policyPath } : {}),
+        tenant,
+      });
       return reply.status(201).send(session);
     },
   );

@@ -173,9 +173,18 @@ export class PgStore implements Store {
   async createSession(s: Session): Promise<Session> {
     return this.tx('createSession', async (tx) => {
       const inserted = await tx.q(
-        `INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, name) DO NOTHING RETURNING id`,
-        [s.id, s.tenant, s.name, s.maxConcurrency, s.allowNetwork ? 1 : 0, s.policy, s.createdAt],
+        `INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, policy_document, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, name) DO NOTHING RETURNING id`,
+        [
+          s.id,
+          s.tenant,
+          s.name,
+          s.maxConcurrency,
+          s.allowNetwork ? 1 : 0,
+          s.policy,
+          s.policyDocument ? JSON.stringify(s.policyDocument) : null,
+          s.createdAt,
+        ],
       );
       if (inserted.length === 0) {
         const [row] = await tx.q<Database['sessions']>(

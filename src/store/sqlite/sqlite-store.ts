@@ -252,9 +252,18 @@ export class SqliteStore implements Store {
       if (existing) return rowToSession(existing);
       this.db
         .prepare(
-          'INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, policy_document, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(s.id, s.tenant, s.name, s.maxConcurrency, s.allowNetwork ? 1 : 0, s.policy, s.createdAt);
+        .run(
+          s.id,
+          s.tenant,
+          s.name,
+          s.maxConcurrency,
+          s.allowNetwork ? 1 : 0,
+          s.policy,
+          s.policyDocument ? JSON.stringify(s.policyDocument) : null,
+          s.createdAt,
+        );
       chain.add(s.id, records.sessionCreated(s));
       return s;
     });
