@@ -79,7 +79,9 @@ export class GovernanceGate implements TaskGate {
   ) {}
 
   /** The policy of a session (cached: a session's policy never changes). */
-  policyOf(session: Pick<Session, 'id' | 'policy' | 'policyDocument'>): GovernancePolicy | Promise<GovernancePolicy> {
+  policyOf(
+    session: Pick<Session, 'id' | 'policy' | 'policyDocument'>,
+  ): GovernancePolicy | Promise<GovernancePolicy> {
     const hit = this.sessionPolicies.get(session.id);
     if (hit) return hit;
     // Resolved when the session was created and stored with it: the same policy in every process.
