@@ -1,5 +1,5 @@
 import { WardenError, type Session, type Task } from '../core/index.js';
-import type { Store, TraceFlagRecord } from '../store/index.js';
+import type { GovernanceStore, TraceFlagRecord } from './governance-port.js';
 import { defaultDetectorModel } from './default-model.js';
 import { AnomalyDetector, type AnomalyOptions } from './detectors/anomaly-detector.js';
 import type { Detector } from './detectors/detector.js';
@@ -46,7 +46,7 @@ export class Governance {
   readonly gate: GovernanceGate;
 
   private constructor(
-    private readonly store: Store,
+    private readonly store: GovernanceStore,
     options: GovernanceOptions,
   ) {
     const model = options.model;
@@ -58,7 +58,7 @@ export class Governance {
     this.gate = new GovernanceGate(store, this.policies, detectors, new AnomalyDetector(options.anomaly));
   }
 
-  static async open(store: Store, options: GovernanceOptions = {}): Promise<Governance> {
+  static async open(store: GovernanceStore, options: GovernanceOptions = {}): Promise<Governance> {
     const g = new Governance(store, options);
     for (const file of options.policyFiles ?? []) await g.policies.load(file);
     await g.policies.setDefault(options.policy ?? process.env['GOVERNANCE_POLICY'] ?? 'default');
