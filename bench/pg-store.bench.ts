@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { AgentManifest } from '../src/core/index.js';
 import type { NewTask, Store } from '../src/store/index.js';
+import { loadOrCreateTreeHeadKey } from '../src/provenance/index.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 
 const URL_ = process.env['WARDEN_BENCH_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -141,7 +142,9 @@ function newTask(sessionId: string, agentKey: string, now: number, i: number): N
 
 async function run(instances: number, url: string, keyDir: string): Promise<void> {
   const stores = await Promise.all(
-    Array.from({ length: instances }, () => openPostgresStore({ url, keyDir, pool: { max: 2 } })),
+    Array.from({ length: instances }, () =>
+      openPostgresStore({ url, keyDir, pool: { max: 2 } }, loadOrCreateTreeHeadKey(keyDir)),
+    ),
   );
   const [first] = stores;
   const { session, agent } = await setup(first!, String(instances));
@@ -178,7 +181,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** One task at a time through one store instance: what a lone caller waits for at light load. */
 async function latencies(url: string, keyDir: string): Promise<void> {
-  const store = await openPostgresStore({ url, keyDir, pool: { max: 2 } });
+  const store = await openPostgresStore({ url, keyDir, pool: { max: 2 } }, loadOrCreateTreeHeadKey(keyDir));
   const { session, agent } = await setup(store, 'latency');
   const samples = {
     submit: [] as number[],

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { WardenError, type Session, type Task } from '../core/index.js';
-import type { ApiKeyRecord, Role, TraceRecord } from '../store/index.js';
+import type { TraceRecord } from '../provenance/index.js';
 import type { Warden } from '../warden/index.js';
+import type { ApiKeyRecord, Role } from './key-port.js';
 import { roleAllows, type KeyVerifier } from './keys.js';
 
 declare module 'fastify' {

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_TENANT, WardenError } from '../core/index.js';
 import { sha256Hex } from '../provenance/index.js';
-import type { ApiKeyRecord, Role, Store } from '../store/index.js';
-
-/** What API keys need of the store (Warden.apiKeys gives it). */
-export type ApiKeyStore = Pick<Store, 'createApiKey' | 'findApiKey' | 'listApiKeys' | 'revokeApiKey'>;
+import type { ApiKeyPort, ApiKeyRecord, Role } from './key-port.js';
 
 export const ROLES: readonly Role[] = ['admin', 'operator', 'viewer'];
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -18,7 +15,7 @@ export function roleAllows(have: Role, need: Role): boolean {
  * makes an installation-wide admin key: only an admin of the default tenant can be one.
  */
 export async function createApiKey(
-  store: ApiKeyStore,
+  store: ApiKeyPort,
   options: { tenant: string; role: Role; name: string; installation?: boolean },
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   if (!ROLES.includes(options.role)) {
@@ -55,7 +52,7 @@ export class KeyVerifier {
   private readonly cache = new Map<string, { record: ApiKeyRecord; until: number }>();
 
   constructor(
-    private readonly store: ApiKeyStore,
+    private readonly store: ApiKeyPort,
     private readonly ttlMs = 5_000,
   ) {}
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WardenError } from '../core/index.js';
-import type { TraceFlagRecord } from '../store/index.js';
+import type { TraceFlagRecord } from './governance-port.js';
 
 export const FLAG_TYPES = ['Jailbreak', 'Anomaly', 'HighRisk', 'Unsafe', 'Malicious', 'Unverified'] as const;
 /** Jailbreak: prompt injection; Anomaly: off its own history; HighRisk / Malicious: harmful intent (medium / high

@@ -1,5 +1,6 @@
 import type { AgentManifest, ResourceUsage, Session } from '../core/index.js';
-import type { Store, TraceFlagRecord } from '../store/index.js';
+import type { SessionPort } from '../scheduler/index.js';
+import type { GovernancePort, TraceFlagRecord } from './governance-port.js';
 import { AnomalyDetector } from './detectors/anomaly-detector.js';
 import { extractTexts, type DetectionContext, type Detector } from './detectors/detector.js';
 import { toRecord, type FlagFinding } from './flags.js';
@@ -72,7 +73,7 @@ export class GovernanceGate implements TaskGate {
   private readonly loadedAt = new Map<string, number>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<GovernancePort, 'agentHistory'> & Pick<SessionPort, 'getSession'>,
     private readonly policies: PolicyRegistry,
     private readonly detectors: readonly Detector[],
     readonly anomaly: AnomalyDetector = new AnomalyDetector(),

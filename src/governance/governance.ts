@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { WardenError, type Session, type Task } from '../core/index.js';
-import type { Store, TraceFlagRecord } from '../store/index.js';
+import type { GovernanceStore, TraceFlagRecord } from './governance-port.js';
 import { defaultDetectorModel } from './default-model.js';
 import { AnomalyDetector, type AnomalyOptions } from './detectors/anomaly-detector.js';
 import type { Detector } from './detectors/detector.js';
@@ -54,7 +54,7 @@ export class Governance {
   private readonly policyDir: string | undefined;
 
   private constructor(
-    private readonly store: Store,
+    private readonly store: GovernanceStore,
     options: GovernanceOptions,
   ) {
     const dir = options.policyDir ?? process.env['WARDEN_POLICY_DIR'];
@@ -68,7 +68,7 @@ export class Governance {
     this.gate = new GovernanceGate(store, this.policies, detectors, new AnomalyDetector(options.anomaly));
   }
 
-  static async open(store: Store, options: GovernanceOptions = {}): Promise<Governance> {
+  static async open(store: GovernanceStore, options: GovernanceOptions = {}): Promise<Governance> {
     const g = new Governance(store, options);
     for (const file of options.policyFiles ?? []) await g.policies.load(file);
     await g.policies.setDefault(options.policy ?? process.env['GOVERNANCE_POLICY'] ?? 'default');

@@ -2,6 +2,15 @@
 export { Governance } from './governance.js';
 export type { GovernanceOptions, GovernanceStats, FlagRequest } from './governance.js';
 export { GovernanceGate } from './gate.js';
+export type {
+  GovernancePort,
+  GovernanceStore,
+  TraceFlagRecord,
+  GovernanceRecord,
+  FlagFilter,
+  FlagCount,
+  AgentRunStat,
+} from './governance-port.js';
 export type { TaskGate, GateDecision, SubmitContext, RunContext, FailureContext } from './gate.js';
 export { FLAG_TYPES, isFlagType, parseFlagType, checkSeverity } from './flags.js';
 export type { FlagType, FlagStage, FlagFinding, TraceFlag } from './flags.js';

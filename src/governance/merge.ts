@@ -1,6 +1,9 @@
 import { WardenError, isWardenError, type Session } from '../core/index.js';
 import { sha256Hex, type ChainVerification, type ProvenanceRecord } from '../provenance/index.js';
-import type { Store, TraceFlagRecord } from '../store/index.js';
+import type { GovernanceStore, TraceFlagRecord } from './governance-port.js';
+
+/** What merge validation reads (chains, tasks, results, flags, traces) and writes (its decision). */
+type MergeSource = Omit<GovernanceStore, 'flagCounts' | 'releaseQuarantined' | 'agentHistory' | 'getSession'>;
 import { toRecord } from './flags.js';
 import type { GovernancePolicy } from './policy.js';
 
@@ -28,7 +31,7 @@ export interface MergeReport {
  * the decision itself is appended to the session's chain.
  */
 export async function validateMerge(
-  store: Store,
+  store: MergeSource,
   session: Session,
   policy: GovernancePolicy,
   ids: readonly string[],
@@ -121,7 +124,7 @@ function provenanceProblem(
   return null;
 }
 
-async function resolveTaskId(store: Store, id: string, sessionId: string): Promise<string | null> {
+async function resolveTaskId(store: MergeSource, id: string, sessionId: string): Promise<string | null> {
   if (await store.getTask(id)) return id;
   // An API trace of this session that belongs to a task merges (or not) with its task.
   const trace = await store.getTrace(id).catch(() => undefined);

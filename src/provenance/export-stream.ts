@@ -8,24 +8,24 @@ import {
   type BundleBase,
 } from './bundle.js';
 import type { ProvenanceRecord } from './chain.js';
+import type { LedgerPort } from './ledger-port.js';
 import { leafHash } from './merkle.js';
 import { Pacer } from './pacer.js';
 import type { ChainReader } from './reader.js';
 import { scanChain, type ChainScan } from './scan.js';
-import type { SignedTreeHead } from './tree-head.js';
+import type { SignedTreeHead, TreeHeadSigner } from './tree-head.js';
 
 const PAGE = 128;
 const CHUNK = 64 * 1024;
 
-/** What export needs from the store (the Store port satisfies it). */
-export interface ExportSource {
-  latestTreeHead(sessionId: string): Promise<SignedTreeHead | undefined>;
-  signTreeHead(sessionId: string): Promise<SignedTreeHead | undefined>;
-  treeHeadPublicKey(): { keyId: string; publicKeyPem: string };
-  openChainReader(): Promise<ChainReader>;
-  /** The heads the witness outside the database holds (see HeadWitness). */
-  witnessedHeads(): Promise<SignedTreeHead[]>;
-}
+/** What export needs from the ledger. */
+export type ExportSource = Pick<
+  LedgerPort,
+  'latestTreeHead' | 'signTreeHead' | 'openChainReader' | 'witnessedHeads'
+>;
+
+/** The public half of the key the source signs with: what the bundle names as its signer. */
+export type ExportKey = Pick<TreeHeadSigner, 'keyId' | 'publicKeyPem'>;
 
 export interface ExportOptions {
   /**
@@ -78,6 +78,7 @@ const broken = (message: string, details?: Record<string, unknown>) =>
  */
 export async function exportBundleStream(
   source: ExportSource,
+  key: ExportKey,
   session: { id: string; name: string; tenant: string },
   options: ExportOptions = {},
 ): Promise<BundleStream> {
@@ -140,7 +141,6 @@ export async function exportBundleStream(
           }
         : undefined;
     const succeeded = scan.succeeded.filter((r) => r.seq > since && r.taskId !== undefined);
-    const key = source.treeHeadPublicKey();
     const summary: BundleSummary = {
       format: base ? INCREMENTAL_BUNDLE_FORMAT : BUNDLE_FORMAT,
       session: session.name,
@@ -264,10 +264,11 @@ export async function bundleText(stream: BundleStream): Promise<string> {
  */
 export async function exportBundle(
   source: ExportSource,
+  key: ExportKey,
   session: { id: string; name: string; tenant: string },
   options: ExportOptions = {},
 ): Promise<AnyProvenanceBundle> {
   return JSON.parse(
-    await bundleText(await exportBundleStream(source, session, options)),
+    await bundleText(await exportBundleStream(source, key, session, options)),
   ) as AnyProvenanceBundle;
 }

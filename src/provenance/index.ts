@@ -36,7 +36,7 @@ export {
   treeHeadMessage,
   verifyTreeHeadSignature,
 } from './tree-head.js';
-export type { TreeHead, SignedTreeHead } from './tree-head.js';
+export type { TreeHead, SignedTreeHead, TreeHeadSigner } from './tree-head.js';
 export { TREE_HEAD_KEY_FILE, loadOrCreateTreeHeadKey } from './node-key.js';
 export { checkTreeHeadAgainstChain } from './verify-head.js';
 export { RESULT_RECORD_STATUS, resultRecordProblem } from './result-check.js';
@@ -63,7 +63,8 @@ export type {
   TaskResultStatement,
 } from './bundle.js';
 export { bundleText, exportBundle, exportBundleStream } from './export-stream.js';
-export type { BundleStream, BundleSummary, ExportOptions, ExportSource } from './export-stream.js';
+export type { BundleStream, BundleSummary, ExportKey, ExportOptions, ExportSource } from './export-stream.js';
+export type { LedgerPort, TraceFilter, TraceRecord, TraceSummary } from './ledger-port.js';
 export { verifyBundle, verifyBundleText } from './verify-bundle.js';
 export type { BundleProblem, BundleVerification, VerifyBundleOptions } from './verify-bundle.js';
 export * as records from './records.js';

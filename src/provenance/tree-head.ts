@@ -45,10 +45,23 @@ export function publicKeyId(publicKey: KeyObject): string {
 }
 
 /**
+ * What signs this node's tree heads. Whoever opens the backend loads the key and lends the store this; the
+ * store signs with it but never reads or writes the key file, and the public half is asked of the signer.
+ */
+export interface TreeHeadSigner {
+  /** SHA-256 (hex) of the public key's SubjectPublicKeyInfo DER. */
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+  /** SPKI PEM of the public key, as bundles carry it. */
+  readonly publicKeyPem: string;
+  sign(head: TreeHead): SignedTreeHead;
+}
+
+/**
  * The node's Ed25519 tree-head key. The private half stays in a private field: it is never serialised,
  * printed or logged (toJSON and inspect show the key id only).
  */
-export class TreeHeadKey {
+export class TreeHeadKey implements TreeHeadSigner {
   readonly #privateKey: KeyObject;
   readonly publicKey: KeyObject;
   readonly keyId: string;

@@ -13,18 +13,18 @@ import {
   type TaskResult,
 } from '../core/index.js';
 import { sha256Hex } from '../provenance/index.js';
+import type { ChangeFeed } from '../store/index.js';
+import type { LogLine } from './log-port.js';
 import type {
   BreakerUpdate,
-  ChangeFeed,
   ClaimOutcome,
   ClaimRequest,
   ClaimedTask,
   Finish,
-  LogLine,
   NewTask,
-  Store,
+  SchedulerStore,
   SubmitOutcome,
-} from '../store/index.js';
+} from './queue-port.js';
 import type { AgentDirectory } from './agent-directory.js';
 import type { TaskEvent, TokenEvent } from './events.js';
 import { compileSchedulerOptions, type CompiledSchedulerOptions, type SchedulerOptions } from './options.js';
@@ -93,7 +93,7 @@ export class Scheduler {
    * feed is shared (PostgreSQL) it wakes on other processes' submits and settles results they committed.
    */
   constructor(
-    private readonly store: Store,
+    private readonly store: SchedulerStore,
     private readonly agents: AgentDirectory,
     options: SchedulerOptions = {},
     private readonly feed?: ChangeFeed,

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { WardenError } from '../core/index.js';
+import { TreeHeadKey, loadOrCreateTreeHeadKey, type TreeHeadSigner } from '../provenance/index.js';
 import { LocalChangeFeed, type ChangeFeed } from './change-feed.js';
 import { knownMigrations, migrateToLatest } from './migrations/index.js';
 import { PostgresChangeFeed, redactUrl } from './postgres-change-feed.js';
@@ -13,28 +15,35 @@ import type { Store } from './store.js';
 export type BackendOptions =
   { sqlite: { path: string; synchronous?: 'normal' | 'full' } } | { postgres: PostgresStoreOptions };
 
-/** An open backend: the store and the feed of its changes, closed together. */
+/** An open backend: the store, the feed of its changes and the node key that signs its tree heads. */
 export interface Backend {
   kind: 'sqlite' | 'postgres';
   store: Store;
   feed: ChangeFeed;
+  /** This node's tree-head key: the store signs with it; its public half goes into exported bundles. */
+  signer: TreeHeadSigner;
   close(): Promise<void>;
 }
 
 /**
- * Opens the store and its change feed. On PostgreSQL with `migrate: false`, a schema that is behind this
+ * Opens the store and its change feed, with this node's tree-head key loaded (or created) and handed to the
+ * store. On PostgreSQL with `migrate: false`, a schema that is behind this
  * build is refused (SCHEMA_BEHIND) before anything else is done: run `warden migrate` first.
  * @example
  * const { store, feed } = await openBackend({ postgres: { url: process.env.DATABASE_URL!, keyDir: './data' } });
  */
 export async function openBackend(options: BackendOptions): Promise<Backend> {
   if ('sqlite' in options) {
-    const store = await openSqliteStore({
-      path: options.sqlite.path,
-      ...(options.sqlite.synchronous ? { synchronous: options.sqlite.synchronous } : {}),
-    });
+    const signer = sqliteNodeKey(options.sqlite.path);
+    const store = await openSqliteStore(
+      {
+        path: options.sqlite.path,
+        ...(options.sqlite.synchronous ? { synchronous: options.sqlite.synchronous } : {}),
+      },
+      signer,
+    );
     const feed = new LocalChangeFeed();
-    return { kind: 'sqlite', store, feed, close: () => closeBoth(feed, store) };
+    return { kind: 'sqlite', store, feed, signer, close: () => closeBoth(feed, store) };
   }
   const o = options.postgres;
   if (o.migrate === false) {
@@ -46,9 +55,10 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
         { details: { pending } },
       );
   }
+  const signer = loadOrCreateTreeHeadKey(o.keyDir);
   // The feed tells this process's own changes from others' by this tag in the store's notifications.
   const origin = o.origin ?? randomBytes(6).toString('base64url');
-  const store = await openPostgresStore({ ...o, origin });
+  const store = await openPostgresStore({ ...o, origin }, signer);
   let feed: ChangeFeed;
   try {
     feed = await PostgresChangeFeed.open({ url: o.url, origin });
@@ -56,7 +66,18 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     await store.close().catch(() => undefined);
     throw err;
   }
-  return { kind: 'postgres', store, feed, close: () => closeBoth(feed, store) };
+  return { kind: 'postgres', store, feed, signer, close: () => closeBoth(feed, store) };
+}
+
+/**
+ * The embedded node's tree-head key: `keys/provenance-ed25519.pem` beside the database (a throwaway key for
+ * ':memory:'). Exported for tests and tools that open the embedded store without a backend.
+ */
+export function sqliteNodeKey(path: string): TreeHeadSigner {
+  if (path === ':memory:') return TreeHeadKey.generate();
+  // The database's directory first, made as the store makes it: the key's own mkdir would make it owner-only.
+  mkdirSync(dirname(path), { recursive: true });
+  return loadOrCreateTreeHeadKey(join(dirname(path), 'keys'));
 }
 
 async function closeBoth(feed: ChangeFeed, store: Store): Promise<void> {
@@ -76,7 +97,7 @@ export async function migrateBackend(target: MigrateTarget): Promise<string[]> {
   if ('sqlite' in target) {
     const pending = existsSync(target.sqlite.path) ? await pendingMigrations(target) : knownMigrations();
     // Opening the embedded store migrates it (and sets up its file and key the same way every open does).
-    const store = await openSqliteStore({ path: target.sqlite.path });
+    const store = await openSqliteStore({ path: target.sqlite.path }, sqliteNodeKey(target.sqlite.path));
     await store.close();
     return pending;
   }

@@ -1,7 +1,7 @@
 export { openSqliteStore, SqliteStore, TREE_HEAD_WITNESS_DIR } from './sqlite/sqlite-store.js';
 export type { SqliteStoreOptions } from './sqlite/sqlite-store.js';
 export { migrateToLatest, checkSchema, MIGRATION_NAMES, knownMigrations } from './migrations/index.js';
-export { openBackend, migrateBackend, pendingMigrations } from './backend.js';
+export { openBackend, migrateBackend, pendingMigrations, sqliteNodeKey } from './backend.js';
 export type { Backend, BackendOptions, MigrateTarget } from './backend.js';
 export { LocalChangeFeed } from './change-feed.js';
 export type { ChangeFeed, TaskChange, LogChange } from './change-feed.js';

@@ -20,7 +20,8 @@ import {
   type RuntimeRegistry,
 } from '../sandbox/index.js';
 import { systemClock, type AgentDirectory, type Clock } from '../scheduler/index.js';
-import { agentCodeDigest, type AgentCodeFile, type AgentRecord, type Store } from '../store/index.js';
+import { agentCodeDigest, type AgentCodeFile } from '../store/index.js';
+import type { AgentPort, AgentRecord } from './agent-port.js';
 import { collectAgentFiles, materialiseAgentCode } from './agent-code.js';
 import { compareVersions } from './version.js';
 
@@ -84,7 +85,7 @@ export class AgentRegistry implements AgentDirectory {
   private runnable: string[] = [];
 
   constructor(
-    private readonly store: Store,
+    private readonly store: AgentPort,
     private readonly runtimes: RuntimeRegistry,
     /** The scheduler's clock: registration times come from the same source as every other timestamp. */
     private readonly clock: Clock = systemClock,

@@ -15,3 +15,4 @@ export { resolveDataDirectory } from './data-dir.js';
 export { compileStorageOptions } from './storage-options.js';
 export type { StorageOptions, PostgresSettings, CompiledStorage } from './storage-options.js';
 export type { DataDirectory } from './data-dir.js';
+export type { AgentPort, AgentRecord } from './agent-port.js';

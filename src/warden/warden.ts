@@ -30,8 +30,12 @@ import {
   type AnyProvenanceBundle,
   type BundleStream,
   type ChainVerification,
+  type ExportKey,
+  type LedgerPort,
   type SignedTreeHead,
 } from '../provenance/index.js';
+import type { ApiKeyPort } from '../api/index.js';
+import type { AgentRecord } from './agent-port.js';
 import {
   RuntimeRegistry,
   loadPriceTable,
@@ -45,7 +49,6 @@ import { Governance, type GovernanceOptions } from '../governance/index.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import {
   openBackend,
-  type AgentRecord,
   type Backend,
   type ChangeFeed,
   type DeadLetter,
@@ -186,6 +189,8 @@ export class Warden {
      */
     readonly changes: ChangeFeed,
     private readonly closeBackend: () => Promise<void>,
+    /** The public half of this node's tree-head key (the backend's signer): what bundles name. */
+    private readonly treeHeadKey: ExportKey,
     readonly scheduler: Scheduler,
     private readonly agents: AgentRegistry,
     private readonly runtimes: RuntimeRegistry,
@@ -237,6 +242,7 @@ export class Warden {
       store,
       backend.feed,
       () => backend.close(),
+      { keyId: backend.signer.keyId, publicKeyPem: backend.signer.publicKeyPem },
       scheduler,
       agents,
       runtimes,
@@ -549,7 +555,7 @@ export class Warden {
   }
 
   /** API key records (only hashes are stored): what the HTTP API's key checks and `warden keys` use. */
-  get apiKeys(): Pick<Store, 'createApiKey' | 'findApiKey' | 'listApiKeys' | 'revokeApiKey'> {
+  get apiKeys(): ApiKeyPort {
     const s = this.store;
     return {
       createApiKey: (key, hash) => s.createApiKey(key, hash),
@@ -561,7 +567,7 @@ export class Warden {
 
   /** Stored traces and their provenance links (the HTTP API's /traces). */
   get traces(): Pick<
-    Store,
+    LedgerPort,
     'createTrace' | 'getTrace' | 'listTraces' | 'readTraceProvenance' | 'appendTraceProvenance'
   > {
     const s = this.store;
@@ -697,7 +703,7 @@ export class Warden {
    * writeFileSync('bundle.json', serializeBundle(await warden.exportProvenance('default')));
    */
   async exportProvenance(session: string, options: { since?: number } = {}): Promise<AnyProvenanceBundle> {
-    return exportBundle(this.store, await this.getSession(session), options);
+    return exportBundle(this.store, this.treeHeadKey, await this.getSession(session), options);
   }
 
   /**
@@ -710,7 +716,7 @@ export class Warden {
    */
   async exportProvenanceStream(session: string, options: { since?: number } = {}): Promise<BundleStream> {
     this.assertOpen();
-    return exportBundleStream(this.store, await this.getSession(session), options);
+    return exportBundleStream(this.store, this.treeHeadKey, await this.getSession(session), options);
   }
 
   async close(): Promise<void> {

@@ -2,12 +2,11 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.js';
-import { openPostgresStore } from '../../src/store/postgres/index.js';
 import { tempDir } from '../helpers.js';
 import { transpiledFixture } from '../transpiled.js';
 import { claimUntilDrained } from './claimer.js';
 import { T0, manifest, session, task } from './contract.js';
-import { freshDatabase, pgExec, requirePg } from './pg-db.js';
+import { freshDatabase, openPgStore, pgExec, requirePg } from './pg-db.js';
 
 const available = await requirePg();
 let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
@@ -67,7 +66,7 @@ describe.skipIf(!available)('several PostgreSQL stores (and processes) claiming 
   it('claim every task exactly once, never exceed a cap, and never fork a chain', async () => {
     const stores: Store[] = [];
     const open = async () => {
-      const s = await openPostgresStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), pool: { max: 3 } });
+      const s = await openPgStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), pool: { max: 3 } });
       stores.push(s);
       return s;
     };
@@ -138,9 +137,7 @@ describe.skipIf(!available)('several PostgreSQL stores (and processes) claiming 
     const stores: Store[] = [];
     try {
       for (let i = 0; i < 10; i++)
-        stores.push(
-          await openPostgresStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), pool: { max: 2 } }),
-        );
+        stores.push(await openPgStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), pool: { max: 2 } }));
       const [first] = stores;
       const s = session(3, 200, 'striped');
       await first!.createSession(s);

@@ -8,13 +8,14 @@ import {
   type Store,
   type TraceFlagRecord,
 } from '../../src/store/index.js';
+import type { TreeHeadSigner } from '../../src/provenance/index.js';
 
 // The backend contract: every Store adapter must pass these, driven through the port alone, with a fixed
 // clock and fixed ids (so that the same operations write the same chains on every backend).
 
 export interface Harness {
-  /** A fresh, empty store, and a way to run SQL behind its back (to tamper). */
-  open(): Promise<{ store: Store; exec(sql: string): Promise<void> }>;
+  /** A fresh, empty store, the node key it signs with, and a way to run SQL behind its back (to tamper). */
+  open(): Promise<{ store: Store; signer: TreeHeadSigner; exec(sql: string): Promise<void> }>;
 }
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -705,7 +706,7 @@ export function storeContract(name: string, harness: Harness, skip = false): voi
     });
 
     it('verifies chains with signed tree heads, and sees a changed record', async () => {
-      const { store, exec } = await fresh();
+      const { store, signer, exec } = await fresh();
       const [s1, s2] = await scriptedRun(store);
       for (const s of [s1!, s2!]) {
         const v = await store.verifyChain(s);
@@ -713,7 +714,7 @@ export function storeContract(name: string, harness: Harness, skip = false): voi
         const head = await store.latestTreeHead(s);
         expect(head?.treeSize).toBe(v.length);
       }
-      expect(store.treeHeadPublicKey().keyId).toBe((await store.signTreeHead(s1!))?.keyId);
+      expect((await store.signTreeHead(s1!))?.keyId).toBe(signer.keyId);
       await exec(
         `UPDATE provenance SET record = replace(record, '"low"', '"critical"') WHERE session_id = '${s1}' AND seq = 2`,
       );

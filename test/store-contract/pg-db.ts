@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { MIGRATION_NAMES, migrateToLatest } from '../../src/store/index.js';
+import { loadOrCreateTreeHeadKey } from '../../src/provenance/index.js';
+import { MIGRATION_NAMES, migrateToLatest, type Store } from '../../src/store/index.js';
+import { openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/index.js';
 import { admin, requirePostgres, urlOf } from '../scale-out/pg.js';
 
 // Per-test-file PostgreSQL databases, made from a template database that was migrated once (as
@@ -90,4 +92,9 @@ export async function pgExec<R extends pg.QueryResultRow = Record<string, unknow
   } finally {
     await c.end();
   }
+}
+
+/** A PostgreSQL store with its node key loaded from (or created in) `keyDir`, as openBackend opens one. */
+export function openPgStore(options: PostgresStoreOptions): Promise<Store> {
+  return openPostgresStore(options, loadOrCreateTreeHeadKey(options.keyDir));
 }

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATION_NAMES, openSqliteStore, type Store } from '../../src/store/index.js';
+import { loadOrCreateTreeHeadKey } from '../../src/provenance/index.js';
+import { MIGRATION_NAMES, openSqliteStore, sqliteNodeKey, type Store } from '../../src/store/index.js';
 import { migratePostgres, openPostgresStore } from '../../src/store/postgres/index.js';
 import { tempDir } from '../helpers.js';
 import { scriptedRun, storeContract } from './contract.js';
-import { freshDatabase, pgExec, requirePg, truncateAll } from './pg-db.js';
+import { freshDatabase, openPgStore, pgExec, requirePg, truncateAll } from './pg-db.js';
 
 const available = await requirePg();
 let db: Awaited<ReturnType<typeof freshDatabase>> | undefined;
@@ -16,15 +17,23 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const openPg = async (): Promise<Store> =>
-  openPostgresStore({ url: db!.url, keyDir: join(tempDir(), 'keys'), signIntervalMs: 0, pool: { max: 4 } });
+/** A node of its own: a store with a fresh key directory, and the key it signs with. */
+const openPgNode = async () => {
+  const signer = loadOrCreateTreeHeadKey(join(tempDir(), 'keys'));
+  const store = await openPostgresStore(
+    { url: db!.url, keyDir: join(tempDir(), 'keys'), signIntervalMs: 0, pool: { max: 4 } },
+    signer,
+  );
+  return { store, signer };
+};
+const openPg = async (): Promise<Store> => (await openPgNode()).store;
 
 storeContract(
   'PostgreSQL',
   {
     async open() {
       await truncateAll(db!.url);
-      return { store: await openPg(), exec: async (sql) => void (await pgExec(db!.url, sql)) };
+      return { ...(await openPgNode()), exec: async (sql) => void (await pgExec(db!.url, sql)) };
     },
   },
   !available,
@@ -33,7 +42,8 @@ storeContract(
 describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
   it('writes byte-identical chains to SQLite for the same operations', async () => {
     await truncateAll(db!.url);
-    const sqlite = await openSqliteStore({ path: join(tempDir(), 'warden.db') });
+    const path = join(tempDir(), 'warden.db');
+    const sqlite = await openSqliteStore({ path }, sqliteNodeKey(path));
     const pg = await openPg();
     try {
       const sessions = await scriptedRun(sqlite);
@@ -62,17 +72,15 @@ describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
 
   it('accepts heads signed by any registered node key, and refuses them once the key is revoked', async () => {
     await truncateAll(db!.url);
-    const a = await openPg();
-    const b = await openPg();
+    const { store: a, signer: keyA } = await openPgNode();
+    const { store: b, signer: keyB } = await openPgNode();
     try {
       const [s1] = await scriptedRun(a);
       const head = await a.signTreeHead(s1!);
-      expect(head?.keyId).toBe(a.treeHeadPublicKey().keyId);
-      expect(b.treeHeadPublicKey().keyId).not.toBe(a.treeHeadPublicKey().keyId);
+      expect(head?.keyId).toBe(keyA.keyId);
+      expect(keyB.keyId).not.toBe(keyA.keyId);
       expect(await b.verifyChain(s1!)).toMatchObject({ ok: true });
-      await pgExec(db!.url, 'UPDATE node_keys SET revoked_at = 1 WHERE key_id = $1', [
-        a.treeHeadPublicKey().keyId,
-      ]);
+      await pgExec(db!.url, 'UPDATE node_keys SET revoked_at = 1 WHERE key_id = $1', [keyA.keyId]);
       const v = await b.verifyChain(s1!);
       expect(v.ok).toBe(false);
       expect(v.broken?.reason).toMatch(/not this node's key/);
@@ -132,7 +140,7 @@ describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
     const empty = await freshDatabaseEmpty();
     try {
       await expect(
-        openPostgresStore({ url: empty.url, keyDir: join(tempDir(), 'k'), migrate: false }),
+        openPgStore({ url: empty.url, keyDir: join(tempDir(), 'k'), migrate: false }),
       ).rejects.toMatchObject({ code: 'SCHEMA_BEHIND', message: /warden migrate/ });
     } finally {
       await empty.drop();
@@ -143,7 +151,7 @@ describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
     const empty = await freshDatabaseEmpty();
     try {
       const stores = await Promise.all(
-        Array.from({ length: 5 }, () => openPostgresStore({ url: empty.url, keyDir: join(tempDir(), 'k') })),
+        Array.from({ length: 5 }, () => openPgStore({ url: empty.url, keyDir: join(tempDir(), 'k') })),
       );
       for (const s of stores) await s.close();
       const rows = await pgExec<{ name: string }>(
@@ -160,7 +168,7 @@ describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
 
   it('maps an unreachable server to STORAGE_ERROR that says what to do', async () => {
     await expect(
-      openPostgresStore({
+      openPgStore({
         url: 'postgres://postgres@127.0.0.1:1/none',
         keyDir: join(tempDir(), 'k'),
         pool: { connectionTimeoutMs: 1000 },

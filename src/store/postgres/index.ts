@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { WardenError } from '../../core/index.js';
-import { HeadWitness, loadOrCreateTreeHeadKey } from '../../provenance/index.js';
+import { HeadWitness, type TreeHeadSigner } from '../../provenance/index.js';
 import { checkSchema, migrateToLatest } from '../migrations/index.js';
 import type { Store } from '../store.js';
 import { PgStore } from './pg-store.js';
@@ -16,8 +16,9 @@ export interface PostgresStoreOptions {
   /** A libpq connection string, e.g. postgres://user@127.0.0.1:5432/warden */
   url: string;
   /**
-   * Directory holding this node's own Ed25519 tree-head key (created on first use, owner-only). Each node
-   * registers its public key in the database; verify accepts heads signed by any registered, unrevoked key.
+   * Directory holding this node's own Ed25519 tree-head key (created on first use, owner-only; openBackend
+   * loads it) and its witness. Each node registers its public key in the database; verify accepts heads
+   * signed by any registered, unrevoked key.
    */
   keyDir: string;
   /** Stable name of this node in the cluster (defaults to hostname and pid). */
@@ -74,8 +75,8 @@ export function redactUrl(url: string): string {
 /**
  * Opens the PostgreSQL store: a pg.Pool (an 'error' from an idle client, e.g. PostgreSQL restarting, is
  * absorbed: the pool drops that client and connects afresh on the next call), migrations under an advisory
- * lock (or, with `migrate: false`, a check that the schema is current), this node's tree-head key loaded or
- * created in `keyDir` and its public half registered in `node_keys`.
+ * lock (or, with `migrate: false`, a check that the schema is current), and the public half of `signer`, this
+ * node's tree-head key (loaded by the caller, see openBackend), registered in `node_keys`.
  *
  * Witness: the SQLite store keeps a copy of every signed head in `keys/tree-heads` beside its database, to
  * catch a database put back to an older copy. With a shared database there is no one "beside": each node
@@ -83,7 +84,10 @@ export function redactUrl(url: string): string {
  * rollback of the database is caught by every node that signed after the restored point; a node that never
  * signed a session has no witness for it (verify then reports no witnessedSize).
  */
-export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+export async function openPostgresStore(
+  options: PostgresStoreOptions,
+  signer: TreeHeadSigner,
+): Promise<Store> {
   const target = redactUrl(options.url);
   const pool = new pg.Pool({
     connectionString: options.url,
@@ -113,13 +117,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       target,
     );
   }
-  const key = loadOrCreateTreeHeadKey(options.keyDir);
   const nodeName = options.nodeName ?? `${hostname()}:${process.pid}`;
   try {
     await pool.query(
       `INSERT INTO node_keys (key_id, public_key_pem, node_name, created_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (key_id) DO NOTHING`,
-      [key.keyId, key.publicKeyPem, nodeName, Date.now()],
+      [signer.keyId, signer.publicKeyPem, nodeName, Date.now()],
     );
   } catch (err) {
     await pool.end().catch(() => undefined);
@@ -129,7 +132,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return new PgStore({
     pool,
     target,
-    key,
+    signer,
     nodeName,
     signIntervalMs: options.signIntervalMs ?? 1000,
     witness: new HeadWitness(join(options.keyDir, PG_WITNESS_DIR)),

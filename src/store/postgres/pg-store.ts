@@ -25,7 +25,7 @@ import {
   type HeadWitness,
   type SignedTreeHead,
   type StoredLink,
-  type TreeHeadKey,
+  type TreeHeadSigner,
 } from '../../provenance/index.js';
 import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from '../checked-results.js';
 import {
@@ -82,7 +82,8 @@ export interface PgStoreParts {
   pool: pg.Pool;
   /** host:port/db for messages (no credentials). */
   target: string;
-  key: TreeHeadKey;
+  /** Signs this node's tree heads (its key is registered in node_keys by openPostgresStore). */
+  signer: TreeHeadSigner;
   nodeName: string;
   signIntervalMs: number;
   witness?: HeadWitness;
@@ -108,7 +109,7 @@ export class PgStore implements Store {
 
   constructor(private readonly parts: PgStoreParts) {
     this.pool = parts.pool;
-    this.treeHeads = new PgTreeHeads(parts.pool, parts.key, parts.signIntervalMs, parts.witness);
+    this.treeHeads = new PgTreeHeads(parts.pool, parts.signer, parts.signIntervalMs, parts.witness);
   }
 
   // ---- plumbing -------------------------------------------------------------------------------
@@ -1239,7 +1240,7 @@ export class PgStore implements Store {
       return await verifyStoredSession({
         reader,
         sessionId,
-        key: this.parts.key,
+        key: this.parts.signer,
         trusted,
         ...(witnessed ? { witnessed } : {}),
         pacer: new Pacer(),
@@ -1280,10 +1281,6 @@ export class PgStore implements Store {
     } catch (err) {
       throw storageError(err, 'signTreeHead', this.parts.target);
     }
-  }
-
-  treeHeadPublicKey(): { keyId: string; publicKeyPem: string } {
-    return { keyId: this.parts.key.keyId, publicKeyPem: this.parts.key.publicKeyPem };
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@ import {
   MerkleFrontier,
   type HeadWitness,
   type SignedTreeHead,
-  type TreeHeadKey,
+  type TreeHeadSigner,
   type TreeState,
 } from '../../provenance/index.js';
 import type { TreeHeadsTable } from '../schema.js';
@@ -37,7 +37,7 @@ export class PgTreeHeads {
 
   constructor(
     private readonly pool: pg.Pool,
-    readonly key: TreeHeadKey,
+    private readonly signer: TreeHeadSigner,
     private readonly signIntervalMs: number,
     readonly witness?: HeadWitness,
   ) {}
@@ -120,7 +120,7 @@ export class PgTreeHeads {
       const seq = Number(head.seq);
       const state = await this.treeAt(client, sessionId, seq);
       if (state.frontier.size !== seq) return undefined; // the head moved on meanwhile: signed next time
-      const signed = this.key.sign({
+      const signed = this.signer.sign({
         sessionId,
         treeSize: state.frontier.size,
         rootHash: state.frontier.root(),

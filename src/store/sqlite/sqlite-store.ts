@@ -19,14 +19,13 @@ import {
 import {
   HeadWitness,
   Pacer,
-  TreeHeadKey,
-  loadOrCreateTreeHeadKey,
   records,
   verifyStoredSession,
   type ChainReader,
   type ChainVerification,
   type SignedTreeHead,
   type StoredLink,
+  type TreeHeadSigner,
 } from '../../provenance/index.js';
 import type { Database } from '../schema.js';
 import { migrateToLatest } from '../migrations/index.js';
@@ -85,11 +84,6 @@ export interface SqliteStoreOptions {
    * 'full' also across power loss, at the cost of an fsync per commit. @default 'normal'
    */
   synchronous?: 'normal' | 'full';
-  /**
-   * The node's Ed25519 key that signs Merkle tree heads.
-   * @default loaded from (or created in) `keys/provenance-ed25519.pem` next to the database; a throwaway key for ':memory:'
-   */
-  treeHeadKey?: TreeHeadKey;
   /** At most one tree-head signature per session per this many ms; 0 signs after every commit. @default 1000 */
   signIntervalMs?: number;
   /**
@@ -132,7 +126,14 @@ function ownerOnly(path: string): void {
   }
 }
 
-export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+/**
+ * Opens (and migrates) the embedded store. `signer` signs its tree heads: the node key, loaded by whoever
+ * opens the backend (openBackend: `keys/provenance-ed25519.pem` beside the database).
+ */
+export async function openSqliteStore(
+  options: SqliteStoreOptions,
+  signer: TreeHeadSigner,
+): Promise<SqliteStore> {
   let db: BetterSqlite3.Database;
   try {
     if (options.path !== ':memory:') {
@@ -165,16 +166,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     throw cause;
   }
   const checkpointer = options.path === ':memory:' ? undefined : new BackgroundCheckpointer(options.path);
-  const treeHeadKey =
-    options.treeHeadKey ??
-    (options.path === ':memory:'
-      ? TreeHeadKey.generate()
-      : loadOrCreateTreeHeadKey(join(dirname(options.path), 'keys')));
   const witnessDir =
     options.witnessDir ??
     (options.path === ':memory:' ? false : join(dirname(options.path), 'keys', TREE_HEAD_WITNESS_DIR));
   return new SqliteStore(db, kysely, checkpointer, {
-    key: treeHeadKey,
+    signer,
     signIntervalMs: options.signIntervalMs ?? 1000,
     path: options.path,
     ...(witnessDir ? { witness: new HeadWitness(witnessDir) } : {}),
@@ -197,17 +193,22 @@ export class SqliteStore implements Store {
   constructor(
     private readonly db: BetterSqlite3.Database,
     private readonly kysely: Kysely<Database>,
-    private readonly checkpointer?: BackgroundCheckpointer,
+    private readonly checkpointer: BackgroundCheckpointer | undefined,
     private readonly provenance: {
-      key: TreeHeadKey;
+      signer: TreeHeadSigner;
       signIntervalMs: number;
       /** The database file (':memory:' has no second connection for readers). */
       path: string;
       witness?: HeadWitness;
-    } = { key: TreeHeadKey.generate(), signIntervalMs: 1000, path: ':memory:' },
+    },
   ) {
     this.stmt = prepareStatements(db);
-    this.treeHeads = new SqliteTreeHeads(db, provenance.key, provenance.signIntervalMs, provenance.witness);
+    this.treeHeads = new SqliteTreeHeads(
+      db,
+      provenance.signer,
+      provenance.signIntervalMs,
+      provenance.witness,
+    );
     this.flags = new TraceFlagSql(db);
   }
 
@@ -961,7 +962,7 @@ export class SqliteStore implements Store {
       return await verifyStoredSession({
         reader,
         sessionId,
-        key: this.treeHeads.key,
+        key: this.provenance.signer,
         ...(witnessed ? { witnessed } : {}),
         pacer: new Pacer(),
       });
@@ -990,10 +991,6 @@ export class SqliteStore implements Store {
   async signTreeHead(sessionId: string): Promise<SignedTreeHead | undefined> {
     if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
     return this.treeHeads.signNow(sessionId);
-  }
-
-  treeHeadPublicKey(): { keyId: string; publicKeyPem: string } {
-    return { keyId: this.treeHeads.key.keyId, publicKeyPem: this.treeHeads.key.publicKeyPem };
   }
 
   // ---- agent code (migration 0008; implemented in agent-code.ts) ------------------------------

@@ -4,7 +4,7 @@ import {
   type ChainHead,
   type HeadWitness,
   type SignedTreeHead,
-  type TreeHeadKey,
+  type TreeHeadSigner,
   type TreeState,
 } from '../../provenance/index.js';
 import type { Database as Schema } from '../schema.js';
@@ -53,7 +53,7 @@ export class SqliteTreeHeads {
 
   constructor(
     private readonly db: Database,
-    readonly key: TreeHeadKey,
+    private readonly signer: TreeHeadSigner,
     private readonly signIntervalMs: number,
     /** Where each signed head is also written, outside the database (see HeadWitness). */
     readonly witness?: HeadWitness,
@@ -148,7 +148,7 @@ export class SqliteTreeHeads {
   }
 
   private write(sessionId: string, state: TreeState, now: number): SignedTreeHead {
-    const signed = this.key.sign({
+    const signed = this.signer.sign({
       sessionId,
       treeSize: state.frontier.size,
       rootHash: state.frontier.root(),
