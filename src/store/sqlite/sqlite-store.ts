@@ -38,7 +38,7 @@ import type {
   FlagFilter,
   GovernanceRecord,
   TraceFlagRecord,
-  BreakerUpdate,
+  BreakerOutcomes,
   ClaimOutcome,
   ClaimRequest,
   ClaimedTask,
@@ -74,6 +74,7 @@ import {
 } from './api-tables.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { TraceFlagSql } from './trace-flags.js';
+import { BreakerSql } from './breakers.js';
 import * as agentCode from './agent-code.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 
@@ -189,6 +190,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmt: Statements;
   private readonly flags: TraceFlagSql;
+  private readonly breakers: BreakerSql;
   private readonly caps = new Map<string, { n: number; at: number }>();
   private readonly treeHeads: SqliteTreeHeads;
   private readonly agentDigests = new Map<string, string | null>();
@@ -209,6 +211,7 @@ export class SqliteStore implements Store {
     this.stmt = prepareStatements(db);
     this.treeHeads = new SqliteTreeHeads(db, provenance.key, provenance.signIntervalMs, provenance.witness);
     this.flags = new TraceFlagSql(db);
+    this.breakers = new BreakerSql(db);
   }
 
   private chain(): ChainWriter {
@@ -495,7 +498,7 @@ export class SqliteStore implements Store {
 
   async finish(
     finishes: readonly Finish[],
-    breakers: readonly BreakerUpdate[],
+    breakers: readonly BreakerOutcomes[],
     next?: ClaimRequest,
   ): Promise<FinishOutcome> {
     return this.tx((chain) => {
@@ -551,17 +554,9 @@ export class SqliteStore implements Store {
           );
         }
       }
-      for (const b of breakers) {
-        this.stmt.putBreaker.run(
-          b.agentKey,
-          b.snapshot.state,
-          b.snapshot.consecutiveFailures,
-          b.snapshot.openedAt,
-          Date.now(),
-        );
-      }
-      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied };
-      return { applied, next: this.claimIn(chain, next) };
+      const stored = this.breakers.apply(breakers);
+      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied, breakers: stored };
+      return { applied, breakers: stored, next: this.claimIn(chain, next) };
     });
   }
 
