@@ -64,6 +64,7 @@ import type {
   TraceSummary,
 } from '../store.js';
 import { applyBreakers } from './breakers.js';
+import { rowToBreaker } from '../breakers.js';
 import { PgChainReader } from './chain-reader.js';
 import { PgTreeHeads } from './tree-heads.js';
 import * as agentCode from './agent-code.js';
@@ -851,16 +852,7 @@ export class PgStore implements Store {
 
   async getBreakers(): Promise<Map<string, BreakerSnapshot>> {
     const rows = await this.q<Database['circuit_breakers']>('getBreakers', 'SELECT * FROM circuit_breakers');
-    return new Map(
-      rows.map((r) => [
-        r.agent_key,
-        {
-          state: r.state as BreakerSnapshot['state'],
-          consecutiveFailures: Number(r.consecutive_failures),
-          openedAt: r.opened_at === null ? null : Number(r.opened_at),
-        },
-      ]),
-    );
+    return new Map(rows.map((r) => [r.agent_key, rowToBreaker(r)]));
   }
 
   async resetBreaker(
@@ -874,11 +866,7 @@ export class PgStore implements Store {
         [agentKey],
       );
       if (!row || (row.state === 'closed' && Number(row.consecutive_failures) === 0)) return undefined;
-      const previous: BreakerSnapshot = {
-        state: row.state as BreakerSnapshot['state'],
-        consecutiveFailures: Number(row.consecutive_failures),
-        openedAt: row.opened_at === null ? null : Number(row.opened_at),
-      };
+      const previous = rowToBreaker(row);
       await tx.q('DELETE FROM circuit_breakers WHERE agent_key = $1', [agentKey]);
       const sessions = await tx.q<{ session_id: string }>(
         "SELECT DISTINCT session_id FROM tasks WHERE agent_key = $1 AND state = 'queued'",

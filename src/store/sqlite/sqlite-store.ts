@@ -75,6 +75,7 @@ import {
 import { prepareStatements, type Statements } from './statements.js';
 import { TraceFlagSql } from './trace-flags.js';
 import { BreakerSql } from './breakers.js';
+import { rowToBreaker } from '../breakers.js';
 import * as agentCode from './agent-code.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 
@@ -821,16 +822,7 @@ export class SqliteStore implements Store {
 
   async getBreakers(): Promise<Map<string, BreakerSnapshot>> {
     const rows = this.db.prepare('SELECT * FROM circuit_breakers').all() as Database['circuit_breakers'][];
-    return new Map(
-      rows.map((r) => [
-        r.agent_key,
-        {
-          state: r.state as BreakerSnapshot['state'],
-          consecutiveFailures: r.consecutive_failures,
-          openedAt: r.opened_at,
-        },
-      ]),
-    );
+    return new Map(rows.map((r) => [r.agent_key, rowToBreaker(r)]));
   }
 
   async resetBreaker(
@@ -842,11 +834,7 @@ export class SqliteStore implements Store {
       const row = this.db.prepare('SELECT * FROM circuit_breakers WHERE agent_key = ?').get(agentKey) as
         Database['circuit_breakers'] | undefined;
       if (!row || (row.state === 'closed' && row.consecutive_failures === 0)) return undefined;
-      const previous: BreakerSnapshot = {
-        state: row.state as BreakerSnapshot['state'],
-        consecutiveFailures: row.consecutive_failures,
-        openedAt: row.opened_at,
-      };
+      const previous = rowToBreaker(row);
       this.db.prepare('DELETE FROM circuit_breakers WHERE agent_key = ?').run(agentKey);
       const sessions = this.db
         .prepare("SELECT DISTINCT session_id FROM tasks WHERE agent_key = ? AND state = 'queued'")
