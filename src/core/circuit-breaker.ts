@@ -38,6 +38,30 @@ export function onBreakerFailure(b: BreakerSnapshot, policy: BreakerPolicy, now:
   return { state: 'closed', consecutiveFailures: failures, openedAt: null };
 }
 
+/** One finished run as its agent version's breaker counts it: a success, or a failure at `at`. */
+export interface BreakerOutcome {
+  ok: boolean;
+  at: number;
+}
+
+/**
+ * Applies runs' outcomes in the order they finished. The store calls this on the breaker it holds locked,
+ * so runs finished by any process count exactly once.
+ */
+export function applyBreakerOutcomes(
+  b: BreakerSnapshot,
+  policy: BreakerPolicy,
+  outcomes: readonly BreakerOutcome[],
+): BreakerSnapshot {
+  let next = b;
+  for (const o of outcomes) next = o.ok ? onBreakerSuccess(next) : onBreakerFailure(next, policy, o.at);
+  return next;
+}
+
+export function sameBreaker(a: BreakerSnapshot, b: BreakerSnapshot): boolean {
+  return a.state === b.state && a.consecutiveFailures === b.consecutiveFailures && a.openedAt === b.openedAt;
+}
+
 /** A breaker as shown to operators: `half_open` once the cooldown is over (the next task is a probe). */
 export interface BreakerStatus {
   state: BreakerState;

@@ -11,10 +11,18 @@ export {
   CLOSED_BREAKER,
   onBreakerFailure,
   onBreakerSuccess,
+  applyBreakerOutcomes,
+  sameBreaker,
   breakerAdmission,
   breakerStatus,
 } from './circuit-breaker.js';
-export type { BreakerPolicy, BreakerSnapshot, BreakerState, BreakerStatus } from './circuit-breaker.js';
+export type {
+  BreakerOutcome,
+  BreakerPolicy,
+  BreakerSnapshot,
+  BreakerState,
+  BreakerStatus,
+} from './circuit-breaker.js';
 export { canonicalJson } from './canonical-json.js';
 export { RUNTIMES, DEFAULT_TENANT, manifestSchema, parseManifest, agentKey, isSemver } from './manifest.js';
 export { MAX_JSON_DEPTH, assertJsonValue, jsonValueProblem } from './json-value.js';

@@ -1,4 +1,6 @@
 import type {
+  BreakerOutcome,
+  BreakerPolicy,
   BreakerSnapshot,
   PriorityName,
   ResourceUsage,
@@ -99,11 +101,24 @@ export type Finish =
 export interface FinishOutcome {
   applied: boolean[];
   next?: ClaimOutcome;
+  /** The stored breaker after this finish of every agent version that `breakers` named. */
+  breakers: BreakerUpdate[];
 }
 
 export interface BreakerUpdate {
   agentKey: string;
   snapshot: BreakerSnapshot;
+}
+
+/**
+ * What a batch of finishes taught one agent version's breaker, for the store to apply to the stored breaker
+ * (not a snapshot to overwrite it with): runs finished by every process then count exactly once.
+ */
+export interface BreakerOutcomes {
+  agentKey: string;
+  policy: BreakerPolicy;
+  /** In the order the runs finished. */
+  outcomes: readonly BreakerOutcome[];
 }
 
 export interface TaskFilter {
@@ -155,10 +170,12 @@ export interface QueuePort {
   /**
    * Applies finishes guarded by lease owner and attempt, and says which applied. With `next`, claims
    * the next tasks for the freed slots in the same transaction (one commit instead of two per batch).
+   * `breakers` are applied to the stored breakers in the same transaction, each under a lock on its row
+   * (see applyBreakerOutcomes); a version whose breaker does not change is not written.
    */
   finish(
     finishes: readonly Finish[],
-    breakers: readonly BreakerUpdate[],
+    breakers: readonly BreakerOutcomes[],
     next?: ClaimRequest,
   ): Promise<FinishOutcome>;
   renewLeases(owner: string, taskIds: readonly string[], leaseUntil: number): Promise<void>;

@@ -2,11 +2,12 @@ import { EventEmitter } from 'node:events';
 import {
   CLOSED_BREAKER,
   WardenError,
+  applyBreakerOutcomes,
   backoffDelayMs,
   breakerAdmission,
   coerceError,
-  onBreakerFailure,
-  onBreakerSuccess,
+  sameBreaker,
+  type BreakerOutcome,
   type BreakerSnapshot,
   type ResourceLimits,
   type Session,
@@ -16,6 +17,7 @@ import { sha256Hex } from '../provenance/index.js';
 import type { ChangeFeed } from '../store/index.js';
 import type { LogLine } from './log-port.js';
 import type {
+  BreakerOutcomes,
   BreakerUpdate,
   ClaimOutcome,
   ClaimRequest,
@@ -739,8 +741,11 @@ export class Scheduler {
   private async commitFinishes(batch: Finish[]): Promise<boolean[]> {
     // Logs first, so a follower that sees the result has already seen the lines before it.
     await this.flushLogs();
-    const updates = this.breakerUpdates(batch);
-    for (const u of updates) this.breakers.set(u.agentKey, u.snapshot);
+    const { outcomes, predicted } = this.breakerOutcomes(batch);
+    const stateBefore = new Map(
+      outcomes.map((o) => [o.agentKey, this.breakers.get(o.agentKey)?.state ?? 'closed']),
+    );
+    for (const u of predicted) this.breakers.set(u.agentKey, u.snapshot);
     // The slots of this batch free up with its commit: claim their successors in the same transaction,
     // unless a pump is already claiming (it will see the freed slots when it loops).
     const free = this.options.concurrency - this.inFlight.size - (this.slotsHeld - batch.length);
@@ -752,11 +757,20 @@ export class Scheduler {
     }
     const claimNext = this.running && !this.pumping && free > 0 && !this.queueDrained;
     const signals = this.signals;
-    const { applied, next } = await this.store.finish(
+    const { applied, next, breakers } = await this.store.finish(
       batch,
-      updates,
+      outcomes,
       claimNext ? this.claimRequest(now, free) : undefined,
     );
+    // The store applied the outcomes to the shared breaker, which counts other processes' runs too.
+    for (const u of breakers) {
+      // A breaker that closed (or went half-open) releases tasks it held: the queue is not drained for them.
+      if (u.snapshot.state !== 'open' && (stateBefore.get(u.agentKey) ?? 'closed') !== u.snapshot.state) {
+        this.signals++;
+        this.queueDrained = false;
+      }
+      this.breakers.set(u.agentKey, u.snapshot);
+    }
     if (next) {
       this.noteDrained(next, signals);
       this.launchClaimed(next, now);
@@ -815,26 +829,40 @@ export class Scheduler {
     return applied;
   }
 
-  private breakerUpdates(batch: Finish[]): BreakerUpdate[] {
-    const next = new Map<string, BreakerSnapshot>();
+  /**
+   * What this batch teaches each agent version's breaker, for the store to apply to the stored one (the
+   * count over every process). `predicted` is the same applied to this process's view: it only decides the
+   * claim made in the same transaction, until the store's answer replaces it.
+   */
+  private breakerOutcomes(batch: Finish[]): { outcomes: BreakerOutcomes[]; predicted: BreakerUpdate[] } {
+    const byKey = new Map<
+      string,
+      BreakerOutcomes & { outcomes: BreakerOutcome[]; snapshot: BreakerSnapshot; changed: boolean }
+    >();
     for (const f of batch) {
       if (f.kind === 'cancelled' || f.kind === 'failed' || (f.kind === 'retry' && f.error.code === 'CLOSED'))
         continue;
       const policy = this.agents.manifest(f.agentKey)?.circuitBreaker;
       if (!policy) continue;
-      const current = next.get(f.agentKey) ?? this.breakers.get(f.agentKey) ?? CLOSED_BREAKER;
-      const updated =
-        f.kind === 'succeeded' || f.kind === 'quarantined'
-          ? onBreakerSuccess(current)
-          : onBreakerFailure(current, policy, f.now);
-      // A success on a healthy breaker changes nothing: skip the write on the hot path.
-      const unchanged =
-        updated.state === current.state &&
-        updated.consecutiveFailures === current.consecutiveFailures &&
-        updated.openedAt === current.openedAt;
-      if (!unchanged) next.set(f.agentKey, updated);
+      let entry = byKey.get(f.agentKey);
+      if (!entry) {
+        const snapshot = this.breakers.get(f.agentKey) ?? CLOSED_BREAKER;
+        entry = { agentKey: f.agentKey, policy, outcomes: [], snapshot, changed: false };
+        byKey.set(f.agentKey, entry);
+      }
+      const outcome = { ok: f.kind === 'succeeded' || f.kind === 'quarantined', at: f.now };
+      const updated = applyBreakerOutcomes(entry.snapshot, policy, [outcome]);
+      entry.changed ||= !sameBreaker(updated, entry.snapshot);
+      entry.snapshot = updated;
+      entry.outcomes.push(outcome);
     }
-    return [...next].map(([agentKey, snapshot]) => ({ agentKey, snapshot }));
+    // Successes on a breaker this process knows healthy change nothing: the hot path sends (and writes)
+    // nothing. A version with a failure, or one this process saw failing, sends all its outcomes in order.
+    const sent = [...byKey.values()].filter((e) => e.changed);
+    return {
+      outcomes: sent.map(({ agentKey, policy, outcomes }) => ({ agentKey, policy, outcomes })),
+      predicted: sent.map(({ agentKey, snapshot }) => ({ agentKey, snapshot })),
+    };
   }
 
   private settle(taskId: string, result: TaskResult): void {

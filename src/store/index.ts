@@ -19,6 +19,7 @@ export type {
   ClaimOutcome,
   Finish,
   FinishOutcome,
+  BreakerOutcomes,
   BreakerUpdate,
   LogLine,
   TaskFilter,

@@ -15,6 +15,7 @@ export type {
   Finish,
   FinishOutcome,
   BreakerUpdate,
+  BreakerOutcomes,
   TaskFilter,
   DeadLetter,
   StoreStats,

@@ -152,7 +152,16 @@ export async function scriptedRun(store: Store): Promise<string[]> {
       { ...base(t4, 'w1', T0 + 1200), kind: 'dead', error: err('AGENT_FAILED') },
       { ...base(t5, 'w1', T0 + 1300), kind: 'retry', error: err('AGENT_CRASHED'), runAfter: T0 + 5000 },
     ],
-    [{ agentKey: b.key, snapshot: { state: 'open', consecutiveFailures: 3, openedAt: T0 + 1300 } }],
+    [
+      {
+        agentKey: b.key,
+        policy: { failureThreshold: 2, cooldownMs: 60_000 },
+        outcomes: [
+          { ok: false, at: T0 + 1200 },
+          { ok: false, at: T0 + 1300 },
+        ],
+      },
+    ],
   );
   await store.cancel(id(1), T0 + 1400);
   await store.replayDeadLetter(id(4), T0 + 1500);
@@ -208,6 +217,8 @@ export async function scriptedRun(store: Store): Promise<string[]> {
 
 const err = (code: string) =>
   ({ code, message: `${code} happened`, retryable: code !== 'GOVERNANCE_BLOCKED' }) as never;
+const fail = (at: number) => ({ ok: false, at });
+const ok = (at: number) => ({ ok: true, at });
 const base = (
   c: { id: string; sessionId: string; agentKey: string; attempt: number },
   owner: string,
@@ -689,11 +700,12 @@ export function storeContract(name: string, harness: Harness, skip = false): voi
       const a = await store.putAgent(manifest('alpha'), null, T0);
       await store.submit([task(1, s, a.key), task(2, s, a.key)]);
       const [c] = (await store.claim(claimReq({ runnable: [a.key], limit: 1 }))).claimed;
-      const open = { state: 'open' as const, consecutiveFailures: 5, openedAt: T0 + 1100 };
-      await store.finish(
+      const open = { state: 'open' as const, consecutiveFailures: 1, openedAt: T0 + 1100 };
+      const out = await store.finish(
         [{ ...base(c!, 'w1', T0 + 1100), kind: 'failed', error: err('AGENT_FAILED') }],
-        [{ agentKey: a.key, snapshot: open }],
+        [{ agentKey: a.key, policy: { failureThreshold: 1, cooldownMs: 1000 }, outcomes: [fail(T0 + 1100)] }],
       );
+      expect(out.breakers).toEqual([{ agentKey: a.key, snapshot: open }]);
       expect((await store.getBreakers()).get(a.key)).toEqual(open);
       expect(await store.resetBreaker(a.key, T0 + 2000, { by: 'ops' })).toEqual(open);
       expect(await store.resetBreaker(a.key, T0 + 2001, { by: 'ops' })).toBeUndefined();
@@ -703,6 +715,64 @@ export function storeContract(name: string, harness: Harness, skip = false): voi
         type: 'agent.breaker_reset',
         data: { by: 'ops', previous: open },
       });
+    });
+
+    it('applies breaker outcomes to the stored breaker, so callers with stale views add up', async () => {
+      const { store } = await fresh();
+      const a = (await store.putAgent(manifest('alpha'), null, T0)).key;
+      const b = (await store.putAgent(manifest('beta'), null, T0)).key;
+      const policy = { failureThreshold: 4, cooldownMs: 1000 };
+      const report = async (key: string, ...outcomes: { ok: boolean; at: number }[]) =>
+        (await store.finish([], [{ agentKey: key, policy, outcomes }])).breakers;
+      const closed = (n: number) => ({ state: 'closed', consecutiveFailures: n, openedAt: null });
+      const open = (n: number, at: number) => ({ state: 'open', consecutiveFailures: n, openedAt: at });
+
+      // Two callers that each saw two failures (and neither the other's): four in all open it.
+      expect(await report(a, fail(T0 + 1), fail(T0 + 2))).toEqual([{ agentKey: a, snapshot: closed(2) }]);
+      expect(await report(a, fail(T0 + 3), fail(T0 + 4))).toEqual([
+        { agentKey: a, snapshot: open(4, T0 + 4) },
+      ]);
+      // A later failure (a failed probe, or a run that was in flight) keeps it open from its time.
+      expect(await report(a, fail(T0 + 9))).toEqual([{ agentKey: a, snapshot: open(5, T0 + 9) }]);
+      expect((await store.getBreakers()).get(a)).toEqual(open(5, T0 + 9));
+      // In the order the runs finished: a success between failures resets the count.
+      expect(await report(a, ok(T0 + 10), fail(T0 + 11), ok(T0 + 12), fail(T0 + 13))).toEqual([
+        { agentKey: a, snapshot: closed(1) },
+      ]);
+      // Several versions in one batch, each on its own row; a version without a row gets one.
+      const out = await store.finish(
+        [],
+        [
+          { agentKey: b, policy, outcomes: [ok(T0 + 20)] },
+          { agentKey: a, policy, outcomes: [ok(T0 + 21)] },
+        ],
+      );
+      expect(new Map(out.breakers.map((u) => [u.agentKey, u.snapshot]))).toEqual(
+        new Map([
+          [a, closed(0)],
+          [b, closed(0)],
+        ]),
+      );
+      expect(await store.getBreakers()).toEqual(
+        new Map([
+          [a, closed(0)],
+          [b, closed(0)],
+        ]),
+      );
+      expect((await store.finish([], [])).breakers).toEqual([]);
+    });
+
+    it('counts breaker outcomes of concurrent finishes exactly once, from a version with no row yet', async () => {
+      const { store } = await fresh();
+      const a = (await store.putAgent(manifest('alpha'), null, T0)).key;
+      const n = 12;
+      const policy = { failureThreshold: n, cooldownMs: 1000 };
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          store.finish([], [{ agentKey: a, policy, outcomes: [fail(T0 + i)] }]),
+        ),
+      );
+      expect((await store.getBreakers()).get(a)).toMatchObject({ state: 'open', consecutiveFailures: n });
     });
 
     it('verifies chains with signed tree heads, and sees a changed record', async () => {

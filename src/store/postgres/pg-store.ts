@@ -42,7 +42,7 @@ import type {
   AgentRecord,
   AgentRunStat,
   ApiKeyRecord,
-  BreakerUpdate,
+  BreakerOutcomes,
   ClaimOutcome,
   ClaimRequest,
   ClaimedTask,
@@ -63,6 +63,8 @@ import type {
   TraceRecord,
   TraceSummary,
 } from '../store.js';
+import { applyBreakers } from './breakers.js';
+import { rowToBreaker } from '../breakers.js';
 import { PgChainReader } from './chain-reader.js';
 import { PgTreeHeads } from './tree-heads.js';
 import * as agentCode from './agent-code.js';
@@ -541,7 +543,7 @@ export class PgStore implements Store {
 
   async finish(
     finishes: readonly Finish[],
-    breakers: readonly BreakerUpdate[],
+    breakers: readonly BreakerOutcomes[],
     next?: ClaimRequest,
   ): Promise<FinishOutcome> {
     return this.tx('finish', async (tx) => {
@@ -613,18 +615,10 @@ export class PgStore implements Store {
         );
         tx.notify(f.taskId, f.kind, f.sessionId);
       }
-      for (const b of breakers) {
-        await tx.q(
-          `INSERT INTO circuit_breakers (agent_key, state, consecutive_failures, opened_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (agent_key) DO UPDATE SET state = excluded.state,
-             consecutive_failures = excluded.consecutive_failures, opened_at = excluded.opened_at,
-             updated_at = excluded.updated_at`,
-          [b.agentKey, b.snapshot.state, b.snapshot.consecutiveFailures, b.snapshot.openedAt, Date.now()],
-        );
-      }
-      if (!claiming) return { applied };
-      return { applied, next: await this.claimIn(tx, next, look) };
+      const claimed = claiming ? await this.claimIn(tx, next, look) : undefined;
+      // Last before the chain flush and commit: the breaker rows stay locked as briefly as possible.
+      const stored = await applyBreakers(tx, breakers);
+      return { applied, breakers: stored, ...(claimed ? { next: claimed } : {}) };
     });
   }
 
@@ -889,16 +883,7 @@ export class PgStore implements Store {
 
   async getBreakers(): Promise<Map<string, BreakerSnapshot>> {
     const rows = await this.q<Database['circuit_breakers']>('getBreakers', 'SELECT * FROM circuit_breakers');
-    return new Map(
-      rows.map((r) => [
-        r.agent_key,
-        {
-          state: r.state as BreakerSnapshot['state'],
-          consecutiveFailures: Number(r.consecutive_failures),
-          openedAt: r.opened_at === null ? null : Number(r.opened_at),
-        },
-      ]),
-    );
+    return new Map(rows.map((r) => [r.agent_key, rowToBreaker(r)]));
   }
 
   async resetBreaker(
@@ -912,11 +897,7 @@ export class PgStore implements Store {
         [agentKey],
       );
       if (!row || (row.state === 'closed' && Number(row.consecutive_failures) === 0)) return undefined;
-      const previous: BreakerSnapshot = {
-        state: row.state as BreakerSnapshot['state'],
-        consecutiveFailures: Number(row.consecutive_failures),
-        openedAt: row.opened_at === null ? null : Number(row.opened_at),
-      };
+      const previous = rowToBreaker(row);
       await tx.q('DELETE FROM circuit_breakers WHERE agent_key = $1', [agentKey]);
       const sessions = await tx.q<{ session_id: string }>(
         "SELECT DISTINCT session_id FROM tasks WHERE agent_key = $1 AND state = 'queued'",

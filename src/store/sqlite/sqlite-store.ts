@@ -37,7 +37,7 @@ import type {
   FlagFilter,
   GovernanceRecord,
   TraceFlagRecord,
-  BreakerUpdate,
+  BreakerOutcomes,
   ClaimOutcome,
   ClaimRequest,
   ClaimedTask,
@@ -73,6 +73,8 @@ import {
 } from './api-tables.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { TraceFlagSql } from './trace-flags.js';
+import { BreakerSql } from './breakers.js';
+import { rowToBreaker } from '../breakers.js';
 import * as agentCode from './agent-code.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 
@@ -185,6 +187,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmt: Statements;
   private readonly flags: TraceFlagSql;
+  private readonly breakers: BreakerSql;
   private readonly caps = new Map<string, { n: number; at: number }>();
   private readonly treeHeads: SqliteTreeHeads;
   private readonly agentDigests = new Map<string, string | null>();
@@ -210,6 +213,7 @@ export class SqliteStore implements Store {
       provenance.witness,
     );
     this.flags = new TraceFlagSql(db);
+    this.breakers = new BreakerSql(db);
   }
 
   private chain(): ChainWriter {
@@ -521,7 +525,7 @@ export class SqliteStore implements Store {
 
   async finish(
     finishes: readonly Finish[],
-    breakers: readonly BreakerUpdate[],
+    breakers: readonly BreakerOutcomes[],
     next?: ClaimRequest,
   ): Promise<FinishOutcome> {
     return this.tx((chain) => {
@@ -577,17 +581,9 @@ export class SqliteStore implements Store {
           );
         }
       }
-      for (const b of breakers) {
-        this.stmt.putBreaker.run(
-          b.agentKey,
-          b.snapshot.state,
-          b.snapshot.consecutiveFailures,
-          b.snapshot.openedAt,
-          Date.now(),
-        );
-      }
-      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied };
-      return { applied, next: this.claimIn(chain, next) };
+      const stored = this.breakers.apply(breakers);
+      if (!next || next.runnable.length === 0 || next.limit <= 0) return { applied, breakers: stored };
+      return { applied, breakers: stored, next: this.claimIn(chain, next) };
     });
   }
 
@@ -852,16 +848,7 @@ export class SqliteStore implements Store {
 
   async getBreakers(): Promise<Map<string, BreakerSnapshot>> {
     const rows = this.db.prepare('SELECT * FROM circuit_breakers').all() as Database['circuit_breakers'][];
-    return new Map(
-      rows.map((r) => [
-        r.agent_key,
-        {
-          state: r.state as BreakerSnapshot['state'],
-          consecutiveFailures: r.consecutive_failures,
-          openedAt: r.opened_at,
-        },
-      ]),
-    );
+    return new Map(rows.map((r) => [r.agent_key, rowToBreaker(r)]));
   }
 
   async resetBreaker(
@@ -873,11 +860,7 @@ export class SqliteStore implements Store {
       const row = this.db.prepare('SELECT * FROM circuit_breakers WHERE agent_key = ?').get(agentKey) as
         Database['circuit_breakers'] | undefined;
       if (!row || (row.state === 'closed' && row.consecutive_failures === 0)) return undefined;
-      const previous: BreakerSnapshot = {
-        state: row.state as BreakerSnapshot['state'],
-        consecutiveFailures: row.consecutive_failures,
-        openedAt: row.opened_at,
-      };
+      const previous = rowToBreaker(row);
       this.db.prepare('DELETE FROM circuit_breakers WHERE agent_key = ?').run(agentKey);
       const sessions = this.db
         .prepare("SELECT DISTINCT session_id FROM tasks WHERE agent_key = ? AND state = 'queued'")

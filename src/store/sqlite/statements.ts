@@ -35,9 +35,6 @@ const SQL = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   insertDeadLetter:
     'INSERT INTO dead_letters (task_id, session_id, agent_key, error, attempts, dead_at) VALUES (?, ?, ?, ?, ?, ?)',
-  putBreaker: `INSERT INTO circuit_breakers (agent_key, state, consecutive_failures, opened_at, updated_at) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (agent_key) DO UPDATE SET state = excluded.state, consecutive_failures = excluded.consecutive_failures,
-      opened_at = excluded.opened_at, updated_at = excluded.updated_at`,
   renewLease: "UPDATE tasks SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
   expiredLeases:
     "SELECT * FROM tasks WHERE state = 'running' AND lease_until < ? ORDER BY lease_until LIMIT 500",
