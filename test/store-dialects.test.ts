@@ -82,6 +82,7 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0007-node-keys',
       '0008-agent-files',
       '0009-queue-autovacuum',
+      '0010-session-policy',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     // The queue table is vacuumed and analysed after 1 % of it changed, not the default 20 %.
