@@ -1,7 +1,7 @@
 // The public library API of Warden. Everything not exported here is internal.
 export { Warden, loadManifest, resolveDataDirectory } from './warden/index.js';
 export type { StorageOptions, PostgresSettings } from './warden/index.js';
-export type { ChangeFeed, TaskChange, LogChange } from './store/index.js';
+export type { ChangeFeed, TaskChange, LogChange, MaintenanceOptions } from './store/index.js';
 export type {
   WardenOptions,
   SubmitReceipt,

@@ -27,13 +27,14 @@ export function storageOptions(cmd: Command, extra: { migrate?: boolean } = {}):
 export async function openWarden(
   cmd: Command,
   workers: WardenOptions['workers'] = false,
-  extra: { migrate?: boolean } = {},
+  extra: { migrate?: boolean; maintenance?: boolean } = {},
 ): Promise<Warden> {
   const { unsafeNoSandbox } = globals(cmd);
   const warden = await Warden.open({
     storage: storageOptions(cmd, extra),
     ...(unsafeNoSandbox ? { sandbox: { unsafeNoSandbox: true } } : {}),
     workers,
+    ...(extra.maintenance !== undefined ? { maintenance: extra.maintenance } : {}),
   });
   // A command run from another directory would otherwise start a new, empty store (and signing key) silently.
   if (warden.dataDirectory.isNew)

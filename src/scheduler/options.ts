@@ -28,6 +28,11 @@ export interface SchedulerOptions {
    * `result()` still does, until it settles). @default false
    */
   keepAlive?: boolean;
+  /**
+   * Return tasks whose lease ran out (anyone's) to the queue, every leaseMs / 2. Warden turns it off where
+   * a PostgreSQL maintenance leader reaps for every node. @default true
+   */
+  reapLeases?: boolean;
 }
 
 export interface CompiledSchedulerOptions {
@@ -41,6 +46,7 @@ export interface CompiledSchedulerOptions {
   clock: Clock;
   random: () => number;
   keepAlive: boolean;
+  reapLeases: boolean;
 }
 
 export function compileSchedulerOptions(o: SchedulerOptions = {}): CompiledSchedulerOptions {
@@ -56,5 +62,6 @@ export function compileSchedulerOptions(o: SchedulerOptions = {}): CompiledSched
     clock: o.clock ?? systemClock,
     random: o.random ?? Math.random,
     keepAlive: o.keepAlive ?? false,
+    reapLeases: o.reapLeases ?? true,
   };
 }

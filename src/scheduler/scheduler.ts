@@ -218,15 +218,13 @@ export class Scheduler {
     this.follow();
     this.breakers = await this.store.getBreakers();
     const o = this.options;
-    this.housekeeping = [
-      setInterval(() => void this.heartbeat(), o.heartbeatMs),
-      setInterval(() => void this.reap(), o.reapIntervalMs),
-    ];
+    this.housekeeping = [setInterval(() => void this.heartbeat(), o.heartbeatMs)];
+    if (o.reapLeases) this.housekeeping.push(setInterval(() => void this.reap(), o.reapIntervalMs));
     // A library's timers never hold its user's process open; a dedicated worker process asks to be held
     // (keepAlive): one ref'd interval, released by stop(), is what keeps it waiting for work.
     for (const t of this.housekeeping) t.unref();
     if (o.keepAlive) this.housekeeping[0]!.ref();
-    await this.reap();
+    if (o.reapLeases) await this.reap();
     this.wake();
   }
 

@@ -7,7 +7,11 @@ import { TreeHeadKey, loadOrCreateTreeHeadKey, type TreeHeadSigner } from '../pr
 import { LocalChangeFeed, type ChangeFeed } from './change-feed.js';
 import { knownMigrations, migrateToLatest } from './migrations/index.js';
 import { PostgresChangeFeed, redactUrl } from './postgres-change-feed.js';
-import { openPostgresStore, type PostgresStoreOptions } from './postgres/index.js';
+import {
+  openPostgresStore,
+  startPostgresMaintenance,
+  type PostgresStoreOptions,
+} from './postgres/index.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
@@ -22,6 +26,12 @@ export interface Backend {
   feed: ChangeFeed;
   /** This node's tree-head key: the store signs with it; its public half goes into exported bundles. */
   signer: TreeHeadSigner;
+  /**
+   * PostgreSQL with `maintenance` on: whether this node is the database's maintenance leader now (it
+   * reaps expired leases and signs tree heads for every node). Absent otherwise: on SQLite each process's
+   * scheduler reaps for itself, and each store signs its own commits.
+   */
+  maintenance?: { readonly isLeader: boolean };
   close(): Promise<void>;
 }
 
@@ -66,7 +76,19 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     await store.close().catch(() => undefined);
     throw err;
   }
-  return { kind: 'postgres', store, feed, signer, close: () => closeBoth(feed, store) };
+  const maintenance = await startPostgresMaintenance(store, o);
+  return {
+    kind: 'postgres',
+    store,
+    feed,
+    signer,
+    ...(maintenance ? { maintenance } : {}),
+    // The leader first: its last duties (signing what is behind) use the store.
+    close: async () => {
+      await maintenance?.close();
+      await closeBoth(feed, store);
+    },
+  };
 }
 
 /**

@@ -8,7 +8,7 @@ export type { ChangeFeed, TaskChange, LogChange } from './change-feed.js';
 export { PostgresChangeFeed, redactUrl } from './postgres-change-feed.js';
 export type { PostgresChangeFeedOptions } from './postgres-change-feed.js';
 export { openPostgresStore } from './postgres/index.js';
-export type { PostgresStoreOptions } from './postgres/index.js';
+export type { PostgresStoreOptions, MaintenanceOptions } from './postgres/index.js';
 export type { Database } from './schema.js';
 export type {
   Store,

@@ -54,6 +54,7 @@ import {
   type DeadLetter,
   type StoreStats,
   type LogLine,
+  type MaintenanceOptions,
   type Store,
   type TaskFilter,
 } from '../store/index.js';
@@ -78,6 +79,13 @@ export interface WardenOptions {
   storage?: StorageOptions;
   /** Run tasks in this process. false opens Warden for submitting and inspecting only. @default {} */
   workers?: SchedulerOptions | false;
+  /**
+   * On PostgreSQL, contend for the database's maintenance leadership: the one leader reaps expired leases
+   * and signs the tree heads of every session for all nodes (docs/scaling.md). false: this process reaps
+   * and signs its own commits as a lone node would. Ignored on SQLite.
+   * @default true when workers run here (`workers` is not false)
+   */
+  maintenance?: boolean | MaintenanceOptions;
   /** Largest accepted task input, in bytes of JSON. @default 1048576 */
   maxInputBytes?: number;
   /** Governance policies and detectors (docs/governance.md). @default { policy: process.env.GOVERNANCE_POLICY ?? 'default' } */
@@ -176,6 +184,7 @@ export class Warden {
   governance!: Governance;
   /** The data directory in use, what chose it, and whether this open created its store. */
   dataDirectory!: DataDirectory;
+  private maintenance: Backend['maintenance'];
 
   private constructor(
     /** Directory of the embedded store (or on PostgreSQL, of the node key) and of uploaded agent files. */
@@ -201,7 +210,12 @@ export class Warden {
   static async open(options: WardenOptions = {}): Promise<Warden> {
     // The one place where the parts are assembled: the backend's store and feed, then what runs on them.
     const storage = compileStorageOptions(options.storage);
-    const backend = await openBackend(storage.backend);
+    const maintenance = options.maintenance ?? options.workers !== false;
+    const backend = await openBackend(
+      'postgres' in storage.backend && maintenance
+        ? { postgres: { ...storage.backend.postgres, maintenance } }
+        : storage.backend,
+    );
     try {
       return await Warden.assemble(options, storage.directory, storage.root, backend);
     } catch (err) {
@@ -235,7 +249,13 @@ export class Warden {
       private: [...new Set([dataDir, root])],
       maxBytes: agentCodeMaxBytes(options.agentCode?.maxBytes),
     });
-    const scheduler = new Scheduler(store, agents, workerOptions, backend.feed);
+    // Where a maintenance leader reaps for every node, this scheduler does not.
+    const scheduler = new Scheduler(
+      store,
+      agents,
+      backend.maintenance ? { ...workerOptions, reapLeases: false } : workerOptions,
+      backend.feed,
+    );
     const warden = new Warden(
       dataDir,
       backend.kind,
@@ -250,6 +270,7 @@ export class Warden {
       options.workers !== false,
     );
     warden.dataDirectory = directory;
+    warden.maintenance = backend.maintenance;
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
@@ -544,6 +565,12 @@ export class Warden {
     inFlight: number;
     runnableAgents: number;
     breakers: Map<string, BreakerSnapshot>;
+    /**
+     * Whether this process does the database's maintenance (reaping expired leases, and on PostgreSQL
+     * signing every node's tree heads): on PostgreSQL, whether it holds the maintenance lock now; on
+     * SQLite, whether its workers run (each process reaps for itself there).
+     */
+    maintenanceLeader: boolean;
   } {
     return {
       workerId: this.scheduler.options.workerId,
@@ -551,6 +578,7 @@ export class Warden {
       inFlight: this.scheduler.inFlightCount,
       runnableAgents: this.scheduler.runnableAgentCount,
       breakers: this.scheduler.breakerSnapshot(),
+      maintenanceLeader: this.maintenance ? this.maintenance.isLeader : this.runsWorkers,
     };
   }
 

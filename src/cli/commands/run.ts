@@ -107,7 +107,8 @@ export function runCommand(): Command {
     .option('--stream', 'print the text an LLM agent generates as it arrives (not with --json)')
     .action(async (agentArg: string, flags: SubmitFlags & { stream?: boolean }, cmd: Command) => {
       const { json } = globals(cmd);
-      const warden = await openWarden(cmd, {});
+      // A one-shot run does not contend for the database's maintenance: it would hold it only for a moment.
+      const warden = await openWarden(cmd, {}, { maintenance: false });
       const progress = new Progress();
       let streamed = false;
       const onToken = (e: TokenEvent) => {

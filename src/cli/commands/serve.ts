@@ -78,7 +78,8 @@ export function serveCommand(): Command {
         const warden = await openWarden(
           cmd,
           flags.workers ? { concurrency: Math.max(1, flags.concurrency) } : false,
-          autoMigrate(flags),
+          // A long-running server takes its turn at the database's maintenance, workers here or not.
+          { ...autoMigrate(flags), maintenance: true },
         );
         const app = await buildServer(warden, {
           rateLimit: { max: Math.max(1, flags.rateLimit), windowMs: 60_000 },

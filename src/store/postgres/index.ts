@@ -6,10 +6,14 @@ import { WardenError } from '../../core/index.js';
 import { HeadWitness, type TreeHeadSigner } from '../../provenance/index.js';
 import { checkSchema, migrateToLatest } from '../migrations/index.js';
 import type { Store } from '../store.js';
+import type { MaintenanceLeader } from './maintenance-leader.js';
+import { startMaintenance, type MaintenanceOptions } from './maintenance.js';
 import { PgStore } from './pg-store.js';
 import { storageError } from './tx.js';
 
 export { PgStore } from './pg-store.js';
+export { MaintenanceLeader, MAINTENANCE_LOCK } from './maintenance-leader.js';
+export type { MaintenanceOptions } from './maintenance.js';
 
 /** How to reach and use the shared PostgreSQL database (issue 13: the scale-out backend). */
 export interface PostgresStoreOptions {
@@ -35,6 +39,37 @@ export interface PostgresStoreOptions {
    * same tag, marks them `own` (openBackend sets both).
    */
   origin?: string;
+  /**
+   * Contend for this database's maintenance leadership (long-running nodes: `serve`, `worker`): the leader
+   * reaps expired leases and signs the tree heads of every session, for every node. Then this node's
+   * commits are signed by the leader (and on demand, and at close), not by a timer of its own. Start the
+   * leader with startPostgresMaintenance once the store is open. @default false
+   */
+  maintenance?: boolean | MaintenanceOptions;
+}
+
+const DEFAULT_SIGN_INTERVAL_MS = 1000;
+
+function nodeNameOf(options: PostgresStoreOptions): string {
+  return options.nodeName ?? `${hostname()}:${process.pid}`;
+}
+
+/**
+ * Starts contending for the maintenance leadership of the store's database (see MaintenanceLeader), when
+ * `options.maintenance` asks for it; close the leader before the store (its duties use the store).
+ */
+export async function startPostgresMaintenance(
+  store: Pick<Store, 'reapExpiredLeases' | 'signTreeHead'>,
+  options: PostgresStoreOptions,
+): Promise<MaintenanceLeader | undefined> {
+  if (!options.maintenance) return undefined;
+  // Never fails: a database it cannot reach now is tried again every retryMs.
+  return startMaintenance(store, {
+    ...(options.maintenance === true ? {} : options.maintenance),
+    url: options.url,
+    nodeName: nodeNameOf(options),
+    signIntervalMs: options.signIntervalMs ?? DEFAULT_SIGN_INTERVAL_MS,
+  });
 }
 
 /**
@@ -117,7 +152,7 @@ export async function openPostgresStore(
       target,
     );
   }
-  const nodeName = options.nodeName ?? `${hostname()}:${process.pid}`;
+  const nodeName = nodeNameOf(options);
   try {
     await pool.query(
       `INSERT INTO node_keys (key_id, public_key_pem, node_name, created_at) VALUES ($1, $2, $3, $4)
@@ -134,8 +169,9 @@ export async function openPostgresStore(
     target,
     signer,
     nodeName,
-    signIntervalMs: options.signIntervalMs ?? 1000,
+    signIntervalMs: options.signIntervalMs ?? DEFAULT_SIGN_INTERVAL_MS,
     witness: new HeadWitness(join(options.keyDir, PG_WITNESS_DIR)),
     ...(options.origin !== undefined ? { origin: options.origin } : {}),
+    selfSign: !options.maintenance,
   });
 }

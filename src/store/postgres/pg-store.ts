@@ -91,6 +91,8 @@ export interface PgStoreParts {
   witness?: HeadWitness;
   /** Tag of this process in change notifications (PostgresStoreOptions.origin). */
   origin?: string;
+  /** False when the maintenance leader signs this node's commits (see PgTreeHeads). @default true */
+  selfSign?: boolean;
 }
 
 /**
@@ -111,7 +113,13 @@ export class PgStore implements Store {
 
   constructor(private readonly parts: PgStoreParts) {
     this.pool = parts.pool;
-    this.treeHeads = new PgTreeHeads(parts.pool, parts.signer, parts.signIntervalMs, parts.witness);
+    this.treeHeads = new PgTreeHeads(
+      parts.pool,
+      parts.signer,
+      parts.signIntervalMs,
+      parts.witness,
+      parts.selfSign ?? true,
+    );
   }
 
   // ---- plumbing -------------------------------------------------------------------------------
@@ -143,7 +151,7 @@ export class PgStore implements Store {
         await client.query('COMMIT');
         if (this.chainHeads.size > 10_000) this.chainHeads.clear();
         for (const [sessionId, head] of tx.heads) this.chainHeads.set(sessionId, head);
-        this.treeHeads.committed(tx.heads.keys());
+        this.treeHeads.committed(tx.heads);
         return out;
       } catch (err) {
         if (isConnectionError(err)) broken = err as Error;

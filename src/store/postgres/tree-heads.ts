@@ -21,15 +21,17 @@ export function rowToTreeHead(r: TreeHeadsTable): SignedTreeHead {
 
 /**
  * Signed tree heads on PostgreSQL. Every node signs, with its own key, the sessions its commits extended:
- * coalesced on a timer (at most once per session per `signIntervalMs`), on demand (export, verify) and at
- * close, as the embedded store does. The tree is rebuilt from the frontier stored with the session's latest
+ * on demand (export, verify) and at close, skipping those a head stored since already covers; and, unless
+ * the maintenance leader signs for it (`selfSign` false: see maintenance.ts), coalesced on a timer (at most
+ * once per session per `signIntervalMs`), as the embedded store does. The tree is rebuilt from the frontier stored with the session's latest
  * head (tree_heads.frontier, whichever node signed it) plus the records after it, or from this node's cached
  * tree while that still ends on the chain. A head replaces the stored one only if it is at least as large,
  * so nodes signing one session concurrently never move it back.
  */
 export class PgTreeHeads {
   private readonly cache = new Map<string, TreeState>();
-  private readonly dirty = new Set<string>();
+  /** Sessions this node extended since it last signed them, with the seq its commits reached. */
+  private readonly dirty = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private lastSignAt = 0;
   private closed = false;
@@ -40,20 +42,28 @@ export class PgTreeHeads {
     private readonly signer: TreeHeadSigner,
     private readonly signIntervalMs: number,
     readonly witness?: HeadWitness,
+    /**
+     * Whether this node's timer signs its own commits. A node that contends for maintenance leadership
+     * does not: the leader signs every session behind, once per interval, whoever committed (one signer
+     * reads each record once, where every node signing its own would each read the records of the others
+     * in a shared session and race on its head row). Its timer then only forgets what a head covers.
+     */
+    private readonly selfSign = true,
   ) {}
 
-  committed(sessionIds: Iterable<string>): void {
+  committed(heads: ReadonlyMap<string, { seq: number }>): void {
     if (this.closed) return;
     let any = false;
-    for (const s of sessionIds) {
-      this.dirty.add(s);
+    for (const [s, head] of heads) {
+      this.dirty.set(s, Math.max(head.seq, this.dirty.get(s) ?? 0));
       any = true;
     }
     if (!any || this.timer) return;
     const delay = Math.max(0, this.lastSignAt + this.signIntervalMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.signDirty().catch(() => {
+      if (!this.selfSign) this.lastSignAt = Date.now();
+      (this.selfSign ? this.signDirty() : this.forgetCovered()).catch(() => {
         // PostgreSQL away: the sessions stay dirty and are signed on the next commit, export or close.
       });
     }, delay);
@@ -63,16 +73,18 @@ export class PgTreeHeads {
   /** Signs every dirty session (or just `only`, if it is dirty). Runs one at a time. */
   signDirty(only?: string): Promise<void> {
     const run = this.running.then(async () => {
-      const sessions = only === undefined ? [...this.dirty] : this.dirty.has(only) ? [only] : [];
+      await this.forgetCovered(only);
+      const sessions = only === undefined ? [...this.dirty.keys()] : this.dirty.has(only) ? [only] : [];
       if (sessions.length === 0) return;
       const signed: SignedTreeHead[] = [];
       for (const s of sessions) {
+        const seq = this.dirty.get(s) ?? 0;
         this.dirty.delete(s);
         try {
           const head = await this.sign(s);
           if (head) signed.push(head);
         } catch (err) {
-          this.dirty.add(s);
+          this.dirty.set(s, Math.max(seq, this.dirty.get(s) ?? 0));
           throw err;
         } finally {
           if (signed.length > 0) this.witness?.record(signed.splice(0));
@@ -82,6 +94,21 @@ export class PgTreeHeads {
     });
     this.running = run.catch(() => undefined);
     return run;
+  }
+
+  /** Drops the dirty sessions (or just `only`) whose stored head already covers what this node committed. */
+  private async forgetCovered(only?: string): Promise<void> {
+    const ids = only === undefined ? [...this.dirty.keys()] : this.dirty.has(only) ? [only] : [];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const { rows } = await this.pool.query<{ session_id: string; tree_size: number }>(
+        'SELECT session_id, tree_size FROM tree_heads WHERE session_id = ANY($1::text[])',
+        [ids.slice(i, i + 1000)],
+      );
+      for (const r of rows) {
+        const seq = this.dirty.get(r.session_id);
+        if (seq !== undefined && Number(r.tree_size) >= seq) this.dirty.delete(r.session_id);
+      }
+    }
   }
 
   /** Signs the session's tree at its current chain head; undefined for an empty chain. */
