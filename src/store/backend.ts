@@ -7,11 +7,7 @@ import { TreeHeadKey, loadOrCreateTreeHeadKey, type TreeHeadSigner } from '../pr
 import { LocalChangeFeed, type ChangeFeed } from './change-feed.js';
 import { knownMigrations, migrateToLatest } from './migrations/index.js';
 import { PostgresChangeFeed, redactUrl } from './postgres-change-feed.js';
-import {
-  openPostgresStore,
-  startPostgresMaintenance,
-  type PostgresStoreOptions,
-} from './postgres/index.js';
+import { openPostgresStore, startPostgresMaintenance, type PostgresStoreOptions } from './postgres/index.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 

@@ -119,6 +119,11 @@ export class WardenMetrics {
       labelNames: ['agent'],
       registers,
     });
+    const leader = new Gauge({
+      name: 'warden_maintenance_leader',
+      help: "Whether this process does the database maintenance (reaping leases; on PostgreSQL, signing every node's tree heads): 1 yes, 0 no",
+      registers,
+    });
     // One store read per scrape, shared by the gauges that need it.
     let pending: Promise<void> | undefined;
     const refresh = () =>
@@ -136,6 +141,7 @@ export class WardenMetrics {
           const here = warden.workerStatus();
           running.set(here.inFlight);
           agents.set(here.runnableAgents);
+          leader.set(here.maintenanceLeader ? 1 : 0);
           breakers.reset();
           for (const [agent, b] of stored) breakers.set({ agent }, BREAKER_VALUE[b.state]);
         } finally {
@@ -143,7 +149,7 @@ export class WardenMetrics {
         }
       })());
     // prom-client calls collect() on every gauge; the first one does the work for all.
-    for (const g of [queue, dlq, running, agents, breakers])
+    for (const g of [queue, dlq, running, agents, breakers, leader])
       (g as unknown as { collect: () => Promise<void> }).collect = refresh;
     warden.events.on('task', this.onTask);
   }
