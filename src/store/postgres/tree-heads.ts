@@ -21,7 +21,7 @@ export function rowToTreeHead(r: TreeHeadsTable): SignedTreeHead {
 
 /**
  * Signed tree heads on PostgreSQL. Every node signs, with its own key, the sessions its commits extended:
- * on demand (export, verify) and at close, skipping those a head stored since already covers; and, unless
+ * on demand (export, verify), at close and, unless
  * the maintenance leader signs for it (`selfSign` false: see maintenance.ts), coalesced on a timer (at most
  * once per session per `signIntervalMs`), as the embedded store does. The tree is rebuilt from the frontier stored with the session's latest
  * head (tree_heads.frontier, whichever node signed it) plus the records after it, or from this node's cached
@@ -73,7 +73,10 @@ export class PgTreeHeads {
   /** Signs every dirty session (or just `only`, if it is dirty). Runs one at a time. */
   signDirty(only?: string): Promise<void> {
     const run = this.running.then(async () => {
-      await this.forgetCovered(only);
+      // Where the leader signs, a head it stored may already cover this node's commits (at close). A
+      // self-signing node signs at the current head as before, covering others' records too; and a
+      // verify (`only`) always signs, so it never reports what is signable as unsigned.
+      if (only === undefined && !this.selfSign) await this.forgetCovered();
       const sessions = only === undefined ? [...this.dirty.keys()] : this.dirty.has(only) ? [only] : [];
       if (sessions.length === 0) return;
       const signed: SignedTreeHead[] = [];
@@ -96,9 +99,9 @@ export class PgTreeHeads {
     return run;
   }
 
-  /** Drops the dirty sessions (or just `only`) whose stored head already covers what this node committed. */
-  private async forgetCovered(only?: string): Promise<void> {
-    const ids = only === undefined ? [...this.dirty.keys()] : this.dirty.has(only) ? [only] : [];
+  /** Drops the dirty sessions whose stored head already covers what this node committed there. */
+  private async forgetCovered(): Promise<void> {
+    const ids = [...this.dirty.keys()];
     for (let i = 0; i < ids.length; i += 1000) {
       const { rows } = await this.pool.query<{ session_id: string; tree_size: number }>(
         'SELECT session_id, tree_size FROM tree_heads WHERE session_id = ANY($1::text[])',
