@@ -21,10 +21,10 @@ export function rowToTreeHead(r: TreeHeadsTable): SignedTreeHead {
 
 /**
  * Signed tree heads on PostgreSQL. Every node signs, with its own key, the sessions its commits extended:
- * on demand (export, verify), at close and, unless
- * the maintenance leader signs for it (`selfSign` false: see maintenance.ts), coalesced on a timer (at most
- * once per session per `signIntervalMs`), as the embedded store does. The tree is rebuilt from the frontier stored with the session's latest
- * head (tree_heads.frontier, whichever node signed it) plus the records after it, or from this node's cached
+ * on demand (export, verify), at close and, unless the maintenance leader signs for it (`selfSign` false:
+ * see maintenance.ts), coalesced on a timer (at most once per session per `signIntervalMs`), as the
+ * embedded store does. The tree is rebuilt from the frontier stored with the session's latest head
+ * (tree_heads.frontier, whichever node signed it) plus the records after it, or from this node's cached
  * tree while that still ends on the chain. A head replaces the stored one only if it is at least as large,
  * so nodes signing one session concurrently never move it back.
  */
