@@ -210,6 +210,9 @@ ${spec}`,
     // The start order is (priority, age) order, up to claims that raced each other: two workers with one
     // slot each, a claim locking at most two candidates, move a task at most two places.
     const displacement = order.map((s, i) => Math.abs(i - expected.indexOf(s)));
+    console.log(
+      `priority start order: at most ${Math.max(...displacement)} places from (priority, age) order`,
+    );
     expect(Math.max(...displacement), order.map((s) => `${s.priority}#${s.n}`).join(' ')).toBeLessThanOrEqual(
       2,
     );
