@@ -172,14 +172,15 @@ describe('retries with exponential backoff and full jitter', () => {
 });
 
 describe('dead-letter queue', () => {
-  it('parks a task after its last attempt, replays it with fresh attempts, and purges', async () => {
+  it('parks a task after its last attempt, replays it with a fresh retry budget, and purges', async () => {
     const warden = await openWarden();
     let healthy = false;
     let calls = 0;
     await warden.registerHandler(
       'poison',
-      () => {
+      (_input, ctx) => {
         calls++;
+        ctx.log(`run ${calls}`);
         if (!healthy) throw new Error('poison pill');
         return 'fixed';
       },
@@ -196,9 +197,13 @@ describe('dead-letter queue', () => {
     const dead = await warden.dlq.list();
     expect(dead.map((d) => d.taskId)).toEqual([t.id]);
 
-    healthy = true;
+    // Still failing: the replay gets the version's whole budget again (two attempts), numbered on.
     const replayed = await warden.dlq.replay(t.id);
-    expect(replayed).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(replayed).toMatchObject({ state: 'queued', attempts: 2, maxAttempts: 4 });
+    expect(await warden.result(t.id, { timeoutMs: 5000 })).toMatchObject({ status: 'dead', attempts: 4 });
+    expect(calls).toBe(4);
+    healthy = true;
+    await warden.dlq.replay(t.id);
     await eventually(
       async () => (await warden.getTask(t.id)).state === 'succeeded',
       5000,
@@ -207,8 +212,25 @@ describe('dead-letter queue', () => {
     expect(await warden.store.getResult(t.id)).toMatchObject({
       status: 'succeeded',
       output: 'fixed',
-      attempts: 1,
+      attempts: 5,
     });
+    // Every run's log lines are kept: a replayed run's attempts do not reuse (and lose) the old ones' lines.
+    await eventually(
+      async () => (await warden.logs(t.id)).filter((l) => l.message.startsWith('run ')).length === 5,
+      5000,
+      "the five runs' log lines",
+    );
+    expect(
+      (await warden.logs(t.id))
+        .filter((l) => l.message.startsWith('run '))
+        .map((l) => [l.attempt, l.message]),
+    ).toEqual([
+      [1, 'run 1'],
+      [2, 'run 2'],
+      [3, 'run 3'],
+      [4, 'run 4'],
+      [5, 'run 5'],
+    ]);
     expect(await warden.dlq.list()).toEqual([]);
 
     healthy = false;

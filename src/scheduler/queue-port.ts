@@ -204,7 +204,12 @@ export interface QueuePort {
 
   /** Dead letters, newest first; with `tenant`, only those of that tenant's sessions. */
   listDeadLetters(filter: { sessionId?: string; tenant?: string; limit?: number }): Promise<DeadLetter[]>;
-  replayDeadLetter(taskId: string, now: number): Promise<Task>;
+  /**
+   * Queues a dead letter again with `attempts` more attempts (default: its own max_attempts). Attempt
+   * numbers continue from the dead run's: a late finish of an old attempt can never match the new run's
+   * lease, and the new run's log lines do not collide with the old run's.
+   */
+  replayDeadLetter(taskId: string, now: number, attempts?: number): Promise<Task>;
   /** Purges the named dead letters or all of them; with `tenant`, only that tenant's are touched. */
   purgeDeadLetters(taskIds: readonly string[] | 'all', now: number, tenant?: string): Promise<number>;
 

@@ -697,7 +697,9 @@ export class Scheduler {
     if (floor > 0)
       this.pausedUntil.set(base.agentKey, Math.max(this.pausedUntil.get(base.agentKey) ?? 0, now + floor));
     if (error.retryable && base.attempt < maxAttempts && policy) {
-      const runAfter = now + Math.max(floor, backoffDelayMs(policy, base.attempt, this.options.random));
+      // Backoff grows within one retry budget: after a DLQ replay (which adds a budget), it starts over.
+      const attemptInBudget = Math.max(1, base.attempt - (maxAttempts - policy.maxAttempts));
+      const runAfter = now + Math.max(floor, backoffDelayMs(policy, attemptInBudget, this.options.random));
       if (task?.deadline == null || runAfter < task.deadline) return { ...common, kind: 'retry', runAfter };
     }
     return { ...common, kind: 'dead' };

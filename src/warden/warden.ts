@@ -682,7 +682,10 @@ export class Warden {
         ...(filter.session ? { sessionId: (await this.getSession(filter.session)).id } : {}),
       }),
     replay: async (taskId: string): Promise<Task> => {
-      const task = await this.store.replayDeadLetter(taskId, this.scheduler.options.clock.now());
+      // A fresh retry budget of the version's own size; attempt numbers go on from the dead run's.
+      const dead = await this.store.getTask(taskId);
+      const budget = dead ? this.agents.manifest(dead.agent)?.retry.maxAttempts : undefined;
+      const task = await this.store.replayDeadLetter(taskId, this.scheduler.options.clock.now(), budget);
       this.changes.publishTask({ taskId: task.id, state: task.state, sessionId: task.sessionId });
       this.scheduler.wake();
       return task;

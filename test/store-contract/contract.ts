@@ -532,13 +532,15 @@ export function storeContract(name: string, harness: Harness, skip = false): voi
         taskId: id(3),
         attempts: 1,
       });
-      const replayed = await store.replayDeadLetter(id(3), T0 + 5000);
-      expect(replayed).toMatchObject({ state: 'queued', attempts: 0 });
+      // A fresh budget of two attempts; the numbers go on from the dead run's, so nothing of it can collide.
+      const replayed = await store.replayDeadLetter(id(3), T0 + 5000, 2);
+      expect(replayed).toMatchObject({ state: 'queued', attempts: 1, maxAttempts: 3 });
       expect(await store.getResult(id(3))).toBeUndefined();
       await expect(store.replayDeadLetter(id(3), T0 + 5000)).rejects.toMatchObject({
         code: 'TASK_NOT_FOUND',
       });
       const [r3] = (await store.claim(claimReq({ now: T0 + 5000, runnable: [a.key] }))).claimed;
+      expect([r3!.attempt, r3!.maxAttempts]).toEqual([2, 3]);
       await store.finish([{ ...base(r3!, 'w1', T0 + 5100), kind: 'dead', error: err('AGENT_FAILED') }], []);
       expect(await store.purgeDeadLetters([id(3)], T0 + 6000, 'other-tenant')).toBe(0);
       expect(await store.purgeDeadLetters('all', T0 + 6000)).toBe(1);

@@ -851,7 +851,7 @@ export class PgStore implements Store {
     return rows.map(rowToDeadLetter);
   }
 
-  async replayDeadLetter(taskId: string, now: number): Promise<Task> {
+  async replayDeadLetter(taskId: string, now: number, attempts?: number): Promise<Task> {
     return this.tx('replayDeadLetter', async (tx) => {
       const [dl] = await tx.q<Database['dead_letters']>(
         'DELETE FROM dead_letters WHERE task_id = $1 RETURNING *',
@@ -863,9 +863,10 @@ export class PgStore implements Store {
         });
       await tx.q('DELETE FROM results WHERE task_id = $1', [taskId]);
       const [row] = await tx.q<TaskRow>(
-        `UPDATE tasks SET state = 'queued', attempts = 0, run_after = $1, last_error = NULL, cancel_requested = 0,
-           lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE id = $2 RETURNING *`,
-        [now, taskId],
+        `UPDATE tasks SET state = 'queued', max_attempts = attempts + coalesce($3::int, max_attempts), run_after = $1,
+           last_error = NULL, cancel_requested = 0, lease_owner = NULL, lease_until = NULL, updated_at = $1
+         WHERE id = $2 RETURNING *`,
+        [now, taskId, attempts ?? null],
       );
       tx.chain.add(dl.session_id, records.taskReplayed(taskId, dl.agent_key, now));
       tx.notify(taskId, 'queued', dl.session_id);

@@ -804,7 +804,7 @@ export class SqliteStore implements Store {
     return (await q.execute()).map(rowToDeadLetter);
   }
 
-  async replayDeadLetter(taskId: string, now: number): Promise<Task> {
+  async replayDeadLetter(taskId: string, now: number, attempts?: number): Promise<Task> {
     return this.tx((chain) => {
       const dl = this.db.prepare('SELECT * FROM dead_letters WHERE task_id = ?').get(taskId) as
         Database['dead_letters'] | undefined;
@@ -816,9 +816,9 @@ export class SqliteStore implements Store {
       this.db.prepare('DELETE FROM results WHERE task_id = ?').run(taskId);
       this.db
         .prepare(
-          "UPDATE tasks SET state = 'queued', attempts = 0, run_after = ?, last_error = NULL, cancel_requested = 0, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+          "UPDATE tasks SET state = 'queued', max_attempts = attempts + coalesce(?, max_attempts), run_after = ?, last_error = NULL, cancel_requested = 0, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
         )
-        .run(now, now, taskId);
+        .run(attempts ?? null, now, now, taskId);
       chain.add(dl.session_id, records.taskReplayed(taskId, dl.agent_key, now));
       return rowToTask(this.stmt.taskById.get(taskId) as TaskRow);
     });
