@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Warden } from '../src/index.js';
 import { eventually, sleep, tempDir } from './helpers.js';
-import { startFakeProvider, type FakeProvider } from './llm/fake-provider.js';
+import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from './llm/fake-provider.js';
 
 // Processes that must outlive an idle queue or a retry backoff, run as the real thing: the CLI (bin/warden.js
 // on dist/) and a library script in child processes, waiting past the points where they used to quit.
@@ -55,21 +55,7 @@ async function exitOf(child: Child, timeoutMs: number): Promise<number | string>
   return code;
 }
 
-function llmAgent(baseUrl: string, name = 'limited'): string {
-  const path = join(tempDir(), `${name}.yaml`);
-  writeFileSync(
-    path,
-    `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: ${name}, version: 1.0.0 }
-spec:
-  runtime: llm
-  model: { provider: openai, model: fake-model, baseUrl: "${baseUrl}", apiKeyEnv: FAKE_KEY }
-  prompt: "Repeat: {{input.text}}"
-`,
-  );
-  return path;
-}
+const llmAgent = (baseUrl: string, name = 'limited'): string => fakeLlmAgentFile(baseUrl, name);
 
 let fake: FakeProvider;
 beforeEach(async () => {

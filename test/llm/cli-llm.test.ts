@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTinyGguf } from '../../scripts/build-tiny-gguf.js';
 import { tempDir } from '../helpers.js';
-import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from './fake-provider.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin', 'warden.js');
@@ -29,21 +29,7 @@ beforeEach(async () => {
 });
 afterEach(() => fake.close());
 
-function fakeAgent(name: string, baseUrl: string): string {
-  const path = join(tempDir(), `${name}.yaml`);
-  writeFileSync(
-    path,
-    `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: ${name}, version: 1.0.0 }
-spec:
-  runtime: llm
-  model: { provider: openai, model: fake-model, baseUrl: "${baseUrl}", apiKeyEnv: FAKE_KEY }
-  prompt: "Repeat: {{input.text}}"
-`,
-  );
-  return path;
-}
+const fakeAgent = (name: string, baseUrl: string): string => fakeLlmAgentFile(baseUrl, name);
 
 describe('warden CLI with LLM agents', () => {
   it('run --stream prints the generated text as it arrives, then the result with token usage', async () => {

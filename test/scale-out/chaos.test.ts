@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { eventually, sleep, tempDir } from '../helpers.js';
-import { startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
+import { eventually, sleep } from '../helpers.js';
+import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
 import { api, Cluster, running, type Proc } from './cluster.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './pg.js';
 
@@ -50,20 +49,7 @@ let agents = 0;
  */
 function slowAgent(baseUrl: string): { path: string; name: string } {
   const name = `slow-${process.pid}-${++agents}`;
-  const path = join(tempDir(), `${name}.yaml`);
-  writeFileSync(
-    path,
-    `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: ${name}, version: 1.0.0 }
-spec:
-  runtime: llm
-  model: { provider: openai, model: fake-model, baseUrl: "${baseUrl}", apiKeyEnv: FAKE_KEY }
-  prompt: "Repeat: {{input.text}}"
-  retry: { maxAttempts: 10 }
-`,
-  );
-  return { path, name };
+  return { path: fakeLlmAgentFile(baseUrl, name, '  retry: { maxAttempts: 10 }\n'), name };
 }
 
 describe.skipIf(!pgOk)('chaos on PostgreSQL: the total-queue invariant', () => {

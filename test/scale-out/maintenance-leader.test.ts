@@ -1,12 +1,10 @@
-import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Warden } from '../../src/index.js';
 import { WardenMetrics } from '../../src/telemetry/index.js';
 import { eventually, sleep, tempDir } from '../helpers.js';
-import { startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
+import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
 import { Cluster } from './cluster.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './pg.js';
 
@@ -177,18 +175,7 @@ describe.skipIf(!pgOk)('maintenance leader on PostgreSQL: a worker killed with S
   it('the next leader signs what the dead leader committed, within two sign intervals, and reaps its leases', async () => {
     const SIGN_INTERVAL_MS = 1000; // the default, which the worker process uses
     const name = `slow-${process.pid}`;
-    const path = join(tempDir(), `${name}.yaml`);
-    writeFileSync(
-      path,
-      `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: ${name}, version: 1.0.0 }
-spec:
-  runtime: llm
-  model: { provider: openai, model: fake-model, baseUrl: "${fake.openaiBase}", apiKeyEnv: FAKE_KEY }
-  prompt: "Repeat: {{input.text}}"
-`,
-    );
+    const path = fakeLlmAgentFile(fake.openaiBase, name);
     fake.script(
       ...Array.from({ length: 200 }, () => ({ kind: 'complete' as const, tokens: ['ok'], delayMs: 60 })),
     );

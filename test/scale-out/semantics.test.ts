@@ -1,11 +1,9 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/api/index.js';
 import { Warden } from '../../src/index.js';
 import { eventually, sleep, tempDir } from '../helpers.js';
-import { startFakeProvider, type FakeProvider, type Step } from '../llm/fake-provider.js';
+import { fakeLlmAgentFile, startFakeProvider, type FakeProvider, type Step } from '../llm/fake-provider.js';
 import { api, Cluster, running, waitFor, type Proc } from './cluster.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './pg.js';
 
@@ -61,18 +59,7 @@ describe.skipIf(!pgOk)('queue semantics across two worker processes on PostgreSQ
    */
   async function llmAgent(spec = ''): Promise<string> {
     const name = `sem-${process.pid}-${++agents}`;
-    const path = join(tempDir(), `${name}.yaml`);
-    writeFileSync(
-      path,
-      `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: ${name}, version: 1.0.0 }
-spec:
-  runtime: llm
-  model: { provider: openai, model: fake-model, baseUrl: "${fake.openaiBase}", apiKeyEnv: FAKE_KEY }
-  prompt: "Repeat: {{input.text}}"
-${spec}`,
-    );
+    const path = fakeLlmAgentFile(fake.openaiBase, name, spec);
     await warden.registerAgent({ path });
     return name;
   }
