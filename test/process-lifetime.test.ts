@@ -139,25 +139,37 @@ describe('waiting through a retry backoff', () => {
 
   it('warden result --wait stays until another process has run the retry', async () => {
     const data = tempDir();
-    fake.script({ kind: 'status', status: 429, headers: { 'retry-after': '3' } });
+    fake.script({ kind: 'status', status: 429, headers: { 'retry-after': '1' } });
     const submit = cli(data, ['submit', llmAgent(fake.openaiBase), '--input', '{"text":"hello"}']);
     expect(await exitOf(submit, 20_000), submit.stderr()).toBe(0);
     const id = submit.stdout().trim();
-    const worker = await Warden.open({ storage: { root: data }, llm: { env: { FAKE_KEY: 'k' } } });
+    const open = () => Warden.open({ storage: { root: data }, llm: { env: { FAKE_KEY: 'k' } } });
+    // A first worker runs attempt 1 (rate-limited) and stops: no retry can run before the waits watch.
+    const first = await open();
     try {
       await eventually(
-        async () => (await worker.getTask(id)).state === 'queued' && fake.requests.length === 1,
+        async () => (await first.getTask(id)).state === 'queued' && fake.requests.length === 1,
         10_000,
         'the first attempt to fail',
       );
-      const waiting = cli(data, ['--json', 'result', id, '--wait']);
-      const watching = cli(data, ['result', id, '--wait']);
+    } finally {
+      await first.close();
+    }
+    const waiting = cli(data, ['--json', 'result', id, '--wait']);
+    const watching = cli(data, ['result', id, '--wait']);
+    // Without --json, the wait says what it waits for: the failed attempt and its error, on stderr.
+    await eventually(
+      async () => /attempt 1 failed: \[LLM_RATE_LIMITED\]/.test(watching.stderr()),
+      20_000,
+      'the watching wait to report the failed attempt',
+    );
+    const worker = await open();
+    try {
       expect(await exitOf(waiting, 20_000), waiting.stderr()).toBe(0);
       expect(JSON.parse(waiting.stdout())).toMatchObject({ result: { status: 'succeeded', attempts: 2 } });
-      // Without --json, the wait says what it waits for: the failed attempt and its error, on stderr.
       expect(await exitOf(watching, 20_000), watching.stderr()).toBe(0);
-      expect(watching.stderr()).toMatch(/attempt 1 failed: \[LLM_RATE_LIMITED\]/);
       expect(watching.stdout()).toMatch(/^state:\s+succeeded$/m);
+      expect(fake.requests.length).toBe(2);
     } finally {
       await worker.close();
     }
