@@ -441,12 +441,17 @@ export class PgStore implements Store {
          ), rs AS (SELECT session_id, sum(n) AS n FROM running GROUP BY 1),
          ra AS (SELECT agent_key, sum(n) AS n FROM running GROUP BY 1),
          cand AS (
-           SELECT id, session_id, agent_key, priority FROM tasks
-           WHERE state = 'queued' AND run_after <= $1
-             AND session_id = ANY($2::text[]) AND agent_key = ANY($3::text[]) AND NOT (agent_key = ANY($4::text[]))
-             AND (deadline IS NULL OR deadline > $1)
-           ORDER BY priority, id LIMIT $6
-           FOR UPDATE SKIP LOCKED
+           -- Per agent version, its first due tasks from its own index range (tasks_queued_agent), locked
+           -- unless another claim holds them (those it skips, reading on): the cost is versions x window
+           -- index entries whatever the queue's size or the planner's statistics.
+           SELECT q.* FROM (SELECT DISTINCT a FROM unnest($3::text[]) a WHERE NOT (a = ANY($4::text[]))) k
+           CROSS JOIN LATERAL (
+             SELECT id, session_id, agent_key, priority FROM tasks
+             WHERE state = 'queued' AND agent_key = k.a AND run_after <= $1 AND session_id = ANY($2::text[])
+               AND (deadline IS NULL OR deadline > $1)
+             ORDER BY priority, id LIMIT $6
+             FOR UPDATE SKIP LOCKED
+           ) q
          ), ranked AS (
            SELECT c.*, row_number() OVER (PARTITION BY c.session_id ORDER BY c.priority, c.id) AS s_rank,
                   row_number() OVER (PARTITION BY c.agent_key ORDER BY c.priority, c.id) AS a_rank
@@ -1354,12 +1359,22 @@ function lookSql(off: number, runningFilter = ''): string {
          GROUP BY r.agent_key, a.concurrency HAVING sum(r.n) >= a.concurrency
          UNION SELECT agent_key FROM running WHERE agent_key = ANY(${p(4)}::text[])
        ), c AS MATERIALIZED (
-         SELECT id, session_id, agent_key, deadline, attempts FROM tasks
-         WHERE state = 'queued' AND run_after <= ${p(1)}::bigint
-           AND agent_key = ANY(${p(2)}::text[]) AND NOT (agent_key = ANY(${p(3)}::text[]))
-           AND session_id NOT IN (SELECT session_id FROM full_sessions)
-           AND agent_key NOT IN (SELECT agent_key FROM full_agents)
-         ORDER BY priority, id LIMIT ${p(5)}::int
+         -- Each runnable version's first due tasks, read in order from its own index range (tasks_queued_agent)
+         -- and stopping at the window, then the window's best of them: the cost is versions x window index
+         -- entries whatever the queue's size or the planner's statistics (one scan over all queued tasks in
+         -- priority order would read past every task of a version this worker cannot run).
+         SELECT id, session_id, agent_key, deadline, attempts FROM (
+           SELECT q.* FROM (
+             SELECT DISTINCT a FROM unnest(${p(2)}::text[]) a
+             WHERE NOT (a = ANY(${p(3)}::text[])) AND a NOT IN (SELECT agent_key FROM full_agents)
+           ) k CROSS JOIN LATERAL (
+             SELECT id, session_id, agent_key, deadline, attempts, priority FROM tasks
+             WHERE state = 'queued' AND agent_key = k.a AND run_after <= ${p(1)}::bigint
+               AND session_id NOT IN (SELECT session_id FROM full_sessions)
+             ORDER BY priority, id LIMIT ${p(5)}::int
+           ) q
+           ORDER BY q.priority, q.id LIMIT ${p(5)}::int
+         ) best
        ), modes AS (
          SELECT k.kind, k.id, hashtext('warden:' || k.kind || ':' || k.id) AS h,
                 NOT (k.kind = 'a' AND k.id = ANY(${p(4)}::text[]))
