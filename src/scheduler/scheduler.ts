@@ -51,6 +51,8 @@ export class Scheduler {
   readonly events = new EventEmitter<{ task: [TaskEvent]; log: [LogLine]; token: [TokenEvent] }>();
   readonly options: CompiledSchedulerOptions;
   private readonly inFlight = new Map<string, InFlight>();
+  /** Tasks that left inFlight and whose finish is being committed (their waiters are settled by it). */
+  private readonly finishing = new Set<string>();
   private readonly waiters = new Map<string, Waiter[]>();
   private breakers = new Map<string, BreakerSnapshot>();
   private readonly submits: Batcher<NewTask, SubmitOutcome>;
@@ -114,6 +116,11 @@ export class Scheduler {
       { isolateFailures: true },
     );
     this.finishes = new Batcher((batch) => this.commitFinishes(batch));
+  }
+
+  /** Whether the task is running in this process, or its finish is being committed here. */
+  runsHere(taskId: string): boolean {
+    return this.inFlight.has(taskId) || this.finishing.has(taskId);
   }
 
   get inFlightCount(): number {
@@ -184,7 +191,7 @@ export class Scheduler {
       // Its own submits woke it when they committed: an echo would only cost an empty claim.
       if (c.state === 'queued') {
         if (!c.own) this.wake();
-      } else if (TERMINAL.has(c.state) && this.waiters.has(c.taskId) && !this.inFlight.has(c.taskId))
+      } else if (TERMINAL.has(c.state) && this.waiters.has(c.taskId) && !this.runsHere(c.taskId))
         void this.store.getResult(c.taskId).then(
           (r) => r && this.settle(c.taskId, r),
           () => undefined,
@@ -290,6 +297,9 @@ export class Scheduler {
    * has no other handle to keep it).
    */
   async waitForResult(taskId: string, timeoutMs = Infinity): Promise<TaskResult | undefined> {
+    // A task running here settles its waiters when its finish commits (or, if the finish is refused, from
+    // what is stored): no need to look in the store first.
+    const local = this.runsHere(taskId);
     return new Promise<TaskResult | undefined>((resolve) => {
       if (this.stopped) return resolve(undefined);
       let timer: NodeJS.Timeout | undefined;
@@ -309,10 +319,11 @@ export class Scheduler {
         }, timeoutMs);
       }
       // Registered before the first look, so a result committed in between is not missed.
-      void this.store.getResult(taskId).then(
-        (r) => r && this.settle(taskId, r),
-        () => undefined,
-      );
+      if (!local)
+        void this.store.getResult(taskId).then(
+          (r) => r && this.settle(taskId, r),
+          () => undefined,
+        );
       this.startResultPoll();
     });
   }
@@ -577,9 +588,11 @@ export class Scheduler {
       finish = governed instanceof Promise ? await governed : governed;
     }
     this.inFlight.delete(task.id);
+    this.finishing.add(task.id);
     this.slotsHeld++;
     const applied = await this.finishes.push(finish).catch(() => false);
     this.slotsHeld--;
+    this.finishing.delete(task.id);
     if (!applied) {
       // Lost the lease (another worker took over, or the task was cancelled meanwhile): report what is stored.
       void this.announceStored(task.id);

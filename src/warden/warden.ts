@@ -534,8 +534,9 @@ export class Warden {
 
   private async resultOf(taskId: string, options: { timeoutMs?: number }): Promise<TaskResult | undefined> {
     this.assertOpen();
-    const task = await this.getTask(taskId);
-    if (task.state !== 'queued' && task.state !== 'running') {
+    // Running here: the scheduler settles the wait when the finish commits, without a look in the store.
+    const task = this.scheduler.runsHere(taskId) ? undefined : await this.getTask(taskId);
+    if (task && task.state !== 'queued' && task.state !== 'running') {
       const stored = await this.store.getResult(taskId);
       if (stored) return stored;
     }

@@ -125,7 +125,7 @@ describe.skipIf(!pgOk)('two Warden processes on one PostgreSQL database, through
     }
   });
 
-  it('a submit into an idle queue starts running in its own transaction, and a drained worker sends no empty claims', async () => {
+  it('a submit into an idle queue starts running in its own transaction, a drained worker sends no empty claims, and result() of a task run here reads nothing', async () => {
     // Counted at the client: every statement this process sends (its pool and its feed).
     const sent: string[] = [];
     const query = pg.Client.prototype.query;
@@ -155,6 +155,9 @@ describe.skipIf(!pgOk)('two Warden processes on one PostgreSQL database, through
       // Before: a submit, a claim, a finish, and an empty claim after each (plus one for the echo of the submit).
       expect(commits).toBeLessThanOrEqual(rounds * 2 + 2);
       expect(claims).toBeLessThanOrEqual(rounds + 2);
+      // result() of a task this process runs waits for its finish: no look at the task or its result first.
+      expect(sent.filter((q) => /FROM tasks WHERE id = \$1|FROM results/.test(q))).toEqual([]);
+      expect(sent.length).toBeLessThanOrEqual(rounds * 10 + 6);
       // The tasks' records are all in the chain, in order: submitted, started, finished.
       const verified = await warden.verifyAll();
       expect(verified.map((v) => v.ok)).toEqual([true]);
