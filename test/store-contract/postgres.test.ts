@@ -1,10 +1,11 @@
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateTreeHeadKey } from '../../src/provenance/index.js';
 import { MIGRATION_NAMES, openSqliteStore, sqliteNodeKey, type Store } from '../../src/store/index.js';
 import { migratePostgres, openPostgresStore } from '../../src/store/postgres/index.js';
 import { tempDir } from '../helpers.js';
-import { T0, claimReq, manifest, scriptedRun, session, storeContract, task } from './contract.js';
+import { T0, claimReq, manifest, scriptedRun, session, storeContract, succeeded, task } from './contract.js';
 import { freshDatabase, openPgStore, pgExec, requirePg, truncateAll } from './pg-db.js';
 
 const available = await requirePg();
@@ -125,6 +126,73 @@ describe.skipIf(!available)('PostgreSQL store, beyond the contract', () => {
     // rows, and the count of running tasks up to 200 (none finishes here): about 370 per claim. Reading
     // the queue was about 2 x 3,000.
     expect(read / claims).toBeLessThan(1000);
+  });
+
+  it('writes a one-session submit or finish as one statement, and falls back to a transaction, never forking the chain, when another node moved the head or a fence refused', async () => {
+    await truncateAll(db!.url);
+    // Every statement each store sends, and how it ended.
+    const sent: { name: string; failed?: string }[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { name?: string; text?: string };
+      const entry: { name: string; failed?: string } = {
+        name: typeof first === 'string' ? first : (first.name ?? first.text ?? ''),
+      };
+      sent.push(entry);
+      const out = (query as (...a: unknown[]) => unknown).apply(this, args);
+      if (out instanceof Promise)
+        out.catch((err: { code?: string }) => {
+          entry.failed = err.code ?? 'error';
+        });
+      return out;
+    } as typeof query;
+    // The statements of the task writes (not the tree-head signing that follows each commit here).
+    const writes = () => sent.filter((q) => /^(warden_|BEGIN|COMMIT|ROLLBACK)/.test(q.name));
+    const a = await openPg();
+    const b = await openPg();
+    try {
+      const s = session(1, 1000);
+      await a.createSession(s);
+      const agent = (await a.putAgent(manifest('one-statement'), null, T0)).key;
+      let n = 0;
+      const submit = (store: Store) => store.submit([task(++n, s, agent)]);
+      // A knows the head it wrote: its submits go out as one statement each.
+      sent.length = 0;
+      await submit(a);
+      await submit(a);
+      expect(writes().map((q) => q.name)).toEqual(['warden_submit_one', 'warden_submit_one']);
+      // B never wrote this chain: a transaction. Then A's cached head is stale: its statement aborts itself
+      // (nothing written), and the transaction after it writes the task after B's record.
+      await submit(b);
+      sent.length = 0;
+      await submit(a);
+      expect(writes()[0]).toEqual({ name: 'warden_submit_one', failed: 'WRD01' });
+      expect(writes().map((q) => q.name)).toContain('COMMIT');
+      // A finish whose fence refuses (the lease is another worker's) aborts too, and then applies nothing.
+      const [claimed] = (await a.claim(claimReq({ runnable: [agent], limit: 1, owner: 'w1' }))).claimed;
+      for (let i = 0; i < 40; i++) await submit(a); // past the backoff after the miss: one statement again
+      sent.length = 0;
+      const refused = await a.finish([succeeded(claimed!, 'someone-else', T0 + 2000)], []);
+      expect(refused.applied).toEqual([false]);
+      expect(writes()[0]).toEqual({ name: 'warden_finish_one', failed: 'WRD01' });
+      for (let i = 0; i < 40; i++) await submit(a);
+      sent.length = 0;
+      const accepted = await a.finish([succeeded(claimed!, 'w1', T0 + 2000)], []);
+      expect(accepted.applied).toEqual([true]);
+      expect(writes().map((q) => q.name)).toEqual(['warden_finish_one']);
+      // One chain, every record once, in order, whichever way each was written.
+      const v = await a.verifyChain(s.id);
+      expect(v.ok).toBe(true);
+      const types = (await b.readChain(s.id)).map((l) => JSON.parse(l.recordJson).type as string);
+      expect(types.filter((t) => t === 'task.submitted')).toHaveLength(n);
+      expect(types.filter((t) => t === 'task.succeeded')).toHaveLength(1);
+      expect((await b.getResult(claimed!.id))?.status).toBe('succeeded');
+      expect((await b.verifyChain(s.id)).ok).toBe(true);
+    } finally {
+      pg.Client.prototype.query = query;
+      await a.close();
+      await b.close();
+    }
   });
 
   it('accepts heads signed by any registered node key, and refuses them once the key is revoked', async () => {

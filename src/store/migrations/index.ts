@@ -11,6 +11,7 @@ import * as m0008 from './0008-agent-files.js';
 import * as m0009 from './0009-queue-autovacuum.js';
 import * as m0010 from './0010-session-policy.js';
 import * as m0011 from './0011-queued-by-agent.js';
+import * as m0012 from './0012-one-statement-abort.js';
 
 /** Numbered, forward-only. Never edit a shipped migration: add the next number. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-queue-autovacuum': m0009,
   '0010-session-policy': m0010,
   '0011-queued-by-agent': m0011,
+  '0012-one-statement-abort': m0012,
 };
 
 /** The names of the migrations this build knows, in order (`warden migrate` and the schema check use them). */

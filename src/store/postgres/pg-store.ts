@@ -69,7 +69,15 @@ import { PgChainReader } from './chain-reader.js';
 import { PgTreeHeads } from './tree-heads.js';
 import * as agentCode from './agent-code.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
-import { AgentDigests, PgTx, isConnectionError, isRetryable, storageError } from './tx.js';
+import {
+  AgentDigests,
+  ONE_STATEMENT_ABORTED,
+  PgTx,
+  isConnectionError,
+  isRetryable,
+  storageError,
+  type OneStatementWork,
+} from './tx.js';
 
 type TaskRow = Database['tasks'] & { cancel_requested: number };
 
@@ -79,6 +87,8 @@ const CHECKED_RESULT = `SELECT r.*, t.session_id AS session_id, p.record AS reco
   LEFT JOIN provenance p ON p.session_id = t.session_id AND p.seq = r.record_seq`;
 
 const MAX_TX_ATTEMPTS = 5;
+/** One-statement transactions skipped on a session after one found its chain head moved by another node. */
+const ONE_STATEMENT_BACKOFF = 32;
 
 export interface PgStoreParts {
   pool: pg.Pool;
@@ -109,6 +119,8 @@ export class PgStore implements Store {
   /** The chain head this process last committed, by session: what its next append expects (PgTx.flush). */
   private readonly chainHeads = new Map<string, ChainHead>();
   private readonly treeHeads: PgTreeHeads;
+  /** Sessions whose one-statement transactions missed lately, and how many more to skip (oneStatementLikely). */
+  private readonly oneStatementSkips = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly parts: PgStoreParts) {
@@ -300,24 +312,63 @@ export class PgStore implements Store {
 
   async submit(tasks: readonly NewTask[]): Promise<SubmitOutcome[]> {
     if (tasks.length === 0) return [];
-    return this.tx('submit', (tx) => this.submitIn(tx, tasks));
+    if (this.submitFitsOneStatement(tasks)) {
+      const done = await this.commitInOneStatement(
+        'submit',
+        tasks[0]!.sessionId,
+        'warden_submit_one',
+        (tx) => {
+          for (const t of tasks) this.recordSubmit(tx, t);
+          return { ctes: `ins AS (${SUBMIT_INSERT})`, values: submitValues(tasks), applied: 'true' };
+        },
+      );
+      if (done) return tasks.map((t) => ({ task: newTaskView(t), deduplicated: false }));
+    }
+    return this.tx('submit', async (tx) => (await this.submitIn(tx, tasks)).outcomes);
+  }
+
+  /** Whether a batch of submits may be written as one statement: one session, no idempotency keys. */
+  private submitFitsOneStatement(tasks: readonly NewTask[]): boolean {
+    const sessionId = tasks[0]!.sessionId;
+    for (const t of tasks) {
+      if (t.sessionId !== sessionId || t.idempotencyKey !== null) return false;
+      if (t.flags?.some((flag) => flag.sessionId !== sessionId)) return false;
+    }
+    return this.oneStatementLikely(sessionId);
+  }
+
+  /** The provenance, flags and notification of a new task. */
+  private recordSubmit(tx: PgTx, t: NewTask): void {
+    tx.chain.add(t.sessionId, records.taskSubmitted(t));
+    if (t.flags?.length) {
+      tx.flags(t.flags);
+      tx.chain.add(t.flags[0]!.sessionId, records.governanceFlagged(t.flags)!);
+    }
+    tx.notify(t.id, 'queued', t.sessionId);
   }
 
   async submitAndClaim(
     tasks: readonly NewTask[],
     next: ClaimRequest,
   ): Promise<{ outcomes: SubmitOutcome[]; next: ClaimOutcome }> {
+    const claiming = next.runnable.length > 0 && next.limit > 0;
+    if (!claiming)
+      return { outcomes: await this.submit(tasks), next: { claimed: [], expired: [], nextRunAfter: null } };
     return this.tx('submit', async (tx) => {
-      const outcomes = await this.submitIn(tx, tasks);
-      const claimed =
-        next.runnable.length === 0 || next.limit <= 0
-          ? { claimed: [], expired: [], nextRunAfter: null }
-          : await this.claimIn(tx, next);
+      const { outcomes, look } = await this.submitIn(tx, tasks, claiming ? next : undefined);
+      const claimed = claiming
+        ? await this.claimIn(tx, next, look)
+        : { claimed: [], expired: [], nextRunAfter: null };
       return { outcomes, next: claimed };
     });
   }
 
-  private async submitIn(tx: PgTx, tasks: readonly NewTask[]): Promise<SubmitOutcome[]> {
+  /** Inserts the tasks; with `lookFor`, the same statement also makes that claim's look (when it can). */
+  private async submitIn(
+    tx: PgTx,
+    tasks: readonly NewTask[],
+    lookFor?: ClaimRequest,
+  ): Promise<{ outcomes: SubmitOutcome[]; look?: Look }> {
     const out: SubmitOutcome[] = [];
     const plain: NewTask[] = [];
     for (const t of tasks) {
@@ -352,36 +403,21 @@ export class PgStore implements Store {
           continue;
         }
       } else plain.push(t);
-      tx.chain.add(t.sessionId, records.taskSubmitted(t));
-      if (t.flags?.length) {
-        tx.flags(t.flags);
-        tx.chain.add(t.flags[0]!.sessionId, records.governanceFlagged(t.flags)!);
-      }
-      tx.notify(t.id, 'queued', t.sessionId);
+      this.recordSubmit(tx, t);
       out.push({ task: newTaskView(t), deduplicated: false });
     }
-    if (plain.length > 0)
-      await tx.named(
-        'warden_submit',
-        `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
-           input, deadline, timeout_ms, metadata, created_at, updated_at)
-         SELECT id, s, a, p, 'queued', 0, m, n, i, d, tm, md, n, n
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[],
-           $8::bigint[], $9::int[], $10::text[]) AS x(id, s, a, p, m, n, i, d, tm, md)`,
-        [
-          plain.map((t) => t.id),
-          plain.map((t) => t.sessionId),
-          plain.map((t) => t.agentKey),
-          plain.map((t) => priorityLevel(t.priority)),
-          plain.map((t) => t.maxAttempts),
-          plain.map((t) => t.now),
-          plain.map((t) => t.inputJson),
-          plain.map((t) => t.deadline),
-          plain.map((t) => t.timeoutMs),
-          plain.map((t) => JSON.stringify(t.metadata)),
-        ],
-      );
-    return out;
+    if (plain.length === 0) return { outcomes: out };
+    const values = submitValues(plain);
+    if (!lookFor) {
+      await tx.named('warden_submit', SUBMIT_SQL, values);
+      return { outcomes: out };
+    }
+    // The insert and the claim's look in one statement (one round trip fewer on the way to running).
+    const [look] = await tx.named<Look>('warden_submit_look', SUBMIT_LOOK_SQL, [
+      ...values,
+      ...lookValues(lookFor),
+    ]);
+    return { outcomes: out, look: look! };
   }
 
   async claim(req: ClaimRequest): Promise<ClaimOutcome> {
@@ -404,17 +440,7 @@ export class PgStore implements Store {
    */
   private async claimIn(tx: PgTx, req: ClaimRequest, prefetched?: Look): Promise<ClaimOutcome> {
     const window = lookWindow(req);
-    const look =
-      prefetched ??
-      (
-        await tx.named<Look>('warden_look', LOOK_SQL, [
-          req.now,
-          req.runnable,
-          req.held,
-          req.probing,
-          lookWindow(req),
-        ])
-      )[0];
+    const look = prefetched ?? (await tx.named<Look>('warden_look', LOOK_SQL, lookValues(req)))[0];
     const expired: string[] = [];
     for (const e of look?.expired ?? []) {
       if (await this.expire(tx, e, req.now)) expired.push(e.id);
@@ -559,20 +585,27 @@ export class PgStore implements Store {
     breakers: readonly BreakerOutcomes[],
     next?: ClaimRequest,
   ): Promise<FinishOutcome> {
+    const claiming = next !== undefined && next.runnable.length > 0 && next.limit > 0;
+    if (!claiming && breakers.length === 0 && this.finishFitsOneStatement(finishes)) {
+      const done = await this.commitInOneStatement(
+        'finish',
+        finishes[0]!.sessionId,
+        'warden_finish_one',
+        (tx) => {
+          for (const f of finishes) this.recordFinish(tx, f);
+          return {
+            ctes: FENCE_CTE,
+            values: [...fenceValues(finishes), finishes.length],
+            applied: '(SELECT count(*) FROM fin) = $8::bigint',
+          };
+        },
+      );
+      if (done) return { applied: finishes.map(() => true), breakers: [] };
+    }
     return this.tx('finish', async (tx) => {
       const applied: boolean[] = [];
       // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task
       // still runs. All of the batch in one statement; what it returns says which applied.
-      const claiming = next !== undefined && next.runnable.length > 0 && next.limit > 0;
-      const fenceValues = [
-        finishes.map((f) => f.taskId),
-        finishes.map((f) => f.kind),
-        finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
-        finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
-        finishes.map((f) => f.now),
-        finishes.map((f) => f.owner),
-        finishes.map((f) => f.attempt),
-      ];
       let look: Look | undefined;
       let fencedIds: string[] = [];
       if (finishes.length > 0 && claiming) {
@@ -580,59 +613,133 @@ export class PgStore implements Store {
         const [row] = await tx.named<Look & { fenced: string[] | null }>(
           'warden_fence_look',
           FENCE_LOOK_SQL,
-          [...fenceValues, next.now, next.runnable, next.held, next.probing, lookWindow(next)],
+          [...fenceValues(finishes), ...lookValues(next)],
         );
         look = row!;
         fencedIds = row!.fenced ?? [];
       } else if (finishes.length > 0)
-        fencedIds = (await tx.named<{ id: string }>('warden_fence', FENCE_SQL, fenceValues)).map((r) => r.id);
+        fencedIds = (await tx.named<{ id: string }>('warden_fence', FENCE_SQL, fenceValues(finishes))).map(
+          (r) => r.id,
+        );
       const fenced = new Set(fencedIds);
       for (const f of finishes) {
-        const usageJson = f.usage ? JSON.stringify(f.usage) : null;
         // A task named twice in one batch applies once, as the first.
         const ok = fenced.delete(f.taskId);
-        if (f.kind === 'retry') {
-          if (ok) {
-            tx.chain.add(f.sessionId, records.taskFinished(f));
-            tx.notify(f.taskId, 'queued', f.sessionId);
-          }
-          applied.push(ok);
-          continue;
-        }
-        const errorJson = f.kind === 'succeeded' ? null : JSON.stringify(f.error);
         applied.push(ok);
         if (!ok) continue;
-        if (f.flags?.length) {
-          tx.flags(f.flags);
-          tx.chain.add(f.flags[0]!.sessionId, records.governanceFlagged(f.flags)!);
-        }
-        const withOutput = f.kind === 'succeeded' || f.kind === 'quarantined';
         if (f.kind === 'dead')
           await tx.q(
             'INSERT INTO dead_letters (task_id, session_id, agent_key, error, attempts, dead_at) VALUES ($1, $2, $3, $4, $5, $6)',
-            [f.taskId, f.sessionId, f.agentKey, errorJson, f.attempt, f.now],
+            [f.taskId, f.sessionId, f.agentKey, JSON.stringify(f.error), f.attempt, f.now],
           );
-        tx.chain.add(
-          f.sessionId,
-          records.taskFinished(f),
-          tx.resultAt({
-            taskId: f.taskId,
-            status: f.kind,
-            output: withOutput ? f.outputJson : null,
-            error: errorJson,
-            attempts: f.attempt,
-            usage: usageJson,
-            outputDigest: withOutput ? f.outputDigest : null,
-            finishedAt: f.now,
-          }),
-        );
-        tx.notify(f.taskId, f.kind, f.sessionId);
+        this.recordFinish(tx, f);
       }
       const claimed = claiming ? await this.claimIn(tx, next, look) : undefined;
       // Last before the chain flush and commit: the breaker rows stay locked as briefly as possible.
       const stored = await applyBreakers(tx, breakers);
       return { applied, breakers: stored, ...(claimed ? { next: claimed } : {}) };
     });
+  }
+
+  /** The provenance, result row, flags and notification of a finish that applied. */
+  private recordFinish(tx: PgTx, f: Finish): void {
+    if (f.kind === 'retry') {
+      tx.chain.add(f.sessionId, records.taskFinished(f));
+      tx.notify(f.taskId, 'queued', f.sessionId);
+      return;
+    }
+    if (f.flags?.length) {
+      tx.flags(f.flags);
+      tx.chain.add(f.flags[0]!.sessionId, records.governanceFlagged(f.flags)!);
+    }
+    const withOutput = f.kind === 'succeeded' || f.kind === 'quarantined';
+    tx.chain.add(
+      f.sessionId,
+      records.taskFinished(f),
+      tx.resultAt({
+        taskId: f.taskId,
+        status: f.kind,
+        output: withOutput ? f.outputJson : null,
+        error: f.kind === 'succeeded' ? null : JSON.stringify(f.error),
+        attempts: f.attempt,
+        usage: f.usage ? JSON.stringify(f.usage) : null,
+        outputDigest: withOutput ? f.outputDigest : null,
+        finishedAt: f.now,
+      }),
+    );
+    tx.notify(f.taskId, f.kind, f.sessionId);
+  }
+
+  /**
+   * Whether a batch of finishes may be written as one statement: one session, whose chain head this process
+   * knows and has not lately found moved, each task once, and none dead (its dead letter is a row more).
+   */
+  private finishFitsOneStatement(finishes: readonly Finish[]): boolean {
+    if (finishes.length === 0) return false;
+    const sessionId = finishes[0]!.sessionId;
+    const ids = new Set<string>();
+    for (const f of finishes) {
+      if (f.sessionId !== sessionId || f.kind === 'dead' || ids.has(f.taskId)) return false;
+      if (f.flags?.some((flag) => flag.sessionId !== sessionId)) return false;
+      ids.add(f.taskId);
+    }
+    return this.oneStatementLikely(sessionId);
+  }
+
+  /**
+   * Whether a one-statement transaction on the session is worth trying: this process knows its chain head,
+   * and its last such attempts did not find the head moved by another writer (each miss costs a statement
+   * before the usual transaction; a session several nodes write to skips the next ONE_STATEMENT_BACKOFF).
+   */
+  private oneStatementLikely(sessionId: string): boolean {
+    if (!this.chainHeads.has(sessionId)) return false;
+    const skip = this.oneStatementSkips.get(sessionId);
+    if (skip === undefined) return true;
+    if (skip <= 1) this.oneStatementSkips.delete(sessionId);
+    else this.oneStatementSkips.set(sessionId, skip - 1);
+    return false;
+  }
+
+  /**
+   * Runs `build` on a connection outside any transaction and sends what it collected as one autocommit
+   * statement (PgTx.commitAsOneStatement). False when it did not fit or aborted itself (nothing was written:
+   * the caller runs the usual transaction); a failure of the statement itself throws as tx() does.
+   */
+  private async commitInOneStatement(
+    what: string,
+    sessionId: string,
+    name: string,
+    build: (tx: PgTx) => OneStatementWork,
+  ): Promise<boolean> {
+    this.open();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw storageError(err, what, this.parts.target);
+    }
+    const tx = new PgTx(client, this.digests, this.chainHeads, this.parts.origin);
+    let broken: Error | undefined;
+    try {
+      if (!(await tx.commitAsOneStatement(name, build(tx)))) return false;
+      for (const [sessionId, head] of tx.heads) this.chainHeads.set(sessionId, head);
+      this.treeHeads.committed(tx.heads);
+      return true;
+    } catch (err) {
+      if (isConnectionError(err)) {
+        // Whether it committed is unknown, as for a lost COMMIT: say so rather than write it again.
+        broken = err as Error;
+        throw storageError(err, what, this.parts.target);
+      }
+      const code = (err as { code?: string }).code;
+      if (code === ONE_STATEMENT_ABORTED || isRetryable(err)) {
+        this.oneStatementSkips.set(sessionId, ONE_STATEMENT_BACKOFF);
+        return false;
+      }
+      throw storageError(err, what, this.parts.target);
+    } finally {
+      client.release(broken);
+    }
   }
 
   async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: number): Promise<void> {
@@ -1341,14 +1448,34 @@ function lookWindow(req: ClaimRequest): number {
   return req.limit + Math.min(req.limit, 16);
 }
 
+/** The five parameters of lookSql, in order. */
+function lookValues(req: ClaimRequest): unknown[] {
+  return [req.now, req.runnable, req.held, req.probing, lookWindow(req)];
+}
+
 /**
  * A claim's look, its parameters numbered from $`1 + off`: the first due candidates of sessions and versions
  * below their caps (no row locks), then an advisory transaction lock per session and agent version among
  * them, in key order. `runningFilter` narrows what counts as running (a fence in the same statement has
  * already finished some of them, which this statement's snapshot still sees running).
  */
-function lookSql(off: number, runningFilter = ''): string {
+function lookSql(off: number, runningFilter = '', inserted?: string): string {
   const p = (n: number) => `$${n + off}`;
+  // Tasks inserted by the same statement (a submit's): not visible to its scans of tasks, so added here.
+  const due = (i: string) => `${i}.run_after <= ${p(1)}::bigint AND ${i}.agent_key = ANY(${p(2)}::text[])
+             AND NOT (${i}.agent_key = ANY(${p(3)}::text[]))`;
+  const insertedDue = inserted
+    ? `UNION ALL
+           SELECT i.id, i.session_id, i.agent_key, i.deadline, i.attempts, i.priority FROM ${inserted} i
+           WHERE ${due('i')} AND i.agent_key NOT IN (SELECT agent_key FROM full_agents)
+             AND i.session_id NOT IN (SELECT session_id FROM full_sessions)`
+    : '';
+  const insertedHeld = inserted
+    ? ` OR EXISTS (
+           SELECT 1 FROM ${inserted} i WHERE ${due('i')}
+             AND (i.session_id IN (SELECT session_id FROM full_sessions) OR i.agent_key IN (SELECT agent_key FROM full_agents))
+         )`
+    : '';
   return `running AS (
          SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running'${runningFilter} GROUP BY 1, 2
        ), full_sessions AS (
@@ -1373,7 +1500,8 @@ function lookSql(off: number, runningFilter = ''): string {
                AND session_id NOT IN (SELECT session_id FROM full_sessions)
              ORDER BY priority, id LIMIT ${p(5)}::int
            ) q
-           ORDER BY q.priority, q.id LIMIT ${p(5)}::int
+           ${insertedDue}
+           ORDER BY priority, id LIMIT ${p(5)}::int
          ) best
        ), modes AS (
          SELECT k.kind, k.id, hashtext('warden:' || k.kind || ':' || k.id) AS h,
@@ -1400,7 +1528,7 @@ function lookSql(off: number, runningFilter = ''): string {
            SELECT 1 FROM tasks WHERE state = 'queued' AND run_after <= ${p(1)}::bigint
              AND agent_key = ANY(${p(2)}::text[]) AND NOT (agent_key = ANY(${p(3)}::text[]))
              AND (session_id IN (SELECT session_id FROM full_sessions) OR agent_key IN (SELECT agent_key FROM full_agents))
-         ) AS more
+         )${insertedHeld} AS more
        )`;
 }
 const LOOK_RESULT = `(SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
@@ -1411,6 +1539,35 @@ const LOOK_RESULT = `(SELECT array_agg(DISTINCT session_id) FROM c) AS sessions,
        (SELECT array_agg(id) FROM modes WHERE fast AND kind = 'a') AS fast_agents,
        (SELECT count(*) FROM c)::int AS seen, (SELECT more FROM beyond) AS more`;
 const LOOK_SQL = `WITH ${lookSql(0)} SELECT ${LOOK_RESULT.replace('%NOW%', '1')}`;
+
+// A batch of tasks without idempotency keys, in one statement (10 parameters).
+const SUBMIT_INSERT = `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
+    input, deadline, timeout_ms, metadata, created_at, updated_at)
+  SELECT id, s, a, p, 'queued', 0, m, n, i, d, tm, md, n, n
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[],
+    $8::bigint[], $9::int[], $10::text[]) AS x(id, s, a, p, m, n, i, d, tm, md)`;
+const SUBMIT_SQL = SUBMIT_INSERT;
+
+/** The ten parameters of SUBMIT_INSERT, in order. */
+function submitValues(tasks: readonly NewTask[]): unknown[] {
+  return [
+    tasks.map((t) => t.id),
+    tasks.map((t) => t.sessionId),
+    tasks.map((t) => t.agentKey),
+    tasks.map((t) => priorityLevel(t.priority)),
+    tasks.map((t) => t.maxAttempts),
+    tasks.map((t) => t.now),
+    tasks.map((t) => t.inputJson),
+    tasks.map((t) => t.deadline),
+    tasks.map((t) => t.timeoutMs),
+    tasks.map((t) => JSON.stringify(t.metadata)),
+  ];
+}
+const SUBMIT_LOOK_SQL = `WITH ins AS (
+    ${SUBMIT_INSERT}
+    RETURNING id, session_id, agent_key, deadline, attempts, priority, run_after
+  ), ${lookSql(10, '', 'ins')}
+  SELECT ${LOOK_RESULT.replace('%NOW%', '11')}`;
 
 // Fencing: a finish applies only from the owner of the lease, on the attempt it claimed, while the task still
 // runs. All of the batch in one statement; what it returns says which applied.
@@ -1426,5 +1583,18 @@ const FENCE_CTE = `fin AS (
   RETURNING t.id
 )`;
 const FENCE_SQL = `WITH ${FENCE_CTE} SELECT id FROM fin`;
+
+/** The seven parameters of FENCE_CTE, in order. */
+function fenceValues(finishes: readonly Finish[]): unknown[] {
+  return [
+    finishes.map((f) => f.taskId),
+    finishes.map((f) => f.kind),
+    finishes.map((f) => (f.kind === 'retry' ? f.runAfter : null)),
+    finishes.map((f) => (f.kind === 'succeeded' ? null : JSON.stringify(f.error))),
+    finishes.map((f) => f.now),
+    finishes.map((f) => f.owner),
+    finishes.map((f) => f.attempt),
+  ];
+}
 const FENCE_LOOK_SQL = `WITH ${FENCE_CTE}, ${lookSql(7, ' AND id NOT IN (SELECT id FROM fin)')}
   SELECT ${LOOK_RESULT.replace('%NOW%', '8')}, (SELECT array_agg(id) FROM fin) AS fenced`;

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { WardenError } from '../../core/index.js';
-import { ChainBatch, type ChainHead, type OnAppended } from '../../provenance/index.js';
+import { ChainBatch, type ChainHead, type ChainedRecord, type OnAppended } from '../../provenance/index.js';
 import type { TraceFlagRecord } from '../store.js';
 
 /** A result row, written once the record that commits to it has its seq. */
@@ -122,6 +122,36 @@ export class PgTx {
     for (const fn of this.afterChain) await fn();
   }
 
+  /**
+   * The whole transaction as ONE autocommit statement (no BEGIN and COMMIT round trips), for work on one
+   * session whose chain head this process knows: `work.ctes` (data-modifying CTEs on parameters $1..$k,
+   * k = work.values.length), then the chain append after the cached head and the tail. Unless the head is
+   * still the cached one and `work.applied` (SQL over the work's CTEs) holds, the statement aborts itself
+   * (warden_abort: SQLSTATE WRD01, migration 0012), so it commits everything or nothing. Returns false,
+   * having sent nothing, when the transaction does not fit; throws when the statement aborted or failed.
+   */
+  async commitAsOneStatement(name: string, work: OneStatementWork): Promise<boolean> {
+    const sessions = this.chain.size > 0 ? this.chain.sessions() : [];
+    if (sessions.length !== 1 || this.afterChain.length > 0) return false;
+    const sessionId = sessions[0]!;
+    const expected = this.chainHeads.get(sessionId);
+    if (!expected) return false;
+    await this.digests.load(this.client, this.chain.agents());
+    const links = this.chain.link(sessionId, expected);
+    const last = links[links.length - 1]!;
+    const off = work.values.length;
+    const text = `WITH ${work.ctes}, ${appendCtes(off, work.applied)}, ${tailCtes('(SELECT ok FROM ok)', off + 10)}
+      SELECT CASE WHEN (SELECT ok FROM ok) THEN (SELECT count(*) FROM notes)
+                  ELSE warden_abort('the chain head moved, or the work did not apply') END AS notified`;
+    await this.client.query({
+      name,
+      text,
+      values: [...work.values, ...appendValues(sessionId, expected, links), ...this.tailValues()],
+    });
+    this.heads.set(sessionId, { seq: last.record.seq, hash: last.hash });
+    return true;
+  }
+
   private tailSize(): number {
     return this.results.length + this.flagRows.length + this.notices.length + this.logNotices.size;
   }
@@ -162,17 +192,7 @@ export class PgTx {
       const links = this.chain.link(sessionId, expected, true);
       if (links.length === 0) return;
       const last = links[links.length - 1]!;
-      const values: unknown[] = [
-        sessionId,
-        expected?.seq ?? null,
-        expected?.hash ?? null,
-        last.record.seq,
-        last.hash,
-        links.map((l) => l.record.seq),
-        links.map((l) => l.record.prevHash),
-        links.map((l) => l.hash),
-        links.map((l) => l.recordJson),
-      ];
+      const values = appendValues(sessionId, expected, links);
       const { rows } = await this.client.query<{ ok: boolean; seq: string | null; hash: string | null }>(
         withTail
           ? { name: 'warden_append_tail', text: APPEND_TAIL_SQL, values: [...values, ...this.tailValues()] }
@@ -192,20 +212,43 @@ export class PgTx {
   }
 }
 
-// One session's append: lock the head row; if it is the expected head (or there is none and none was
-// expected), insert the links and move the head. Returns whether it did, and the head it found.
-const APPEND_CTES = `cur AS (
-    SELECT seq, hash FROM provenance_heads WHERE session_id = $1 FOR UPDATE
+/** The nine parameters of appendCtes, in order. */
+function appendValues(sessionId: string, expected: ChainHead | null, links: ChainedRecord[]): unknown[] {
+  const last = links[links.length - 1]!;
+  return [
+    sessionId,
+    expected?.seq ?? null,
+    expected?.hash ?? null,
+    last.record.seq,
+    last.hash,
+    links.map((l) => l.record.seq),
+    links.map((l) => l.record.prevHash),
+    links.map((l) => l.hash),
+    links.map((l) => l.recordJson),
+  ];
+}
+
+// One session's append, its nine parameters numbered from $`1 + off`: lock the head row; if it is the
+// expected head (or there is none and none was expected) and `applied` holds, insert the links and move the
+// head. Says whether it did (ok), and the head it found.
+function appendCtes(off: number, applied = 'true'): string {
+  const p = (n: number) => `$${n + off}`;
+  return `cur AS (
+    SELECT seq, hash FROM provenance_heads WHERE session_id = ${p(1)} FOR UPDATE
   ), ok AS (
-    SELECT CASE WHEN $2::bigint IS NULL THEN NOT EXISTS (SELECT 1 FROM cur)
-                ELSE EXISTS (SELECT 1 FROM cur WHERE seq = $2::bigint AND hash = $3::text) END AS ok
+    SELECT CASE WHEN ${p(2)}::bigint IS NULL THEN NOT EXISTS (SELECT 1 FROM cur)
+                ELSE EXISTS (SELECT 1 FROM cur WHERE seq = ${p(2)}::bigint AND hash = ${p(3)}::text) END
+           AND ${applied} AS ok
   ), head AS (
-    INSERT INTO provenance_heads (session_id, seq, hash) SELECT $1, $4, $5 WHERE (SELECT ok FROM ok)
+    INSERT INTO provenance_heads (session_id, seq, hash) SELECT ${p(1)}, ${p(4)}, ${p(5)} WHERE (SELECT ok FROM ok)
     ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
   ), links AS (
     INSERT INTO provenance (session_id, seq, prev_hash, hash, record)
-    SELECT $1::text, * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[]) WHERE (SELECT ok FROM ok)
+    SELECT ${p(1)}::text, * FROM unnest(${p(6)}::bigint[], ${p(7)}::text[], ${p(8)}::text[], ${p(9)}::text[])
+    WHERE (SELECT ok FROM ok)
   )`;
+}
+const APPEND_CTES = appendCtes(0);
 const APPEND_RESULT = `(SELECT ok FROM ok) AS ok, (SELECT seq FROM cur) AS seq, (SELECT hash FROM cur) AS hash`;
 const APPEND_SQL = `WITH ${APPEND_CTES} SELECT ${APPEND_RESULT}`;
 
@@ -233,6 +276,17 @@ function tailCtes(when: string, base: number): string {
 const APPEND_TAIL_SQL = `WITH ${APPEND_CTES}, ${tailCtes('(SELECT ok FROM ok)', 10)}
   SELECT ${APPEND_RESULT}, (SELECT count(*) FROM notes) AS notified`;
 const TAIL_SQL = `WITH ${tailCtes('true', 1)} SELECT (SELECT count(*) FROM notes) AS notified`;
+
+/** What PgTx.commitAsOneStatement writes before the chain: CTEs over `values`, and when they applied. */
+export interface OneStatementWork {
+  ctes: string;
+  values: unknown[];
+  /** A boolean SQL expression over the CTEs: the statement commits only if it holds. */
+  applied: string;
+}
+
+/** The SQLSTATE of warden_abort: a one-statement transaction that did not fit, and wrote nothing. */
+export const ONE_STATEMENT_ABORTED = 'WRD01';
 
 /** Registered code digests of agent versions: immutable once read, so cached for the store's life. */
 export class AgentDigests {
