@@ -17,6 +17,9 @@ const DB_NAME = 'warden_bench_pg';
 const URL = `${PG_BASE}/${DB_NAME}`;
 const JOBS = Number(process.env.BENCH_PG_JOBS ?? 6_000);
 const WORKER_COUNTS = [1, 2, 4];
+// The same as graphile-worker's latency run (bench/peers/graphile-worker.bench.ts).
+const LATENCY_WARMUP = 500;
+const LATENCY_SAMPLES = 1_000;
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 function emit(name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
@@ -184,11 +187,12 @@ async function latency(): Promise<void> {
     const warden = await Warden.open({ storage: { postgres: URL, root }, workers: { concurrency: 4 } });
     await warden.registerHandler('noop', () => null);
     const samples: number[] = [];
-    for (let i = 0; i < 600; i++) {
+    // Steady state: the first LATENCY_WARMUP rounds (JIT, prepared statements, caches) are not counted.
+    for (let i = 0; i < LATENCY_WARMUP + LATENCY_SAMPLES; i++) {
       const s = performance.now();
       const t = await warden.submit({ agent: 'noop', input: { i } });
       await warden.result(t.id);
-      if (i >= 100) samples.push(performance.now() - s);
+      if (i >= LATENCY_WARMUP) samples.push(performance.now() - s);
     }
     await warden.close();
     samples.sort((a, b) => a - b);

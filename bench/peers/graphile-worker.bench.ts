@@ -15,8 +15,8 @@ const N = 20_000;
 const CONCURRENCY = 50;
 const INSERT_CHUNK = 1_000;
 const BATCH_SIZE = 100; // items per batch job (payload array length) for the batched figure
-const LATENCY_WARMUP = 50;
-const LATENCY_SAMPLES = 300;
+const LATENCY_WARMUP = 500;
+const LATENCY_SAMPLES = 1_000;
 const POLL_INTERVAL = 100;
 const WATCHDOG_MS = 150_000;
 
