@@ -181,7 +181,7 @@ describe('stored results against the records that commit to them', () => {
     tamper(root, 'ALTER TABLE sessions DROP COLUMN policy_document');
     tamper(
       root,
-      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files', '0009-queue-autovacuum', '0010-session-policy')",
+      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files', '0009-queue-autovacuum', '0010-session-policy', '0011-queued-by-agent', '0012-one-statement-abort')",
     );
     const warden = await openWarden({ root, workers: false });
     for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');

@@ -83,6 +83,8 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0008-agent-files',
       '0009-queue-autovacuum',
       '0010-session-policy',
+      '0011-queued-by-agent',
+      '0012-one-statement-abort',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     // The queue table is vacuumed and analysed after 1 % of it changed, not the default 20 %.
