@@ -18,6 +18,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   if (isSqlite(db)) return;
-  await sql`CREATE INDEX IF NOT EXISTS tasks_claim ON tasks (priority, id) WHERE state = 'queued'`.execute(db);
+  await sql`CREATE INDEX IF NOT EXISTS tasks_claim ON tasks (priority, id) WHERE state = 'queued'`.execute(
+    db,
+  );
   await sql`DROP INDEX IF EXISTS tasks_queued_agent`.execute(db);
 }
