@@ -140,30 +140,40 @@ export class PgStore implements Store {
     if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
   }
 
+  /** A pooled connection and a PgTx on it; the caller releases the connection. */
+  private async checkout(what: string): Promise<{ client: pg.PoolClient; tx: PgTx }> {
+    this.open();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw storageError(err, what, this.parts.target);
+    }
+    return { client, tx: new PgTx(client, this.digests, this.chainHeads, this.parts.origin) };
+  }
+
+  /** After a commit: the chain heads this process wrote (what its next appends expect), and the signer. */
+  private committed(tx: PgTx): void {
+    if (this.chainHeads.size > 10_000) this.chainHeads.clear();
+    for (const [sessionId, head] of tx.heads) this.chainHeads.set(sessionId, head);
+    this.treeHeads.committed(tx.heads);
+  }
+
   /**
    * Runs `body` in one READ COMMITTED transaction on one pooled connection, then writes what it collected
    * (PgTx.flush) and commits. A deadlock victim or serialization failure runs again; a broken connection is
    * dropped from the pool (the next call gets a fresh one) and reported as STORAGE_ERROR.
    */
   private async tx<T>(what: string, body: (tx: PgTx) => Promise<T>): Promise<T> {
-    this.open();
     for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw storageError(err, what, this.parts.target);
-      }
-      const tx = new PgTx(client, this.digests, this.chainHeads, this.parts.origin);
+      const { client, tx } = await this.checkout(what);
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const out = await body(tx);
         await tx.flush();
         await client.query('COMMIT');
-        if (this.chainHeads.size > 10_000) this.chainHeads.clear();
-        for (const [sessionId, head] of tx.heads) this.chainHeads.set(sessionId, head);
-        this.treeHeads.committed(tx.heads);
+        this.committed(tx);
         return out;
       } catch (err) {
         if (isConnectionError(err)) broken = err as Error;
@@ -711,19 +721,11 @@ export class PgStore implements Store {
     name: string,
     build: (tx: PgTx) => OneStatementWork,
   ): Promise<boolean> {
-    this.open();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw storageError(err, what, this.parts.target);
-    }
-    const tx = new PgTx(client, this.digests, this.chainHeads, this.parts.origin);
+    const { client, tx } = await this.checkout(what);
     let broken: Error | undefined;
     try {
       if (!(await tx.commitAsOneStatement(name, build(tx)))) return false;
-      for (const [sessionId, head] of tx.heads) this.chainHeads.set(sessionId, head);
-      this.treeHeads.committed(tx.heads);
+      this.committed(tx);
       return true;
     } catch (err) {
       if (isConnectionError(err)) {
