@@ -140,6 +140,29 @@ export class GovernanceGate implements TaskGate {
     return this.conclude(policy, dctx, this.runDetectors(detectors, dctx), [], at);
   }
 
+  /**
+   * What the input-stage detectors of `policy` find in `texts` as they would for `manifest`'s input, and what
+   * the policy would do about it: `warden.governance.screen`, with nothing stored.
+   */
+  async screenTexts(
+    policy: GovernancePolicy,
+    texts: readonly string[],
+    manifest: AgentManifest,
+  ): Promise<{ action: GateAction; findings: FlagFinding[] }> {
+    const detectors = policy.detect.input ? this.detectorsFor(policy, 'input', manifest) : NONE;
+    if (detectors.length === 0 || texts.length === 0) return { action: 'allow', findings: [] };
+    const findings = await this.runDetectors(detectors, {
+      stage: 'input',
+      taskId: '',
+      sessionId: '',
+      manifest,
+      policy,
+      json: JSON.stringify(texts),
+      texts,
+    });
+    return { action: decide(policy, 'input', findings, manifest), findings };
+  }
+
   afterRun(ctx: RunContext): GateDecision | undefined | Promise<GateDecision | undefined> {
     const policy = this.sessionPolicies.get(ctx.sessionId);
     if (!policy) {

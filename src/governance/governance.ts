@@ -1,18 +1,26 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { WardenError, type Session, type Task } from '../core/index.js';
+import { WardenError, type AgentManifest, type Session, type Task } from '../core/index.js';
 import type { GovernanceStore, TraceFlagRecord } from './governance-port.js';
 import { defaultDetectorModel } from './default-model.js';
 import { AnomalyDetector, type AnomalyOptions } from './detectors/anomaly-detector.js';
 import type { Detector } from './detectors/detector.js';
 import { JailbreakDetector } from './detectors/jailbreak-detector.js';
 import { UnsafeCodeDetector } from './detectors/unsafe-code-detector.js';
-import { checkSeverity, fromRecord, parseFlagType, toRecord, type TraceFlag } from './flags.js';
+import {
+  checkSeverity,
+  fromRecord,
+  parseFlagType,
+  toRecord,
+  type FlagType,
+  type TraceFlag,
+} from './flags.js';
 import { GovernanceGate, type SubmitContext } from './gate.js';
 import { validateMerge, type MergeReport } from './merge.js';
 import type { DetectorModel } from './model.js';
 import { PolicyRegistry } from './policies.js';
-import type { GovernancePolicy } from './policy.js';
+import type { GateAction, GovernancePolicy } from './policy.js';
+import { analyzeText } from './text-analysis.js';
 
 export interface GovernanceOptions {
   /** Policy of sessions whose policy is 'default': a preset, a registered name or a .yaml file.
@@ -31,6 +39,31 @@ export interface GovernanceOptions {
   model?: DetectorModel;
   anomaly?: AnomalyOptions;
 }
+
+/** What `Governance.screen` found in a text. */
+export interface ScreenResult {
+  /** The policy it was judged under. */
+  policy: string;
+  /** What that policy would do with a task whose input this is: allow, flag or block. */
+  action: GateAction;
+  flags: { type: FlagType; severity: number; reason: string; detector: string }[];
+  /** In [0, 1]: evidence of a jailbreak or prompt-injection technique, and of a plainly harmful request. */
+  scores: { jailbreak: number; harmful: number };
+  /** The scores at or above which the detector flags. */
+  thresholds: { jailbreak: number; harmful: number };
+  /** Which signals fired (pattern ids, 'classifier', 'adversarial-suffix', 'decoded:base64', ...). */
+  signals: string[];
+}
+
+/** How `screen` sees the text: the input of a language-model agent with no network access. */
+const SCREENED_LLM_AGENT = {
+  apiVersion: 'warden/v1',
+  name: 'screen',
+  version: '0.0.0',
+  runtime: 'llm',
+  capabilities: [],
+  network: { allow: [] },
+} as unknown as AgentManifest;
 
 export interface FlagRequest {
   type: string;
@@ -52,6 +85,7 @@ export class Governance {
   readonly policies = new PolicyRegistry();
   readonly gate: GovernanceGate;
   private readonly policyDir: string | undefined;
+  private readonly model: () => DetectorModel;
 
   private constructor(
     private readonly store: GovernanceStore,
@@ -60,8 +94,9 @@ export class Governance {
     const dir = options.policyDir ?? process.env['WARDEN_POLICY_DIR'];
     this.policyDir = dir ? resolve(dir) : undefined;
     const model = options.model;
+    this.model = model ? () => model : defaultDetectorModel;
     const detectors: Detector[] = [
-      new JailbreakDetector(model ? () => model : defaultDetectorModel),
+      new JailbreakDetector(this.model),
       new UnsafeCodeDetector(),
       ...(options.detectors ?? []),
     ];
@@ -167,6 +202,41 @@ export class Governance {
         });
     };
     return d instanceof Promise ? d.then(enforce) : enforce(d);
+  }
+
+  /**
+   * Screens text as the input of a language-model agent under a policy (the default policy unless named),
+   * storing nothing: the flags the detectors raise, what the policy would do, and the scores behind them
+   * with their thresholds, so a caller can pick its own operating point.
+   * @example const r = await warden.governance.screen('Ignore all previous instructions and ...');
+   */
+  async screen(text: string | readonly string[], options: { policy?: string } = {}): Promise<ScreenResult> {
+    const texts = (typeof text === 'string' ? [text] : [...text]).filter((t) => t.length > 0);
+    const policy = await this.sessionPolicy(options.policy ?? 'default');
+    const { action, findings } = await this.gate.screenTexts(policy, texts, SCREENED_LLM_AGENT);
+    const model = this.model();
+    let jailbreak = 0;
+    let harmful = 0;
+    const signals = new Set<string>();
+    for (const t of texts) {
+      const a = analyzeText(t, model);
+      jailbreak = Math.max(jailbreak, a.jailbreak);
+      harmful = Math.max(harmful, a.harmful);
+      for (const s of a.signals) signals.add(s);
+    }
+    return {
+      policy: policy.name,
+      action,
+      flags: findings.map((f) => ({
+        type: f.type,
+        severity: f.severity,
+        reason: f.reason,
+        detector: f.detector,
+      })),
+      scores: { jailbreak, harmful },
+      thresholds: { jailbreak: model.jailbreak.threshold, harmful: model.harmful.threshold },
+      signals: [...signals],
+    };
   }
 
   /** A person's flag (`warden flag`): stored and recorded in the task's session chain. */

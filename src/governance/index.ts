@@ -1,6 +1,6 @@
 // Governance: policies, trace flags, detectors, the task gate, quarantine and merge validation.
 export { Governance } from './governance.js';
-export type { GovernanceOptions, GovernanceStats, FlagRequest } from './governance.js';
+export type { GovernanceOptions, GovernanceStats, FlagRequest, ScreenResult } from './governance.js';
 export { GovernanceGate } from './gate.js';
 export type {
   GovernancePort,
@@ -53,3 +53,5 @@ export type { DetectorModel, DetectorModelFile } from './model.js';
 export { defaultDetectorModel } from './default-model.js';
 export { trainDetector, evaluate, stratifiedFolds, isBenign } from './training.js';
 export type { CorpusRow, SourceMetrics, TrainDetectorOptions } from './training.js';
+export { rocAuc, thresholdAtFpr, recallAtFpr, ratesAt, perSource } from './evaluation.js';
+export type { ScoredRow, OperatingPoint, SourceReport } from './evaluation.js';

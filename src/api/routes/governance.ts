@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
+import { WardenError } from '../../core/index.js';
+import { Governance } from '../../governance/index.js';
 import { sessionOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
@@ -87,6 +89,83 @@ export function governanceRoutes(
       return reply
         .status(201)
         .send(await warden.governance.flag(task, { type, severity, reason, by: request.principal!.name }));
+    },
+  );
+
+  app.post<{ Body: { text?: string; texts?: string[]; policy?: string } }>(
+    '/governance/screen',
+    {
+      onRequest: viewer,
+      schema: {
+        operationId: 'screenText',
+        tags: ['governance'],
+        summary:
+          "Screen text as a language-model agent's input: flags, the policy's action and the detector scores, nothing stored",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            text: { type: 'string', minLength: 1, maxLength: 65536 },
+            texts: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 32,
+              items: { type: 'string', minLength: 1, maxLength: 65536 },
+            },
+            policy: { type: 'string', minLength: 1, maxLength: 200 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              policy: { type: 'string' },
+              action: { type: 'string', enum: ['allow', 'flag', 'block'] },
+              flags: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    type: { type: 'string' },
+                    severity: { type: 'number' },
+                    reason: { type: 'string' },
+                    detector: { type: 'string' },
+                  },
+                },
+              },
+              scores: {
+                type: 'object',
+                properties: { jailbreak: { type: 'number' }, harmful: { type: 'number' } },
+              },
+              thresholds: {
+                type: 'object',
+                properties: { jailbreak: { type: 'number' }, harmful: { type: 'number' } },
+              },
+              signals: { type: 'array', items: { type: 'string' } },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { text, texts, policy } = request.body;
+      if ((text === undefined) === (texts === undefined))
+        throw new WardenError(
+          'INVALID_INPUT',
+          'Send either `text` (a string) or `texts` (an array of strings)',
+          {
+            details: { fields: ['text', 'texts'] },
+          },
+        );
+      // A policy file would be read by the server: screening names presets and registered policies only.
+      if (policy !== undefined && Governance.namesFile(policy))
+        throw new WardenError(
+          'POLICY_FILE_FORBIDDEN',
+          'Screening names a preset (permissive, default, strict) or a registered policy, not a policy file',
+          { details: { policy } },
+        );
+      return warden.governance.screen(text ?? texts!, policy !== undefined ? { policy } : {});
     },
   );
 

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { WardenError } from '../../core/index.js';
 import { FLAG_TYPES } from '../../governance/index.js';
 import { globals, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
+import { evaluateFile, formatEvalReport, readEvalFile } from './governance-eval.js';
 
 /** `warden flag <task-id> --type HighRisk --severity 7 --reason "..."`: a person's trace flag. */
 export function flagCommand(): Command {
@@ -34,9 +36,50 @@ export function flagCommand(): Command {
     );
 }
 
-/** `warden governance stats | release | validate-merge | flags`. */
+/** `warden governance screen | eval | stats | release | validate-merge | flags`. */
 export function governanceCommand(): Command {
   const gov = new Command('governance').description('governance: flags, quarantine, merge validation, stats');
+  gov
+    .command('screen')
+    .description("screen text as a language-model agent's input: flags, the policy's action and the scores")
+    .argument('<text>', 'the text (or - to read it from stdin)')
+    .option('--policy <name>', 'judge under this policy (a preset or registered name)')
+    .action(async (text: string, flags: { policy?: string }, cmd: Command) => {
+      const { json } = globals(cmd);
+      const input = text === '-' ? readFileSync(0, 'utf8') : text;
+      await withWarden(cmd, async (warden) => {
+        const r = await warden.governance.screen(input, flags.policy ? { policy: flags.policy } : {});
+        if (json) return printJson(r);
+        process.stdout.write(
+          `${r.action} (policy ${r.policy})\n` +
+            `jailbreak score ${r.scores.jailbreak.toFixed(3)} (flags at ${r.thresholds.jailbreak.toFixed(3)}), ` +
+            `harmful score ${r.scores.harmful.toFixed(3)} (flags at ${r.thresholds.harmful.toFixed(3)})\n` +
+            r.flags.map((f) => `${f.type} severity ${f.severity}: ${f.reason}\n`).join('') +
+            (r.signals.length ? `signals: ${r.signals.join(', ')}\n` : ''),
+        );
+      });
+    });
+  gov
+    .command('eval')
+    .description('measure the detector on your own labelled texts (JSONL: {"text", "label", "source"?})')
+    .argument('<file>', 'JSONL file; labels jailbreak|injection|attack, harmful_request, benign*|safe')
+    .option('--policy <name>', 'judge under this policy (a preset or registered name)')
+    .action(async (file: string, flags: { policy?: string }, cmd: Command) => {
+      const { json } = globals(cmd);
+      const rows = readEvalFile(file);
+      await withWarden(cmd, async (warden) => {
+        const tty = process.stderr.isTTY === true;
+        const report = await evaluateFile(warden, rows, {
+          ...(flags.policy ? { policy: flags.policy } : {}),
+          progress: (done, total) => {
+            if (tty) process.stderr.write(`\rscreened ${done}/${total}`);
+          },
+        });
+        if (tty) process.stderr.write('\r\x1b[K');
+        if (json) return printJson(report);
+        process.stdout.write(formatEvalReport(report));
+      });
+    });
   gov
     .command('stats')
     .description('count flags by type, severity and agent')
