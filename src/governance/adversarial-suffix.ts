@@ -1,4 +1,5 @@
 import { englishness } from './normalize.js';
+import { englishWords } from './word-filter.js';
 
 /**
  * Signals of optimised adversarial suffixes (GCG and relatives): prose followed by a run of tokens no
@@ -17,8 +18,33 @@ const WINDOW = 16;
 /** A plain word ("the", "Hello,"): most tokens of any text, and never weird by the rules below. */
 const PLAIN_WORD = /^[A-Za-z][a-z]*[.,;:!?]?$/;
 
+/**
+ * Tokens of structured text that look odd out of context but that people and programs write all the time:
+ * URLs, e-mail addresses, paths, dotted or snake_case identifiers and calls, JSON keys and strings, markup
+ * tags, markdown links, numbers with units. Never weird.
+ */
+const STRUCTURED_TOKEN = [
+  /:\/\//, // a URL anywhere in the token ("(https://x.y/z),")
+  /^[<("'[]*[\w.+-]+@[\w-]+(\.[\w-]+)+[>)"'\],.;:|]*/, // e-mail address
+  /^[("'[]*(~|\.{1,2})?\/[\w.@/-]+[)"'\],.;:]*$/, // a Unix path
+  /^[("'[]*[A-Za-z]:\\[\w.\\ -]+[)"'\],.;:]*$/, // a Windows path
+  /^[("'[]*[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(\([^()]*\)?)?[)"'\],.;:]*$/, // obj.attr, os.path.join(
+  /^[("'[]*[A-Za-z_$][\w$]*\([^()]*\)?[)"'\],.;:{]*$/, // call(args) or def name(
+  /^[("'[{]*[a-z][a-z0-9]*(_[a-z0-9]+)+[)"'\]},.;:=]*$/, // snake_case
+  /^[{[]*"[^"]*"[:,}\]]*$/, // a JSON string or key: "name": or "value",
+  /^<\/?[A-Za-z][\w:-]*(\s[^<>]*)?\/?>$/, // an HTML/XML tag
+  /^!?\[[^\]]*\]\([^)]*\)[.,;:]*$/, // a markdown link or image
+  /^[-+]?\$?\d[\d,.]*(%|[a-zA-Z]{1,3})?[),.;:]*$/, // numbers, prices, units
+];
+
 export function isWeirdToken(raw: string): boolean {
-  if (PLAIN_WORD.test(raw)) return false;
+  if (PLAIN_WORD.test(raw) || !looksOdd(raw)) return false;
+  // Only an odd-looking token is checked against the structured shapes (most tokens never get here).
+  for (const re of STRUCTURED_TOKEN) if (re.test(raw)) return false;
+  return true;
+}
+
+function looksOdd(raw: string): boolean {
   // Ordinary punctuation around a word ("TypeError:", "(reading") says nothing.
   const token = raw.length > 2 ? raw.replace(/^[("'“‘[]+|[.,;:!?)"'”’\]]+$/g, '') || raw : raw;
   if (token.length < 2) return /[^\w\s]/.test(token) && token !== '-' && token !== '&';
@@ -33,10 +59,96 @@ export function isWeirdToken(raw: string): boolean {
   return false;
 }
 
+/**
+ * Lines of structured data, which a suffix attack is not: markdown table rows, JSON, code (indented, fenced,
+ * or ending the way code lines end), e-mail and document headers. They are left out before the windows are
+ * scored, so a prompt that carries a tool spec, a table or a snippet is judged on its prose alone.
+ */
+function proseOnly(raw: string): string {
+  if (raw.indexOf('\n') < 0 && !/[{[]\s*"/.test(raw)) return raw;
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of raw.split('\n')) {
+    const t = line.trim();
+    if (t.startsWith('```')) {
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced || t === '') continue;
+    if (/^\|.*\|$/.test(t)) continue; // markdown table row
+    if (/^[{}[\]]|[{[,]$|^"[^"]*"\s*:/.test(t)) continue; // JSON
+    if (/^("[^"]*"|-?\d[\d.eE+-]*|true|false|null),?$/.test(t)) continue; // a JSON array element
+    if (/^[^\s,]+(,[^\s,]*){2,}$/.test(t)) continue; // a CSV row
+    if (/^(\s{2,}|\t)\S/.test(line) && /[(){}[\];=:.]/.test(t)) continue; // indented code
+    if (
+      /^(def|class|import|from|return|const|let|var|function|if|for|while|elif|else|try|except|#include|public|private|@)\b/.test(
+        t,
+      )
+    )
+      continue;
+    if (/[;{})]$|^(\/\/|#|\/\*|\*)/.test(t)) continue; // code endings and comments
+    if (/^[A-Z][A-Z_ ]{2,}:\s/.test(t) && t.includes('|')) continue; // SUBJECT: ...|FROM: ... headers
+    out.push(line);
+  }
+  // A single-line text may still embed a JSON document: drop it (it parses, a suffix does not).
+  return out.join('\n').replace(/[{[]\s*"[\s\S]*[}\]]/g, (m) => {
+    try {
+      JSON.parse(m);
+      return ' ';
+    } catch {
+      return m;
+    }
+  });
+}
+
+/**
+ * A long token of random characters, as random-search attacks append: letters of both cases, digits and
+ * many symbols beyond the few that encodings, identifiers and URLs use (base64's +/=, hex, paths, keys).
+ */
+export function isRandomString(token: string): boolean {
+  if (token.length < 20) return false;
+  let lower = 0;
+  let upper = 0;
+  let digit = 0;
+  let symbol = 0;
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (c >= 97 && c <= 122) lower++;
+    else if (c >= 65 && c <= 90) upper++;
+    else if (c >= 48 && c <= 57) digit++;
+    else if (!'-_./:=+'.includes(token[i]!)) symbol++;
+  }
+  const classes = (lower > 0 ? 1 : 0) + (upper > 0 ? 1 : 0) + (digit > 0 ? 1 : 0);
+  return classes >= 2 && symbol / token.length >= 0.12 && upper >= 2 && lower >= 2;
+}
+
+/**
+ * A token whose letters make no English word ("Pauloame", "itsana", "checkingorno"): optimised suffixes
+ * are built from subword pieces, so most of their tokens are such. Names (capitalised) and acronyms are
+ * words here; tokens with digits or inner symbols are isWeirdToken's to judge.
+ */
+export function isNonWord(raw: string): boolean {
+  const core = raw.replace(/^[^A-Za-z]+|[^A-Za-z]+$/g, '');
+  if (core.length < 3 || !/^[A-Za-z]+$/.test(core)) return false;
+  const words = englishWords();
+  const w = core.toLowerCase();
+  if (words.has(w)) return false;
+  if (w.endsWith('s') && words.has(w.slice(0, -1))) return false;
+  // Capitalised words are names more often than not, and all-capitals ones acronyms.
+  if (/^[A-Z][a-z]+$/.test(core) || /^[A-Z]+$/.test(core)) return false;
+  return true;
+}
+
 export function adversarialSuffix(raw: string): SuffixSignal {
-  const tokens = raw.split(/\s+/).filter((t) => t.length > 0);
+  const prose = proseOnly(raw);
+  const tokens = prose.split(/\s+/).filter((t) => t.length > 0);
+  // Random-character runs appended to a request (random-search attacks): strong on their own.
+  const last = tokens.slice(-3);
+  const random = last.find(isRandomString);
+  if (random && tokens.length >= 6 && englishness(tokens.slice(0, -3).join(' ')) >= 0.2)
+    return { score: 0.9, weirdTokens: 1, window: random };
   if (tokens.length < WINDOW) return { score: 0, weirdTokens: 0, window: '' };
-  const weird = tokens.map(isWeirdToken);
+  const weird = tokens.map((t) => isWeirdToken(t) || isNonWord(t));
   let best = 0;
   let bestAt = 0;
   let count = 0;
@@ -54,9 +166,12 @@ export function adversarialSuffix(raw: string): SuffixSignal {
   const rest = [...tokens.slice(0, bestAt), ...tokens.slice(bestAt + WINDOW)].join(' ');
   if (englishness(rest) < 0.2 || tokens.length - WINDOW < 4)
     return { score: 0, weirdTokens: best, window: '' };
-  const overallWeird = weird.filter(Boolean).length / tokens.length;
-  // A whole text of odd tokens is data or code; a concentrated odd run inside prose is a suffix.
-  if (overallWeird > 0.5) return { score: 0, weirdTokens: best, window: '' };
+  // A whole text of odd tokens is data or code; a concentrated odd run inside prose is a suffix. Judged on
+  // the text outside the run: a long run ("! ! ! ...") after a short request is still a suffix.
+  let restWeird = 0;
+  for (let i = 0; i < tokens.length; i++) if (weird[i] && (i < bestAt || i >= bestAt + WINDOW)) restWeird++;
+  if (restWeird / Math.max(1, tokens.length - WINDOW) > 0.5 && tokens.length - WINDOW > WINDOW)
+    return { score: 0, weirdTokens: best, window: '' };
   return {
     score: Math.min(1, (ratio - 0.1) * 2.5),
     weirdTokens: best,
