@@ -5,6 +5,10 @@ import type { DetectorModel } from './model.js';
 import { decodedViews, normalize } from './normalize.js';
 import { matchPatterns, patternScore } from './patterns.js';
 import { mentionsHarm } from './harm-lexicon.js';
+import { blatantHarm } from './harm-rules.js';
+
+/** A blatant harmful request (harm-rules.ts) scores here: Malicious (>= 0.9), not a jailbreak. */
+const BLATANT_HARM_SCORE = 0.95;
 
 /**
  * The classifier learned from prompts of 40 words and more; on a few words it guesses. Its vote is scaled
@@ -58,6 +62,11 @@ export function analyzeText(raw: string, model: DetectorModel): TextAnalysis {
     for (const h of hits) signals.push(view.how === 'plain' ? h.id : `${h.id}:${view.how}`);
     if (hidden && (hits.length > 0 || classifier > 0.35)) signals.push(`decoded:${view.how}`);
     harmful = Math.max(harmful, predict(model.harmful, x) * (mentionsHarm(view.text) ? 1 : 0.3));
+    const blatant = blatantHarm(view.text);
+    if (blatant) {
+      harmful = Math.max(harmful, BLATANT_HARM_SCORE);
+      signals.push(view.how === 'plain' ? `harm:${blatant}` : `harm:${blatant}:${view.how}`);
+    }
   }
   const suffix = adversarialSuffix(raw);
   if (suffix.score > 0) {
