@@ -5,7 +5,7 @@ import type { GovernanceStore, TraceFlagRecord } from './governance-port.js';
 import { defaultDetectorModel } from './default-model.js';
 import { AnomalyDetector, type AnomalyOptions } from './detectors/anomaly-detector.js';
 import type { Detector } from './detectors/detector.js';
-import { JailbreakDetector } from './detectors/jailbreak-detector.js';
+import { JailbreakDetector, thresholdsOf } from './detectors/jailbreak-detector.js';
 import { UnsafeCodeDetector } from './detectors/unsafe-code-detector.js';
 import {
   checkSeverity,
@@ -234,7 +234,7 @@ export class Governance {
         detector: f.detector,
       })),
       scores: { jailbreak, harmful },
-      thresholds: { jailbreak: model.jailbreak.threshold, harmful: model.harmful.threshold },
+      thresholds: thresholdsOf(policy, model),
       signals: [...signals],
     };
   }

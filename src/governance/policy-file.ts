@@ -72,6 +72,13 @@ export const policyFileSchema = z
           .strict()
           .optional(),
         rules: z.array(ruleSchema).default([]),
+        thresholds: z
+          .object({
+            jailbreak: z.number().min(0).max(1).optional(),
+            harmful: z.number().min(0).max(1).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
   })
@@ -99,6 +106,7 @@ export function parsePolicy(text: string, file = 'policy.yaml'): GovernancePolic
     quarantineAtSeverity: spec.quarantineAtSeverity ?? base.quarantineAtSeverity,
     merge: { ...base.merge, ...spec.merge },
     rules: spec.rules.map((r) => ({ match: r.match, action: r.action })),
+    ...(base.thresholds || spec.thresholds ? { thresholds: { ...base.thresholds, ...spec.thresholds } } : {}),
   };
 }
 

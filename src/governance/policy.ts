@@ -52,6 +52,12 @@ export interface GovernancePolicy {
     requireSucceeded: boolean;
   };
   rules: PolicyRule[];
+  /**
+   * Score thresholds of the text detectors, in [0, 1] (see `warden governance screen`, which shows the
+   * scores): a lower jailbreak threshold catches more attacks and flags more benign text. Unset: the
+   * shipped model's own.
+   */
+  thresholds?: { jailbreak?: number; harmful?: number };
 }
 
 export const PRESET_NAMES = ['permissive', 'default', 'strict'] as const;
@@ -97,6 +103,9 @@ export const PRESETS: Record<PresetName, GovernancePolicy> = {
     quarantineAtSeverity: 5,
     merge: { refuseAtSeverity: 1, requireVerified: true, requireSucceeded: true },
     rules: [],
+    // Measured on 25 families of text the shipped model never saw (docs/governance.md): 0.45 catches 78 %
+    // of attacks at 6 % false positives, against 72 % at 4 % at the model's own 0.555.
+    thresholds: { jailbreak: 0.45 },
   },
 };
 

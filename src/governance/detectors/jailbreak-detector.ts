@@ -1,6 +1,6 @@
 import { clampSeverity, type FlagFinding } from '../flags.js';
 import type { DetectorModel } from '../model.js';
-import { inScope } from '../policy.js';
+import { inScope, type GovernancePolicy } from '../policy.js';
 import { analyzeText } from '../text-analysis.js';
 import type { DetectionContext, DetectionTarget, Detector } from './detector.js';
 
@@ -20,16 +20,16 @@ export class JailbreakDetector implements Detector {
 
   detect(ctx: DetectionContext): FlagFinding[] {
     const model = this.model();
+    const { jailbreak: thr, harmful: harmThr } = thresholdsOf(ctx.policy, model);
     let best: { score: number; signals: string[] } | undefined;
     let harmful = 0;
     for (const text of ctx.texts) {
       const a = analyzeText(text, model);
-      if (a.jailbreak >= model.jailbreak.threshold && a.jailbreak > (best?.score ?? 0))
+      if (a.jailbreak >= thr && a.jailbreak > (best?.score ?? 0))
         best = { score: a.jailbreak, signals: a.signals };
       harmful = Math.max(harmful, a.harmful);
     }
     const out: FlagFinding[] = [];
-    const thr = model.jailbreak.threshold;
     if (best) {
       out.push({
         type: 'Jailbreak',
@@ -37,7 +37,7 @@ export class JailbreakDetector implements Detector {
         reason: `${ctx.stage === 'output' ? 'prompt injection in output' : 'jailbreak / prompt injection'} (score ${best.score.toFixed(2)}; ${best.signals.slice(0, 6).join(', ') || 'classifier'})`,
         detector: this.name,
       });
-    } else if (ctx.stage === 'input' && harmful >= model.harmful.threshold) {
+    } else if (ctx.stage === 'input' && harmful >= harmThr) {
       // A harmful request without a jailbreak technique. Low severities: this head is less precise.
       const confident = harmful >= 0.9;
       out.push({
@@ -49,4 +49,15 @@ export class JailbreakDetector implements Detector {
     }
     return out;
   }
+}
+
+/** The thresholds a policy flags at: its own (policy.thresholds), else the model's. */
+export function thresholdsOf(
+  policy: Pick<GovernancePolicy, 'thresholds'>,
+  model: DetectorModel,
+): { jailbreak: number; harmful: number } {
+  return {
+    jailbreak: policy.thresholds?.jailbreak ?? model.jailbreak.threshold,
+    harmful: policy.thresholds?.harmful ?? model.harmful.threshold,
+  };
 }
