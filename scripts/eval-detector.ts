@@ -3,7 +3,7 @@
 // JSON tool specs or markdown tables) is held out in turn; the detector is trained on every other family,
 // with its threshold chosen on those alone (2 % false positives on their benign rows, out of fold), and then
 // scores the held-out family. So each figure says how the detector does on a style it never saw.
-// Run: npm run eval:detector [-- --families wild:reddit,benign:tables] [-- --json out.json]
+// Run: npm run eval:detector [-- --families wild:reddit,benign:tables] [--l2 0.01] [--json out.json]
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   analyzeText,
@@ -50,6 +50,7 @@ const arg = (name: string) => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const only = arg('--families')?.split(',');
+const l2 = arg('--l2') === undefined ? undefined : Number(arg('--l2'));
 const families = [...new Set(rows.map((r) => r.family))].sort().filter((f) => !only || only.includes(f));
 
 interface FamilyResult {
@@ -69,7 +70,11 @@ const started = Date.now();
 for (const [n, family] of families.entries()) {
   const train = rows.filter((r) => r.family !== family);
   const test = rows.filter((r) => r.family === family);
-  const model = trainDetector(train, { dim: DIM, targetFpr: TARGET_FPR });
+  const model = trainDetector(train, {
+    dim: DIM,
+    targetFpr: TARGET_FPR,
+    ...(l2 !== undefined ? { l2 } : {}),
+  });
   let jb = 0;
   let harm = 0;
   for (const r of test) {
