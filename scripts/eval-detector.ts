@@ -8,7 +8,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import {
   analyzeText,
   isBenign,
-  perSource,
   recallAtFpr,
   rocAuc,
   trainDetector,
@@ -117,8 +116,6 @@ const lines = [
   ),
   '',
 ];
-const attacks = pooled.filter((r) => r.attack);
-const benign = pooled.filter((r) => !r.attack);
 const micro = (xs: FamilyResult[]) =>
   xs.reduce((a, r) => a + r.flaggedJailbreak * r.rows, 0) /
   Math.max(
@@ -137,5 +134,5 @@ const json = arg('--json');
 if (json)
   writeFileSync(
     json,
-    `${JSON.stringify({ families: results, pooled: { rocAuc: rocAuc(pooled), attacks: attacks.length, benign: benign.length, perFamily: perSource(pooled, 0.5).length } }, null, 2)}\n`,
+    `${JSON.stringify({ families: results, pooled: { texts: pooled.length, rocAuc: rocAuc(pooled), atFpr: [0.01, 0.02].map((fpr) => recallAtFpr(pooled, fpr)) } }, null, 2)}\n`,
   );

@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { WardenError } from '../../core/index.js';
-import { perSource, recallAtFpr, rocAuc, type ScoredRow, type SourceReport } from '../../governance/index.js';
+import {
+  perSource,
+  ratesAt,
+  recallAtFpr,
+  rocAuc,
+  type ScoredRow,
+  type SourceReport,
+} from '../../governance/index.js';
 import type { Warden } from '../../warden/index.js';
 
 /** Labels that mark a row as an attack (a jailbreak or prompt-injection technique). */
@@ -110,16 +117,13 @@ export async function evaluateFile(
     } else scored.push({ attack: r.attack, source: r.source, label: r.label, score: s.scores.jailbreak });
     if (options.progress && (i + 1) % 200 === 0) options.progress(i + 1, rows.length);
   }
-  const attacks = scored.filter((r) => r.attack);
-  const benign = scored.filter((r) => !r.attack);
+  const { recall, actualFpr } = ratesAt(scored, threshold);
   return {
     rows: rows.length,
     policy,
     threshold,
-    recall: attacks.length ? attacks.filter((r) => r.score >= threshold).length / attacks.length : Number.NaN,
-    falsePositiveRate: benign.length
-      ? benign.filter((r) => r.score >= threshold).length / benign.length
-      : Number.NaN,
+    recall,
+    falsePositiveRate: actualFpr,
     rocAuc: rocAuc(scored),
     atFpr: [0.01, 0.02].map((fpr) => recallAtFpr(scored, fpr)),
     sources: perSource(scored, threshold),
