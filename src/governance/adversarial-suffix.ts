@@ -14,6 +14,9 @@ export interface SuffixSignal {
 }
 
 const WINDOW = 16;
+/** Texts longer than this must carry the odd run at their end, as appended suffixes do. */
+const LONG_TEXT_TOKENS = 60;
+const TAIL_SLACK = 8;
 
 /** A plain word ("the", "Hello,"): most tokens of any text, and never weird by the rules below. */
 const PLAIN_WORD = /^[A-Za-z][a-z]*[.,;:!?]?$/;
@@ -29,12 +32,20 @@ const STRUCTURED_TOKEN = [
   /^[("'[]*(~|\.{1,2})?\/[\w.@/-]+[)"'\],.;:]*$/, // a Unix path
   /^[("'[]*[A-Za-z]:\\[\w.\\ -]+[)"'\],.;:]*$/, // a Windows path
   /^[("'[]*[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)+(\([^()]*\)?)?[)"'\],.;:]*$/, // obj.attr, os.path.join(
-  /^[("'[]*[A-Za-z_$][\w$]*\([^()]*\)?[)"'\],.;:{]*$/, // call(args) or def name(
+  /^[("'[]*[A-Za-z_][\w$]+\([^()\\{}[\]$]*\)?[)"'\],.;:{]*$/, // call(args) or def name(
   /^[("'[{]*[a-z][a-z0-9]*(_[a-z0-9]+)+[)"'\]},.;:=]*$/, // snake_case
   /^[{[]*"[^"]*"[:,}\]]*$/, // a JSON string or key: "name": or "value",
   /^<\/?[A-Za-z][\w:-]*(\s[^<>]*)?\/?>$/, // an HTML/XML tag
   /^!?\[[^\]]*\]\([^)]*\)[.,;:]*$/, // a markdown link or image
   /^[-+]?\$?\d[\d,.]*(%|[a-zA-Z]{1,3})?[),.;:]*$/, // numbers, prices, units
+  /^[("'[]*[~^<>=v]{0,2}\d+(\.[\dx*]+)+[-\w.]*[)"'\],.;:]*$/, // versions and ranges: ^10.0.0, v1.2.x
+  /^(.)\1{2,}$/, // separators: ---, ===, ***
+  /^(<!--|-->)$/, // HTML comment marks
+  /^[\w.-]+\/([\w.-]+\/)*$/, // a relative directory: src/, components/ui/
+  /^[\w:-]+="[^"]*"\/?>?[.,;]*$/, // an XML/HTML attribute: enforcement="MANDATORY">
+  /^(?:[—–•·…→⇒←↔|/✓✔✗✘❌?≥≤≠±×÷∞≈]|⚠\uFE0F?)+$/u, // dashes, bullets, arrows, check marks, math
+  /^[(]*[A-Za-z0-9.]{1,3}[\^_][A-Za-z0-9{}]{1,4}[),.;:]*$/, // x^2, k_1, e^{x}
+  /^\p{Extended_Pictographic}+\uFE0F?$/u, // emoji
 ];
 
 export function isWeirdToken(raw: string): boolean {
@@ -44,7 +55,55 @@ export function isWeirdToken(raw: string): boolean {
   return true;
 }
 
+/** Symbol-only tokens that people type: pairs, arrows, ellipses, emphasis. */
+const COMMON_SYMBOL_TOKENS = new Set([
+  '()',
+  '/>',
+  '</',
+  '[]',
+  '{}',
+  '--',
+  '->',
+  '=>',
+  '<-',
+  '**',
+  '...',
+  '!!',
+  '??',
+  '?!',
+  '!!!',
+  '&&',
+  '||',
+  '==',
+  '://',
+  '//',
+  '#',
+  '##',
+  '###',
+  ':',
+  '...)',
+  '(...)',
+  '—',
+  '–',
+  '/',
+  '\\',
+  '*',
+  '+',
+  '=',
+  '<',
+  '>',
+  '>=',
+  '<=',
+  '~',
+  '|',
+  '&',
+]);
+
 function looksOdd(raw: string): boolean {
+  // Stacked opening brackets or quotes before a word ("((itemize", "([word") or symbol clusters nobody
+  // types ("([", "}}$,") are the debris optimisers leave.
+  if (/^[([{<"'`]{2,}/.test(raw) && !/^\(["'“‘]/.test(raw)) return true;
+  if (/^[^\p{L}\p{N}\s]{2,}$/u.test(raw) && !COMMON_SYMBOL_TOKENS.has(raw)) return true;
   // Ordinary punctuation around a word ("TypeError:", "(reading") says nothing.
   const token = raw.length > 2 ? raw.replace(/^[("'“‘[]+|[.,;:!?)"'”’\]]+$/g, '') || raw : raw;
   if (token.length < 2) return /[^\w\s]/.test(token) && token !== '-' && token !== '&';
@@ -65,7 +124,7 @@ function looksOdd(raw: string): boolean {
  * scored, so a prompt that carries a tool spec, a table or a snippet is judged on its prose alone.
  */
 function proseOnly(raw: string): string {
-  if (raw.indexOf('\n') < 0 && !/[{[]\s*"/.test(raw)) return raw;
+  if (raw.indexOf('\n') < 0 && !/[{[]\s*"/.test(raw)) return markdownless(raw);
   const out: string[] = [];
   let fenced = false;
   for (const line of raw.split('\n')) {
@@ -91,7 +150,7 @@ function proseOnly(raw: string): string {
     out.push(line);
   }
   // A single-line text may still embed a JSON document: drop it (it parses, a suffix does not).
-  return out.join('\n').replace(/[{[]\s*"[\s\S]*[}\]]/g, (m) => {
+  return markdownless(out.join('\n')).replace(/[{[]\s*"[\s\S]*[}\]]/g, (m) => {
     try {
       JSON.parse(m);
       return ' ';
@@ -99,6 +158,26 @@ function proseOnly(raw: string): string {
       return m;
     }
   });
+}
+
+/**
+ * Markdown that reads as symbols but is everyday formatting: inline code spans (`npm ci`), bold and italic
+ * markers, list bullets and heading marks. Inline code becomes one plain word, so the prose around it
+ * still reads as prose.
+ */
+function markdownless(text: string): string {
+  return (
+    text
+      .replace(/`[^`\n]{1,80}`/g, ' code ')
+      // Something quoted after the word that introduces it (My first command is "sample(x = 1:10)", the
+      // sentence "istanbulu cok seviyom"): the request around it is prose, whatever the quote holds.
+      .replace(
+        /\b((?:is|are|command|sentence|input|query|request|code|example|line|string|text|word|phrase|prompt)s?:?\s+)"[^"\n]{2,160}"/g,
+        '$1quoted',
+      )
+      .replace(/\*\*|__/g, '')
+      .replace(/^\s*(?:[-*+•]|\d{1,3}[.)]|#{1,6})\s+(?:\[[ xX]\]\s+)?/gm, '')
+  );
 }
 
 /**
@@ -139,12 +218,31 @@ export function isNonWord(raw: string): boolean {
   return true;
 }
 
+/** The whitespace-separated tokens of a text's prose (structured lines and markdown left out). */
+export function proseTokens(raw: string): string[] {
+  return proseOnly(raw)
+    .split(/\s+/)
+    .filter((t) => t.length > 0);
+}
+
+/** The share of characters that are brackets, slashes and operators, which prose (code aside) rarely uses. */
+function codeSymbolShare(text: string): number {
+  let n = 0;
+  let symbols = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === ' ') continue;
+    n++;
+    if ('(){}[]<>\\/|^~`$%#*=+_@'.includes(c)) symbols++;
+  }
+  return n === 0 ? 0 : symbols / n;
+}
+
 export function adversarialSuffix(raw: string): SuffixSignal {
-  const prose = proseOnly(raw);
-  const tokens = prose.split(/\s+/).filter((t) => t.length > 0);
+  const tokens = proseTokens(raw);
   // Random-character runs appended to a request (random-search attacks): strong on their own.
   const last = tokens.slice(-3);
-  const random = last.find(isRandomString);
+  const random = last.find((t) => isRandomString(t) && !STRUCTURED_TOKEN.some((re) => re.test(t)));
   if (random && tokens.length >= 6 && englishness(tokens.slice(0, -3).join(' ')) >= 0.2)
     return { score: 0.9, weirdTokens: 1, window: random };
   if (tokens.length < WINDOW) return { score: 0, weirdTokens: 0, window: '' };
@@ -155,13 +253,25 @@ export function adversarialSuffix(raw: string): SuffixSignal {
   for (let i = 0; i < tokens.length; i++) {
     if (weird[i]) count++;
     if (i >= WINDOW && weird[i - WINDOW]) count--;
-    if (i >= WINDOW - 1 && count > best) {
+    if (i >= WINDOW - 1 && count >= best) {
       best = count;
       bestAt = i - WINDOW + 1;
     }
   }
-  const ratio = best / WINDOW;
-  if (best < 4 || ratio < 0.25) return { score: 0, weirdTokens: best, window: '' };
+  // Few function words in the run is the other half of the evidence: prose, even terse prose, is held
+  // together by "the", "to", "of"; optimised suffixes are not.
+  const glue = englishness(tokens.slice(bestAt, bestAt + WINDOW).join(' '));
+  const symbols = codeSymbolShare(tokens.slice(bestAt, bestAt + WINDOW).join(' '));
+  // Brackets and operators count only where the words do not hold together either: a question that
+  // quotes a line of code reads as prose around the code.
+  const symbolic = glue <= 0.25 ? (symbols >= 0.08 ? 1 : 0) + (symbols >= 0.15 ? 1 : 0) : 0;
+  const evidence = best + (glue <= 0.15 ? 1 : 0) + (glue <= 0.05 ? 1 : 0) + symbolic;
+  // A suffix is appended: the odd run ends the text (give or take a few tokens of closing punctuation or a
+  // trailing instruction). Odd runs in the middle of a long text are formatting, lists or data.
+  if (tokens.length > LONG_TEXT_TOKENS && bestAt + WINDOW < tokens.length - TAIL_SLACK)
+    return { score: 0, weirdTokens: best, window: '' };
+  // Three odd tokens at least: a product title or a list of foreign terms has few function words too.
+  if (best < 3 || evidence < 4) return { score: 0, weirdTokens: best, window: '' };
   // The rest of the text must read as prose: a suffix is appended to a request.
   const rest = [...tokens.slice(0, bestAt), ...tokens.slice(bestAt + WINDOW)].join(' ');
   if (englishness(rest) < 0.2 || tokens.length - WINDOW < 4)
@@ -173,7 +283,7 @@ export function adversarialSuffix(raw: string): SuffixSignal {
   if (restWeird / Math.max(1, tokens.length - WINDOW) > 0.5 && tokens.length - WINDOW > WINDOW)
     return { score: 0, weirdTokens: best, window: '' };
   return {
-    score: Math.min(1, (ratio - 0.1) * 2.5),
+    score: Math.min(1, 0.6 + 0.06 * (evidence - 4)),
     weirdTokens: best,
     window: tokens.slice(bestAt, bestAt + WINDOW).join(' '),
   };
