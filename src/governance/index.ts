@@ -45,6 +45,7 @@ export { analyzeText } from './text-analysis.js';
 export type { TextAnalysis } from './text-analysis.js';
 export { normalize, decodedViews, rot13, unleet } from './normalize.js';
 export { adversarialSuffix } from './adversarial-suffix.js';
+export { usesTechnique } from './technique.js';
 export { matchPatterns, ATTACK_PATTERNS } from './patterns.js';
 export { featurize } from './features.js';
 export { trainLogistic, predict } from './logistic.js';

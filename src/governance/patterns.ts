@@ -45,12 +45,24 @@ export const ATTACK_PATTERNS: readonly AttackPattern[] = [
   {
     id: 'amoral',
     weight: 0.7,
-    re: /\b(?:amoral|unethical and immoral|unfiltered|uncensored|no morals|no ethics|doesn'?t care about (?:ethics|morality|legality|rules))\b/,
+    re: /\b(?:amoral|unethical and immoral|uncensored|no morals|no ethics|doesn'?t care about (?:ethics|morality|legality|rules))\b/,
+  },
+  {
+    // "Unfiltered" describes ideas and data as often as a persona: weak on its own.
+    id: 'unfiltered',
+    weight: 0.45,
+    re: /\bunfiltered\b/,
   },
   {
     id: 'never-refuse',
     weight: 0.8,
-    re: /\b(?:never|do not|don'?t|cannot|can'?t|must not|will not|won'?t)\b[^.\n]{0,20}\b(?:refuse|decline|say (?:no|sorry|i can'?t)|apologi[sz]e|include (?:any )?(?:warnings?|disclaimers?))\b/,
+    re: /\b(?:never|do not|don'?t|cannot|can'?t|must not|will not|won'?t)\b[^.\n]{0,20}\b(?:refuse|decline|say (?:no|sorry|i can'?t)|apologi[sz]e)\b/,
+  },
+  {
+    // Also a formatting rule in benign prompts ("do not include warnings or notes"): weak on its own.
+    id: 'no-warnings',
+    weight: 0.45,
+    re: /\b(?:never|do not|don'?t|must not|will not|won'?t)\b[^.\n]{0,20}\binclude (?:any )?(?:warnings?|disclaimers?)\b/,
   },
   {
     id: 'stay-in-character',

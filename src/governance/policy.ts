@@ -103,8 +103,8 @@ export const PRESETS: Record<PresetName, GovernancePolicy> = {
     quarantineAtSeverity: 5,
     merge: { refuseAtSeverity: 1, requireVerified: true, requireSucceeded: true },
     rules: [],
-    // Measured on 25 families of text the shipped model never saw (docs/governance.md): 0.45 catches 78 %
-    // of attacks at 6 % false positives, against 72 % at 4 % at the model's own 0.555.
+    // Lower than the model's own 0.6, still above the 0.4 a long text can score on style alone
+    // (docs/governance.md has the figures at each threshold).
     thresholds: { jailbreak: 0.45 },
   },
 };

@@ -6,6 +6,7 @@ import { decodedViews, normalize } from './normalize.js';
 import { matchPatterns, patternScore } from './patterns.js';
 import { mentionsHarm } from './harm-lexicon.js';
 import { blatantHarm } from './harm-rules.js';
+import { usesTechnique } from './technique.js';
 
 /** A blatant harmful request (harm-rules.ts) scores here: Malicious (>= 0.9), not a jailbreak. */
 const BLATANT_HARM_SCORE = 0.95;
@@ -18,6 +19,22 @@ function lengthConfidence(text: string): number {
   let words = 0;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 32) words++;
   return Math.min(1, (words + 1) / 25);
+}
+
+/**
+ * From this many words on, a text the classifier likes for its style alone (no technique, see
+ * technique.ts) stays below the threshold: long benign system prompts share the jailbreaks' style (a role,
+ * rules, an output format). Measured on system prompts never trained on, this took false positives from
+ * 57 % to 6 %, for 5-15 points of recall on in-the-wild role-play jailbreaks without a named technique.
+ */
+const STYLE_ONLY_WORDS = 60;
+/** The most a long text can score on style alone: below every policy's threshold (strict: 0.45). */
+const STYLE_ONLY_CAP = 0.4;
+
+function styleOnly(text: string): boolean {
+  let words = 0;
+  for (let i = 0; i < text.length && words <= STYLE_ONLY_WORDS; i++) if (text.charCodeAt(i) === 32) words++;
+  return words > STYLE_ONLY_WORDS && !usesTechnique(text);
 }
 
 /** What the text detector found in one text. Scores are in [0, 1]. */
@@ -48,11 +65,16 @@ export function analyzeText(raw: string, model: DetectorModel): TextAnalysis {
     const x =
       view.how === 'leetspeak' && plainX ? plainX : featurize(view.text, model.dim, { normalized: true });
     if (view.how === 'plain') plainX = x;
-    const classifier = predict(model.jailbreak, x) * lengthConfidence(view.text);
+    let classifier = predict(model.jailbreak, x) * lengthConfidence(view.text);
     const hits = matchPatterns(view.text);
+    // The technique check only runs where its answer changes the score: a vote above the cap, or one that
+    // a pattern hit would reinforce below.
+    const styleAlone =
+      (classifier > STYLE_ONLY_CAP || (hits.length > 0 && classifier > 0.3)) && styleOnly(view.text);
+    if (styleAlone) classifier = Math.min(classifier, STYLE_ONLY_CAP);
     let score = Math.max(classifier, patternScore(hits));
     // Two independent kinds of evidence agreeing is stronger than either.
-    if (hits.length > 0 && classifier > 0.3)
+    if (hits.length > 0 && classifier > 0.3 && !styleAlone)
       score = Math.max(score, 1 - (1 - classifier) * (1 - patternScore(hits)));
     const hidden = view.how !== 'plain' && view.how !== 'leetspeak';
     if (hidden && (hits.length > 0 || classifier > 0.35)) score = Math.max(score, Math.min(1, score + 0.3));
