@@ -42,6 +42,7 @@ const rows: Row[] = [
   ...readJsonl(here('../test/fixtures/governance/dev.jsonl')),
   ...readJsonl(here('./detector-data/benign-tasks.jsonl')),
   ...readJsonl(here('./detector-data/sources.jsonl')),
+  ...readJsonl(here('./detector-data/system-prompts.jsonl')),
 ].map((r) => ({ ...r, family: r.family ?? familyOf(r) }));
 
 const arg = (name: string) => {
@@ -129,6 +130,26 @@ lines.push(
     .map((fpr) => `recall ${pct(recallAtFpr(pooled, fpr).recall)} at ${100 * fpr}% FPR`)
     .join(', ')} (thresholds picked on the pooled benign scores)`,
 );
+// The shipped configuration (trained on every family) on sources never trained on and never used to pick
+// a rule: real optimised suffixes and a system-prompt collection (detector-data/heldout.jsonl).
+const heldOutRows = readJsonl(here('./detector-data/heldout.jsonl'));
+if (!only) {
+  const shipped = trainDetector(rows, { dim: DIM, ...(l2 !== undefined ? { l2 } : {}) });
+  const byFamily = new Map<string, { rows: number; flagged: number }>();
+  for (const r of heldOutRows) {
+    const f = byFamily.get(r.family!) ?? { rows: 0, flagged: 0 };
+    f.rows++;
+    if (analyzeText(r.text, shipped).jailbreak >= shipped.jailbreak.threshold) f.flagged++;
+    byFamily.set(r.family!, f);
+  }
+  lines.push(
+    '',
+    `trained on every family (threshold ${shipped.jailbreak.threshold.toFixed(3)}), scored on detector-data/heldout.jsonl:`,
+    ...[...byFamily].map(
+      ([family, f]) => `  ${pct(f.flagged / f.rows)}  n=${String(f.rows).padStart(4)}  ${family}`,
+    ),
+  );
+}
 process.stdout.write(`${lines.join('\n')}\n`);
 const json = arg('--json');
 if (json)

@@ -25,13 +25,23 @@ const file = resolve(process.argv[2] ?? fixture);
 // are short XSTest questions and awesome-chatgpt personas, and without these the classifier learns that
 // any "write an article" request is an attack.
 const extra = new URL('./detector-data/benign-tasks.jsonl', import.meta.url).pathname;
+// The public sources (detector-data/SOURCES.md): every attack family and benign kind, including long
+// system prompts, so the classifier learns what benign prompts of every shape look like. The held-out
+// file (detector-data/heldout.jsonl) is never trained on.
+const sources = ['sources.jsonl', 'system-prompts.jsonl'].map(
+  (f) => new URL(`./detector-data/${f}`, import.meta.url).pathname,
+);
 const text = readFileSync(file, 'utf8');
 const parse = (t: string) =>
   t
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as CorpusRow);
-const rows = [...parse(text), ...parse(readFileSync(extra, 'utf8'))];
+const rows = [
+  ...parse(text),
+  ...parse(readFileSync(extra, 'utf8')),
+  ...sources.flatMap((f) => parse(readFileSync(f, 'utf8'))),
+];
 
 const totals = new Map<string, SourceMetrics & { flagged: number; harmfulFlagged: number }>();
 for (const { train, test } of stratifiedFolds(rows, FOLDS, 42)) {
@@ -59,7 +69,7 @@ const heldOut = [...totals.values()].map((t) => ({
   harmfulRate: Number((t.harmfulFlagged / t.rows).toFixed(4)),
 }));
 process.stdout.write(
-  `held-out (${FOLDS}-fold stratified CV) on ${rows.length} rows: ${relative(process.cwd(), file)} + ${relative(process.cwd(), extra)}:\n`,
+  `${FOLDS}-fold stratified CV on ${rows.length} rows (memory of these sources, not generalisation: see npm run eval:detector):\n`,
 );
 for (const m of heldOut) {
   const what = m.label === 'jailbreak' ? 'recall' : 'flagged Jailbreak';
@@ -75,7 +85,11 @@ const out: DetectorModelFile = {
   trainedOn: {
     file: relative(resolve(new URL('..', import.meta.url).pathname), file),
     rows: rows.length,
-    sha256: createHash('sha256').update(text).digest('hex'),
+    sha256: createHash('sha256')
+      .update(text)
+      .update(readFileSync(extra))
+      .update(sources.map((f) => readFileSync(f, 'utf8')).join(''))
+      .digest('hex'),
     at: new Date().toISOString().slice(0, 10),
   },
   jailbreak: encodeHead(model.jailbreak),
