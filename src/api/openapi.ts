@@ -16,6 +16,7 @@ export const TAGS = [
   { name: 'dead-letters', description: 'Tasks that failed for good, to replay or purge' },
   { name: 'operations', description: 'Scheduler statistics and Prometheus metrics' },
   { name: 'rate-distortion', description: 'FGW distortion between graphs and refinement knees' },
+  { name: 'edge', description: 'Edge nodes: invites, admitted and connected nodes, revocation' },
   { name: 'health', description: 'Liveness, without a key' },
 ] as const;
 

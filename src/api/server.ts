@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { rdRoutes } from './routes/rd.js';
 import { governanceRoutes } from './routes/governance.js';
+import { edgeRoutes } from './routes/edge.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { taskRoutes } from './routes/tasks.js';
 import { traceRoutes } from './routes/traces.js';
@@ -128,6 +129,9 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   operationRoutes(app, ctx);
   rdRoutes(app, ctx, options.rd);
   governanceRoutes(app, ctx);
+  edgeRoutes(app, ctx);
+  // Edge nodes connect over WebSocket on the same listener (ws(s)://host:port/edge).
+  warden.edges.attach(app.server);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -7,6 +7,7 @@ import { flagCommand, governanceCommand } from './commands/governance.js';
 import { exportCommand, verifyBundleCommand } from './commands/provenance.js';
 import { rdCommand } from './commands/rd.js';
 import { keysCommand, serveCommand } from './commands/serve.js';
+import { edgeCommand } from './commands/edge.js';
 
 export interface ProgramOptions {
   /**
@@ -57,6 +58,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     rdCommand(),
     serveCommand(),
     keysCommand(),
+    edgeCommand(),
     migrateCommand(),
   ]) {
     program.addCommand(cmd);

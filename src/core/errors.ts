@@ -195,6 +195,28 @@ export const ERROR_CODES = {
   },
   SWARM_UNKNOWN_SENDER: { status: 401, retryable: false, doc: 'The node id is not in the trust registry.' },
   SWARM_REVOKED: { status: 403, retryable: false, doc: 'The node has been revoked from the trust registry.' },
+  // Edge nodes
+  EDGE_PROTOCOL: {
+    status: 400,
+    retryable: false,
+    doc: 'An edge node or control plane sent a frame that is not part of the edge protocol; the connection is closed.',
+  },
+  EDGE_INVITE_INVALID: {
+    status: 403,
+    retryable: false,
+    doc: 'The edge invite is unknown, expired, already used, or was issued by another control plane: ask an admin for a new one (`warden edge invite`).',
+  },
+  EDGE_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    doc: 'The task must run on an edge node (placement edge: required) and no connected edge can take it, or its edge disconnected mid-run; it is retried.',
+  },
+  EDGE_RECEIPT_INVALID: {
+    status: 502,
+    retryable: true,
+    doc: "An edge node's result came with a receipt that does not verify or does not match the task; the result is refused.",
+  },
+  EDGE_NODE_NOT_FOUND: { status: 404, retryable: false, doc: 'No edge node has that id.' },
   SWARM_NOT_ADMITTED: {
     status: 403,
     retryable: false,

@@ -1,3 +1,4 @@
+export type { SignedBody, TaskReceipt } from './task-receipt.js';
 export { ERROR_CODES, WardenError, isWardenError, coerceError } from './errors.js';
 export type { ErrorCode, SerializedError, WardenErrorOptions } from './errors.js';
 export { PRIORITIES, priorityLevel, priorityName, parsePriority } from './priority.js';
@@ -24,12 +25,20 @@ export type {
   BreakerStatus,
 } from './circuit-breaker.js';
 export { canonicalJson } from './canonical-json.js';
-export { RUNTIMES, DEFAULT_TENANT, manifestSchema, parseManifest, agentKey, isSemver } from './manifest.js';
+export {
+  RUNTIMES,
+  EDGE_PLACEMENTS,
+  DEFAULT_TENANT,
+  manifestSchema,
+  parseManifest,
+  agentKey,
+  isSemver,
+} from './manifest.js';
 export { MAX_JSON_DEPTH, assertJsonValue, jsonValueProblem } from './json-value.js';
 export type { JsonValueProblem } from './json-value.js';
 export { parseYamlDocument } from './yaml-document.js';
 export type { DocumentIssue } from './yaml-document.js';
-export type { AgentManifest, ManifestIssue, Runtime } from './manifest.js';
+export type { AgentManifest, EdgePlacement, ManifestIssue, Runtime } from './manifest.js';
 export { DEFAULT_SESSION, sessionOptionsSchema, validateSessionOptions, invalid } from './session.js';
 export type { Session, SessionOptions } from './session.js';
 export {

@@ -54,6 +54,10 @@ const breakerSchema = z
   })
   .strict();
 
+/** Where an agent's tasks may run: only on edge nodes, on an edge when one is free, or never on one. */
+export const EDGE_PLACEMENTS = ['required', 'allowed', 'never'] as const;
+export type EdgePlacement = (typeof EDGE_PLACEMENTS)[number];
+
 const specSchema = z
   .object({
     runtime: z.enum(RUNTIMES, {
@@ -81,6 +85,18 @@ const specSchema = z
     prompt: promptSchema.optional(),
     /** JSON Schema the agent's output must satisfy (llm: structured output). */
     outputSchema: z.record(z.string(), z.unknown()).optional(),
+    /** Where tasks may run: on edge nodes (docs/edge.md). Absent: never on an edge. */
+    placement: z
+      .object({
+        edge: z
+          .enum(EDGE_PLACEMENTS, { message: `must be one of ${EDGE_PLACEMENTS.join(', ')}` })
+          .default('never'),
+        capabilities: z
+          .array(z.string().regex(NAME, 'must be a lowercase word (a-z, 0-9, . _ -)'))
+          .default([]),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -160,6 +176,8 @@ export interface AgentManifest {
   model?: LlmModelSpec;
   prompt?: string | PromptSpec;
   outputSchema?: Record<string, unknown>;
+  /** Where tasks may run (edge nodes); absent: never on an edge. */
+  placement?: { edge: EdgePlacement; capabilities: string[] };
   /** Directory the manifest was read from; relative paths in it resolve against this. */
   baseDir?: string;
   /**

@@ -11,6 +11,8 @@ export type ProvenanceEventType =
   | 'task.started'
   | 'task.attempt_failed'
   | 'task.succeeded'
+  // An edge node's signed receipt of the run whose result follows.
+  | 'task.receipt'
   | 'task.failed'
   | 'task.dead_lettered'
   | 'task.cancelled'

@@ -1,4 +1,4 @@
-import type { LlmUsage, SerializedError } from '../core/index.js';
+import type { LlmUsage, SerializedError, TaskReceipt } from '../core/index.js';
 import { chainRecord, sha256Hex, type ChainHead, type ChainedRecord, type ProvenanceEvent } from './chain.js';
 
 // The provenance record vocabulary: what each store operation appends to a session's chain, and the error
@@ -96,6 +96,27 @@ export interface FinishFacts {
   runAfter?: number;
   outputDigest?: string;
   usage?: { llm?: LlmUsage } | null;
+}
+
+/**
+ * An edge node's signed receipt of a task's run, with the node's registration that verifies it offline.
+ * Written just before the run's result record, in the same transaction.
+ */
+export function taskReceipt(f: {
+  taskId: string;
+  agentKey: string;
+  attempt: number;
+  now: number;
+  receipt: TaskReceipt;
+}): ProvenanceEvent {
+  return {
+    type: 'task.receipt',
+    at: f.now,
+    taskId: f.taskId,
+    attempt: f.attempt,
+    agent: f.agentKey,
+    data: { nodeId: f.receipt.nodeId, registration: f.receipt.registration, receipt: f.receipt.receipt },
+  };
 }
 
 /** The record of a finish (retry, success, quarantine or terminal failure). */

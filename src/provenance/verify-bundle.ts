@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../core/index.js';
+import { verifyReceiptWithRegistration, type ReceiptBody } from '../swarm/index.js';
 import { GENESIS_HASH, sha256Hex, type ProvenanceRecord } from './chain.js';
 import {
   BUNDLE_FORMAT,
@@ -393,6 +394,7 @@ function checkBundle(
     if (!check.ok) add('PROVENANCE_BAD_PROOF', `${where}.predicate.inclusionProof`, check.reason);
   });
 
+  checkReceipts(b, submitted, add);
   if (prev) extendsPrevious(b, prev, add);
   return {
     ok: problems.length === 0,
@@ -400,6 +402,44 @@ function checkBundle(
     ...summary,
     ...(prev ? { extendsPrevious: problems.length === 0 } : {}),
   };
+}
+
+/**
+ * Every `task.receipt` record: the edge node's receipt verifies with the keys of the registration recorded
+ * beside it, and names this task, its agent, the input that was submitted and the output that the next
+ * record stores.
+ */
+function checkReceipts(
+  b: AnyProvenanceBundle,
+  submitted: ReadonlyMap<string, string>,
+  add: (code: BundleProblem['code'], where: string, message: string) => void,
+): void {
+  b.records.forEach((r, i) => {
+    if (r.type !== 'task.receipt') return;
+    const where = `records[${i}] (task.receipt seq ${r.seq})`;
+    let body: ReceiptBody;
+    try {
+      body = verifyReceiptWithRegistration(r.data?.['registration'], r.data?.['receipt']);
+    } catch (err) {
+      return add('PROVENANCE_BAD_SIGNATURE', where, `receipt does not verify: ${(err as Error).message}`);
+    }
+    const result = b.records[i + 1];
+    const inputDigest = submitted.get(String(r.taskId));
+    const expect: [string, unknown, unknown][] = [
+      ['nodeId', body.nodeId, r.data?.['nodeId']],
+      ['taskId', body.taskId, r.taskId],
+      ['agent', body.agent, r.agent],
+      ['outputDigest', body.outputDigest, `sha256:${String(result?.data?.['outputDigest'])}`],
+      ...(inputDigest !== undefined
+        ? [['inputDigest', body.inputDigest, `sha256:${inputDigest}`] as [string, unknown, unknown]]
+        : []),
+    ];
+    if (!result || result.taskId !== r.taskId || result.attempt !== r.attempt)
+      add('BUNDLE_INVALID', where, 'is not followed by the result of the same attempt');
+    for (const [field, got, want] of expect)
+      if (got !== want)
+        add('BUNDLE_INVALID', `${where}.receipt.${field}`, `does not match the chain (${String(want)})`);
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { AgentManifest, ResourceLimits, ResourceUsage, Runtime } from '../core/index.js';
+import type { AgentManifest, ResourceLimits, ResourceUsage, Runtime, TaskReceipt } from '../core/index.js';
 
 /** What a runtime gets for one attempt of one task. */
 export interface RunContext {
@@ -24,6 +24,8 @@ export interface RunOutcome {
   /** The output as JSON text, exactly as stored and digested. */
   outputJson: string;
   usage: ResourceUsage;
+  /** Set when the task ran on an edge node: its signed receipt, recorded in provenance. */
+  receipt?: TaskReceipt;
 }
 
 /** An agent version made ready once (resolved paths, compiled module, loaded model) and run many times. */

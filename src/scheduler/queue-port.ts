@@ -7,6 +7,7 @@ import type {
   SerializedError,
   Task,
   TaskResult,
+  TaskReceipt,
   TaskState,
 } from '../core/index.js';
 import type { FlagFacts } from '../provenance/index.js';
@@ -89,6 +90,8 @@ interface FinishBase {
   usage: ResourceUsage | null;
   /** Governance flags raised on the output, stored with the finish in the same transaction. */
   flags?: readonly FlagFacts[];
+  /** The edge node's signed receipt of a run there: a `task.receipt` record before the result's. */
+  receipt?: TaskReceipt;
 }
 
 export type Finish =

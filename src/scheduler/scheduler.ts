@@ -575,6 +575,7 @@ export class Scheduler {
         usage: outcome.usage,
         outputJson: outcome.outputJson,
         outputDigest: sha256Hex(outcome.outputJson),
+        ...(outcome.receipt ? { receipt: outcome.receipt } : {}),
       };
     } catch (thrown) {
       // An abort reason wins over whatever the runtime made of the abort.

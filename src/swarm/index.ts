@@ -39,7 +39,13 @@ export { ENVELOPE_VERSION, parseEnvelope } from './envelope-format.js';
 export type { EnvelopeHeader, ParsedEnvelope } from './envelope-format.js';
 export { SwarmChannel } from './swarm-channel.js';
 export type { Destination, OpenedEnvelope, SwarmChannelOptions } from './swarm-channel.js';
-export { signReceipt, verifyReceipt, digestBytes, digestJson } from './receipt.js';
+export {
+  signReceipt,
+  verifyReceipt,
+  verifyReceiptWithRegistration,
+  digestBytes,
+  digestJson,
+} from './receipt.js';
 export type { ReceiptBody, ReceiptFields, SignedReceipt } from './receipt.js';
 export { PROTOCOL, systemClock, systemRandom } from './runtime.js';
 export type { Clock, RandomBytes } from './runtime.js';

@@ -5,6 +5,7 @@ import { canonicalBytes } from './canonical.js';
 import { signDocument, verifyDocument, type SignedDocument } from './document.js';
 import type { NodeIdentity } from './identity.js';
 import { parseWith, receiptBodySchema, signedSchema } from './schemas.js';
+import { verifyRegistration } from './registration.js';
 import type { TrustRegistry } from './trust-registry.js';
 
 export type ReceiptBody = z.infer<typeof receiptBodySchema>;
@@ -68,6 +69,26 @@ export function verifyReceipt(registry: TrustRegistry, receipt: unknown): Receip
     throw new WardenError('SWARM_MISDIRECTED', `Receipt is from swarm ${parsed.body.swarmId}`);
   }
   verifyDocument(registry.resolve(parsed.body.nodeId).keys, parsed);
+  return parsed.body;
+}
+
+/**
+ * Verifies a receipt offline, with the keys of the node's self-signed registration carried beside it (a
+ * provenance record holds both; whoever admitted the node vouched for that registration by recording it).
+ * @throws WardenError SWARM_BAD_ENCODING, SWARM_MISDIRECTED, SWARM_BAD_SIGNATURE
+ */
+export function verifyReceiptWithRegistration(registration: unknown, receipt: unknown): ReceiptBody {
+  const node = verifyRegistration(registration);
+  const parsed = parseWith(signedSchema(receiptBodySchema), receipt, 'receipt');
+  checkBody(parsed.body);
+  if (parsed.body.nodeId !== node.body.nodeId)
+    throw new WardenError(
+      'SWARM_MISDIRECTED',
+      `Receipt is from node ${parsed.body.nodeId}, not ${node.body.nodeId}`,
+    );
+  if (parsed.body.swarmId !== node.body.swarmId)
+    throw new WardenError('SWARM_MISDIRECTED', `Receipt is from swarm ${parsed.body.swarmId}`);
+  verifyDocument(node.keys, parsed);
   return parsed.body;
 }
 

@@ -22,7 +22,8 @@ import {
 import { systemClock, type AgentDirectory, type Clock } from '../scheduler/index.js';
 import { agentCodeDigest, type AgentCodeFile } from '../store/index.js';
 import type { AgentPort, AgentRecord } from './agent-port.js';
-import { collectAgentFiles, materialiseAgentCode } from './agent-code.js';
+import type { ShippableAgent } from '../edge/index.js';
+import { DEFAULT_AGENT_CODE_MAX_BYTES, collectAgentFiles, materialiseAgentCode } from './agent-code.js';
 import { compareVersions } from './version.js';
 
 export interface HandlerOptions {
@@ -57,6 +58,8 @@ interface Entry {
   prepared?: Promise<PreparedAgent>;
   /** The manifest the runtime runs: `manifest`, or with baseDir at code materialised from the database. */
   run?: AgentManifest;
+  /** The version's code as shipped to edge nodes. */
+  shipped?: Promise<ShippableAgent>;
 }
 
 /**
@@ -226,6 +229,42 @@ export class AgentRegistry implements AgentDirectory {
       return { manifest: entry.manifest, agent: await entry.prepared };
     } catch (err) {
       entry.prepared = undefined; // let a later attempt try again (a missing file may be restored)
+      throw err;
+    }
+  }
+
+  /**
+   * A version's manifest and code files, to run on an edge node: the files of its directory (from the
+   * database's copy on a shared store when this machine lacks them), checked against the registered digest
+   * first, so an edge never runs code other than what was registered. Cached per version.
+   */
+  async shippable(key: string): Promise<ShippableAgent> {
+    const entry = this.entries.get(key) ?? (await this.load(key));
+    entry.shipped ??= (async () => {
+      const runtime = this.runtimes.get(entry.manifest);
+      if (entry.digest && runtime.digest) {
+        if (this.code.shared && !entry.run) await this.locateCode(entry, runtime);
+        await this.checkDigest(entry, runtime);
+      }
+      const dir = (entry.run ?? entry.manifest).baseDir;
+      const files = dir
+        ? await collectAgentFiles(
+            dir,
+            this.code.maxBytes || DEFAULT_AGENT_CODE_MAX_BYTES,
+            this.code.private ?? [],
+          )
+        : null;
+      return {
+        manifest: entry.manifest,
+        moduleDigest: entry.digest,
+        codeDigest: files ? agentCodeDigest(files) : null,
+        files,
+      };
+    })();
+    try {
+      return await entry.shipped;
+    } catch (err) {
+      entry.shipped = undefined;
       throw err;
     }
   }

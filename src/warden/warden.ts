@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import {
   CLOSED_BREAKER,
@@ -45,6 +45,16 @@ import {
   type LocalModelOptions,
   type PriceTable,
 } from '../sandbox/index.js';
+import {
+  ControlPlaneState,
+  EdgeHub,
+  EdgePlacementDirectory,
+  type ConnectedEdge,
+  type CreateInviteOptions,
+  type EdgeHubOptions,
+  type EdgeNodeInfo,
+  type InviteGrant,
+} from '../edge/index.js';
 import { Governance, type GovernanceOptions } from '../governance/index.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import {
@@ -71,6 +81,8 @@ import type { DataDirectory } from './data-dir.js';
 import { compileStorageOptions, type StorageOptions } from './storage-options.js';
 
 export interface WardenOptions {
+  /** Edge-node timing: heartbeat interval and how long a disconnected edge's runs wait for it. */
+  edge?: EdgeHubOptions;
   /**
    * Where the state lives: the embedded SQLite store under a data directory (the default), or a
    * PostgreSQL database shared by many processes (`{ postgres: url }`, or `STORAGE_BACKEND=postgres` with
@@ -184,6 +196,8 @@ export class Warden {
   governance!: Governance;
   /** The data directory in use, what chose it, and whether this open created its store. */
   dataDirectory!: DataDirectory;
+  /** Edge nodes: invites, the connected nodes, revocation, and serving their connections (docs/edge.md). */
+  edges!: EdgeNodes;
   private maintenance: Backend['maintenance'];
 
   private constructor(
@@ -249,10 +263,14 @@ export class Warden {
       private: [...new Set([dataDir, root])],
       maxBytes: agentCodeMaxBytes(options.agentCode?.maxBytes),
     });
+    // Edge nodes join this process's control plane; its identity, registry and invites live in <data>/edge.
+    let edgeState: Promise<ControlPlaneState> | undefined;
+    const openEdgeState = () => (edgeState ??= ControlPlaneState.open(join(dataDir, 'edge')));
+    const hub = new EdgeHub(openEdgeState, options.edge);
     // Where a maintenance leader reaps for every node, this scheduler does not.
     const scheduler = new Scheduler(
       store,
-      agents,
+      new EdgePlacementDirectory(agents, hub),
       backend.maintenance ? { ...workerOptions, reapLeases: false } : workerOptions,
       backend.feed,
     );
@@ -271,6 +289,7 @@ export class Warden {
     );
     warden.dataDirectory = directory;
     warden.maintenance = backend.maintenance;
+    warden.edges = new EdgeNodes(hub, openEdgeState);
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
@@ -755,6 +774,7 @@ export class Warden {
     if (this.closed) return;
     this.closed = true;
     await this.scheduler.stop();
+    await this.edges.close();
     await this.runtimes.close();
     await this.closeBackend();
   }
@@ -824,4 +844,44 @@ function promptTexts(manifest: AgentManifest, inputJson: string): string[] {
     texts.push(rendered.system);
   if (prompt.user.fields.length > 0) texts.push(rendered.user);
   return texts;
+}
+
+/**
+ * Edge nodes of this control plane (docs/edge.md): `invite` issues a one-time, expiring, signed invite;
+ * `list` and `revoke` manage the admitted nodes (also from another process on the same data directory);
+ * `attach` serves their WebSocket connections on an HTTP server (`warden serve` does).
+ */
+export class EdgeNodes {
+  constructor(
+    private readonly hub: EdgeHub,
+    private readonly state: () => Promise<ControlPlaneState>,
+  ) {}
+
+  async invite(options: CreateInviteOptions = {}): Promise<{ token: string; grant: InviteGrant }> {
+    return (await this.state()).createInvite(options);
+  }
+
+  /** Admitted nodes, with whether each is connected to this process now. */
+  async list(): Promise<(EdgeNodeInfo & { connected: ConnectedEdge | null })[]> {
+    const state = await this.state();
+    await state.reload();
+    const live = new Map(this.hub.connected().map((c) => [c.nodeId, c]));
+    return state.nodes().map((n) => ({ ...n, connected: live.get(n.nodeId) ?? null }));
+  }
+
+  async revoke(nodeId: string, reason?: string): Promise<void> {
+    await (await this.state()).revoke(nodeId, reason);
+  }
+
+  attach(server: Parameters<EdgeHub['attach']>[0]): void {
+    this.hub.attach(server);
+  }
+
+  connected(): ConnectedEdge[] {
+    return this.hub.connected();
+  }
+
+  close(): Promise<void> {
+    return this.hub.close();
+  }
 }

@@ -663,6 +663,7 @@ export class PgStore implements Store {
       tx.chain.add(f.flags[0]!.sessionId, records.governanceFlagged(f.flags)!);
     }
     const withOutput = f.kind === 'succeeded' || f.kind === 'quarantined';
+    if (withOutput && f.receipt) tx.chain.add(f.sessionId, records.taskReceipt({ ...f, receipt: f.receipt }));
     tx.chain.add(
       f.sessionId,
       records.taskFinished(f),

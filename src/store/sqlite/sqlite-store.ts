@@ -550,6 +550,7 @@ export class SqliteStore implements Store {
         // The result row names the record that commits to it, so reads can check one against the other.
         if (f.kind === 'succeeded' || f.kind === 'quarantined') {
           const { outputJson, outputDigest } = f;
+          if (f.receipt) chain.add(f.sessionId, records.taskReceipt({ ...f, receipt: f.receipt }));
           chain.add(f.sessionId, records.taskFinished(f), (seq) =>
             this.stmt.insertResult.run(
               f.taskId,

@@ -1,0 +1,11 @@
+export { EdgeHub } from './control-plane.js';
+export type { EdgeHubOptions, ShippableAgent, ConnectedEdge } from './control-plane.js';
+export { ControlPlaneState } from './control-plane-state.js';
+export type { CreateInviteOptions, EdgeNodeInfo } from './control-plane-state.js';
+export { EdgePlacementDirectory } from './placement.js';
+export type { ShippableSource } from './placement.js';
+export { decodeInviteToken } from './invite-token.js';
+export type { InviteGrant } from './invite-token.js';
+export { EDGE_PATH } from './protocol.js';
+export { EdgeNode } from './edge-node.js';
+export type { EdgeNodeOptions } from './edge-node.js';
