@@ -175,7 +175,7 @@ export class EdgeHub {
     inputJson: string,
     ctx: RunContext,
   ): Promise<RunOutcome> {
-    const node = await this.waitForNode(agent.manifest, ctx.signal);
+    const node = await this.waitForNode(agent.manifest, ctx.taskId, ctx.signal);
     return new Promise<RunOutcome>((resolve, reject) => {
       const pending: Pending = {
         taskId: ctx.taskId,
@@ -226,10 +226,18 @@ export class EdgeHub {
     });
   }
 
-  private async waitForNode(manifest: AgentManifest, signal: AbortSignal): Promise<ConnectedNode> {
+  /** A capable edge with a free slot, the slot taken for `taskId` at once (before any other waiter looks). */
+  private async waitForNode(
+    manifest: AgentManifest,
+    taskId: string,
+    signal: AbortSignal,
+  ): Promise<ConnectedNode> {
     for (;;) {
       const node = this.pick(manifest);
-      if (node) return node;
+      if (node) {
+        node.running.set(taskId, RESERVED);
+        return node;
+      }
       if (!this.canRun(manifest))
         throw new WardenError(
           'EDGE_UNAVAILABLE',
@@ -315,6 +323,7 @@ export class EdgeHub {
     if (previous) {
       const still = new Set(hello.running.map((r) => `${r.taskId}:${r.attempt}`));
       for (const p of previous.running.values()) {
+        if (p === RESERVED) continue;
         clearTimeout(p.orphanTimer);
         if (still.has(`${p.taskId}:${p.attempt}`)) {
           p.node = node;
@@ -344,6 +353,7 @@ export class EdgeHub {
   /** The connection is gone: its runs fail after `graceMs` unless the edge reconnects and resumes them. */
   private orphan(node: ConnectedNode, graceMs: number): void {
     for (const p of node.running.values()) {
+      if (p === RESERVED) continue;
       clearTimeout(p.orphanTimer);
       p.orphanTimer = setTimeout(() => {
         if (p.node === node && !node.socket)
@@ -489,7 +499,7 @@ export class EdgeHub {
         if (state.registry.isRevoked(node.nodeId)) {
           node.socket?.close(4004, 'revoked');
           node.socket = undefined;
-          for (const p of node.running.values())
+          for (const p of [...node.running.values()].filter((q) => q !== RESERVED))
             this.settle(p, () => p.reject(edgeLost(node.nodeId, 'the edge was revoked')));
           this.nodes.delete(node.nodeId);
         }
@@ -499,6 +509,9 @@ export class EdgeHub {
     }
   }
 }
+
+/** A slot taken for a run whose lease is being sent. */
+const RESERVED = {} as Pending;
 
 function edgeLost(nodeId: string, why: string): WardenError {
   return new WardenError('EDGE_UNAVAILABLE', `Edge ${nodeId} lost the task: ${why}; it is retried`, {

@@ -77,6 +77,7 @@ export class EdgeNode {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, Running>();
   private readonly prepared = new Map<string, Promise<PreparedAgent>>();
+  private readonly materialising = new Map<string, Promise<string>>();
   private stopped = false;
   private failures = 0;
   private stopError: WardenError | undefined;
@@ -401,12 +402,20 @@ export class EdgeNode {
           'AGENT_VERSION_CONFLICT',
           `The code sent for ${lease.agentKey} does not have its digest`,
         );
-      const dir = await materialiseAgentCode(
-        join(this.options.dataDir, 'code'),
-        lease.codeDigest,
-        async () => files,
-        lease.agentKey,
-      );
+      // Leases of one version can arrive together, the first with the files: the others wait for it.
+      const digest = lease.codeDigest;
+      let writing = this.materialising.get(digest);
+      if (!writing || files) {
+        writing = materialiseAgentCode(
+          join(this.options.dataDir, 'code'),
+          digest,
+          async () => files,
+          lease.agentKey,
+        );
+        this.materialising.set(digest, writing);
+        writing.catch(() => this.materialising.delete(digest));
+      }
+      const dir = await writing;
       manifest = { ...manifest, baseDir: dir };
     }
     const key = `${lease.agentKey}:${lease.codeDigest ?? ''}`;

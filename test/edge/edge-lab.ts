@@ -1,0 +1,186 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep } from '../helpers.js';
+import { BIN, ROOT, running, waitFor, type Proc } from '../scale-out/cluster.js';
+
+/** An agent that must run on an edge: the AssemblyScript word counter, with `placement: edge: required`. */
+export const EDGE_AGENT = 'edge-count';
+
+/**
+ * A control plane (`warden serve`) and edge nodes (`warden edge join`) as separate OS processes, each with
+ * its own data directory, as on separate machines.
+ */
+export class EdgeLab {
+  readonly procs: Proc[] = [];
+  private readonly dirs: string[] = [];
+  readonly cpData = this.tempDir();
+  port = 0;
+  url = '';
+  key = '';
+
+  tempDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-edge-'));
+    chmodSync(dir, 0o755);
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** Writes the edge agent (its manifest and the example's WASM module) and registers it on the control plane. */
+  async registerAgent(): Promise<void> {
+    const dir = join(this.tempDir(), 'agent');
+    mkdirSync(join(dir, 'build'), { recursive: true });
+    copyFileSync(join(ROOT, 'examples/wasm-as/build/agent.wasm'), join(dir, 'build/agent.wasm'));
+    writeFileSync(
+      join(dir, 'agent.yaml'),
+      `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: ${EDGE_AGENT}, version: 1.0.0 }
+spec:
+  runtime: wasm
+  module: ./build/agent.wasm
+  capabilities: [count]
+  placement: { edge: required, capabilities: [count] }
+  resources: { timeoutMs: 10000, memoryMb: 16, maxOutputBytes: 65536 }
+  retry: { maxAttempts: 5, baseMs: 100, maxMs: 500 }
+`,
+    );
+    await this.ok(['--data', this.cpData, 'agents', 'register', join(dir, 'agent.yaml')]);
+  }
+
+  start(name: string, args: string[], command: string[] = [process.execPath, BIN]): Proc {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['STORAGE_ROOT', 'WARDEN_DATA', 'STORAGE_BACKEND', 'DATABASE_URL', 'BIND_ADDRESS'])
+      delete env[k];
+    const proc = spawn(command[0]!, [...command.slice(1), ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | string>((done) =>
+      proc.on('exit', (code, signal) => done(code ?? signal ?? -1)),
+    );
+    const p: Proc = { name, proc, stdout: () => out, stderr: () => err, exited };
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Runs a CLI command to its end; resolves with its exit code and output. */
+  async cli(
+    args: string[],
+    timeoutMs = 30_000,
+  ): Promise<{ code: number | string; stdout: string; stderr: string }> {
+    const p = this.start(`cli ${args.join(' ')}`, args);
+    const code = await Promise.race([p.exited, sleep(timeoutMs).then(() => 'timeout')]);
+    return { code, stdout: p.stdout(), stderr: p.stderr() };
+  }
+
+  async ok(args: string[]): Promise<string> {
+    const r = await this.cli(args);
+    if (r.code !== 0) throw new Error(`warden ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Starts the control plane on `host` (a fixed port, so edges find it again after a restart). */
+  async serve(host = '127.0.0.1'): Promise<Proc> {
+    if (this.port === 0) this.port = await freePort(host);
+    const proc = this.start('serve', [
+      '--data',
+      this.cpData,
+      'serve',
+      '--bind',
+      `${host}:${this.port}`,
+      '--no-examples',
+      '--rate-limit',
+      '100000',
+    ]);
+    this.url = await waitFor(proc, /listening on (http:\/\/\S+)/, 20_000);
+    const key = /shown once, store it now:\s+(\S+)/.exec(proc.stderr())?.[1];
+    if (key) this.key = key;
+    return proc;
+  }
+
+  async invite(capabilities = 'count', maxConcurrency = 1): Promise<string> {
+    const out = await this.ok([
+      '--data',
+      this.cpData,
+      'edge',
+      'invite',
+      '--capabilities',
+      capabilities,
+      '--max-concurrency',
+      String(maxConcurrency),
+    ]);
+    return out.trim();
+  }
+
+  /** An edge node process; resolves once the control plane welcomed it. */
+  async join(
+    name: string,
+    token: string,
+    options: { url?: string; wrap?: string[] } = {},
+  ): Promise<{ proc: Proc; nodeId: string; data: string }> {
+    const data = this.tempDir();
+    const args = [
+      '--data',
+      data,
+      'edge',
+      'join',
+      options.url ?? this.url.replace(/^http/, 'ws'),
+      '--invite',
+      token,
+    ];
+    const proc = this.start(name, args, options.wrap ? [...options.wrap, process.execPath, BIN] : undefined);
+    const nodeId = await waitFor(proc, /connected to \S+ as (wn1_[0-9a-f]+)/, 20_000);
+    return { proc, nodeId, data };
+  }
+
+  async call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  }
+
+  /** Submits a task to the edge agent and waits for its result. */
+  async run(session: string, input: string): Promise<{ state: string; output: unknown; error: unknown }> {
+    const out = await this.call('POST', `/sessions/${session}/execute?wait=30000`, {
+      agent: EDGE_AGENT,
+      input,
+    });
+    const task = out['task'] as { state: string };
+    const result = out['result'] as { output: unknown; error?: unknown } | null;
+    return { state: task.state, output: result?.output, error: result?.error };
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.procs) if (running(p)) p.proc.kill('SIGTERM');
+    await Promise.race([Promise.all(this.procs.map((p) => p.exited)), sleep(10_000)]);
+    for (const p of this.procs) if (running(p)) p.proc.kill('SIGKILL');
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}

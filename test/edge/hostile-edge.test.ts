@@ -1,0 +1,148 @@
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildServer } from '../../src/api/index.js';
+import { decodeInviteToken } from '../../src/edge/index.js';
+import type { Warden } from '../../src/index.js';
+import {
+  NodeIdentity,
+  SwarmChannel,
+  TrustRegistry,
+  createRegistration,
+  digestBytes,
+  signReceipt,
+} from '../../src/swarm/index.js';
+import { eventually, openWarden, tempDir } from '../helpers.js';
+import { ROOT } from '../scale-out/cluster.js';
+
+// Issue 15: an edge that lies. The control plane accepts a result only with a receipt that the edge
+// signed over that very output (and this task, agent, input and module); a frame that does not open as a
+// sealed envelope from the node ends the connection.
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (closers.length) await closers.pop()!();
+});
+
+async function controlPlane(): Promise<{ warden: Warden; url: string }> {
+  const dir = join(tempDir(), 'agent');
+  mkdirSync(join(dir, 'build'), { recursive: true });
+  copyFileSync(join(ROOT, 'examples/wasm-as/build/agent.wasm'), join(dir, 'build/agent.wasm'));
+  writeFileSync(
+    join(dir, 'agent.yaml'),
+    `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: edge-count, version: 1.0.0 }
+spec:
+  runtime: wasm
+  module: ./build/agent.wasm
+  placement: { edge: required }
+  retry: { maxAttempts: 2, baseMs: 10, maxMs: 20 }
+`,
+  );
+  const warden = await openWarden({ workers: { concurrency: 4 } });
+  await warden.registerAgent({ path: join(dir, 'agent.yaml') });
+  const app = await buildServer(warden, { logger: false, rateLimit: false });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  closers.push(() => app.close());
+  return { warden, url: address.replace(/^http/, 'ws') + '/edge' };
+}
+
+/** A hand-made edge speaking the protocol, whose answers the test writes. */
+async function rogueEdge(warden: Warden, url: string) {
+  const invite = decodeInviteToken((await warden.edges.invite()).token);
+  const identity = NodeIdentity.generate();
+  const ws = new WebSocket(url);
+  closers.push(async () => ws.close());
+  await new Promise((r) => ws.once('open', r));
+  ws.send(
+    JSON.stringify({
+      t: 'hello',
+      registration: createRegistration(identity, { swarmId: invite.grant.swarmId }),
+      invite: { id: invite.grant.id, secret: invite.secret },
+      runtimes: ['wasm'],
+      concurrency: 1,
+      running: [],
+    }),
+  );
+  const welcome = JSON.parse((await new Promise<Buffer>((r) => ws.once('message', r))).toString()) as {
+    controlPlane: { body: { nodeId: string } };
+    swarmId: string;
+  };
+  const registry = await TrustRegistry.open({
+    swarmId: welcome.swarmId,
+    allowList: [welcome.controlPlane.body.nodeId],
+  });
+  await registry.register(welcome.controlPlane);
+  const channel = new SwarmChannel({ identity, registry });
+  const leases: {
+    taskId: string;
+    attempt: number;
+    agentKey: string;
+    inputJson: string;
+    moduleDigest: string | null;
+  }[] = [];
+  ws.on('message', (data: Buffer) => {
+    const opened = channel.open(data);
+    if (opened.header.type === 'warden.edge.lease')
+      leases.push(JSON.parse(Buffer.from(opened.payload).toString()));
+  });
+  const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
+  const send = (kind: string, message: unknown) =>
+    ws.send(
+      channel.seal(
+        { node: welcome.controlPlane.body.nodeId },
+        Buffer.from(JSON.stringify(message)),
+        `warden.edge.${kind}`,
+      ),
+    );
+  return { identity, swarmId: welcome.swarmId, ws, leases, send, closed };
+}
+
+async function nextLease(leases: unknown[], count: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (leases.length < count && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  expect(leases.length).toBeGreaterThanOrEqual(count);
+}
+
+describe('a hostile edge', () => {
+  it('cannot pass off an output its receipt does not sign: the result is refused, never stored', async () => {
+    const { warden, url } = await controlPlane();
+    const edge = await rogueEdge(warden, url);
+    const task = await warden.submit({ agent: 'edge-count', input: 'two words' });
+    for (const attempt of [1, 2]) {
+      await nextLease(edge.leases, attempt);
+      const lease = edge.leases[attempt - 1]!;
+      const honest = JSON.stringify({ words: 2 });
+      const receipt = signReceipt(edge.identity, edge.swarmId, {
+        taskId: lease.taskId,
+        agent: lease.agentKey,
+        moduleDigest: `sha256:${lease.moduleDigest}`,
+        inputDigest: digestBytes(lease.inputJson),
+        outputDigest: digestBytes(honest),
+        startedAt: Date.now(),
+        finishedAt: Date.now(),
+      });
+      edge.send('result', {
+        taskId: lease.taskId,
+        attempt: lease.attempt,
+        outputJson: '{"words":999}',
+        usage: {},
+        receipt,
+      });
+    }
+    const result = await warden.result(task, { timeoutMs: 10_000 });
+    expect(result?.status).toBe('dead');
+    expect(result?.error?.code).toBe('EDGE_RECEIPT_INVALID');
+    expect(result?.output ?? null).toBeNull();
+  }, 30_000);
+
+  it('is disconnected when it sends a frame that is not a sealed envelope from it', async () => {
+    const { warden, url } = await controlPlane();
+    const edge = await rogueEdge(warden, url);
+    edge.ws.send(Buffer.from('not an envelope at all'));
+    expect(await edge.closed).toBe(4002);
+    await eventually(() => warden.edges.connected().length === 0, 5_000, 'the hub drops the node');
+  }, 30_000);
+});
