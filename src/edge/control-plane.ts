@@ -125,7 +125,10 @@ export class EdgeHub {
       wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
     });
     // Revocations and invites made by `warden edge` in other processes: reload, drop revoked nodes.
-    this.watch = setInterval(() => void this.syncState(), 1_000);
+    this.watch = setInterval(() => {
+      void this.syncState();
+      this.dropSilent();
+    }, 1_000);
     this.watch.unref();
   }
 
@@ -482,6 +485,12 @@ export class EdgeHub {
 
   private wakeWaiters(): void {
     for (const wake of [...this.waiters]) wake();
+  }
+
+  /** An edge silent for 3 heartbeats is gone (a dead machine, a cut cable): its connection is dropped. */
+  private dropSilent(): void {
+    const cutoff = Date.now() - 3 * this.heartbeatMs;
+    for (const node of this.nodes.values()) if (node.socket && node.lastSeen < cutoff) node.socket.terminate();
   }
 
   private currentState: ControlPlaneState | undefined;

@@ -15,8 +15,7 @@ import {
   signReceipt,
   verifyRegistration,
 } from '../swarm/index.js';
-import { agentCodeDigest } from '../store/index.js';
-import { materialiseAgentCode } from '../warden/agent-code.js';
+import { agentCodeDigest, materialiseAgentCode } from '../store/index.js';
 import { decodeInviteToken, verifyInviteGrant, type InviteToken } from './invite-token.js';
 import {
   EDGE_PATH,

@@ -38,4 +38,5 @@ export type {
   Role,
 } from './store.js';
 export { agentCodeDigest, encodeAgentCode, decodeAgentCode } from './agent-code.js';
+export { materialiseAgentCode } from './agent-code-dir.js';
 export type { AgentCodeFile, AgentCodeVersion } from './agent-code.js';

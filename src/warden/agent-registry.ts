@@ -20,10 +20,10 @@ import {
   type RuntimeRegistry,
 } from '../sandbox/index.js';
 import { systemClock, type AgentDirectory, type Clock } from '../scheduler/index.js';
-import { agentCodeDigest, type AgentCodeFile } from '../store/index.js';
+import { agentCodeDigest, materialiseAgentCode, type AgentCodeFile } from '../store/index.js';
 import type { AgentPort, AgentRecord } from './agent-port.js';
 import type { ShippableAgent } from '../edge/index.js';
-import { DEFAULT_AGENT_CODE_MAX_BYTES, collectAgentFiles, materialiseAgentCode } from './agent-code.js';
+import { DEFAULT_AGENT_CODE_MAX_BYTES, collectAgentFiles } from './agent-code.js';
 import { compareVersions } from './version.js';
 
 export interface HandlerOptions {

@@ -16,7 +16,7 @@ import {
 import { eventually, openWarden, tempDir } from '../helpers.js';
 import { ROOT } from '../scale-out/cluster.js';
 
-// Issue 15: an edge that lies. The control plane accepts a result only with a receipt that the edge
+// Issue 15: an edge that lies, and one that reconnects mid-run. The control plane accepts a result only with a receipt that the edge
 // signed over that very output (and this task, agent, input and module); a frame that does not open as a
 // sealed envelope from the node ends the connection.
 
@@ -50,20 +50,24 @@ spec:
 }
 
 /** A hand-made edge speaking the protocol, whose answers the test writes. */
-async function rogueEdge(warden: Warden, url: string) {
-  const invite = decodeInviteToken((await warden.edges.invite()).token);
-  const identity = NodeIdentity.generate();
+async function rogueEdge(
+  warden: Warden,
+  url: string,
+  again?: { identity: NodeIdentity; swarmId: string; running: { taskId: string; attempt: number }[] },
+) {
+  const invite = again ? undefined : decodeInviteToken((await warden.edges.invite()).token);
+  const identity = again?.identity ?? NodeIdentity.generate();
   const ws = new WebSocket(url);
   closers.push(async () => ws.close());
   await new Promise((r) => ws.once('open', r));
   ws.send(
     JSON.stringify({
       t: 'hello',
-      registration: createRegistration(identity, { swarmId: invite.grant.swarmId }),
-      invite: { id: invite.grant.id, secret: invite.secret },
+      registration: createRegistration(identity, { swarmId: again?.swarmId ?? invite!.grant.swarmId }),
+      ...(invite ? { invite: { id: invite.grant.id, secret: invite.secret } } : {}),
       runtimes: ['wasm'],
       concurrency: 1,
-      running: [],
+      running: again?.running ?? [],
     }),
   );
   const welcome = JSON.parse((await new Promise<Buffer>((r) => ws.once('message', r))).toString()) as {
@@ -76,17 +80,11 @@ async function rogueEdge(warden: Warden, url: string) {
   });
   await registry.register(welcome.controlPlane);
   const channel = new SwarmChannel({ identity, registry });
-  const leases: {
-    taskId: string;
-    attempt: number;
-    agentKey: string;
-    inputJson: string;
-    moduleDigest: string | null;
-  }[] = [];
+  const leases: Lease[] = [];
   ws.on('message', (data: Buffer) => {
     const opened = channel.open(data);
     if (opened.header.type === 'warden.edge.lease')
-      leases.push(JSON.parse(Buffer.from(opened.payload).toString()));
+      leases.push(JSON.parse(Buffer.from(opened.payload).toString()) as Lease);
   });
   const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
   const send = (kind: string, message: unknown) =>
@@ -97,7 +95,32 @@ async function rogueEdge(warden: Warden, url: string) {
         `warden.edge.${kind}`,
       ),
     );
-  return { identity, swarmId: welcome.swarmId, ws, leases, send, closed };
+  /** A result with a receipt signed over `signedOutput` (by default the output sent). */
+  const answer = (lease: Lease, outputJson: string, signedOutput = outputJson) =>
+    send('result', {
+      taskId: lease.taskId,
+      attempt: lease.attempt,
+      outputJson,
+      usage: {},
+      receipt: signReceipt(identity, welcome.swarmId, {
+        taskId: lease.taskId,
+        agent: lease.agentKey,
+        moduleDigest: `sha256:${lease.moduleDigest}`,
+        inputDigest: digestBytes(lease.inputJson),
+        outputDigest: digestBytes(signedOutput),
+        startedAt: Date.now(),
+        finishedAt: Date.now(),
+      }),
+    });
+  return { identity, swarmId: welcome.swarmId, ws, leases, send, answer, closed };
+}
+
+interface Lease {
+  taskId: string;
+  attempt: number;
+  agentKey: string;
+  inputJson: string;
+  moduleDigest: string | null;
 }
 
 async function nextLease(leases: unknown[], count: number): Promise<void> {
@@ -106,31 +129,14 @@ async function nextLease(leases: unknown[], count: number): Promise<void> {
   expect(leases.length).toBeGreaterThanOrEqual(count);
 }
 
-describe('a hostile edge', () => {
+describe('the edge protocol, with a hand-made edge', () => {
   it('cannot pass off an output its receipt does not sign: the result is refused, never stored', async () => {
     const { warden, url } = await controlPlane();
     const edge = await rogueEdge(warden, url);
     const task = await warden.submit({ agent: 'edge-count', input: 'two words' });
     for (const attempt of [1, 2]) {
       await nextLease(edge.leases, attempt);
-      const lease = edge.leases[attempt - 1]!;
-      const honest = JSON.stringify({ words: 2 });
-      const receipt = signReceipt(edge.identity, edge.swarmId, {
-        taskId: lease.taskId,
-        agent: lease.agentKey,
-        moduleDigest: `sha256:${lease.moduleDigest}`,
-        inputDigest: digestBytes(lease.inputJson),
-        outputDigest: digestBytes(honest),
-        startedAt: Date.now(),
-        finishedAt: Date.now(),
-      });
-      edge.send('result', {
-        taskId: lease.taskId,
-        attempt: lease.attempt,
-        outputJson: '{"words":999}',
-        usage: {},
-        receipt,
-      });
+      edge.answer(edge.leases[attempt - 1]!, '{"words":999}', JSON.stringify({ words: 2 }));
     }
     const result = await warden.result(task, { timeoutMs: 10_000 });
     expect(result?.status).toBe('dead');
@@ -144,5 +150,23 @@ describe('a hostile edge', () => {
     edge.ws.send(Buffer.from('not an envelope at all'));
     expect(await edge.closed).toBe(4002);
     await eventually(() => warden.edges.connected().length === 0, 5_000, 'the hub drops the node');
+  }, 30_000);
+
+  it('an edge that reconnects mid-run keeps its lease: the result sent on the new connection counts, in one attempt', async () => {
+    const { warden, url } = await controlPlane();
+    const edge = await rogueEdge(warden, url);
+    const task = await warden.submit({ agent: 'edge-count', input: 'two words' });
+    await nextLease(edge.leases, 1);
+    const lease = edge.leases[0]!;
+    edge.ws.close();
+    await edge.closed;
+    const back = await rogueEdge(warden, url, {
+      identity: edge.identity,
+      swarmId: edge.swarmId,
+      running: [{ taskId: lease.taskId, attempt: lease.attempt }],
+    });
+    back.answer(lease, JSON.stringify({ words: 2 }));
+    const result = await warden.result(task, { timeoutMs: 10_000 });
+    expect(result).toMatchObject({ status: 'succeeded', attempts: 1, output: { words: 2 } });
   }, 30_000);
 });
