@@ -179,9 +179,10 @@ describe('stored results against the records that commit to them', () => {
     tamper(root, 'DROP TABLE agent_code_versions');
     tamper(root, 'DROP TABLE agent_code');
     tamper(root, 'ALTER TABLE sessions DROP COLUMN policy_document');
+    tamper(root, 'ALTER TABLE sessions DROP COLUMN placement');
     tamper(
       root,
-      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files', '0009-queue-autovacuum', '0010-session-policy', '0011-queued-by-agent', '0012-one-statement-abort')",
+      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files', '0009-queue-autovacuum', '0010-session-policy', '0011-queued-by-agent', '0012-one-statement-abort', '0013-session-placement')",
     );
     const warden = await openWarden({ root, workers: false });
     for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');

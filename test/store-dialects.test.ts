@@ -85,6 +85,7 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0010-session-policy',
       '0011-queued-by-agent',
       '0012-one-statement-abort',
+      '0013-session-placement',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     // The queue table is vacuumed and analysed after 1 % of it changed, not the default 20 %.

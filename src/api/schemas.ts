@@ -38,6 +38,7 @@ export const sessionSchema = {
     maxConcurrency: { type: 'integer' },
     allowNetwork: { type: 'boolean' },
     policy: { type: 'string' },
+    placement: { type: 'string', enum: ['required', 'allowed', 'never'] },
     createdAt: { type: 'integer' },
   },
 } as const;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { WardenError } from './errors.js';
+import { EDGE_PLACEMENTS, type EdgePlacement } from './manifest.js';
 
 /** A namespace of tasks, for one tenant or project: its own concurrency cap, network switch and policy. */
 export interface Session {
@@ -16,6 +17,11 @@ export interface Session {
    * Warden stored it; their policy name is resolved by each process.
    */
   policyDocument?: Readonly<Record<string, unknown>>;
+  /**
+   * Where this session's tasks may run: `required` only on edge nodes, `never` never on one; absent
+   * (`allowed`): as each agent's placement says (docs/edge.md).
+   */
+  placement?: EdgePlacement;
   createdAt: number;
 }
 
@@ -35,6 +41,9 @@ export const sessionOptionsSchema = z
     // A preset or registered name, or a policy file's path (the API limits what it may name).
     policy: z.string().min(1).max(4096).default('default'),
     tenant: z.string().min(1).max(128).default('default'),
+    placement: z
+      .enum(EDGE_PLACEMENTS, { message: `must be one of ${EDGE_PLACEMENTS.join(', ')}` })
+      .optional(),
   })
   .strict();
 

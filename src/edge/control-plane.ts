@@ -490,7 +490,8 @@ export class EdgeHub {
   /** An edge silent for 3 heartbeats is gone (a dead machine, a cut cable): its connection is dropped. */
   private dropSilent(): void {
     const cutoff = Date.now() - 3 * this.heartbeatMs;
-    for (const node of this.nodes.values()) if (node.socket && node.lastSeen < cutoff) node.socket.terminate();
+    for (const node of this.nodes.values())
+      if (node.socket && node.lastSeen < cutoff) node.socket.terminate();
   }
 
   private currentState: ControlPlaneState | undefined;

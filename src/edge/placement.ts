@@ -1,4 +1,4 @@
-import type { AgentManifest } from '../core/index.js';
+import { WardenError, type AgentManifest } from '../core/index.js';
 import type { PreparedAgent } from '../sandbox/index.js';
 import type { AgentDirectory } from '../scheduler/index.js';
 import type { EdgeHub, ShippableAgent } from './control-plane.js';
@@ -44,17 +44,30 @@ export class EdgePlacementDirectory implements AgentDirectory {
     const manifest = this.local.manifest(key);
     const placement = manifest?.placement?.edge ?? 'never';
     if (!manifest || placement === 'never') return this.local.prepared(key);
-    const onEdge = (inputJson: string, ctx: Parameters<PreparedAgent['run']>[1]) =>
-      this.local.shippable(key).then((agent) => this.hub.run(agent, key, inputJson, ctx));
+    const onEdge = (inputJson: string, ctx: Parameters<PreparedAgent['run']>[1]) => {
+      if (ctx.placement === 'never') throw placementConflict(key);
+      return this.local.shippable(key).then((agent) => this.hub.run(agent, key, inputJson, ctx));
+    };
     if (placement === 'required') return { manifest, agent: { run: onEdge } };
     const local = await this.local.prepared(key);
     return {
       manifest: local.manifest,
       agent: {
+        // The session decides first (required: an edge; never: here), then a free edge slot.
         run: (inputJson, ctx) =>
-          this.hub.hasFreeSlot(local.manifest) ? onEdge(inputJson, ctx) : local.agent.run(inputJson, ctx),
+          ctx.placement === 'required' || (ctx.placement !== 'never' && this.hub.hasFreeSlot(local.manifest))
+            ? onEdge(inputJson, ctx)
+            : local.agent.run(inputJson, ctx),
         ...(local.agent.dispose ? { dispose: () => local.agent.dispose!() } : {}),
       },
     };
   }
+}
+
+function placementConflict(key: string): WardenError {
+  return new WardenError(
+    'INVALID_STATE',
+    `${key} runs only on edge nodes (placement edge: required) and this task's session allows none (placement: never)`,
+    { details: { agent: key } },
+  );
 }

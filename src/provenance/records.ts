@@ -26,6 +26,7 @@ export function sessionCreated(s: {
   maxConcurrency: number;
   allowNetwork: boolean;
   policy: string;
+  placement?: string;
   createdAt: number;
 }): ProvenanceEvent {
   return {
@@ -37,6 +38,7 @@ export function sessionCreated(s: {
       maxConcurrency: s.maxConcurrency,
       allowNetwork: s.allowNetwork,
       policy: s.policy,
+      ...(s.placement ? { placement: s.placement } : {}),
     },
   };
 }

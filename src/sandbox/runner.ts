@@ -1,4 +1,11 @@
-import type { AgentManifest, ResourceLimits, ResourceUsage, Runtime, TaskReceipt } from '../core/index.js';
+import type {
+  AgentManifest,
+  EdgePlacement,
+  ResourceLimits,
+  ResourceUsage,
+  Runtime,
+  TaskReceipt,
+} from '../core/index.js';
 
 /** What a runtime gets for one attempt of one task. */
 export interface RunContext {
@@ -7,6 +14,8 @@ export interface RunContext {
   attempt: number;
   /** The session's network switch: when false, the manifest's network.allow is not opened for this task. */
   allowNetwork: boolean;
+  /** The session's placement, when it restricts where tasks run (edge nodes). */
+  placement?: EdgePlacement;
   /** Effective limits of this attempt (the manifest's, tightened by the task's timeout and deadline). */
   limits: ResourceLimits;
   /** Aborted on timeout, deadline, cancel or shutdown; `signal.reason` is the WardenError to report. */

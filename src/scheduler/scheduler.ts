@@ -563,6 +563,7 @@ export class Scheduler {
         sessionId: task.sessionId,
         attempt: task.attempt,
         allowNetwork,
+        ...(session?.placement ? { placement: session.placement } : {}),
         limits,
         signal: controller.signal,
         log: (stream, message) => this.log(entry, stream, message),

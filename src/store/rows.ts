@@ -7,6 +7,7 @@ import {
   type Task,
   type TaskResult,
   type TaskState,
+  type EdgePlacement,
 } from '../core/index.js';
 import type { StoredTaskRow } from '../provenance/index.js';
 import type { AgentRecord, ApiKeyRecord, DeadLetter, NewTask, Role, TraceFlagRecord } from './store.js';
@@ -35,6 +36,7 @@ export function rowToSession(r: SessionsTable): Session {
     ...(r.policy_document
       ? { policyDocument: JSON.parse(r.policy_document) as Record<string, unknown> }
       : {}),
+    ...(r.placement ? { placement: r.placement as EdgePlacement } : {}),
     createdAt: Number(r.created_at),
   };
 }

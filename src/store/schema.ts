@@ -10,6 +10,8 @@ export interface SessionsTable {
   policy: string;
   /** The policy as resolved at creation (JSON); null for sessions created before it was stored. */
   policy_document: string | null;
+  /** Where the session's tasks may run (edge nodes); null: as each agent says. */
+  placement: string | null;
   created_at: number;
 }
 

@@ -502,6 +502,7 @@ export class Warden {
       },
       session.tenant,
     );
+    assertPlacement(session, manifest);
     const id = uuidv7();
     const now = this.scheduler.options.clock.now();
     // An LLM agent's prompt is rendered now: a missing input field is a 400 here, not a dead task later,
@@ -884,4 +885,18 @@ export class EdgeNodes {
   close(): Promise<void> {
     return this.hub.close();
   }
+}
+
+/** A session that forbids edges cannot run an edge-only agent, and an edge-only session a local-only one. */
+function assertPlacement(session: Session, manifest: AgentManifest): void {
+  const agent = manifest.placement?.edge ?? 'never';
+  const conflict =
+    (session.placement === 'never' && agent === 'required') ||
+    (session.placement === 'required' && agent === 'never');
+  if (conflict)
+    throw new WardenError(
+      'INVALID_INPUT',
+      `${agentKey(manifest)} has placement edge: ${agent} and session ${session.name} has placement: ${session.placement}: its tasks could run nowhere. Use another session, or change the agent's placement in a new version.`,
+      { details: { field: 'agent', agent: agentKey(manifest), session: session.name } },
+    );
 }

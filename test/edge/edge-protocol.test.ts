@@ -25,7 +25,7 @@ afterEach(async () => {
   while (closers.length) await closers.pop()!();
 });
 
-async function controlPlane(): Promise<{ warden: Warden; url: string }> {
+async function controlPlane(placement = 'required'): Promise<{ warden: Warden; url: string }> {
   const dir = join(tempDir(), 'agent');
   mkdirSync(join(dir, 'build'), { recursive: true });
   copyFileSync(join(ROOT, 'examples/wasm-as/build/agent.wasm'), join(dir, 'build/agent.wasm'));
@@ -37,7 +37,7 @@ metadata: { name: edge-count, version: 1.0.0 }
 spec:
   runtime: wasm
   module: ./build/agent.wasm
-  placement: { edge: required }
+  placement: { edge: ${placement} }
   retry: { maxAttempts: 2, baseMs: 10, maxMs: 20 }
 `,
   );
@@ -168,5 +168,31 @@ describe('the edge protocol, with a hand-made edge', () => {
     back.answer(lease, JSON.stringify({ words: 2 }));
     const result = await warden.result(task, { timeoutMs: 10_000 });
     expect(result).toMatchObject({ status: 'succeeded', attempts: 1, output: { words: 2 } });
+  }, 30_000);
+
+  it("a session's placement overrides an agent that allows edges: required sends it there, never keeps it here", async () => {
+    const { warden, url } = await controlPlane('allowed');
+    const edge = await rogueEdge(warden, url);
+    await warden.ensureSession({ name: 'local-only', placement: 'never' });
+    await warden.ensureSession({ name: 'edge-only', placement: 'required' });
+    const here = await warden.submit({ agent: 'edge-count', input: 'stays here', session: 'local-only' });
+    expect((await warden.result(here, { timeoutMs: 10_000 }))?.status).toBe('succeeded');
+    expect(edge.leases).toHaveLength(0);
+    const there = await warden.submit({ agent: 'edge-count', input: 'goes there', session: 'edge-only' });
+    await nextLease(edge.leases, 1);
+    expect(edge.leases[0]!.taskId).toBe(there.id);
+    edge.answer(edge.leases[0]!, JSON.stringify({ words: 2 }));
+    expect((await warden.result(there, { timeoutMs: 10_000 }))?.status).toBe('succeeded');
+  }, 30_000);
+
+  it('refuses at submit a task that could run nowhere (edge-only agent in a session that forbids edges)', async () => {
+    const { warden } = await controlPlane('required');
+    await warden.ensureSession({ name: 'local-only', placement: 'never' });
+    await expect(
+      warden.submit({ agent: 'edge-count', input: 'x', session: 'local-only' }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/could run nowhere/),
+    });
   }, 30_000);
 });

@@ -8,7 +8,15 @@ import { errorResponses, idParams } from '../schemas.js';
 const MAX_WAIT_MS = 60_000;
 
 export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }: ApiContext): void {
-  app.post<{ Body: { name: string; maxConcurrency?: number; allowNetwork?: boolean; policy?: string } }>(
+  app.post<{
+    Body: {
+      name: string;
+      maxConcurrency?: number;
+      allowNetwork?: boolean;
+      policy?: string;
+      placement?: 'required' | 'allowed' | 'never';
+    };
+  }>(
     '/sessions',
     {
       onRequest: operator,
@@ -25,6 +33,7 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
             maxConcurrency: { type: 'integer', minimum: 1, maximum: 100000 },
             allowNetwork: { type: 'boolean' },
             policy: { type: 'string', minLength: 1, maxLength: 64 },
+            placement: { type: 'string', enum: ['required', 'allowed', 'never'] },
           },
         },
         response: { 200: { $ref: 'Session#' }, 201: { $ref: 'Session#' }, ...errorResponses },

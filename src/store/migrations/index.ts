@@ -12,6 +12,7 @@ import * as m0009 from './0009-queue-autovacuum.js';
 import * as m0010 from './0010-session-policy.js';
 import * as m0011 from './0011-queued-by-agent.js';
 import * as m0012 from './0012-one-statement-abort.js';
+import * as m0013 from './0013-session-placement.js';
 
 /** Numbered, forward-only. Never edit a shipped migration: add the next number. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010-session-policy': m0010,
   '0011-queued-by-agent': m0011,
   '0012-one-statement-abort': m0012,
+  '0013-session-placement': m0013,
 };
 
 /** The names of the migrations this build knows, in order (`warden migrate` and the schema check use them). */

@@ -206,8 +206,8 @@ export class PgStore implements Store {
   async createSession(s: Session): Promise<Session> {
     return this.tx('createSession', async (tx) => {
       const inserted = await tx.q(
-        `INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, policy_document, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, name) DO NOTHING RETURNING id`,
+        `INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, policy_document, placement, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant, name) DO NOTHING RETURNING id`,
         [
           s.id,
           s.tenant,
@@ -216,6 +216,7 @@ export class PgStore implements Store {
           s.allowNetwork ? 1 : 0,
           s.policy,
           s.policyDocument ? JSON.stringify(s.policyDocument) : null,
+          s.placement ?? null,
           s.createdAt,
         ],
       );

@@ -257,7 +257,7 @@ export class SqliteStore implements Store {
       if (existing) return rowToSession(existing);
       this.db
         .prepare(
-          'INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, policy_document, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO sessions (id, tenant, name, max_concurrency, allow_network, policy, policy_document, placement, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           s.id,
@@ -267,6 +267,7 @@ export class SqliteStore implements Store {
           s.allowNetwork ? 1 : 0,
           s.policy,
           s.policyDocument ? JSON.stringify(s.policyDocument) : null,
+          s.placement ?? null,
           s.createdAt,
         );
       chain.add(s.id, records.sessionCreated(s));
