@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/index.js';
 import { decodeInviteToken } from '../../src/edge/index.js';
+import { verifyBundle } from '../../src/provenance/index.js';
 import type { Warden } from '../../src/index.js';
 import {
   NodeIdentity,
@@ -15,6 +16,7 @@ import {
 } from '../../src/swarm/index.js';
 import { eventually, openWarden, tempDir } from '../helpers.js';
 import { ROOT } from '../scale-out/cluster.js';
+import { freshDatabase, requirePg } from '../store-contract/pg-db.js';
 
 // Issue 15: an edge that lies, and one that reconnects mid-run. The control plane accepts a result only with a receipt that the edge
 // signed over that very output (and this task, agent, input and module); a frame that does not open as a
@@ -25,7 +27,10 @@ afterEach(async () => {
   while (closers.length) await closers.pop()!();
 });
 
-async function controlPlane(placement = 'required'): Promise<{ warden: Warden; url: string }> {
+async function controlPlane(
+  placement = 'required',
+  postgres?: string,
+): Promise<{ warden: Warden; url: string }> {
   const dir = join(tempDir(), 'agent');
   mkdirSync(join(dir, 'build'), { recursive: true });
   copyFileSync(join(ROOT, 'examples/wasm-as/build/agent.wasm'), join(dir, 'build/agent.wasm'));
@@ -41,7 +46,10 @@ spec:
   retry: { maxAttempts: 2, baseMs: 10, maxMs: 20 }
 `,
   );
-  const warden = await openWarden({ workers: { concurrency: 4 } });
+  const warden = await openWarden({
+    workers: { concurrency: 4 },
+    ...(postgres ? { storage: { root: tempDir(), postgres } } : {}),
+  });
   await warden.registerAgent({ path: join(dir, 'agent.yaml') });
   const app = await buildServer(warden, { logger: false, rateLimit: false });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -194,5 +202,22 @@ describe('the edge protocol, with a hand-made edge', () => {
       code: 'INVALID_INPUT',
       message: expect.stringMatching(/could run nowhere/),
     });
+  }, 30_000);
+
+  it('on PostgreSQL, the receipt is recorded in the same transaction as the result and the bundle verifies', async () => {
+    if (!(await requirePg())) return;
+    const db = await freshDatabase();
+    closers.push(() => db.drop());
+    const { warden, url } = await controlPlane('required', db.url);
+    const edge = await rogueEdge(warden, url);
+    const task = await warden.submit({ agent: 'edge-count', input: 'on postgres' });
+    await nextLease(edge.leases, 1);
+    edge.answer(edge.leases[0]!, JSON.stringify({ words: 2 }));
+    expect((await warden.result(task, { timeoutMs: 10_000 }))?.status).toBe('succeeded');
+    const bundle = await warden.exportProvenance('default');
+    const types = bundle.records.map((r) => r.type);
+    expect(types.slice(-2)).toEqual(['task.receipt', 'task.succeeded']);
+    expect(verifyBundle(bundle)).toMatchObject({ ok: true });
+    await warden.close();
   }, 30_000);
 });
