@@ -504,8 +504,8 @@ export class EdgeHub {
       if (changed <= this.stateSeenAt) return;
       this.stateSeenAt = changed;
       await state.reload();
+      // A connection keeps its channel (its counters and replay window go on); revocation is checked here.
       for (const node of this.nodes.values()) {
-        node.channel = new SwarmChannel({ identity: state.identity, registry: state.registry });
         if (state.registry.isRevoked(node.nodeId)) {
           node.socket?.close(4004, 'revoked');
           node.socket = undefined;
