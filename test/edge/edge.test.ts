@@ -109,6 +109,9 @@ describe('edge nodes', () => {
     ]);
     expect(garbage.code).not.toBe(0);
     expect(garbage.stderr).toMatch(/not a Warden edge invite/);
+    const expires = await lab.cli(['--data', lab.cpData, 'edge', 'invite', '--expires', 'soon']);
+    expect(expires.code).not.toBe(0);
+    expect(expires.stderr).toMatch(/--expires takes a duration such as 30m/);
     first.proc.proc.kill('SIGTERM');
     expect(await first.proc.exited).toBe(0);
   }, 60_000);
