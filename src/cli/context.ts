@@ -27,10 +27,11 @@ export function storageOptions(cmd: Command, extra: { migrate?: boolean } = {}):
 export async function openWarden(
   cmd: Command,
   workers: WardenOptions['workers'] = false,
-  extra: { migrate?: boolean; maintenance?: boolean } = {},
+  extra: { migrate?: boolean; maintenance?: boolean; edge?: WardenOptions['edge'] } = {},
 ): Promise<Warden> {
   const { unsafeNoSandbox } = globals(cmd);
   const warden = await Warden.open({
+    ...(extra.edge ? { edge: extra.edge } : {}),
     storage: storageOptions(cmd, extra),
     ...(unsafeNoSandbox ? { sandbox: { unsafeNoSandbox: true } } : {}),
     workers,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WardenError } from '../core/index.js';
 import {
@@ -71,25 +71,31 @@ export class ControlPlaneState {
   static async open(dir: string): Promise<ControlPlaneState> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
+    // The server and `warden edge invite` may open a new directory at the same moment: each file is
+    // created once (hard link of a finished temporary file, which fails if another process won), then read.
     const keyFile = join(dir, 'control-plane.key.json');
-    let identity: NodeIdentity;
-    try {
-      identity = await loadIdentity(keyFile);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      identity = NodeIdentity.generate();
-      await saveIdentity(keyFile, identity);
-    }
-    const state = (await readState(join(dir, 'state.json'))) ?? {
-      kind: 'warden.edge.control-plane' as const,
-      swarmId: `warden-${randomUUID()}`,
-      invites: [],
-      nodes: {},
-    };
+    const identity = await createOnce(
+      keyFile,
+      () => loadIdentity(keyFile),
+      (tmp) => saveIdentity(tmp, NodeIdentity.generate()),
+    );
+    const statePath = join(dir, 'state.json');
+    const state = await createOnce(
+      statePath,
+      async () => {
+        const existing = await readState(statePath);
+        if (!existing) throw Object.assign(new Error(`${statePath} is missing`), { code: 'ENOENT' });
+        return existing;
+      },
+      (tmp) =>
+        writeFile(
+          tmp,
+          `${JSON.stringify({ kind: 'warden.edge.control-plane', swarmId: `warden-${randomUUID()}`, invites: [], nodes: {} })}\n`,
+          { mode: 0o600 },
+        ),
+    );
     const registry = await openRegistry(dir, state.swarmId, identity);
-    const cp = new ControlPlaneState(dir, identity, state, registry);
-    await cp.save();
-    return cp;
+    return new ControlPlaneState(dir, identity, state, registry);
   }
 
   get swarmId(): string {
@@ -231,6 +237,36 @@ export class ControlPlaneState {
     await writeFile(tmp, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 });
     await rename(tmp, path);
   }
+}
+
+/** Reads `path`, or creates it with `write` (to a temporary file, linked into place only if absent). */
+async function createOnce<T>(
+  path: string,
+  read: () => Promise<T>,
+  write: (tmp: string) => Promise<unknown>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (
+      (err as NodeJS.ErrnoException).code !== 'ENOENT' &&
+      (await stat(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw err;
+  }
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await write(tmp);
+    await link(tmp, path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+  return read();
 }
 
 async function openRegistry(dir: string, swarmId: string, identity: NodeIdentity): Promise<TrustRegistry> {

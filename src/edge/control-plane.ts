@@ -50,6 +50,8 @@ export interface EdgeHubOptions {
   resumeGraceMs?: number;
   /** How long a new connection may take to say hello. @default 10000 */
   helloTimeoutMs?: number;
+  /** Where refused frames, joins and disconnections are reported. @default none */
+  log?: (line: string) => void;
 }
 
 interface Pending {
@@ -105,13 +107,16 @@ export class EdgeHub {
   private readonly heartbeatMs: number;
   private readonly resumeGraceMs: number;
   private readonly helloTimeoutMs: number;
+  private readonly log: (line: string) => void;
 
   constructor(
     private readonly state: () => Promise<ControlPlaneState>,
     options: EdgeHubOptions = {},
   ) {
-    this.heartbeatMs = options.heartbeatMs ?? 5_000;
-    this.resumeGraceMs = options.resumeGraceMs ?? 3 * this.heartbeatMs;
+    this.heartbeatMs = options.heartbeatMs ?? envMs('WARDEN_EDGE_HEARTBEAT_MS') ?? 5_000;
+    this.log = options.log ?? (() => undefined);
+    this.resumeGraceMs =
+      options.resumeGraceMs ?? envMs('WARDEN_EDGE_RESUME_GRACE_MS') ?? 3 * this.heartbeatMs;
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
   }
 
@@ -283,6 +288,7 @@ export class EdgeHub {
       clearTimeout(timer);
       void this.hello(ws, data).catch((err: unknown) => {
         const e = coerceError(err);
+        this.log(`edge refused: [${e.code}] ${e.message}`);
         ws.send(JSON.stringify({ t: 'refused', code: e.code, message: e.message }));
         ws.close(4003, e.code);
       });
@@ -336,6 +342,9 @@ export class EdgeHub {
       if (previous.socket && previous.socket !== ws) previous.socket.close(4001, 'superseded');
     }
     this.nodes.set(nodeId, node);
+    this.log(
+      `edge ${nodeId} ${hello.invite ? 'joined' : 'connected'} (slots ${node.slots}, runtimes ${hello.runtimes.join(',')})`,
+    );
     const welcome = {
       t: 'welcome',
       swarmId: state.swarmId,
@@ -389,6 +398,7 @@ export class EdgeHub {
     } catch (err) {
       // A frame that does not open (forged, replayed, tampered) or does not parse ends the connection.
       const e = coerceError(err);
+      this.log(`edge ${node.nodeId}: frame rejected [${e.code}] ${e.message}; connection closed`);
       ws.close(4002, e.code);
     }
   }
@@ -491,7 +501,10 @@ export class EdgeHub {
   private dropSilent(): void {
     const cutoff = Date.now() - 3 * this.heartbeatMs;
     for (const node of this.nodes.values())
-      if (node.socket && node.lastSeen < cutoff) node.socket.terminate();
+      if (node.socket && node.lastSeen < cutoff) {
+        this.log(`edge ${node.nodeId}: silent for ${3 * this.heartbeatMs} ms; connection dropped`);
+        node.socket.terminate();
+      }
   }
 
   private currentState: ControlPlaneState | undefined;
@@ -522,6 +535,11 @@ export class EdgeHub {
 
 /** A slot taken for a run whose lease is being sent. */
 const RESERVED = {} as Pending;
+
+function envMs(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
 
 function edgeLost(nodeId: string, why: string): WardenError {
   return new WardenError('EDGE_UNAVAILABLE', `Edge ${nodeId} lost the task: ${why}; it is retried`, {

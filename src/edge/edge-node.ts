@@ -277,10 +277,19 @@ export class EdgeNode {
     this.socket = ws;
     ws.on('message', (data: RawData) => this.receive(ws, toBuffer(data)));
     clearInterval(this.heartbeat);
-    this.heartbeat = setInterval(
-      () => this.send('heartbeat', { running: this.runningList() }),
-      welcome.heartbeatMs,
-    );
+    // A control plane that stops answering pings for 3 heartbeats is gone (a cut link sends no FIN):
+    // drop the socket and reconnect, carrying the running tasks over.
+    let lastPong = Date.now();
+    ws.on('pong', () => (lastPong = Date.now()));
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - lastPong > 3 * welcome.heartbeatMs) {
+        this.log('the control plane stopped answering; reconnecting');
+        ws.terminate();
+        return;
+      }
+      ws.ping();
+      this.send('heartbeat', { running: this.runningList() });
+    }, welcome.heartbeatMs);
     this.heartbeat.unref();
     this.log(`connected to ${this.url} as ${this.nodeId}`);
     // Results that finished while the connection was down.

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildServer, createApiKey } from '../../src/api/index.js';
-import { decodeInviteToken } from '../../src/edge/index.js';
-import { openWarden } from '../helpers.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ControlPlaneState, decodeInviteToken } from '../../src/edge/index.js';
+import { openWarden, tempDir } from '../helpers.js';
 
 // Issue 15: the edge routes are for installation admins; their input is checked; answers are coded.
 
@@ -62,5 +64,13 @@ describe('edge API routes', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('two processes opening a new control plane at once end up with one identity and one swarm', async () => {
+    const dir = join(tempDir(), 'edge');
+    const opened = await Promise.all(Array.from({ length: 8 }, () => ControlPlaneState.open(dir)));
+    expect(new Set(opened.map((s) => s.identity.nodeId)).size).toBe(1);
+    expect(new Set(opened.map((s) => s.swarmId)).size).toBe(1);
+    expect(statSync(join(dir, 'control-plane.key.json')).mode & 0o777).toBe(0o600);
   });
 });

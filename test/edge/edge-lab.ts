@@ -8,6 +8,8 @@ import { BIN, ROOT, running, waitFor, type Proc } from '../scale-out/cluster.js'
 
 /** An agent that must run on an edge: the AssemblyScript word counter, with `placement: edge: required`. */
 export const EDGE_AGENT = 'edge-count';
+/** A node agent that sleeps `input.ms` on the edge, for faults mid-task. */
+export const SLOW_AGENT = 'edge-slow';
 
 /**
  * A control plane (`warden serve`) and edge nodes (`warden edge join`) as separate OS processes, each with
@@ -48,10 +50,42 @@ spec:
 `,
     );
     await this.ok(['--data', this.cpData, 'agents', 'register', join(dir, 'agent.yaml')]);
+    // A slow agent, for faults in the middle of a task: sleeps input.ms, then answers.
+    const slow = join(this.tempDir(), 'slow');
+    mkdirSync(slow);
+    writeFileSync(
+      join(slow, 'slow.js'),
+      `let raw = '';
+process.stdin.on('data', (c) => (raw += c));
+process.stdin.on('end', () => {
+  const { ms } = JSON.parse(raw);
+  setTimeout(() => process.stdout.write(JSON.stringify({ slept: ms })), ms);
+});
+`,
+    );
+    writeFileSync(
+      join(slow, 'agent.yaml'),
+      `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: ${SLOW_AGENT}, version: 1.0.0 }
+spec:
+  runtime: node
+  entry: ./slow.js
+  placement: { edge: required }
+  resources: { timeoutMs: 60000, memoryMb: 128, maxOutputBytes: 65536 }
+  retry: { maxAttempts: 5, baseMs: 100, maxMs: 500 }
+`,
+    );
+    await this.ok(['--data', this.cpData, 'agents', 'register', join(slow, 'agent.yaml')]);
   }
 
-  start(name: string, args: string[], command: string[] = [process.execPath, BIN]): Proc {
-    const env: NodeJS.ProcessEnv = { ...process.env };
+  start(
+    name: string,
+    args: string[],
+    command: string[] = [process.execPath, BIN],
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): Proc {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
     for (const k of ['STORAGE_ROOT', 'WARDEN_DATA', 'STORAGE_BACKEND', 'DATABASE_URL', 'BIND_ADDRESS'])
       delete env[k];
     const proc = spawn(command[0]!, [...command.slice(1), ...args], {
@@ -88,18 +122,24 @@ spec:
   }
 
   /** Starts the control plane on `host` (a fixed port, so edges find it again after a restart). */
-  async serve(host = '127.0.0.1'): Promise<Proc> {
+  async serve(host = '127.0.0.1', env: NodeJS.ProcessEnv = {}): Promise<Proc> {
     if (this.port === 0) this.port = await freePort(host);
-    const proc = this.start('serve', [
-      '--data',
-      this.cpData,
+    const proc = this.start(
       'serve',
-      '--bind',
-      `${host}:${this.port}`,
-      '--no-examples',
-      '--rate-limit',
-      '100000',
-    ]);
+      [
+        '--data',
+        this.cpData,
+        'serve',
+        '--bind',
+        `${host}:${this.port}`,
+        '--no-examples',
+        '--rate-limit',
+        '100000',
+      ],
+      undefined,
+      // Short heartbeats: faults are noticed in 1.5 s, not 15.
+      { WARDEN_EDGE_HEARTBEAT_MS: '500', ...env },
+    );
     this.url = await waitFor(proc, /listening on (http:\/\/\S+)/, 20_000);
     const key = /shown once, store it now:\s+(\S+)/.exec(proc.stderr())?.[1];
     if (key) this.key = key;
@@ -153,6 +193,38 @@ spec:
     const text = await res.text();
     if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${text}`);
     return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+  }
+
+  /** Submits a task to the slow agent without waiting; resolves with its id. */
+  async submitSlow(session: string, ms: number): Promise<string> {
+    const out = await this.call('POST', `/sessions/${session}/execute`, { agent: SLOW_AGENT, input: { ms } });
+    return (out['task'] as { id: string }).id;
+  }
+
+  /** Waits for a task's result. */
+  async result(id: string): Promise<{ status: string; attempts: number; output: unknown }> {
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      const out = await this.call('GET', `/tasks/${id}`);
+      const result = out['result'] as { status: string; attempts: number; output: unknown } | null;
+      if (result) return result;
+      await sleep(100);
+    }
+    throw new Error(`task ${id} did not finish`);
+  }
+
+  /** The edge running at least one task now (from GET /edge/nodes). */
+  async busyEdge(): Promise<string> {
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      const { nodes } = (await this.call('GET', '/edge/nodes')) as {
+        nodes: { nodeId: string; connected: { running: number } | null }[];
+      };
+      const busy = nodes.find((n) => (n.connected?.running ?? 0) > 0);
+      if (busy) return busy.nodeId;
+      await sleep(50);
+    }
+    throw new Error('no edge took the task');
   }
 
   /** Submits a task to the edge agent and waits for its result. */

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../helpers.js';
 import { EdgeLab } from './edge-lab.js';
 
 // Issue 15: an edge in its own network namespace, joined to the control plane over a veth pair with
@@ -58,9 +59,11 @@ const bytes = (dir: 'rx' | 'tx') =>
 
 describe.skipIf(problem !== null)('an edge node in its own network namespace', () => {
   const lab = new EdgeLab();
+  let edge: Awaited<ReturnType<EdgeLab['join']>>;
   beforeAll(async () => {
     await lab.registerAgent();
-    await lab.serve(hostIp);
+    // A long resume grace: the edge must come back on the same lease after the link is restored.
+    await lab.serve(hostIp, { WARDEN_EDGE_RESUME_GRACE_MS: '30000' });
     await lab.call('POST', '/sessions', { name: 'far-away' });
   }, 60_000);
   afterAll(async () => {
@@ -70,7 +73,7 @@ describe.skipIf(problem !== null)('an edge node in its own network namespace', (
 
   it('joins across the veth link, runs a placed task, and its receipt verifies offline', async () => {
     const rxBefore = bytes('rx');
-    const edge = await lab.join('netns-edge', await lab.invite(), {
+    edge = await lab.join('netns-edge', await lab.invite(), {
       url: `ws://${hostIp}:${lab.port}`,
       wrap: ['ip', 'netns', 'exec', ns],
     });
@@ -90,5 +93,19 @@ describe.skipIf(problem !== null)('an edge node in its own network namespace', (
     ]);
     const verify = await lab.cli(['verify', path]);
     expect(verify.code, verify.stderr).toBe(0);
+  }, 90_000);
+
+  it('the link cut mid-task and restored: the edge reconnects and resumes; one attempt, to success', async () => {
+    const id = await lab.submitSlow('far-away', 4_000);
+    await lab.busyEdge();
+    ip('link', 'set', hostIf, 'down');
+    await sleep(2_500);
+    ip('link', 'set', hostIf, 'up');
+    expect(await lab.result(id)).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      output: { slept: 4_000 },
+    });
+    expect((edge.proc.stderr().match(/connected to/g) ?? []).length).toBeGreaterThanOrEqual(2);
   }, 90_000);
 });

@@ -94,15 +94,24 @@ async function rogueEdge(
     if (opened.header.type === 'warden.edge.lease')
       leases.push(JSON.parse(Buffer.from(opened.payload).toString()) as Lease);
   });
-  const closed = new Promise<number>((r) => ws.once('close', (code: number) => r(code)));
-  const send = (kind: string, message: unknown) =>
-    ws.send(
-      channel.seal(
-        { node: welcome.controlPlane.body.nodeId },
-        Buffer.from(JSON.stringify(message)),
-        `warden.edge.${kind}`,
-      ),
+  let closeReason = '';
+  const closed = new Promise<number>((r) =>
+    ws.once('close', (code: number, reason: Buffer) => {
+      closeReason = reason.toString();
+      r(code);
+    }),
+  );
+  const seal = (kind: string, message: unknown) =>
+    channel.seal(
+      { node: welcome.controlPlane.body.nodeId },
+      Buffer.from(JSON.stringify(message)),
+      `warden.edge.${kind}`,
     );
+  const send = (kind: string, message: unknown) => {
+    const envelope = seal(kind, message);
+    ws.send(envelope);
+    return envelope;
+  };
   /** A result with a receipt signed over `signedOutput` (by default the output sent). */
   const answer = (lease: Lease, outputJson: string, signedOutput = outputJson) =>
     send('result', {
@@ -120,7 +129,17 @@ async function rogueEdge(
         finishedAt: Date.now(),
       }),
     });
-  return { identity, swarmId: welcome.swarmId, ws, leases, send, answer, closed };
+  return {
+    identity,
+    swarmId: welcome.swarmId,
+    ws,
+    leases,
+    seal,
+    send,
+    answer,
+    closed,
+    reason: () => closeReason,
+  };
 }
 
 interface Lease {
@@ -220,4 +239,27 @@ describe('the edge protocol, with a hand-made edge', () => {
     expect(verifyBundle(bundle)).toMatchObject({ ok: true });
     await warden.close();
   }, 30_000);
+
+  it.each([
+    ['replayed', 'SWARM_REPLAY'],
+    ['tampered', /SWARM_BAD_SIGNATURE|SWARM_DECRYPT_FAILED/],
+  ] as const)(
+    'a %s frame is refused: the connection is closed with its code',
+    async (how, code) => {
+      const { warden, url } = await controlPlane();
+      const edge = await rogueEdge(warden, url);
+      if (how === 'replayed') {
+        const envelope = edge.send('heartbeat', { running: [] });
+        await new Promise((r) => setTimeout(r, 50));
+        edge.ws.send(envelope);
+      } else {
+        const envelope = Buffer.from(edge.seal('heartbeat', { running: [] }));
+        envelope[envelope.length - 80]! ^= 0x01;
+        edge.ws.send(envelope);
+      }
+      expect(await edge.closed).toBe(4002);
+      expect(edge.reason()).toMatch(code);
+    },
+    30_000,
+  );
 });

@@ -109,6 +109,36 @@ describe('edge nodes', () => {
     ]);
     expect(garbage.code).not.toBe(0);
     expect(garbage.stderr).toMatch(/not a Warden edge invite/);
+    const shortLived = (
+      await lab.ok(['--data', lab.cpData, 'edge', 'invite', '--capabilities', 'count', '--expires', '1s'])
+    ).trim();
+    await sleep(1_500);
+    const expired = await lab.cli([
+      '--data',
+      lab.tempDir(),
+      'edge',
+      'join',
+      lab.url.replace(/^http/, 'ws'),
+      '--invite',
+      shortLived,
+    ]);
+    expect(expired.code).not.toBe(0);
+    expect(expired.stderr).toMatch(/EDGE_INVITE_INVALID.*expired/);
+    // A token whose secret was not issued here (a forgery, or another control plane's).
+    const decoded = JSON.parse(Buffer.from(token.slice(5), 'base64url').toString()) as { secret: string };
+    decoded.secret = 'A'.repeat(43);
+    const forged = `wdn1.${Buffer.from(JSON.stringify(decoded)).toString('base64url')}`;
+    const forgedJoin = await lab.cli([
+      '--data',
+      lab.tempDir(),
+      'edge',
+      'join',
+      lab.url.replace(/^http/, 'ws'),
+      '--invite',
+      forged,
+    ]);
+    expect(forgedJoin.code).not.toBe(0);
+    expect(forgedJoin.stderr).toMatch(/EDGE_INVITE_INVALID.*unknown invite/);
     const expires = await lab.cli(['--data', lab.cpData, 'edge', 'invite', '--expires', 'soon']);
     expect(expires.code).not.toBe(0);
     expect(expires.stderr).toMatch(/--expires takes a duration such as 30m/);
@@ -132,16 +162,43 @@ describe('edge nodes', () => {
     expect(r.state).toBe('succeeded');
   }, 90_000);
 
-  it('a revoked edge is disconnected at once, stops with an error, and gets no more tasks', async () => {
-    const [kept, revoked] = edges as [(typeof edges)[0], (typeof edges)[0]];
+  it('an edge killed with -9 mid-task: the task runs on the other edge, once, to success; the edge rejoins', async () => {
+    const id = await lab.submitSlow('edge-work', 2_000);
+    const busy = await lab.busyEdge();
+    const victim = edges.find((e) => e.nodeId === busy)!;
+    const other = edges.find((e) => e.nodeId !== busy)!;
+    victim.proc.proc.kill('SIGKILL');
+    await victim.proc.exited;
+    const r = await lab.result(id);
+    expect(r).toMatchObject({ status: 'succeeded', attempts: 2, output: { slept: 2_000 } });
+    const { records } = await exportBundle('edge-work');
+    const mine = records.filter((x) => x.taskId === id);
+    expect(mine.filter((x) => x.type === 'task.succeeded')).toHaveLength(1);
+    expect(mine.filter((x) => x.type === 'task.receipt').map((x) => x.data!.nodeId)).toEqual([other.nodeId]);
+    // Restarted from its data directory, it rejoins without an invite.
+    const again = lab.start('edge restarted', ['--data', victim.data, 'edge', 'join']);
+    await waitFor(again, /connected to/, 20_000);
+    victim.proc = again;
+  }, 90_000);
+
+  it('a revoked edge is cut off mid-task (the task is retried on the other), stops with an error, gets no more', async () => {
+    const id = await lab.submitSlow('edge-work', 2_000);
+    const busy = await lab.busyEdge();
+    const revoked = edges.find((e) => e.nodeId === busy)!;
+    const kept = edges.find((e) => e.nodeId !== busy)!;
     await lab.ok(['--data', lab.cpData, 'edge', 'revoke', revoked.nodeId]);
     expect(await Promise.race([revoked.proc.exited, sleep(15_000).then(() => 'still running')])).not.toBe(0);
     expect(revoked.proc.stderr()).toMatch(/SWARM_REVOKED/);
+    expect(await lab.result(id)).toMatchObject({ status: 'succeeded', attempts: 2 });
     const results = await Promise.all([1, 2, 3].map((i) => lab.run('edge-work', `after revocation ${i}`)));
     expect(results.map((r) => r.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     const { records } = await exportBundle('edge-work');
     const last = records.filter((r) => r.type === 'task.receipt').slice(-3);
     expect(last.map((r) => r.data!.nodeId)).toEqual([kept.nodeId, kept.nodeId, kept.nodeId]);
+    // The revoked edge's run of the slow task never made it into the chain.
+    expect(
+      records.filter((r) => r.taskId === id && r.type === 'task.receipt').map((r) => r.data!.nodeId),
+    ).toEqual([kept.nodeId]);
     const list = JSON.parse(await lab.ok(['--data', lab.cpData, '--json', 'edge', 'list'])) as {
       nodes: { nodeId: string; revoked: boolean }[];
     };

@@ -79,7 +79,11 @@ export function serveCommand(): Command {
           cmd,
           flags.workers ? { concurrency: Math.max(1, flags.concurrency) } : false,
           // A long-running server takes its turn at the database's maintenance, workers here or not.
-          { ...autoMigrate(flags), maintenance: true },
+          {
+            ...autoMigrate(flags),
+            maintenance: true,
+            edge: { log: (line) => process.stderr.write(`${line}\n`) },
+          },
         );
         const app = await buildServer(warden, {
           rateLimit: { max: Math.max(1, flags.rateLimit), windowMs: 60_000 },
