@@ -41,11 +41,11 @@ await warden.registerAgent({ path: join(agentDir, 'required.yaml') });
 await warden.registerAgent({ path: join(agentDir, 'never.yaml') });
 const app = await buildServer(warden, { logger: false, rateLimit: false });
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
-const { token } = await warden.edges.invite({ maxConcurrency: 16 });
-const edge = await EdgeNode.start({
-  url: address.replace(/^http/, 'ws'),
-  dataDir: join(root, 'edge'),
-  invite: token,
+const url = address.replace(/^http/, 'ws');
+const hybrid = await EdgeNode.start({
+  url,
+  dataDir: join(root, 'edge-pq'),
+  invite: (await warden.edges.invite({ maxConcurrency: 50 })).token,
 });
 
 async function latency(agent: string, rounds: number): Promise<number[]> {
@@ -71,23 +71,104 @@ async function throughput(agent: string, tasks: number): Promise<number> {
   return tasks / ((performance.now() - t0) / 1000);
 }
 
-await latency('count-required', 50); // warm up: code shipped, module compiled on the edge
-await latency('count-never', 50);
-for (const [label, agent] of [
-  ['edge', 'count-required'],
-  ['local', 'count-never'],
-] as const) {
-  const t = await latency(agent, 300);
-  emit(`wasm task submit→result p50, ${label}`, quantile(t, 0.5), 'ms', { rounds: t.length });
-  emit(`wasm task submit→result p99, ${label}`, quantile(t, 0.99), 'ms', { rounds: t.length });
+async function edgeFigures(label: string): Promise<void> {
+  await latency('count-required', 50); // warm up: code shipped, module compiled on the edge
+  const t = await latency('count-required', 300);
+  emit(`wasm task submit→result p50, edge (${label})`, quantile(t, 0.5), 'ms', { rounds: t.length });
+  emit(`wasm task submit→result p99, edge (${label})`, quantile(t, 0.99), 'ms', { rounds: t.length });
+  emit(
+    `wasm task throughput, edge (${label}, concurrency 50)`,
+    await throughput('count-required', 1000),
+    'tasks/s',
+    { tasks: 1000 },
+  );
 }
-for (const [label, agent] of [
-  ['edge (16 slots)', 'count-required'],
-  ['local', 'count-never'],
-] as const)
-  emit(`wasm task throughput, ${label}`, await throughput(agent, 1000), 'tasks/s', { tasks: 1000 });
 
-await edge.stop();
+await latency('count-never', 50);
+const local = await latency('count-never', 300);
+emit('wasm task submit→result p50, local', quantile(local, 0.5), 'ms', { rounds: local.length });
+emit('wasm task submit→result p99, local', quantile(local, 0.99), 'ms', { rounds: local.length });
+emit('wasm task throughput, local', await throughput('count-never', 1000), 'tasks/s', { tasks: 1000 });
+
+await edgeFigures('hybrid receipts');
+await hybrid.stop();
+// Only the classical edge is connected now: the same tasks, with Ed25519-only receipts.
+const classical = await EdgeNode.start({
+  url,
+  dataDir: join(root, 'edge-classical'),
+  invite: (await warden.edges.invite({ maxConcurrency: 50 })).token,
+  postQuantum: false,
+});
+await edgeFigures('Ed25519 receipts');
+await classical.stop();
+
+// Sealed frames over one WebSocket, without the scheduler: what the transport itself costs.
+await sealedFrames();
+
 await app.close();
 await warden.close();
 rmSync(root, { recursive: true, force: true });
+
+async function sealedFrames(): Promise<void> {
+  const { WebSocketServer, WebSocket } = await import('ws');
+  const { NodeIdentity, SwarmChannel, TrustRegistry, createRegistration } =
+    await import('../src/swarm/index.js');
+  const a = NodeIdentity.generate();
+  const b = NodeIdentity.generate();
+  const registry = await TrustRegistry.open({ swarmId: 'bench', allowList: [a.nodeId, b.nodeId] });
+  await registry.register(createRegistration(a, { swarmId: 'bench' }));
+  await registry.register(createRegistration(b, { swarmId: 'bench' }));
+  const sender = new SwarmChannel({ identity: a, registry });
+  const receiver = new SwarmChannel({ identity: b, registry, replay: { windowSize: 1 << 16 } });
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 1 << 26 });
+  const port = await new Promise<number>((r) =>
+    wss.on('listening', () => r((wss.address() as { port: number }).port)),
+  );
+  const server = new Promise<import('ws').WebSocket>((r) => wss.on('connection', r));
+  const client = new WebSocket(`ws://127.0.0.1:${port}`, { maxPayload: 1 << 26 });
+  await new Promise((r) => client.on('open', r));
+  const peer = await server;
+  // Echo: the receiver opens each frame and answers with a sealed acknowledgement.
+  peer.on('message', (data: Buffer) => {
+    const opened = receiver.open(data);
+    peer.send(receiver.seal({ node: a.nodeId }, Buffer.from(String(opened.payload.length)), 'ack'));
+  });
+  const back = new SwarmChannel({ identity: a, registry });
+  for (const size of [1024, 65_536]) {
+    const payload = Buffer.alloc(size, 7);
+    const frames = size === 1024 ? 20_000 : 2_000;
+    let acked = 0;
+    const done = new Promise<void>((resolve) => {
+      const onAck = (data: Buffer) => {
+        back.open(data);
+        if (++acked === frames) {
+          client.off('message', onAck);
+          resolve();
+        }
+      };
+      client.on('message', onAck);
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < frames; i++) client.send(sender.seal({ node: b.nodeId }, payload, 'data'));
+    await done;
+    const seconds = (performance.now() - t0) / 1000;
+    emit(`sealed frame throughput, ${size / 1024} KB payload`, frames / seconds, 'frames/s', {
+      mbPerSecond: Number(((frames * size) / seconds / 1e6).toFixed(1)),
+    });
+  }
+  // Round trip of one sealed frame and its sealed answer.
+  const rt: number[] = [];
+  const small = Buffer.alloc(256, 1);
+  for (let i = 0; i < 2_000; i++) {
+    const t0 = performance.now();
+    const answered = new Promise<void>((r) => client.once('message', (d: Buffer) => (back.open(d), r())));
+    client.send(sender.seal({ node: b.nodeId }, small, 'data'));
+    await answered;
+    rt.push(performance.now() - t0);
+  }
+  rt.sort((x, y) => x - y);
+  emit('sealed frame round trip p50, 256 B', quantile(rt, 0.5), 'ms', { rounds: rt.length });
+  emit('sealed frame round trip p99, 256 B', quantile(rt, 0.99), 'ms', { rounds: rt.length });
+  client.close();
+  wss.close();
+}
