@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildServer } from '../src/api/index.js';
+import { WebSocket, WebSocketServer } from 'ws';
 import { EdgeNode } from '../src/edge/index.js';
 import { Warden } from '../src/index.js';
 
@@ -110,7 +111,6 @@ await warden.close();
 rmSync(root, { recursive: true, force: true });
 
 async function sealedFrames(): Promise<void> {
-  const { WebSocketServer, WebSocket } = await import('ws');
   const { NodeIdentity, SwarmChannel, TrustRegistry, createRegistration } =
     await import('../src/swarm/index.js');
   const a = NodeIdentity.generate();
@@ -124,7 +124,7 @@ async function sealedFrames(): Promise<void> {
   const port = await new Promise<number>((r) =>
     wss.on('listening', () => r((wss.address() as { port: number }).port)),
   );
-  const server = new Promise<import('ws').WebSocket>((r) => wss.on('connection', r));
+  const server = new Promise<WebSocket>((r) => wss.on('connection', r));
   const client = new WebSocket(`ws://127.0.0.1:${port}`, { maxPayload: 1 << 26 });
   await new Promise((r) => client.on('open', r));
   const peer = await server;
