@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '../helpers.js';
-import { BIN, ROOT, running, waitFor, type Proc } from '../scale-out/cluster.js';
+import { BIN, ROOT, running, startProcess, waitFor, type Proc } from '../scale-out/cluster.js';
 
 /** An agent that must run on an edge: the AssemblyScript word counter, with `placement: edge: required`. */
 export const EDGE_AGENT = 'edge-count';
@@ -32,18 +31,10 @@ export class EdgeLab {
 
   /** Writes the edge agent (its manifest and the example's WASM module) and registers it on the control plane. */
   async registerAgent(): Promise<void> {
-    const dir = join(this.tempDir(), 'agent');
-    mkdirSync(join(dir, 'build'), { recursive: true });
-    copyFileSync(join(ROOT, 'examples/wasm-as/build/agent.wasm'), join(dir, 'build/agent.wasm'));
-    writeFileSync(
-      join(dir, 'agent.yaml'),
-      `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: ${EDGE_AGENT}, version: 1.0.0 }
-spec:
-  runtime: wasm
-  module: ./build/agent.wasm
-  capabilities: [count]
+    const dir = writeWasmAgent(
+      this.tempDir(),
+      EDGE_AGENT,
+      `  capabilities: [count]
   placement: { edge: required, capabilities: [count] }
   resources: { timeoutMs: 10000, memoryMb: 16, maxOutputBytes: 65536 }
   retry: { maxAttempts: 5, baseMs: 100, maxMs: 500 }
@@ -85,22 +76,7 @@ spec:
     command: string[] = [process.execPath, BIN],
     extraEnv: NodeJS.ProcessEnv = {},
   ): Proc {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
-    for (const k of ['STORAGE_ROOT', 'WARDEN_DATA', 'STORAGE_BACKEND', 'DATABASE_URL', 'BIND_ADDRESS'])
-      delete env[k];
-    const proc = spawn(command[0]!, [...command.slice(1), ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const exited = new Promise<number | string>((done) =>
-      proc.on('exit', (code, signal) => done(code ?? signal ?? -1)),
-    );
-    const p: Proc = { name, proc, stdout: () => out, stderr: () => err, exited };
+    const p = startProcess(name, [...command, ...args], extraEnv);
     this.procs.push(p);
     return p;
   }
@@ -244,6 +220,27 @@ spec:
     for (const p of this.procs) if (running(p)) p.proc.kill('SIGKILL');
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/**
+ * The AssemblyScript word counter as an agent named `name` in `<parent>/agent` (its manifest and the
+ * example's WASM module), with `spec` lines added to its manifest; returns the directory.
+ */
+export function writeWasmAgent(parent: string, name: string, spec: string): string {
+  const dir = join(parent, 'agent');
+  mkdirSync(join(dir, 'build'), { recursive: true });
+  copyFileSync(join(ROOT, 'examples/wasm-as/build/agent.wasm'), join(dir, 'build/agent.wasm'));
+  writeFileSync(
+    join(dir, 'agent.yaml'),
+    `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: ${name}, version: 1.0.0 }
+spec:
+  runtime: wasm
+  module: ./build/agent.wasm
+${spec}`,
+  );
+  return dir;
 }
 
 export function freePort(host: string): Promise<number> {

@@ -1,4 +1,3 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import {
   signReceipt,
 } from '../../src/swarm/index.js';
 import { eventually, openWarden, tempDir } from '../helpers.js';
-import { ROOT } from '../scale-out/cluster.js';
+import { writeWasmAgent } from './edge-lab.js';
 import { freshDatabase, requirePg } from '../store-contract/pg-db.js';
 
 // Issue 15: an edge that lies, and one that reconnects mid-run. The control plane accepts a result only with a receipt that the edge
@@ -31,18 +30,10 @@ async function controlPlane(
   placement = 'required',
   postgres?: string,
 ): Promise<{ warden: Warden; url: string }> {
-  const dir = join(tempDir(), 'agent');
-  mkdirSync(join(dir, 'build'), { recursive: true });
-  copyFileSync(join(ROOT, 'examples/wasm-as/build/agent.wasm'), join(dir, 'build/agent.wasm'));
-  writeFileSync(
-    join(dir, 'agent.yaml'),
-    `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: edge-count, version: 1.0.0 }
-spec:
-  runtime: wasm
-  module: ./build/agent.wasm
-  placement: { edge: ${placement} }
+  const dir = writeWasmAgent(
+    tempDir(),
+    'edge-count',
+    `  placement: { edge: ${placement} }
   retry: { maxAttempts: 2, baseMs: 10, maxMs: 20 }
 `,
   );

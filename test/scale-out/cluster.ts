@@ -51,22 +51,10 @@ export class Cluster {
   }
 
   start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...this.env, ...env };
-    for (const k of ['STORAGE_ROOT', 'WARDEN_DATA', 'STORAGE_BACKEND', 'DATABASE_URL', 'BIND_ADDRESS'])
-      delete childEnv[k];
-    const proc = spawn(process.execPath, [BIN, ...this.globals(), ...args], {
-      cwd: ROOT,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const p = startProcess(name, [process.execPath, BIN, ...this.globals(), ...args], {
+      ...this.env,
+      ...env,
     });
-    let out = '';
-    let err = '';
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const exited = new Promise<number | string>((done) =>
-      proc.on('exit', (code, signal) => done(code ?? signal ?? -1)),
-    );
-    const p = { name, proc, stdout: () => out, stderr: () => err, exited };
     this.procs.push(p);
     return p;
   }
@@ -110,6 +98,29 @@ export class Cluster {
     for (const p of this.procs) if (running(p)) p.proc.kill('SIGKILL');
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/**
+ * Starts `command` from the repository root with its output captured; the environment's storage and bind
+ * settings are dropped so that only the arguments say where the process's state is.
+ */
+export function startProcess(name: string, command: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const k of ['STORAGE_ROOT', 'WARDEN_DATA', 'STORAGE_BACKEND', 'DATABASE_URL', 'BIND_ADDRESS'])
+    delete childEnv[k];
+  const proc = spawn(command[0]!, command.slice(1), {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | string>((done) =>
+    proc.on('exit', (code, signal) => done(code ?? signal ?? -1)),
+  );
+  return { name, proc, stdout: () => out, stderr: () => err, exited };
 }
 
 export function running(p: Proc): boolean {
