@@ -130,7 +130,9 @@ export class EdgeHub {
       wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
     });
     // Revocations and invites made by `warden edge` in other processes: reload, drop revoked nodes.
+    // Only once an edge has connected: a server that never sees one never creates <data>/edge.
     this.watch = setInterval(() => {
+      if (this.nodes.size === 0) return;
       void this.syncState();
       this.dropSilent();
     }, 1_000);
