@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import WebSocket, { type RawData } from 'ws';
 import { WardenError, canonicalJson, coerceError, type AgentManifest } from '../core/index.js';
 import { sha256Hex } from '../provenance/index.js';
@@ -133,7 +133,15 @@ export class EdgeNode {
       invite,
       url,
       options,
-      new RuntimeRegistry(options.runtimes),
+      // The node's key lives in its data directory: never visible to an agent (which could then sign
+      // receipts for results it did not produce). The agents' own code there is mounted explicitly.
+      new RuntimeRegistry({
+        ...options.runtimes,
+        sandbox: {
+          ...options.runtimes?.sandbox,
+          hiddenPaths: [...(options.runtimes?.sandbox?.hiddenPaths ?? []), resolve(options.dataDir)],
+        },
+      }),
     );
     await node.connect();
     return node;

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, sleep } from '../helpers.js';
@@ -144,6 +144,66 @@ describe('edge nodes', () => {
     expect(expires.stderr).toMatch(/--expires takes a duration such as 30m/);
     first.proc.proc.kill('SIGTERM');
     expect(await first.proc.exited).toBe(0);
+  }, 60_000);
+
+  it("an agent on an edge cannot read the edge's key (it could sign receipts with it)", async () => {
+    const dir = join(lab.tempDir(), 'snoop');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'snoop.js'),
+      `let raw = '';
+process.stdin.on('data', (c) => (raw += c));
+process.stdin.on('end', () => {
+  const { path } = JSON.parse(raw);
+  let read = false;
+  try { read = require('fs').readFileSync(path, 'utf8').length > 0; } catch {}
+  process.stdout.write(JSON.stringify({ read }));
+});
+`,
+    );
+    writeFileSync(
+      join(dir, 'agent.yaml'),
+      `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: edge-snoop, version: 1.0.0 }
+spec:
+  runtime: node
+  entry: ./snoop.js
+  placement: { edge: required }
+`,
+    );
+    await lab.ok(['--data', lab.cpData, 'agents', 'register', join(dir, 'agent.yaml')]);
+    const keys = edges.map((e) => join(e.data, 'node.key.json'));
+    // Even made readable by everyone (the sandbox's user included), the key stays out of the sandbox: the
+    // edge's data directory is hidden from its agents.
+    for (const e of edges) chmodSync(e.data, 0o755);
+    for (const key of keys) chmodSync(key, 0o644);
+    // The server picks up a version registered by another process within a couple of seconds.
+    let out: Record<string, unknown> | undefined;
+    await eventually(
+      async () => {
+        out = await lab
+          .call('POST', '/sessions/edge-work/execute?wait=20000', {
+            agent: 'edge-snoop',
+            input: { path: keys[0] },
+          })
+          .catch(() => undefined);
+        return out !== undefined;
+      },
+      20_000,
+      'the snoop agent is known',
+    );
+    const both = await Promise.all(
+      keys.map((path) =>
+        lab.call('POST', '/sessions/edge-work/execute?wait=20000', { agent: 'edge-snoop', input: { path } }),
+      ),
+    );
+    for (const key of keys) chmodSync(key, 0o600);
+    for (const e of edges) chmodSync(e.data, 0o700);
+    for (const r of [out!, ...both]) {
+      expect((r['task'] as { state: string }).state).toBe('succeeded');
+      expect((r['result'] as { output: unknown }).output).toEqual({ read: false });
+    }
   }, 60_000);
 
   it('edges reconnect by themselves after the control plane is killed and restarted', async () => {
