@@ -85,58 +85,29 @@ describe('edge nodes', () => {
   });
 
   it('refuses a used invite and a token that is not one, with a clear error and a non-zero exit', async () => {
+    /** A first join with `token` from a fresh data directory, run to its end. */
+    const joinWith = (token: string) =>
+      lab.cli(['--data', lab.tempDir(), 'edge', 'join', lab.url.replace(/^http/, 'ws'), '--invite', token]);
     const token = await lab.invite();
     const first = await lab.join('edge-3', token);
-    const again = await lab.cli([
-      '--data',
-      lab.tempDir(),
-      'edge',
-      'join',
-      lab.url.replace(/^http/, 'ws'),
-      '--invite',
-      token,
-    ]);
+    const again = await joinWith(token);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/EDGE_INVITE_INVALID.*already used/);
-    const garbage = await lab.cli([
-      '--data',
-      lab.tempDir(),
-      'edge',
-      'join',
-      lab.url.replace(/^http/, 'ws'),
-      '--invite',
-      'hello',
-    ]);
+    const garbage = await joinWith('hello');
     expect(garbage.code).not.toBe(0);
     expect(garbage.stderr).toMatch(/not a Warden edge invite/);
     const shortLived = (
       await lab.ok(['--data', lab.cpData, 'edge', 'invite', '--capabilities', 'count', '--expires', '1s'])
     ).trim();
     await sleep(1_500);
-    const expired = await lab.cli([
-      '--data',
-      lab.tempDir(),
-      'edge',
-      'join',
-      lab.url.replace(/^http/, 'ws'),
-      '--invite',
-      shortLived,
-    ]);
+    const expired = await joinWith(shortLived);
     expect(expired.code).not.toBe(0);
     expect(expired.stderr).toMatch(/EDGE_INVITE_INVALID.*expired/);
     // A token whose secret was not issued here (a forgery, or another control plane's).
     const decoded = JSON.parse(Buffer.from(token.slice(5), 'base64url').toString()) as { secret: string };
     decoded.secret = 'A'.repeat(43);
     const forged = `wdn1.${Buffer.from(JSON.stringify(decoded)).toString('base64url')}`;
-    const forgedJoin = await lab.cli([
-      '--data',
-      lab.tempDir(),
-      'edge',
-      'join',
-      lab.url.replace(/^http/, 'ws'),
-      '--invite',
-      forged,
-    ]);
+    const forgedJoin = await joinWith(forged);
     expect(forgedJoin.code).not.toBe(0);
     expect(forgedJoin.stderr).toMatch(/EDGE_INVITE_INVALID.*unknown invite/);
     const expires = await lab.cli(['--data', lab.cpData, 'edge', 'invite', '--expires', 'soon']);
