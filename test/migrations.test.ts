@@ -26,7 +26,9 @@ function childOpening(script: string, path: string) {
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exit = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout has been read, and then the child's
+    // "opened" is missing although it printed it.
+    child.on('close', (code) => {
       markReady();
       resolve({ code, stdout, stderr });
     }),
