@@ -120,3 +120,26 @@ export {
   saveIdentity,
   loadIdentity,
 } from './swarm/index.js';
+export type { MemoryItem, MemoryHit, MemoryOptions, RetrievedMemory, RememberItem } from './memory/index.js';
+export {
+  HashEmbedder,
+  OpenAiEmbedder,
+  LlamaEmbedder,
+  openEmbedder,
+  seededRandom,
+  cosine,
+  VectorIndex,
+} from './routing/index.js';
+export type {
+  Embedder,
+  EmbeddingsOptions,
+  RouteCandidate,
+  RouteExplanation,
+  RolloutRecord,
+  RolloutState,
+  Quantization,
+  VectorIndexOptions,
+  VectorMatch,
+} from './routing/index.js';
+export type { AgentKpi } from './warden/index.js';
+export type { RoutingOptions } from './warden/index.js';

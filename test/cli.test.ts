@@ -266,7 +266,8 @@ describe('usage errors', () => {
 
   it.each([
     { name: 'a bad option choice', args: ['run', ECHO, '--priority', 'urgent'], says: 'urgent' },
-    { name: 'a missing argument', args: ['run'], says: "missing required argument 'agent'" },
+    { name: 'neither an agent nor an intent', args: ['run'], says: 'INVALID_INPUT' },
+    { name: 'a missing argument', args: ['result'], says: 'missing required argument' },
     { name: 'an unknown option of a nested command', args: ['dlq', 'list', '--bogus'], says: '--bogus' },
     { name: 'a bad integer option', args: ['tasks', '--limit', 'many'], says: 'INVALID_INPUT' },
   ])('exits 2 on $name', async ({ args, says }) => {

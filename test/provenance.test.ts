@@ -180,9 +180,12 @@ describe('stored results against the records that commit to them', () => {
     tamper(root, 'DROP TABLE agent_code');
     tamper(root, 'ALTER TABLE sessions DROP COLUMN policy_document');
     tamper(root, 'ALTER TABLE sessions DROP COLUMN placement');
+    tamper(root, 'DROP TABLE task_feedback');
+    tamper(root, 'DROP TABLE memories');
+    tamper(root, 'DROP TABLE agent_rollouts');
     tamper(
       root,
-      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files', '0009-queue-autovacuum', '0010-session-policy', '0011-queued-by-agent', '0012-one-statement-abort', '0013-session-placement')",
+      "DELETE FROM warden_migrations WHERE name IN ('0006-result-records', '0007-node-keys', '0008-agent-files', '0009-queue-autovacuum', '0010-session-policy', '0011-queued-by-agent', '0012-one-statement-abort', '0013-session-placement', '0014-routing-memory')",
     );
     const warden = await openWarden({ root, workers: false });
     for (const id of ids) expect((await warden.result(id))?.status).toBe('succeeded');

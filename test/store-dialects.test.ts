@@ -8,15 +8,18 @@ const PG_URL = process.env['WARDEN_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0
 const TABLES = [
   'agent_code',
   'agent_code_versions',
+  'agent_rollouts',
   'agents',
   'api_keys',
   'circuit_breakers',
   'dead_letters',
+  'memories',
   'node_keys',
   'provenance',
   'provenance_heads',
   'results',
   'sessions',
+  'task_feedback',
   'task_logs',
   'tasks',
   'trace_flags',
@@ -86,6 +89,7 @@ describe.skipIf(!available)('one Kysely schema serves PostgreSQL too', () => {
       '0011-queued-by-agent',
       '0012-one-statement-abort',
       '0013-session-placement',
+      '0014-routing-memory',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
     // The queue table is vacuumed and analysed after 1 % of it changed, not the default 20 %.

@@ -10,8 +10,13 @@ export const TAGS = [
   },
   { name: 'tasks', description: 'Submit, list, inspect, follow and cancel tasks' },
   { name: 'agents', description: 'Agent versions: register, status, health' },
+  {
+    name: 'routing',
+    description: 'Semantic task matching (intents) and canary rollouts between agent versions',
+  },
   { name: 'traces', description: 'Documents stored in a session and recorded in its provenance chain' },
   { name: 'provenance', description: 'Signed, verifiable exports of a session' },
+  { name: 'memory', description: 'Cortex memory of sessions and their agents: put, search, list, forget' },
   { name: 'governance', description: 'Trace flags, quarantine, merge validation' },
   { name: 'dead-letters', description: 'Tasks that failed for good, to replay or purge' },
   { name: 'operations', description: 'Scheduler statistics and Prometheus metrics' },

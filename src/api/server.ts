@@ -12,14 +12,17 @@ import type { ApiContext } from './context.js';
 import { errorBody, installErrorHandlers } from './errors.js';
 import { KeyVerifier } from './keys.js';
 import { agentRoutes } from './routes/agents.js';
+import { kpiRoutes } from './routes/kpi.js';
 import { healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 import { rdRoutes } from './routes/rd.js';
 import { governanceRoutes } from './routes/governance.js';
 import { edgeRoutes } from './routes/edge.js';
+import { routingRoutes } from './routes/routing.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { taskRoutes } from './routes/tasks.js';
 import { traceRoutes } from './routes/traces.js';
+import { memoryRoutes } from './routes/memory.js';
 import { swaggerOptions } from './openapi.js';
 import { sharedSchemas } from './schemas.js';
 
@@ -125,11 +128,14 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   sessionRoutes(app, ctx);
   taskRoutes(app, ctx);
   agentRoutes(app, ctx);
+  kpiRoutes(app, ctx);
   traceRoutes(app, ctx);
+  memoryRoutes(app, ctx);
   operationRoutes(app, ctx);
   rdRoutes(app, ctx, options.rd);
   governanceRoutes(app, ctx);
   edgeRoutes(app, ctx);
+  routingRoutes(app, ctx);
   // Edge nodes connect over WebSocket on the same listener (ws(s)://host:port/edge).
   warden.edges.attach(app.server);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

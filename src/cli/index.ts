@@ -8,6 +8,9 @@ import { exportCommand, verifyBundleCommand } from './commands/provenance.js';
 import { rdCommand } from './commands/rd.js';
 import { keysCommand, serveCommand } from './commands/serve.js';
 import { edgeCommand } from './commands/edge.js';
+import { routeCommand } from './commands/route.js';
+import { feedbackCommand } from './commands/kpi.js';
+import { memoryCommand } from './commands/memory.js';
 
 export interface ProgramOptions {
   /**
@@ -53,12 +56,15 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     verifyBundleCommand(),
     exportCommand(),
     agentsCommand(),
+    feedbackCommand(),
     flagCommand(),
     governanceCommand(),
     rdCommand(),
     serveCommand(),
     keysCommand(),
     edgeCommand(),
+    routeCommand(),
+    memoryCommand(),
     migrateCommand(),
   ]) {
     program.addCommand(cmd);

@@ -381,6 +381,33 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'Local GGUF models (provider llama) need the optional package node-llama-cpp: `npm install node-llama-cpp` in the project that runs Warden; or it has no prebuilt binary for this platform.',
   },
+  // Routing and memory
+  NO_MATCHING_AGENT: {
+    status: 422,
+    retryable: false,
+    doc: "No agent's description, capabilities or examples match the task's intent closely enough; details list the nearest candidates and their scores (`warden route explain --intent ...`). Name the agent, or add examples to its agent.yaml.",
+  },
+  MEMORY_NOT_FOUND: { status: 404, retryable: false, doc: 'No memory item with that id in this tenant.' },
+  EMBEDDINGS_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    doc: 'The embedding model could not be reached or loaded (an OpenAI-compatible /v1/embeddings endpoint that fails, or a local GGUF model that does not load).',
+  },
+  VECTOR_DIMENSION_MISMATCH: {
+    status: 400,
+    retryable: false,
+    doc: 'A vector has another number of dimensions than its index (vectors from different embedding models never mix in one index).',
+  },
+  VECTOR_INDEX_CORRUPT: {
+    status: 500,
+    retryable: false,
+    doc: 'A persisted vector index file is unreadable or does not match its metadata; delete it and Warden rebuilds it from the database.',
+  },
+  ROLLOUT_INVALID: {
+    status: 409,
+    retryable: false,
+    doc: 'A rollout operation does not apply: no canary is in progress for that agent, or the version named is not part of it.',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; doc: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -30,6 +30,8 @@ export {
   EDGE_PLACEMENTS,
   DEFAULT_TENANT,
   manifestSchema,
+  parseMemoryPolicy,
+  parseRollout,
   parseManifest,
   agentKey,
   isSemver,
@@ -38,7 +40,16 @@ export { MAX_JSON_DEPTH, assertJsonValue, jsonValueProblem } from './json-value.
 export type { JsonValueProblem } from './json-value.js';
 export { parseYamlDocument } from './yaml-document.js';
 export type { DocumentIssue } from './yaml-document.js';
-export type { AgentManifest, EdgePlacement, ManifestIssue, Runtime } from './manifest.js';
+export type {
+  AgentManifest,
+  EdgePlacement,
+  ManifestIssue,
+  MemoryInput,
+  MemoryPolicy,
+  RolloutInput,
+  RolloutPolicy,
+  Runtime,
+} from './manifest.js';
 export { DEFAULT_SESSION, sessionOptionsSchema, validateSessionOptions, invalid } from './session.js';
 export type { Session, SessionOptions } from './session.js';
 export {

@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { z } from 'zod';
+import { WardenError } from './errors.js';
 import { parseYamlDocument, type DocumentIssue } from './yaml-document.js';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
@@ -54,6 +55,89 @@ const breakerSchema = z
   })
   .strict();
 
+/**
+ * Cortex memory (docs/memory.md): before a run, Warden can put the top-k memories nearest the task input in
+ * the input (`memories`); after it, items the agent returns in `remember` are stored.
+ */
+const memorySchema = z
+  .object({
+    retrieve: z
+      .object({
+        topK: positiveInt(50).default(5),
+        /** Cosine similarity below which a memory is not passed. */
+        minScore: z.number().min(-1).max(1).default(0),
+      })
+      .strict()
+      .optional(),
+    /** Store the `remember: [...]` items of the agent's output. @default false */
+    remember: z.boolean().default(false),
+    /** Whose memory: the agent's own within the session, or the whole session's. @default 'agent' */
+    scope: z.enum(['agent', 'session']).default('agent'),
+    /** Remembered items expire after this long. */
+    ttlMs: positiveInt(10 * 365 * 86_400_000).optional(),
+  })
+  .strict();
+
+export type MemoryPolicy = z.infer<typeof memorySchema>;
+
+/** A share such as `10%` or 0.1. */
+const shareSchema = z.union([
+  z.number().gt(0).lt(1),
+  z
+    .string()
+    .regex(/^(?:\d{1,2}(?:\.\d+)?)%$/, 'must be a percentage below 100%, such as 10%')
+    .transform((s) => Number(s.slice(0, -1)) / 100)
+    .refine((n) => n > 0, 'must be above 0%'),
+]);
+
+/**
+ * A canary (docs/routing.md): this version takes `canary` of the tasks that name the agent without a
+ * version, the previous version the rest; with strategy `bandit`, Thompson sampling over the two versions'
+ * outcomes then moves the traffic, promotes the winner and rolls back a version whose failures or flags rise.
+ */
+const rolloutSchema = z
+  .object({
+    canary: shareSchema,
+    strategy: z.enum(['fixed', 'bandit']).default('bandit'),
+    /** Finished tasks of each version before any promotion or rollback. */
+    minSamples: positiveInt(1_000_000).default(20),
+    rollback: z
+      .object({
+        /** Roll back when the canary's failure rate exceeds the stable version's by this much. */
+        failureRateMargin: z.number().min(0).max(1).default(0.1),
+        /** Roll back when the share of the canary's tasks with governance flags exceeds this. */
+        maxFlagRate: z.number().min(0).max(1).default(0.2),
+      })
+      .strict()
+      .default({ failureRateMargin: 0.1, maxFlagRate: 0.2 }),
+  })
+  .strict();
+
+export type RolloutPolicy = z.infer<typeof rolloutSchema>;
+/** A rollout as written (agent.yaml, or `registerHandler`'s options): shares as `10%` or 0.1, defaults left out. */
+export type RolloutInput = z.input<typeof rolloutSchema>;
+export type MemoryInput = z.input<typeof memorySchema>;
+
+/** Validates a rollout written in code (registerHandler); agent.yaml's is validated with the manifest. */
+export function parseRollout(input: RolloutInput): RolloutPolicy {
+  const parsed = rolloutSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new WardenError('INVALID_INPUT', `rollout.${issue.path.join('.')}: ${issue.message}`, {
+    details: { field: ['rollout', ...issue.path].join('.') },
+  });
+}
+
+/** Validates a memory policy written in code (registerHandler). */
+export function parseMemoryPolicy(input: MemoryInput): MemoryPolicy {
+  const parsed = memorySchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new WardenError('INVALID_INPUT', `memory.${issue.path.join('.')}: ${issue.message}`, {
+    details: { field: ['memory', ...issue.path].join('.') },
+  });
+}
+
 /** Where an agent's tasks may run: only on edge nodes, on an edge when one is free, or never on one. */
 export const EDGE_PLACEMENTS = ['required', 'allowed', 'never'] as const;
 export type EdgePlacement = (typeof EDGE_PLACEMENTS)[number];
@@ -97,6 +181,8 @@ const specSchema = z
       })
       .strict()
       .optional(),
+    memory: memorySchema.optional(),
+    rollout: rolloutSchema.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -148,6 +234,8 @@ export const manifestSchema = z
         name: z.string().regex(NAME, 'must be a lowercase name (a-z, 0-9, . _ -), at most 63 characters'),
         version: z.string().refine(isSemver, 'must be a semantic version such as 1.2.0'),
         description: z.string().max(2000).optional(),
+        /** Requests this agent serves, in users' words: what semantic routing (`intent`) matches against. */
+        examples: z.array(z.string().min(1).max(1000)).max(200).optional(),
       })
       .strict(),
     spec: specSchema,
@@ -159,6 +247,8 @@ export interface AgentManifest {
   name: string;
   version: string;
   description?: string;
+  /** Requests this agent serves, in users' words (semantic routing matches intents against them). */
+  examples?: string[];
   runtime: Runtime;
   module?: string;
   entry?: string;
@@ -178,6 +268,10 @@ export interface AgentManifest {
   outputSchema?: Record<string, unknown>;
   /** Where tasks may run (edge nodes); absent: never on an edge. */
   placement?: { edge: EdgePlacement; capabilities: string[] };
+  /** Cortex memory: retrieval before a run and `remember` after it (docs/memory.md). */
+  memory?: MemoryPolicy;
+  /** A canary rollout of this version against the previous one (docs/routing.md). */
+  rollout?: RolloutPolicy;
   /** Directory the manifest was read from; relative paths in it resolve against this. */
   baseDir?: string;
   /**
@@ -215,6 +309,7 @@ export function parseManifest(text: string, file = 'agent.yaml'): AgentManifest 
     name: metadata.name,
     version: metadata.version,
     ...(metadata.description !== undefined ? { description: metadata.description } : {}),
+    ...(metadata.examples !== undefined ? { examples: metadata.examples } : {}),
     ...spec,
     resources: { ...DEFAULT_LIMITS, ...spec.resources },
     retry: { ...DEFAULT_RETRY, ...spec.retry },

@@ -37,6 +37,8 @@ export const submitSchema = z
   .object({
     agent: z.string().min(1).max(200).optional(),
     capability: z.string().min(1).max(200).optional(),
+    /** What the task is for, in words: semantic routing picks the agent (docs/routing.md). */
+    intent: z.string().trim().min(1).max(2000).optional(),
     session: z.string().min(1).max(128).default(DEFAULT_SESSION),
     input: z.unknown().optional(),
     priority: z
@@ -52,13 +54,13 @@ export const submitSchema = z
     metadata: z.record(z.string().max(128), metadataValue).default({}),
   })
   .strict()
-  .refine((t) => (t.agent === undefined) !== (t.capability === undefined), {
-    message: 'name exactly one of agent or capability',
+  .refine((t) => [t.agent, t.capability, t.intent].filter((x) => x !== undefined).length === 1, {
+    message: 'name exactly one of agent, capability or intent',
     path: ['agent'],
   });
 
 /**
- * A task to submit. Name exactly one of `agent` or `capability`.
+ * A task to submit. Name exactly one of `agent`, `capability` or `intent`.
  * Checked at compile time as far as types go (an unknown priority does not compile) and at run time by
  * `submitSchema` (which also accepts priorities in any letter case, for the CLI and the HTTP API).
  * @example { agent: 'double', input: { n: 21 }, priority: 'high', idempotencyKey: 'req-42' }
@@ -68,6 +70,11 @@ export interface SubmitTask<I = unknown> {
   agent?: string;
   /** Any agent offering this capability. */
   capability?: string;
+  /**
+   * What the task is for, in words ("count the words in this text"): the agent whose description, examples
+   * and capabilities match it best runs it, or the submit fails with NO_MATCHING_AGENT (docs/routing.md).
+   */
+  intent?: string;
   /** Session name or id. @default 'default' */
   session?: string;
   /** JSON-serialisable input; at most `maxInputBytes` of JSON. */
@@ -86,6 +93,7 @@ export interface SubmitTask<I = unknown> {
 export interface ValidatedSubmit {
   agent?: string;
   capability?: string;
+  intent?: string;
   session: string;
   inputJson: string;
   priority: PriorityName;
@@ -130,6 +138,7 @@ export function validateSubmit(
   return {
     ...(t.agent !== undefined ? { agent: t.agent } : {}),
     ...(t.capability !== undefined ? { capability: t.capability } : {}),
+    ...(t.intent !== undefined ? { intent: t.intent } : {}),
     session: t.session,
     inputJson,
     priority: t.priority,

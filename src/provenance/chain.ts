@@ -21,6 +21,15 @@ export type ProvenanceEventType =
   | 'task.purged'
   // An operator closed an agent version's circuit breaker: recorded where it held queued tasks.
   | 'agent.breaker_reset'
+  // Canary rollouts (docs/routing.md): started, and the bandit's promotion or rollback, where a submit decided it.
+  | 'agent.rollout_started'
+  | 'agent.rollout_promoted'
+  | 'agent.rollout_rolled_back'
+  // A user's score of a finished task (KPIs).
+  | 'task.feedback'
+  // Cortex memory (docs/memory.md): an item stored in the session's memory, or removed from it.
+  | 'memory.put'
+  | 'memory.forget'
   // Governance (src/governance): flags, blocks, quarantine and release, merge decisions.
   | 'governance.flagged'
   | 'governance.blocked'
@@ -29,7 +38,10 @@ export type ProvenanceEventType =
   | 'task.quarantined'
   | 'task.released'
   | 'trace.created'
-  | 'trace.provenance';
+  | 'trace.provenance'
+  // Cortex memory (src/memory): an item stored in, or removed from, the session's memory.
+  | 'memory.put'
+  | 'memory.forget';
 
 export interface ProvenanceEvent {
   type: ProvenanceEventType;

@@ -220,6 +220,39 @@ export function breakerReset(
   return { type: 'agent.breaker_reset', at, agent, data: { ...data, previous: { ...previous } } };
 }
 
+/** A canary rollout started, or its verdict (docs/routing.md), recorded where a submit made it. */
+export function rolloutRecorded(
+  r: {
+    name: string;
+    canaryKey: string;
+    stableKey: string;
+    state: 'canary' | 'promoted' | 'rolled-back';
+    share: number;
+    reason: string | null;
+  },
+  at: number,
+  data: Record<string, unknown>,
+): ProvenanceEvent {
+  const type =
+    r.state === 'canary'
+      ? 'agent.rollout_started'
+      : r.state === 'promoted'
+        ? 'agent.rollout_promoted'
+        : 'agent.rollout_rolled_back';
+  return {
+    type,
+    at,
+    agent: r.canaryKey,
+    data: {
+      name: r.name,
+      stable: r.stableKey,
+      share: r.share,
+      ...(r.reason ? { reason: r.reason } : {}),
+      ...data,
+    },
+  };
+}
+
 export function flagSummary(f: FlagFacts) {
   return {
     id: f.id,
@@ -364,4 +397,73 @@ export class ChainBatch {
   clear(): void {
     this.pending.clear();
   }
+}
+
+/** Who a memory item belongs to within its session: one agent (by name), or the whole session. */
+function memoryScope(agent: string | null): Record<string, string> {
+  return agent === null ? { scope: 'session' } : { scope: 'agent', agent };
+}
+
+/**
+ * A memory item stored (src/memory). The record names the item and a digest of its text, never the text:
+ * the chain proves what was remembered and when without holding it.
+ */
+export function memoryPut(m: {
+  id: string;
+  agent: string | null;
+  textDigest: string;
+  taskId: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+}): ProvenanceEvent {
+  return {
+    type: 'memory.put',
+    at: m.createdAt,
+    ...(m.taskId ? { taskId: m.taskId } : {}),
+    data: {
+      memoryId: m.id,
+      ...memoryScope(m.agent),
+      textDigest: m.textDigest,
+      ...(m.expiresAt !== null ? { expiresAt: m.expiresAt } : {}),
+    },
+  };
+}
+
+/** A memory item removed: forgotten on request, expired (its TTL passed) or evicted (its scope was full). */
+export function memoryForget(m: {
+  id: string;
+  agent: string | null;
+  reason: 'forgotten' | 'expired' | 'evicted';
+  at: number;
+}): ProvenanceEvent {
+  return {
+    type: 'memory.forget',
+    at: m.at,
+    data: { memoryId: m.id, ...memoryScope(m.agent), reason: m.reason },
+  };
+}
+
+/**
+ * A user's score of a finished task (KPIs, docs/kpi.md). A comment is named by its digest, not its text,
+ * as memory items are: the chain proves what was said and when without holding it.
+ */
+export function taskFeedback(f: {
+  taskId: string;
+  agent: string;
+  score: number;
+  comment: string | null;
+  at: number;
+  via: string;
+}): ProvenanceEvent {
+  return {
+    type: 'task.feedback',
+    at: f.at,
+    taskId: f.taskId,
+    agent: f.agent,
+    data: {
+      score: f.score,
+      via: f.via,
+      ...(f.comment !== null ? { commentDigest: sha256Hex(f.comment) } : {}),
+    },
+  };
 }

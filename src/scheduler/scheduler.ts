@@ -91,6 +91,18 @@ export class Scheduler {
   private unfollow: (() => void) | undefined;
   /** Governance hook (src/governance): sees each outcome before it is committed. Unset: no governance. */
   gate: TaskGate | undefined;
+  /**
+   * Memory hook (src/memory): told of each success this process committed (its output passed the gate),
+   * before the task's waiters hear of it. It must not throw; a promise it returns is awaited.
+   */
+  afterSucceeded:
+    | ((task: {
+        taskId: string;
+        sessionId: string;
+        agentKey: string;
+        outputJson: string;
+      }) => Promise<void> | undefined)
+    | undefined;
 
   /**
    * `feed` carries every process's task changes: this scheduler publishes its own into it, and when the
@@ -791,6 +803,7 @@ export class Scheduler {
       this.launchClaimed(next, now);
       if (next.claimed.length < free) this.sleepUntil(next.nextRunAfter);
     }
+    if (this.afterSucceeded) await this.runAfterSucceeded(this.afterSucceeded, batch, applied);
     const emit = this.events.listenerCount('task') > 0;
     for (let i = 0; i < batch.length; i++) {
       const f = batch[i]!;
@@ -842,6 +855,26 @@ export class Scheduler {
       this.settle(f.taskId, result);
     }
     return applied;
+  }
+
+  /** Runs the afterSucceeded hook for the batch's committed successes (a reader of the result sees its effects). */
+  private async runAfterSucceeded(
+    hook: NonNullable<Scheduler['afterSucceeded']>,
+    batch: Finish[],
+    applied: boolean[],
+  ): Promise<void> {
+    const pending: Promise<void>[] = [];
+    batch.forEach((f, i) => {
+      if (!applied[i] || f.kind !== 'succeeded') return;
+      const p = hook({
+        taskId: f.taskId,
+        sessionId: f.sessionId,
+        agentKey: f.agentKey,
+        outputJson: f.outputJson,
+      });
+      if (p) pending.push(p.catch(() => undefined));
+    });
+    if (pending.length) await Promise.all(pending);
   }
 
   /**

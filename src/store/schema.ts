@@ -151,6 +151,44 @@ export interface TraceFlagsTable {
   created_at: number;
 }
 
+/** Migration 0014: a user's score of a finished task (KPIs). */
+export interface TaskFeedbackTable {
+  task_id: string;
+  agent_key: string;
+  score: number;
+  comment: string | null;
+  created_at: number;
+}
+
+/** Migration 0014: Cortex memory items. */
+export interface MemoriesTable {
+  key: Generated<number>;
+  id: string;
+  tenant: string;
+  session_id: string;
+  agent: string | null;
+  text: string;
+  metadata: string;
+  embedder: string;
+  embedding: Uint8Array;
+  task_id: string | null;
+  created_at: number;
+  expires_at: number | null;
+}
+
+/** Migration 0014: canary rollouts between two versions of one agent name. */
+export interface AgentRolloutsTable {
+  tenant: string;
+  name: string;
+  canary_key: string;
+  stable_key: string;
+  state: string;
+  share: number;
+  started_at: number;
+  decided_at: number | null;
+  reason: string | null;
+}
+
 export interface Database {
   sessions: SessionsTable;
   agents: AgentsTable;
@@ -165,4 +203,7 @@ export interface Database {
   trace_flags: TraceFlagsTable;
   api_keys: ApiKeysTable;
   traces: TracesTable;
+  task_feedback: TaskFeedbackTable;
+  memories: MemoriesTable;
+  agent_rollouts: AgentRolloutsTable;
 }

@@ -1,8 +1,10 @@
 import type { ApiKeyPort } from '../api/index.js';
 import type { GovernancePort } from '../governance/index.js';
 import type { LedgerPort } from '../provenance/index.js';
+import type { MemoryPort } from '../memory/index.js';
+import type { RolloutPort } from '../routing/index.js';
 import type { LogPort, QueuePort, SessionPort } from '../scheduler/index.js';
-import type { AgentPort } from '../warden/index.js';
+import type { AgentPort, KpiPort } from '../warden/index.js';
 
 // The ports are owned by the modules that use them (hexagonal: the consumer says what it needs); this folder
 // holds the adapters that implement them. Their vocabulary is re-exported here for the adapters and tests.
@@ -21,7 +23,7 @@ export type {
   StoreStats,
   LogLine,
 } from '../scheduler/index.js';
-export type { AgentRecord } from '../warden/index.js';
+export type { AgentRecord, AgentKpi, KpiFilter, TaskFeedback } from '../warden/index.js';
 export type { ApiKeyRecord, Role } from '../api/index.js';
 export type { TraceRecord, TraceSummary, TraceFilter } from '../provenance/index.js';
 export type {
@@ -40,7 +42,18 @@ export type {
  * the opener hands the adapter (openBackend), whose public half is that signer's, not the store's.
  */
 export interface Store
-  extends QueuePort, SessionPort, LogPort, AgentPort, LedgerPort, GovernancePort, ApiKeyPort {
+  extends
+    QueuePort,
+    SessionPort,
+    LogPort,
+    AgentPort,
+    LedgerPort,
+    GovernancePort,
+    ApiKeyPort,
+    RolloutPort,
+    KpiPort {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Cortex memory items (src/memory); a property, not mixed in, so its names stay its own. */
+  readonly memories: MemoryPort;
   close(): Promise<void>;
 }

@@ -6,10 +6,14 @@ import {
   WardenError,
   agentKey,
   isSemver,
+  parseMemoryPolicy,
+  parseRollout,
   type AgentManifest,
   type BreakerPolicy,
+  type MemoryInput,
   type ResourceLimits,
   type RetryPolicy,
+  type RolloutInput,
 } from '../core/index.js';
 import {
   timedHealth,
@@ -31,6 +35,10 @@ export interface HandlerOptions {
   version?: string;
   capabilities?: string[];
   description?: string;
+  /** Requests this handler serves, in users' words: what semantic routing (`intent`) matches against. */
+  examples?: string[];
+  /** A canary rollout of this version against the previous one (docs/routing.md). */
+  rollout?: RolloutInput;
   /** Tasks of this handler running at once in one session. @default 1000 */
   concurrency?: number;
   resources?: Partial<ResourceLimits>;
@@ -40,6 +48,8 @@ export interface HandlerOptions {
   tenant?: string;
   /** Visible to every tenant's sessions (default tenant only). @default false */
   shared?: boolean;
+  /** Cortex memory: retrieval into the input and `remember` from the output (docs/memory.md). */
+  memory?: MemoryInput;
 }
 
 /** Who registers a version: its tenant, and whether every tenant may use it. */
@@ -86,6 +96,8 @@ const READS_CODE_EACH_RUN = new Set(['node', 'python', 'process']);
 export class AgentRegistry implements AgentDirectory {
   private readonly entries = new Map<string, Entry>();
   private runnable: string[] = [];
+  /** When each tenant's agent list was last read from the store (latestByName). */
+  private readonly listedAt = new Map<string, number>();
 
   constructor(
     private readonly store: AgentPort,
@@ -155,6 +167,8 @@ export class AgentRegistry implements AgentDirectory {
         name,
         version: options.version ?? '1.0.0',
         ...(options.description ? { description: options.description } : {}),
+        ...(options.examples ? { examples: options.examples } : {}),
+        ...(options.rollout ? { rollout: parseRollout(options.rollout) } : {}),
         runtime: 'inline',
         capabilities: options.capabilities ?? [],
         resources: { ...DEFAULT_LIMITS, ...options.resources },
@@ -164,6 +178,7 @@ export class AgentRegistry implements AgentDirectory {
         concurrency: options.concurrency ?? 1000,
         retry: { ...DEFAULT_RETRY, ...options.retry },
         circuitBreaker: { ...DEFAULT_BREAKER, ...options.circuitBreaker },
+        ...(options.memory ? { memory: parseMemoryPolicy(options.memory) } : {}),
       },
       options,
     );
@@ -402,6 +417,35 @@ export class AgentRegistry implements AgentDirectory {
     });
   }
 
+  /**
+   * The highest version of every agent name `tenant` may use (its own names shadow shared ones): what
+   * semantic routing chooses among. Reads the store's list at most once a second, so versions registered
+   * by other processes become candidates too.
+   */
+  async latestByName(tenant: string = DEFAULT_TENANT): Promise<AgentManifest[]> {
+    const now = Date.now();
+    const last = this.listedAt.get(tenant) ?? 0;
+    if (now - last >= 1000) {
+      this.listedAt.set(tenant, now);
+      await this.reload(tenant);
+    }
+    const { own, shared } = this.visible(tenant);
+    const byName = new Map<string, AgentManifest[]>();
+    for (const m of own) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
+    for (const m of shared)
+      if (!own.some((o) => o.name === m.name)) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
+    return [...byName.values()].map((versions) => highest(versions)!);
+  }
+
+  /** Every version this process knows of `manifest`'s agent (same tenant and name), highest first. */
+  versionsOf(manifest: AgentManifest): AgentManifest[] {
+    const owner = ownerOf(manifest);
+    return [...this.entries.values()]
+      .map((e) => e.manifest)
+      .filter((m) => m.name === manifest.name && ownerOf(m) === owner)
+      .sort((a, b) => compareVersions(b.version, a.version));
+  }
+
   /** The versions `tenant` may use: its own, and (other tenants) the shared versions of the default tenant. */
   private visible(tenant: string): { own: AgentManifest[]; shared: AgentManifest[] } {
     const own: AgentManifest[] = [];
@@ -424,6 +468,11 @@ export class AgentRegistry implements AgentDirectory {
         : m.capabilities.includes(ref.capability ?? ''),
     );
     if (known) return;
+    await this.reload(tenant);
+  }
+
+  /** Re-reads the versions `tenant` may use from the store (others' registrations). */
+  private async reload(tenant: string): Promise<void> {
     for (const record of await this.store.listAgents({ tenant })) {
       const entry = this.entries.get(record.key);
       if (entry) entry.shared = record.shared;

@@ -16,3 +16,5 @@ export { compileStorageOptions } from './storage-options.js';
 export type { StorageOptions, PostgresSettings, CompiledStorage } from './storage-options.js';
 export type { DataDirectory } from './data-dir.js';
 export type { AgentPort, AgentRecord } from './agent-port.js';
+export type { AgentKpi, KpiFilter, KpiPort, TaskFeedback } from './kpi-port.js';
+export type { RoutingOptions } from './task-routing.js';

@@ -5,9 +5,11 @@ import { v7 as uuidv7 } from 'uuid';
 import {
   CLOSED_BREAKER,
   DEFAULT_SESSION,
+  DEFAULT_TENANT,
   WardenError,
   agentKey,
   breakerStatus,
+  isTerminal,
   compilePrompt,
   normalizePrompt,
   parseManifest,
@@ -58,6 +60,13 @@ import {
 import { Governance, type GovernanceOptions } from '../governance/index.js';
 import { Scheduler, type SchedulerOptions } from '../scheduler/index.js';
 import {
+  Cortex,
+  WardenMemory,
+  compileMemoryOptions,
+  memoryDir,
+  type MemoryOptions,
+} from '../memory/index.js';
+import {
   openBackend,
   type Backend,
   type ChangeFeed,
@@ -79,6 +88,10 @@ import { StagedAgentFiles } from './agent-files.js';
 import { agentCodeMaxBytes } from './agent-code.js';
 import type { DataDirectory } from './data-dir.js';
 import { compileStorageOptions, type StorageOptions } from './storage-options.js';
+import type { AgentKpi } from './kpi-port.js';
+import { TaskRouting, type RoutingOptions } from './task-routing.js';
+import { embeddingsOptionsFromEnv, type RolloutRecord, type RouteExplanation } from '../routing/index.js';
+import { checkedFeedback, versionsNamed } from './kpis.js';
 
 export interface WardenOptions {
   /** Edge-node timing: heartbeat interval and how long a disconnected edge's runs wait for it. */
@@ -119,6 +132,13 @@ export interface WardenOptions {
     /** @default process.env.WARDEN_AGENT_CODE_MAX_BYTES, else 67108864 (64 MiB) */
     maxBytes?: number;
   };
+  /** Cortex memory: item limits and the embedding model (docs/memory.md). */
+  memory?: MemoryOptions;
+  /**
+   * Semantic task matching (`submit({ intent })`) and canary rollouts: embeddings, the match threshold, and
+   * the source of chance (docs/routing.md). @default embeddings from WARDEN_EMBEDDINGS, else built in
+   */
+  routing?: RoutingOptions;
   sandbox?: {
     /**
      * Run process agents without bubblewrap when it is missing (a loud warning is printed): only for
@@ -198,6 +218,9 @@ export class Warden {
   dataDirectory!: DataDirectory;
   /** Edge nodes: invites, the connected nodes, revocation, and serving their connections (docs/edge.md). */
   edges!: EdgeNodes;
+  /** Cortex memory of sessions and their agents: put, search, list, get, forget (docs/memory.md). */
+  memory!: WardenMemory;
+  private routing!: TaskRouting;
   private maintenance: Backend['maintenance'];
 
   private constructor(
@@ -292,6 +315,26 @@ export class Warden {
     warden.edges = new EdgeNodes(hub, openEdgeState);
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
+    const memoryLog = (message: string, cause?: unknown) =>
+      console.warn(`[warden] ${message}${cause ? `: ${(cause as Error).message ?? String(cause)}` : ''}`);
+    warden.memory = new WardenMemory(
+      new Cortex({
+        port: store.memories,
+        dir: memoryDir(dataDir),
+        clock: scheduler.options.clock,
+        options: compileMemoryOptions(options.memory),
+        log: memoryLog,
+      }),
+      (idOrName, tenant) => store.getSession(idOrName, tenant),
+      (key) => agents.manifest(key),
+      memoryLog,
+    );
+    scheduler.afterSucceeded = (t) => warden.memory.afterSucceeded(t);
+    const embeddings = options.routing?.embeddings ?? embeddingsOptionsFromEnv(process.env);
+    warden.routing = new TaskRouting(agents, store, () => scheduler.options.clock.now(), {
+      ...options.routing,
+      ...(embeddings ? { embeddings } : {}),
+    });
     await warden.ensureSession({ name: DEFAULT_SESSION, maxConcurrency: 1000 });
     await agents.refresh();
     if (warden.runsWorkers) await scheduler.start();
@@ -460,6 +503,69 @@ export class Warden {
   }
 
   /**
+   * KPIs of agent versions over their finished tasks (docs/kpi.md): success rate, run-time p50/p95, LLM
+   * cost, flagged tasks and user reward. `agent` is a name (every version) or name@version, else every
+   * version; with `tenant`, only versions it may use, counted over its own sessions' tasks (AGENT_NOT_FOUND
+   * when `agent` names none of them). `since`: tasks submitted at or after it (epoch ms).
+   * @example const [kpi] = await warden.agentKpis({ agent: 'echo@1.0.0' }); // kpi.successRate, kpi.latencyMs.p95
+   */
+  async agentKpis(options: { agent?: string; tenant?: string; since?: number } = {}): Promise<AgentKpi[]> {
+    this.assertOpen();
+    const { agent, tenant, since } = options;
+    const visible = await this.store.listAgents(tenant === undefined ? {} : { tenant });
+    const records = agent === undefined ? visible : versionsNamed(visible, agent);
+    if (agent !== undefined && records.length === 0)
+      throw new WardenError(
+        'AGENT_NOT_FOUND',
+        `No agent ${agent} is registered; \`warden agents list\` shows the registered versions`,
+        { details: { agent } },
+      );
+    return this.store.agentKpis({
+      agentKeys: records.map((r) => r.key),
+      ...(since !== undefined ? { since } : {}),
+      ...(tenant !== undefined ? { tenant } : {}),
+    });
+  }
+
+  /**
+   * Records a user's score in [0, 1] of a finished task (a later score replaces it), for its agent
+   * version's reward KPI, and appends a 'task.feedback' record to the task's session chain. INVALID_INPUT
+   * for another score, INVALID_STATE while the task is not finished; with `tenant`, another tenant's task
+   * is TASK_NOT_FOUND, as a missing one is.
+   * @example await warden.feedback(task.id, { score: 0.8, comment: 'good summary' })
+   */
+  async feedback(
+    taskId: string,
+    input: { score: number; comment?: string },
+    options: { tenant?: string; via?: string } = {},
+  ): Promise<{ taskId: string; agent: string; score: number }> {
+    this.assertOpen();
+    const checked = checkedFeedback(input);
+    const notFound = new WardenError('TASK_NOT_FOUND', `No task with id ${taskId}`, { details: { taskId } });
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound;
+    if (options.tenant !== undefined) {
+      const session = await this.store.getSession(task.sessionId, options.tenant);
+      if (session?.id !== task.sessionId || session.tenant !== options.tenant) throw notFound;
+    }
+    // The store checks the state again inside its transaction; this is the message without a write.
+    if (!isTerminal(task.state))
+      throw new WardenError(
+        'INVALID_STATE',
+        `Task ${taskId} is ${task.state}: feedback is for finished tasks; wait for its result`,
+        { details: { taskId, state: task.state } },
+      );
+    await this.store.putFeedback({
+      taskId,
+      agentKey: task.agent,
+      ...checked,
+      createdAt: this.scheduler.options.clock.now(),
+      via: options.via ?? 'library',
+    });
+    return { taskId, agent: task.agent, score: checked.score };
+  }
+
+  /**
    * Health of registered agents (all, or the versions `agent` resolves to): LLM endpoints are asked for
    * their model list, local models are loaded and evaluate a token, other runtimes prepare.
    */
@@ -495,25 +601,35 @@ export class Warden {
     const t = validateSubmit(named, this.maxInputBytes);
     const session = await this.getSession(t.session);
     // The session's tenant decides which agents the name can mean: never another tenant's.
-    const manifest = await this.agents.resolve(
-      {
-        ...(t.agent ? { agent: t.agent } : {}),
-        ...(t.capability ? { capability: t.capability } : {}),
-      },
-      session.tenant,
-    );
+    const resolved =
+      t.intent !== undefined
+        ? await this.routing.byIntent(t.intent, session.tenant)
+        : await this.agents.resolve(
+            {
+              ...(t.agent ? { agent: t.agent } : {}),
+              ...(t.capability ? { capability: t.capability } : {}),
+            },
+            session.tenant,
+          );
+    // A name@version is exactly that version; otherwise a canary rollout may pick the version below.
+    const pinned = t.agent !== undefined && t.agent.lastIndexOf('@') > 0;
+    const manifest = pinned ? resolved : (await this.routing.version(resolved, session)).manifest;
     assertPlacement(session, manifest);
     const id = uuidv7();
     const now = this.scheduler.options.clock.now();
+    // Memories asked for by the manifest join the input now, so its digest covers what the agent will see.
+    const inputJson = manifest.memory?.retrieve
+      ? await this.memory.inputFor(session, manifest, t.inputJson)
+      : t.inputJson;
     // An LLM agent's prompt is rendered now: a missing input field is a 400 here, not a dead task later,
     // and governance screens the messages the model will actually be sent.
-    const texts = manifest.runtime === 'llm' ? promptTexts(manifest, t.inputJson) : undefined;
+    const texts = manifest.runtime === 'llm' ? promptTexts(manifest, inputJson) : undefined;
     // Governance screens the input under the session's policy: flags go in with the task, or it is blocked.
     const screened = this.governance.screenSubmit({
       taskId: id,
       session,
       manifest,
-      inputJson: t.inputJson,
+      inputJson,
       ...(texts ? { texts } : {}),
       now,
     });
@@ -524,8 +640,8 @@ export class Warden {
       agentKey: agentKey(manifest),
       priority: t.priority,
       maxAttempts: manifest.retry.maxAttempts,
-      inputJson: t.inputJson,
-      inputDigest: sha256Hex(t.inputJson),
+      inputJson,
+      inputDigest: sha256Hex(inputJson),
       deadline: t.deadline,
       timeoutMs: t.timeoutMs,
       idempotencyKey: t.idempotencyKey,
@@ -534,6 +650,22 @@ export class Warden {
       ...(flags ? { flags } : {}),
     });
     return { ...outcome.task, deduplicated: outcome.deduplicated };
+  }
+
+  /**
+   * How an intent would be routed for `tenant`'s sessions: every agent it may use, scored, best first, and
+   * the one chosen (null: the submit would fail with NO_MATCHING_AGENT). docs/routing.md.
+   * @example (await warden.explainRoute({ intent: 'count the words in this text' })).chosen?.agent
+   */
+  async explainRoute(options: { intent: string; tenant?: string }): Promise<RouteExplanation> {
+    this.assertOpen();
+    return this.routing.explain(options.intent, options.tenant ?? DEFAULT_TENANT);
+  }
+
+  /** Canary rollouts (`rollout:` in agent.yaml) and their outcome, newest first; `tenant`: its own. */
+  async listRollouts(filter: { tenant?: string; name?: string } = {}): Promise<RolloutRecord[]> {
+    this.assertOpen();
+    return this.routing.listRollouts(filter);
   }
 
   /**
@@ -776,7 +908,9 @@ export class Warden {
     this.closed = true;
     await this.scheduler.stop();
     await this.edges.close();
+    await this.routing.close();
     await this.runtimes.close();
+    await this.memory.cortex.close().catch(() => undefined);
     await this.closeBackend();
   }
 

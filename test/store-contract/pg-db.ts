@@ -72,7 +72,7 @@ export async function truncateAll(url: string): Promise<void> {
   try {
     await c.query(
       `TRUNCATE sessions, agents, tasks, results, dead_letters, provenance, provenance_heads, tree_heads,
-         circuit_breakers, task_logs, trace_flags, api_keys, traces`,
+         circuit_breakers, task_logs, trace_flags, api_keys, traces, task_feedback, memories, agent_rollouts`,
     );
   } finally {
     await c.end();

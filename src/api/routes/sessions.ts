@@ -105,6 +105,7 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
     Body: {
       agent?: string;
       capability?: string;
+      intent?: string;
       input?: unknown;
       priority?: PriorityName; // the schema's enum
       deadline?: number | string;
@@ -138,6 +139,12 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
           properties: {
             agent: { type: 'string', minLength: 1, maxLength: 200 },
             capability: { type: 'string', minLength: 1, maxLength: 200 },
+            intent: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 2000,
+              description: 'what the task is for, in words: semantic routing picks the agent',
+            },
             input: {},
             priority: { type: 'string', enum: Object.keys(PRIORITIES) },
             deadline: {
@@ -161,9 +168,10 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
     async (request, reply) => {
       const session = await sessionOf(warden, request, request.params.id);
       const body = request.body ?? {};
-      if ((body.agent === undefined) === (body.capability === undefined)) {
-        throw new WardenError('INVALID_INPUT', 'Name exactly one of agent or capability', {
-          details: { issues: [{ path: 'body.agent', message: 'name exactly one of agent or capability' }] },
+      if ([body.agent, body.capability, body.intent].filter((x) => x !== undefined).length !== 1) {
+        const message = 'name exactly one of agent, capability or intent';
+        throw new WardenError('INVALID_INPUT', `N${message.slice(1)}`, {
+          details: { issues: [{ path: 'body.agent', message }] },
         });
       }
       const task = await warden.submit({ ...body, session: session.id });

@@ -10,9 +10,11 @@ import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import { loadManifest, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson, readInput } from '../io.js';
+import { agentsKpiCommand } from './kpi.js';
 
 interface SubmitFlags {
   input?: string;
+  intent?: string;
   session: string;
   priority: string;
   deadline?: string;
@@ -26,6 +28,10 @@ interface SubmitFlags {
 function submitOptions(cmd: Command): Command {
   return cmd
     .option('-i, --input <json|@file>', 'task input as JSON, or @path to a JSON file (@- for stdin)')
+    .option(
+      '--intent <text>',
+      'instead of an agent: what the task is for, in words; the best-matching agent runs it (see `warden route explain`)',
+    )
     .option('-s, --session <name>', 'session (namespace) to run in; created if missing', 'default')
     .option(
       '--allow-network',
@@ -66,8 +72,20 @@ async function resolveAgentArg(warden: Warden, arg: string): Promise<string> {
   return arg;
 }
 
-async function submitFrom(warden: Warden, agentArg: string, flags: SubmitFlags) {
-  const agent = await resolveAgentArg(warden, agentArg);
+/** An agent or an intent, not both: checked before any store is opened. */
+function checkTarget(agentArg: string | undefined, flags: SubmitFlags): void {
+  if ((agentArg === undefined) === (flags.intent === undefined))
+    throw new WardenError(
+      'INVALID_INPUT',
+      agentArg === undefined
+        ? 'Name the agent (a path to agent.yaml or a registered name), or give --intent "what the task is for"'
+        : 'Give either an agent or --intent, not both',
+    );
+}
+
+async function submitFrom(warden: Warden, agentArg: string | undefined, flags: SubmitFlags) {
+  checkTarget(agentArg, flags);
+  const agent = agentArg === undefined ? undefined : await resolveAgentArg(warden, agentArg);
   const session = await warden.ensureSession({
     name: flags.session,
     allowNetwork: Boolean(flags.allowNetwork),
@@ -79,7 +97,7 @@ async function submitFrom(warden: Warden, agentArg: string, flags: SubmitFlags) 
   }
   const deadline = deadlineOf(flags.deadline);
   return warden.submit({
-    agent,
+    ...(agent !== undefined ? { agent } : { intent: flags.intent! }),
     session: flags.session,
     input: await readInput(flags.input),
     priority: flags.priority as PriorityName, // one of the option's choices
@@ -94,7 +112,7 @@ export function runCommand(): Command {
     .description(
       'run an agent here and now on the embedded store: register agent.yaml, submit, wait, print the result',
     )
-    .argument('<agent>', 'path to agent.yaml, or the name (name@version) of a registered agent')
+    .argument('[agent]', 'path to agent.yaml, or the name (name@version) of a registered agent')
     .option(
       '--no-wait',
       'return after submitting (the task runs while this process lives; prefer `warden submit`)',
@@ -105,8 +123,9 @@ export function runCommand(): Command {
       parseIntOption('--wait-timeout'),
     )
     .option('--stream', 'print the text an LLM agent generates as it arrives (not with --json)')
-    .action(async (agentArg: string, flags: SubmitFlags & { stream?: boolean }, cmd: Command) => {
+    .action(async (agentArg: string | undefined, flags: SubmitFlags & { stream?: boolean }, cmd: Command) => {
       const { json } = globals(cmd);
+      checkTarget(agentArg, flags);
       // A one-shot run does not contend for the database's maintenance: it would hold it only for a moment.
       const warden = await openWarden(cmd, {}, { maintenance: false });
       const progress = new Progress();
@@ -200,9 +219,10 @@ export function submitCommand(): Command {
     .description(
       'durably enqueue a task and print its id; a `warden worker` (or `warden run`) process runs it',
     )
-    .argument('<agent>', 'path to agent.yaml, or the name (name@version) of a registered agent')
-    .action(async (agentArg: string, flags: SubmitFlags, cmd: Command) => {
+    .argument('[agent]', 'path to agent.yaml, or the name (name@version) of a registered agent')
+    .action(async (agentArg: string | undefined, flags: SubmitFlags, cmd: Command) => {
       const { json } = globals(cmd);
+      checkTarget(agentArg, flags);
       await withWarden(cmd, async (warden) => {
         const receipt = await submitFrom(warden, agentArg, flags);
         if (json) return printJson(receipt);
@@ -304,5 +324,6 @@ export function agentsCommand(): Command {
         }
       });
     });
+  agents.addCommand(agentsKpiCommand());
   return agents;
 }

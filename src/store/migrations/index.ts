@@ -13,6 +13,7 @@ import * as m0010 from './0010-session-policy.js';
 import * as m0011 from './0011-queued-by-agent.js';
 import * as m0012 from './0012-one-statement-abort.js';
 import * as m0013 from './0013-session-placement.js';
+import * as m0014 from './0014-routing-memory.js';
 
 /** Numbered, forward-only. Never edit a shipped migration: add the next number. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011-queued-by-agent': m0011,
   '0012-one-statement-abort': m0012,
   '0013-session-placement': m0013,
+  '0014-routing-memory': m0014,
 };
 
 /** The names of the migrations this build knows, in order (`warden migrate` and the schema check use them). */

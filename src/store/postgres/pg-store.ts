@@ -28,6 +28,7 @@ import {
   type TreeHeadSigner,
 } from '../../provenance/index.js';
 import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from '../checked-results.js';
+import { PgMemories } from './memories.js';
 import {
   newTaskView,
   rowToAgent,
@@ -65,9 +66,13 @@ import type {
 } from '../store.js';
 import { applyBreakers } from './breakers.js';
 import { rowToBreaker } from '../breakers.js';
+import { rowToRollout } from '../rollout-rows.js';
+import type { RolloutRecord } from '../../routing/index.js';
 import { PgChainReader } from './chain-reader.js';
 import { PgTreeHeads } from './tree-heads.js';
 import * as agentCode from './agent-code.js';
+import * as kpis from './kpis.js';
+import type { AgentKpi, KpiFilter, TaskFeedback } from '../store.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 import {
   AgentDigests,
@@ -122,6 +127,11 @@ export class PgStore implements Store {
   /** Sessions whose one-statement transactions missed lately, and how many more to skip (oneStatementLikely). */
   private readonly oneStatementSkips = new Map<string, number>();
   private closed = false;
+  /** Cortex memory items (src/memory), written in this store's transactions. */
+  readonly memories = new PgMemories({
+    tx: (what, body) => this.tx(what, body),
+    q: (what, text, values) => this.q(what, text, values),
+  });
 
   constructor(private readonly parts: PgStoreParts) {
     this.pool = parts.pool;
@@ -1034,6 +1044,54 @@ export class PgStore implements Store {
     });
   }
 
+  // ---- canary rollouts ------------------------------------------------------------------------
+
+  async getRollout(tenant: string, name: string, canaryKey: string): Promise<RolloutRecord | undefined> {
+    const [row] = await this.q<Database['agent_rollouts']>(
+      'getRollout',
+      'SELECT * FROM agent_rollouts WHERE tenant = $1 AND name = $2 AND canary_key = $3',
+      [tenant, name, canaryKey],
+    );
+    return row ? rowToRollout(row) : undefined;
+  }
+
+  async listRollouts(filter: { tenant?: string; name?: string }): Promise<RolloutRecord[]> {
+    const rows = await this.q<Database['agent_rollouts']>(
+      'listRollouts',
+      'SELECT * FROM agent_rollouts WHERE ($1::text IS NULL OR tenant = $1) AND ($2::text IS NULL OR name = $2) ORDER BY started_at DESC',
+      [filter.tenant ?? null, filter.name ?? null],
+    );
+    return rows.map(rowToRollout);
+  }
+
+  async recordRollout(
+    r: RolloutRecord,
+    sessionId: string,
+    data: Record<string, unknown>,
+  ): Promise<RolloutRecord> {
+    return this.tx('recordRollout', async (tx) => {
+      const changed =
+        r.state === 'canary'
+          ? await tx.q(
+              `INSERT INTO agent_rollouts (tenant, name, canary_key, stable_key, state, share, started_at, decided_at, reason)
+               VALUES ($1, $2, $3, $4, 'canary', $5, $6, NULL, NULL) ON CONFLICT DO NOTHING RETURNING name`,
+              [r.tenant, r.name, r.canaryKey, r.stableKey, r.share, r.startedAt],
+            )
+          : await tx.q(
+              `UPDATE agent_rollouts SET state = $1, decided_at = $2, reason = $3
+               WHERE tenant = $4 AND name = $5 AND canary_key = $6 AND state = 'canary' RETURNING name`,
+              [r.state, r.decidedAt, r.reason, r.tenant, r.name, r.canaryKey],
+            );
+      if (changed.length > 0)
+        tx.chain.add(sessionId, records.rolloutRecorded(r, r.decidedAt ?? r.startedAt, data));
+      const [row] = await tx.q<Database['agent_rollouts']>(
+        'SELECT * FROM agent_rollouts WHERE tenant = $1 AND name = $2 AND canary_key = $3',
+        [r.tenant, r.name, r.canaryKey],
+      );
+      return rowToRollout(row!);
+    });
+  }
+
   // ---- logs -----------------------------------------------------------------------------------
 
   async appendLogs(lines: readonly LogLine[]): Promise<void> {
@@ -1279,6 +1337,20 @@ export class PgStore implements Store {
       tx.notify(taskId, 'succeeded', row.session_id);
       return rowToTask({ ...row, state: 'succeeded', last_error: null, updated_at: now });
     });
+  }
+
+  // ---- KPIs and feedback (kpis.ts) ------------------------------------------------------------
+
+  async agentKpis(filter: KpiFilter): Promise<AgentKpi[]> {
+    return this.tx('agentKpis', async (tx) => {
+      // A report over many rows: compiling it (JIT, past jit_above_cost) took longer than running it.
+      await tx.q('SET LOCAL jit = off');
+      return kpis.agentKpis((_what, text, values) => tx.q(text, values), filter);
+    });
+  }
+
+  async putFeedback(feedback: TaskFeedback): Promise<void> {
+    await this.tx('putFeedback', (tx) => kpis.putFeedback(tx, feedback));
   }
 
   async agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]> {

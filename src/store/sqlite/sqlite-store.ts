@@ -72,10 +72,15 @@ import {
   traceProvenance,
 } from './api-tables.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { SqliteMemories } from './memories.js';
 import { TraceFlagSql } from './trace-flags.js';
 import { BreakerSql } from './breakers.js';
 import { rowToBreaker } from '../breakers.js';
+import { rowToRollout } from '../rollout-rows.js';
+import type { RolloutRecord } from '../../routing/index.js';
 import * as agentCode from './agent-code.js';
+import * as kpis from './kpis.js';
+import type { AgentKpi, KpiFilter, TaskFeedback } from '../store.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 
 export interface SqliteStoreOptions {
@@ -188,6 +193,8 @@ export class SqliteStore implements Store {
   private readonly stmt: Statements;
   private readonly flags: TraceFlagSql;
   private readonly breakers: BreakerSql;
+  /** Cortex memory items (src/memory), written in this store's transactions. */
+  readonly memories: SqliteMemories;
   private readonly caps = new Map<string, { n: number; at: number }>();
   private readonly treeHeads: SqliteTreeHeads;
   private readonly agentDigests = new Map<string, string | null>();
@@ -214,6 +221,7 @@ export class SqliteStore implements Store {
     );
     this.flags = new TraceFlagSql(db);
     this.breakers = new BreakerSql(db);
+    this.memories = new SqliteMemories(db, (body) => this.tx(body));
   }
 
   private chain(): ChainWriter {
@@ -784,6 +792,51 @@ export class SqliteStore implements Store {
     return this.stmt.getHead.get(sessionId) as { seq: number; hash: string };
   }
 
+  // ---- canary rollouts ------------------------------------------------------------------------
+
+  async getRollout(tenant: string, name: string, canaryKey: string): Promise<RolloutRecord | undefined> {
+    const row = this.db
+      .prepare('SELECT * FROM agent_rollouts WHERE tenant = ? AND name = ? AND canary_key = ?')
+      .get(tenant, name, canaryKey) as Database['agent_rollouts'] | undefined;
+    return row ? rowToRollout(row) : undefined;
+  }
+
+  async listRollouts(filter: { tenant?: string; name?: string }): Promise<RolloutRecord[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM agent_rollouts WHERE (@tenant IS NULL OR tenant = @tenant) AND (@name IS NULL OR name = @name) ORDER BY started_at DESC',
+      )
+      .all({ tenant: filter.tenant ?? null, name: filter.name ?? null }) as Database['agent_rollouts'][];
+    return rows.map(rowToRollout);
+  }
+
+  async recordRollout(
+    r: RolloutRecord,
+    sessionId: string,
+    data: Record<string, unknown>,
+  ): Promise<RolloutRecord> {
+    return this.tx((chain) => {
+      const changed =
+        r.state === 'canary'
+          ? this.db
+              .prepare(
+                `INSERT INTO agent_rollouts (tenant, name, canary_key, stable_key, state, share, started_at, decided_at, reason)
+                 VALUES (?, ?, ?, ?, 'canary', ?, ?, NULL, NULL) ON CONFLICT DO NOTHING`,
+              )
+              .run(r.tenant, r.name, r.canaryKey, r.stableKey, r.share, r.startedAt).changes
+          : this.db
+              .prepare(
+                "UPDATE agent_rollouts SET state = ?, decided_at = ?, reason = ? WHERE tenant = ? AND name = ? AND canary_key = ? AND state = 'canary'",
+              )
+              .run(r.state, r.decidedAt, r.reason, r.tenant, r.name, r.canaryKey).changes;
+      if (changed > 0) chain.add(sessionId, records.rolloutRecorded(r, r.decidedAt ?? r.startedAt, data));
+      const row = this.db
+        .prepare('SELECT * FROM agent_rollouts WHERE tenant = ? AND name = ? AND canary_key = ?')
+        .get(r.tenant, r.name, r.canaryKey) as Database['agent_rollouts'];
+      return rowToRollout(row);
+    });
+  }
+
   // ---- dead-letter queue ----------------------------------------------------------------------
 
   async listDeadLetters(filter: {
@@ -919,6 +972,17 @@ export class SqliteStore implements Store {
 
   async agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]> {
     return this.flags.history(agentKey, limit);
+  }
+
+  // ---- KPIs and feedback (kpis.ts) ------------------------------------------------------------
+
+  async agentKpis(filter: KpiFilter): Promise<AgentKpi[]> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    return kpis.agentKpis(this.db, filter);
+  }
+
+  async putFeedback(feedback: TaskFeedback): Promise<void> {
+    this.tx((chain) => kpis.putFeedback(this.db, chain, feedback));
   }
 
   async readChain(sessionId: string): Promise<StoredLink[]> {
