@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, open, stat } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type * as NodeLlamaCpp from 'node-llama-cpp';
 import type { Llama, LlamaEmbeddingContext, LlamaModel, Token } from 'node-llama-cpp';
 import { WardenError } from '../core/index.js';
+import { checkGgufHeader, loadNodeLlamaCpp } from '../sandbox/index.js';
 import type { Embedder } from './embedder.js';
 
 export interface LlamaEmbedderOptions {
@@ -67,7 +67,7 @@ export class LlamaEmbedder implements Embedder {
     });
     await checkGgufHeader(path);
     const digest = await sha256File(path);
-    const llama = await loadLlama();
+    const { llama } = await loadNodeLlamaCpp();
     let model: LlamaModel | undefined;
     try {
       try {
@@ -188,69 +188,8 @@ export class LlamaEmbedder implements Embedder {
   }
 }
 
-async function loadLlama(): Promise<Llama> {
-  let lib: typeof NodeLlamaCpp;
-  try {
-    // Optional dependency, loaded on first use: users who never embed locally never install its binary.
-    lib = await import('node-llama-cpp');
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
-    throw new WardenError(
-      'LOCAL_MODEL_UNAVAILABLE',
-      missing
-        ? 'Local embeddings (provider llama) need the optional package node-llama-cpp, which is not installed: run `npm install node-llama-cpp@^3.21.1` where Warden runs'
-        : `node-llama-cpp is installed but could not be loaded: ${(err as Error).message}; reinstall it with \`npm install node-llama-cpp@^3.21.1\``,
-      { cause: err, details: { package: 'node-llama-cpp' } },
-    );
-  }
-  try {
-    // CPU only, prebuilt binary only: never compile llama.cpp or download anything at run time.
-    return await lib.getLlama({
-      gpu: false,
-      build: 'never',
-      skipDownload: true,
-      progressLogs: false,
-      logLevel: lib.LlamaLogLevel.error,
-      logger: () => undefined,
-    });
-  } catch (err) {
-    throw new WardenError(
-      'LOCAL_MODEL_UNAVAILABLE',
-      `node-llama-cpp has no usable prebuilt binary for ${process.platform}-${process.arch}: ${(err as Error).message}`,
-      { cause: err, details: { package: 'node-llama-cpp' } },
-    );
-  }
-}
-
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-/**
- * Refuses files that are not GGUF v2/v3 or whose header counts cannot fit the file: node-llama-cpp's own
- * reader never settles on some corrupt headers. (The same check as the LLM runtime's.)
- */
-async function checkGgufHeader(path: string): Promise<void> {
-  const fail = (why: string) =>
-    new WardenError('MODEL_LOAD_FAILED', `${path} is not a loadable GGUF model: ${why}`, {
-      details: { path },
-    });
-  const size = (await stat(path)).size;
-  const file = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(24);
-    const { bytesRead } = await file.read(head, 0, 24, 0);
-    if (bytesRead < 24) throw fail('the file is shorter than a GGUF header');
-    if (head.toString('latin1', 0, 4) !== 'GGUF') throw fail('it does not start with the GGUF magic');
-    const version = head.readUInt32LE(4);
-    if (version !== 2 && version !== 3) throw fail(`unsupported GGUF version ${version} (expected 2 or 3)`);
-    const tensors = head.readBigUInt64LE(8);
-    const entries = head.readBigUInt64LE(16);
-    if ((tensors + entries) * 8n > BigInt(size))
-      throw fail(`its header claims ${tensors} tensors and ${entries} metadata entries`);
-  } finally {
-    await file.close();
-  }
 }

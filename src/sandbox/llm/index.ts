@@ -3,3 +3,4 @@ export type { LlmRuntimeOptions } from './llm-runtime.js';
 export { loadPriceTable, costUsd } from './prices.js';
 export type { PriceTable, ModelPrice } from './prices.js';
 export type { LocalModelOptions } from './llama.js';
+export { loadNodeLlamaCpp, checkGgufHeader } from './llama.js';

@@ -27,6 +27,47 @@ interface LoadedModel {
 }
 
 /**
+ * node-llama-cpp and its CPU binding: an optional peer dependency, loaded on first use (users who never run
+ * a local model never install its ~30 MB binary). Coded LOCAL_MODEL_UNAVAILABLE when it is missing or has
+ * no prebuilt binary here. Shared by the LLM runtime and the local embeddings (src/routing).
+ */
+export async function loadNodeLlamaCpp(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
+  let lib: NodeLlamaCpp;
+  try {
+    // An optional peer dependency, loaded on first use: users who never run a local model never
+    // install its ~30 MB binary.
+    lib = await import('node-llama-cpp');
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    throw new WardenError(
+      'LOCAL_MODEL_UNAVAILABLE',
+      missing
+        ? 'Local models (provider llama) need the optional package node-llama-cpp, which is not installed: run `npm install node-llama-cpp@^3.21.1` where Warden runs'
+        : `node-llama-cpp is installed but could not be loaded: ${(err as Error).message}; reinstall it with \`npm install node-llama-cpp@^3.21.1\``,
+      { cause: err, details: { package: 'node-llama-cpp' } },
+    );
+  }
+  try {
+    // CPU only, prebuilt binary only: never compile llama.cpp or download anything at task time.
+    const llama = await lib.getLlama({
+      gpu: false,
+      build: 'never',
+      skipDownload: true,
+      progressLogs: false,
+      logLevel: lib.LlamaLogLevel.error,
+      logger: () => undefined,
+    });
+    return { lib, llama };
+  } catch (err) {
+    throw new WardenError(
+      'LOCAL_MODEL_UNAVAILABLE',
+      `node-llama-cpp has no usable prebuilt binary for ${process.platform}-${process.arch}: ${(err as Error).message}`,
+      { cause: err, details: { package: 'node-llama-cpp' } },
+    );
+  }
+}
+
+/**
  * Local GGUF models through node-llama-cpp (llama.cpp's CPU build): each model file is loaded once per
  * process and shared by every agent version that names it; every task gets its own context (KV cache).
  */
@@ -37,41 +78,7 @@ export class LocalModels {
   constructor(private readonly options: LocalModelOptions = {}) {}
 
   private load(): Promise<{ lib: NodeLlamaCpp; llama: Llama }> {
-    this.binding ??= (async () => {
-      let lib: NodeLlamaCpp;
-      try {
-        // An optional peer dependency, loaded on first use: users who never run a local model never
-        // install its ~30 MB binary.
-        lib = await import('node-llama-cpp');
-      } catch (err) {
-        const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
-        throw new WardenError(
-          'LOCAL_MODEL_UNAVAILABLE',
-          missing
-            ? 'Local models (provider llama) need the optional package node-llama-cpp, which is not installed: run `npm install node-llama-cpp@^3.21.1` where Warden runs'
-            : `node-llama-cpp is installed but could not be loaded: ${(err as Error).message}; reinstall it with \`npm install node-llama-cpp@^3.21.1\``,
-          { cause: err, details: { package: 'node-llama-cpp' } },
-        );
-      }
-      try {
-        // CPU only, prebuilt binary only: never compile llama.cpp or download anything at task time.
-        const llama = await lib.getLlama({
-          gpu: false,
-          build: 'never',
-          skipDownload: true,
-          progressLogs: false,
-          logLevel: lib.LlamaLogLevel.error,
-          logger: () => undefined,
-        });
-        return { lib, llama };
-      } catch (err) {
-        throw new WardenError(
-          'LOCAL_MODEL_UNAVAILABLE',
-          `node-llama-cpp has no usable prebuilt binary for ${process.platform}-${process.arch}: ${(err as Error).message}`,
-          { cause: err, details: { package: 'node-llama-cpp' } },
-        );
-      }
-    })();
+    this.binding ??= loadNodeLlamaCpp();
     this.binding.catch(() => (this.binding = undefined));
     return this.binding;
   }
@@ -256,7 +263,7 @@ async function jsonGrammar(model: LlamaModel, schema: Record<string, unknown>) {
  * reader never settles on some corrupt headers (it keeps reading an absurd entry count), which would hang
  * the task and the worker's shutdown.
  */
-async function checkGgufHeader(path: string): Promise<void> {
+export async function checkGgufHeader(path: string): Promise<void> {
   const fail = (why: string) =>
     new WardenError('MODEL_LOAD_FAILED', `${path} is not a loadable GGUF model: ${why}`, {
       details: { path },
