@@ -29,6 +29,7 @@ export interface RoutingOptions {
 
 /** The past success that weighs in intent routing: the last day's tasks of each version. */
 const FITNESS_WINDOW_MS = 86_400_000;
+const FITNESS_CACHE_MS = 10_000;
 
 /** How many nearest candidates a NO_MATCHING_AGENT error names. */
 const NEAREST = 3;
@@ -83,6 +84,8 @@ export class TaskRouting {
       latest.map((m) => agentKey(m)),
       // Whole minutes, so that consecutive decisions share one cached read.
       Math.floor((this.now() - FITNESS_WINDOW_MS) / 60_000) * 60_000,
+      // Fitness only nudges the ranking: a day's figures a few seconds old are as good, and cheaper.
+      Math.max(this.cacheMs, FITNESS_CACHE_MS),
     );
     const router = await this.router();
     return router.explain(
@@ -141,12 +144,16 @@ export class TaskRouting {
    * Finished-task outcomes by version of the tasks submitted since `since`, from the KPIs, reused for
    * `outcomeCacheMs` (a window, not the whole history: the KPI read costs ~0.2 s per 100k tasks).
    */
-  private async outcomes(keys: readonly string[], since: number): Promise<Map<string, VersionOutcomes>> {
+  private async outcomes(
+    keys: readonly string[],
+    since: number,
+    cacheMs = this.cacheMs,
+  ): Promise<Map<string, VersionOutcomes>> {
     const now = this.now();
     const out = new Map<string, VersionOutcomes>();
     const stale = keys.filter((k) => {
       const hit = this.outcomeCache.get(k);
-      if (hit && hit.since === since && now - hit.at < this.cacheMs) out.set(k, hit.outcomes);
+      if (hit && hit.since === since && now - hit.at < cacheMs) out.set(k, hit.outcomes);
       return !out.has(k);
     });
     if (stale.length === 0) return out;
