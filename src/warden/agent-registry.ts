@@ -526,14 +526,23 @@ export type AgentVersionState = 'active' | 'draining' | 'idle';
 
 /**
  * The state of every registered version, for `warden agents list`: the highest version of each name is
- * active; an older one is draining while it has queued or running tasks (pinned `name@version` or
+ * active (with a canary rollout in progress, the stable version too; once rolled back, only the stable
+ * version); an older one is draining while it has queued or running tasks (pinned `name@version` or
  * submitted before the newer version was registered), else idle.
  * @example versionStates(await warden.listAgents(), counts) // counts: agentKey → queued + running tasks
  */
 export function versionStates(
   records: readonly { key: string; manifest: AgentManifest }[],
   inFlight: ReadonlyMap<string, number>,
+  rollouts: readonly { canaryKey: string; stableKey: string; state: string }[] = [],
 ): { key: string; state: AgentVersionState; inFlight: number }[] {
+  // A canary in progress shares new tasks with its stable version; a rolled-back one hands them back.
+  const takesNew = new Set<string>();
+  const handedBack = new Set<string>();
+  for (const r of rollouts) {
+    if (r.state === 'canary' || r.state === 'rolled-back') takesNew.add(r.stableKey);
+    if (r.state === 'rolled-back') handedBack.add(r.canaryKey);
+  }
   // Versions are compared within one tenant's name: two tenants' `echo` are two agents.
   const best = new Map<string, AgentManifest>();
   const nameOf = (m: AgentManifest) => `${ownerOf(m)}/${m.name}`;
@@ -543,7 +552,8 @@ export function versionStates(
   }
   return records.map(({ key, manifest }) => {
     const n = inFlight.get(key) ?? 0;
-    const state = best.get(nameOf(manifest)) === manifest ? 'active' : n > 0 ? 'draining' : 'idle';
+    const highest = best.get(nameOf(manifest)) === manifest && !handedBack.has(key);
+    const state = highest || takesNew.has(key) ? 'active' : n > 0 ? 'draining' : 'idle';
     return { key, state, inFlight: n };
   });
 }

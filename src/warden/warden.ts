@@ -444,12 +444,13 @@ export class Warden {
    */
   async agentStatus(filter: { tenant?: string } = {}): Promise<AgentStatus[]> {
     this.assertOpen();
-    const [records, inFlight, breakers] = await Promise.all([
+    const [records, inFlight, breakers, rollouts] = await Promise.all([
       this.store.listAgents(filter),
       this.store.inFlightByAgent(),
       this.store.getBreakers(),
+      this.store.listRollouts(filter.tenant === undefined ? {} : { tenant: filter.tenant }),
     ]);
-    const states = new Map(versionStates(records, inFlight).map((v) => [v.key, v]));
+    const states = new Map(versionStates(records, inFlight, rollouts).map((v) => [v.key, v]));
     const runnable = new Set(this.scheduler.runnableKeys());
     const now = this.scheduler.options.clock.now();
     return records.map((r) => ({

@@ -166,7 +166,8 @@ describe('canary rollouts', () => {
     const decisions = chain
       .map((l) => JSON.parse(l.recordJson) as { type: string; data?: Record<string, unknown> })
       .filter((r) => r.type.startsWith('agent.rollout_'));
-    return { ran, rollout: rollout!, decisions, verified: await warden.verify('default') };
+    const states = Object.fromEntries((await warden.agentStatus()).map((a) => [a.key, a.state]));
+    return { ran, rollout: rollout!, decisions, states, verified: await warden.verify('default') };
   }
 
   it('promotes a better canary and moves the traffic to it, recording each decision', async () => {
@@ -175,6 +176,7 @@ describe('canary rollouts', () => {
     expect(run.decisions.map((d) => d.type)).toEqual(['agent.rollout_started', 'agent.rollout_promoted']);
     expect(run.decisions[1]!.data).toMatchObject({ stable: 'worker@1.0.0', reason: expect.any(String) });
     expect(run.ran['2.0.0']).toBeGreaterThan(run.ran['1.0.0']!);
+    expect(run.states).toMatchObject({ 'worker@1.0.0': 'idle', 'worker@2.0.0': 'active' });
     expect(run.verified.ok).toBe(true);
   });
 
@@ -183,6 +185,8 @@ describe('canary rollouts', () => {
     expect(run.rollout.state).toBe('rolled-back');
     expect(run.decisions.at(-1)!.type).toBe('agent.rollout_rolled_back');
     expect(run.ran['2.0.0']).toBeLessThan(0.15 * 600);
+    // New tasks go to 1.0.0 again: the status says so.
+    expect(run.states).toMatchObject({ 'worker@1.0.0': 'active', 'worker@2.0.0': 'idle' });
     expect(run.verified.ok).toBe(true);
   });
 
