@@ -5,7 +5,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Warden } from '../src/index.js';
 import { eventually, sleep, tempDir } from './helpers.js';
-import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from './llm/fake-provider.js';
+import { startFakeProvider, type FakeProvider } from './llm/fake-provider.js';
+import { fakeLlmAgentFile } from './llm/fake-agent-file.js';
 
 // Processes that must outlive an idle queue or a retry backoff, run as the real thing: the CLI (bin/warden.js
 // on dist/) and a library script in child processes, waiting past the points where they used to quit.

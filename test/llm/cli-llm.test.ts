@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTinyGguf } from '../../scripts/build-tiny-gguf.js';
 import { tempDir } from '../helpers.js';
-import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from './fake-provider.js';
+import { startFakeProvider, type FakeProvider } from './fake-provider.js';
+import { fakeLlmAgentFile } from './fake-agent-file.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin', 'warden.js');

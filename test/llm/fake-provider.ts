@@ -1,8 +1,5 @@
-import { writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { join } from 'node:path';
-import { tempDir } from '../helpers.js';
 
 /**
  * A real HTTP server that speaks OpenAI Chat Completions (`POST /v1/chat/completions`, `GET /v1/models`) and
@@ -274,25 +271,4 @@ function sleep(ms: number, timers: Set<NodeJS.Timeout>): Promise<void> {
     }, ms);
     timers.add(t);
   });
-}
-
-/**
- * Writes the manifest of an `llm` agent that talks to a fake provider (OpenAI wire format, key from FAKE_KEY)
- * to a temporary file and returns its path. `spec` adds lines (indented two spaces) to its spec. A version is
- * immutable and the provider's port changes from test to test: give each test's agent its own name.
- */
-export function fakeLlmAgentFile(baseUrl: string, name: string, spec = ''): string {
-  const path = join(tempDir(), `${name}.yaml`);
-  writeFileSync(
-    path,
-    `apiVersion: warden.dev/v1
-kind: Agent
-metadata: { name: ${name}, version: 1.0.0 }
-spec:
-  runtime: llm
-  model: { provider: openai, model: fake-model, baseUrl: "${baseUrl}", apiKeyEnv: FAKE_KEY }
-  prompt: "Repeat: {{input.text}}"
-${spec}`,
-  );
-  return path;
 }

@@ -3,7 +3,8 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, sleep } from '../helpers.js';
-import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
+import { startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
+import { fakeLlmAgentFile } from '../llm/fake-agent-file.js';
 import { api, Cluster, running, type Proc } from './cluster.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './pg.js';
 

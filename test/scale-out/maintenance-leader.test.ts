@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Warden } from '../../src/index.js';
 import { WardenMetrics } from '../../src/telemetry/index.js';
 import { eventually, sleep, tempDir } from '../helpers.js';
-import { fakeLlmAgentFile, startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
+import { startFakeProvider, type FakeProvider } from '../llm/fake-provider.js';
+import { fakeLlmAgentFile } from '../llm/fake-agent-file.js';
 import { Cluster } from './cluster.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './pg.js';
 

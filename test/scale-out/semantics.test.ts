@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createApiKey } from '../../src/api/index.js';
 import { Warden } from '../../src/index.js';
 import { eventually, sleep, tempDir } from '../helpers.js';
-import { fakeLlmAgentFile, startFakeProvider, type FakeProvider, type Step } from '../llm/fake-provider.js';
+import { startFakeProvider, type FakeProvider, type Step } from '../llm/fake-provider.js';
+import { fakeLlmAgentFile } from '../llm/fake-agent-file.js';
 import { api, Cluster, running, waitFor, type Proc } from './cluster.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from './pg.js';
 
