@@ -2,13 +2,19 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, createApiKey } from '../../src/api/index.js';
 import { WardenError } from '../../src/core/index.js';
 import { seededRandom } from '../../src/routing/index.js';
 import { openWarden, sandboxIfAvailable, sandboxWorks, tempDir } from '../helpers.js';
+import { createTestDatabase, requirePostgres, type TestDatabase } from '../scale-out/pg.js';
 import { HELDOUT_INTENTS, UNMATCHED_INTENTS } from './heldout-intents.js';
 
+const pgOk = await requirePostgres('the PostgreSQL canary rollout test');
+const databases: TestDatabase[] = [];
+afterAll(async () => {
+  for (const db of databases) await db.drop();
+});
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const EXAMPLES = join(ROOT, 'examples', 'routing');
 const MANIFESTS = readdirSync(EXAMPLES, { withFileTypes: true })
@@ -135,8 +141,17 @@ describe('canary rollouts', () => {
    * v1 succeeds on `stableRate` of its tasks, v2 (the canary, 10 %) on `canaryRate`: which tasks fail is
    * fixed by the task's number, so the outcome depends only on the seeded routing.
    */
-  async function simulate(stableRate: number, canaryRate: number, seed: number, tasks = 600) {
-    const warden = await openWarden({ routing: { random: seededRandom(seed), outcomeCacheMs: 0 } });
+  async function simulate(
+    stableRate: number,
+    canaryRate: number,
+    seed: number,
+    tasks = 600,
+    postgres?: string,
+  ) {
+    const routing = { random: seededRandom(seed), outcomeCacheMs: 0 };
+    const warden = await openWarden(
+      postgres ? { routing, storage: { root: tempDir(), postgres } } : { routing },
+    );
     const behave = (rate: number) => (input: { n: number }) => {
       // A low-discrepancy sequence: the first k of every 100 tasks fail when rate = 1 - k/100.
       if ((input.n * 0.6180339887) % 1 >= rate) throw new Error('simulated failure');
@@ -187,6 +202,15 @@ describe('canary rollouts', () => {
     expect(run.ran['2.0.0']).toBeLessThan(0.15 * 600);
     // New tasks go to 1.0.0 again: the status says so.
     expect(run.states).toMatchObject({ 'worker@1.0.0': 'active', 'worker@2.0.0': 'idle' });
+    expect(run.verified.ok).toBe(true);
+  });
+
+  it.runIf(pgOk)('rolls back on PostgreSQL too: the rollout lives in the shared database', async () => {
+    const db = await createTestDatabase();
+    databases.push(db); // dropped after the file: the Warden on it closes after this test
+    const run = await simulate(0.95, 0.5, 7, 600, db.url);
+    expect(run.rollout.state).toBe('rolled-back');
+    expect(run.decisions.map((d) => d.type)).toEqual(['agent.rollout_started', 'agent.rollout_rolled_back']);
     expect(run.verified.ok).toBe(true);
   });
 
