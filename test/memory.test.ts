@@ -360,6 +360,23 @@ describe('warden memory (CLI)', () => {
     return { code, out };
   }
 
+  it('creates the session a put names, as warden run does', async () => {
+    const root = tempDir();
+    const put = await cli(root, 'memory', 'put', '--session', 'fresh', 'Customer 42 prefers email');
+    expect(put.code).toBe(0);
+    const found = await cli(
+      root,
+      'memory',
+      'search',
+      '--session',
+      'fresh',
+      '--json',
+      'how to reach customer 42',
+    );
+    expect(found.code).toBe(0);
+    expect(found.out).toContain('Customer 42 prefers email');
+  });
+
   it('puts with a TTL, searches, lists and forgets', async () => {
     const root = tempDir();
     const warden = await openWarden({ root, workers: false });

@@ -49,7 +49,7 @@ export function memoryCommand(): Command {
     .command('put')
     .description('store a memory item')
     .argument('<text>')
-    .requiredOption('-s, --session <name>', 'session name or id')
+    .requiredOption('-s, --session <name>', 'session name or id; created if missing (as `warden run` does)')
     .option('--agent <name>', "an agent's own memory within the session")
     .option('--ttl <duration>', 'expire after this long (30m, 1h, 7d)', parseTtl)
     .option('--metadata <json>', 'a JSON object stored with the item', parseMetadata)
@@ -61,6 +61,8 @@ export function memoryCommand(): Command {
       ) => {
         const { json } = globals(cmd);
         await withWarden(cmd, async (warden) => {
+          // A session id names an existing session; a name is created on first use.
+          if (!(await warden.findSession(flags.session))) await warden.ensureSession({ name: flags.session });
           const item = await warden.memory.put(flags.session, {
             text,
             ...(flags.agent ? { agent: flags.agent } : {}),
