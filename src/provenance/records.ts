@@ -449,21 +449,22 @@ export function memoryForget(m: {
  */
 export function taskFeedback(f: {
   taskId: string;
-  agent: string;
+  agentKey: string;
   score: number;
-  comment: string | null;
-  at: number;
-  via: string;
+  comment?: string;
+  createdAt: number;
+  /** Who recorded it (api, cli, library). @default 'library' */
+  via?: string;
 }): ProvenanceEvent {
   return {
     type: 'task.feedback',
-    at: f.at,
+    at: f.createdAt,
     taskId: f.taskId,
-    agent: f.agent,
+    agent: f.agentKey,
     data: {
       score: f.score,
-      via: f.via,
-      ...(f.comment !== null ? { commentDigest: sha256Hex(f.comment) } : {}),
+      via: f.via ?? 'library',
+      ...(f.comment !== undefined ? { commentDigest: sha256Hex(f.comment) } : {}),
     },
   };
 }

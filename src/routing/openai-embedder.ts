@@ -1,4 +1,5 @@
 import { WardenError } from '../core/index.js';
+import { providerMessage } from '../sandbox/index.js';
 import type { Embedder } from './embedder.js';
 
 export interface OpenAiEmbedderOptions {
@@ -275,17 +276,4 @@ function normalize(vector: Float32Array): Float32Array {
     for (let i = 0; i < vector.length; i++) vector[i]! *= scale;
   }
   return vector;
-}
-
-/** The human message in an error body (`{error:{message}}`, `{error}` or `{message}`), else the raw text. */
-function providerMessage(body: string): string {
-  try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
-    if (typeof parsed.error === 'string') return parsed.error;
-    if (parsed.error && typeof parsed.error.message === 'string') return parsed.error.message;
-    if (typeof parsed.message === 'string') return parsed.message;
-  } catch {
-    // not JSON: the raw text
-  }
-  return body.trim();
 }

@@ -9,6 +9,13 @@ export { EgressProxy } from './process/egress-proxy.js';
 export { WasmRuntime } from './wasm/wasm-runtime.js';
 export type { WasmRuntimeOptions } from './wasm/wasm-runtime.js';
 export type { AgentRuntime, AgentHealth, PreparedAgent, RunContext, RunOutcome } from './runner.js';
-export { LlmRuntime, loadPriceTable, costUsd, loadNodeLlamaCpp, checkGgufHeader } from './llm/index.js';
+export {
+  LlmRuntime,
+  loadPriceTable,
+  costUsd,
+  loadNodeLlamaCpp,
+  checkGgufHeader,
+  providerMessage,
+} from './llm/index.js';
 export { timedHealth } from './health.js';
 export type { LlmRuntimeOptions, PriceTable, ModelPrice, LocalModelOptions } from './llm/index.js';

@@ -4,3 +4,4 @@ export { loadPriceTable, costUsd } from './prices.js';
 export type { PriceTable, ModelPrice } from './prices.js';
 export type { LocalModelOptions } from './llama.js';
 export { loadNodeLlamaCpp, checkGgufHeader } from './llama.js';
+export { providerMessage } from './provider.js';

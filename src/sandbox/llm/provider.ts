@@ -97,7 +97,7 @@ export function statusError(
 }
 
 /** The human message in a provider error body (OpenAI and Anthropic both nest it under `error`). */
-function providerMessage(body: string): string {
+export function providerMessage(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown };
     if (typeof parsed.error === 'string') return parsed.error;

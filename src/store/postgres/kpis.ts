@@ -103,15 +103,5 @@ export async function putFeedback(tx: PgTx, f: TaskFeedback): Promise<void> {
        comment = excluded.comment, created_at = excluded.created_at`,
     [f.taskId, f.agentKey, f.score, f.comment ?? null, f.createdAt],
   );
-  tx.chain.add(
-    row!.session_id,
-    records.taskFeedback({
-      taskId: f.taskId,
-      agent: f.agentKey,
-      score: f.score,
-      comment: f.comment ?? null,
-      at: f.createdAt,
-      via: f.via ?? 'library',
-    }),
-  );
+  tx.chain.add(row!.session_id, records.taskFeedback(f));
 }

@@ -136,15 +136,5 @@ export function putFeedback(db: Sqlite, chain: ChainWriter, f: TaskFeedback): vo
      ON CONFLICT (task_id) DO UPDATE SET agent_key = excluded.agent_key, score = excluded.score,
        comment = excluded.comment, created_at = excluded.created_at`,
   ).run(f.taskId, f.agentKey, f.score, f.comment ?? null, f.createdAt);
-  chain.add(
-    row!.session_id,
-    records.taskFeedback({
-      taskId: f.taskId,
-      agent: f.agentKey,
-      score: f.score,
-      comment: f.comment ?? null,
-      at: f.createdAt,
-      via: f.via ?? 'library',
-    }),
-  );
+  chain.add(row!.session_id, records.taskFeedback(f));
 }
