@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { exactSearch as usearchExact, MetricKind, type BatchMatches } from 'usearch';
+import { seededRandom } from '../src/routing/canary.js';
 import { VectorIndex, type Quantization } from '../src/routing/vector-index.js';
 
 const N = Number(process.env.WARDEN_BENCH_VECTORS ?? 100_000);
@@ -36,20 +37,9 @@ function figure(name: string, value: number, unit: string, extra: Record<string,
   process.stdout.write(`${JSON.stringify({ name, value: rounded, unit, ...extra })}\n`);
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Topics → subtopics (~100 points each) → points with a per-point spread, like embeddings of a corpus. */
 function dataset(count: number, seed: number): Float32Array[] {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const around = (centre: Float32Array | undefined, spread: number): Float32Array => {
     const v = new Float32Array(D);

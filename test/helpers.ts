@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { Warden, type WardenOptions } from '../src/index.js';
+import { Warden, type WardenError, type WardenOptions } from '../src/index.js';
 import { INSTALL_HINT, probeBwrap } from '../src/sandbox/process/bwrap.js';
 import { sandboxIdentity } from '../src/sandbox/process/sandbox-user.js';
 
@@ -43,6 +43,16 @@ export function fakeClock(start = Date.UTC(2026, 0, 1)) {
       now = t;
     },
   };
+}
+
+/** What `promise` rejects with, as a coded error; fails the test when it resolves instead. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<WardenError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!err) throw new Error('expected a failure');
+  return err as WardenError;
 }
 
 export function sleep(ms: number): Promise<void> {

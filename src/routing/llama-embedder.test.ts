@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTinyGguf } from '../../scripts/build-tiny-gguf.js';
-import type { WardenError } from '../core/index.js';
+import { rejectionOf } from '../../test/helpers.js';
 import { cosine } from './embedder.js';
 import { LlamaEmbedder } from './llama-embedder.js';
 
@@ -26,15 +26,6 @@ afterAll(async () => {
   await embedder?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<WardenError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!err) throw new Error('expected a failure');
-  return err as WardenError;
-}
 
 describe('LlamaEmbedder (tiny GGUF)', () => {
   it('has the model’s embedding length and an id from the file digest', async () => {
@@ -90,18 +81,18 @@ describe('LlamaEmbedder (tiny GGUF)', () => {
     await other.close(); // idempotent
     // Each embedder owns its binding: closing one leaves the other working.
     expect((await embedder.embed(['hello world']))[0]).toEqual(a);
-    const err = await failure(other.embed(['hello']));
+    const err = await rejectionOf(other.embed(['hello']));
     expect(err.code).toBe('EMBEDDINGS_UNAVAILABLE');
     expect(err.message).toContain('closed');
   });
 
   it('refuses a missing file and a file that is not GGUF with coded errors', async () => {
-    expect((await failure(LlamaEmbedder.open({ modelPath: join(dir, 'absent.gguf') }))).code).toBe(
+    expect((await rejectionOf(LlamaEmbedder.open({ modelPath: join(dir, 'absent.gguf') }))).code).toBe(
       'FILE_NOT_FOUND',
     );
     const bogus = join(dir, 'bogus.gguf');
     writeFileSync(bogus, 'definitely not a model, just some text that is long enough');
-    const err = await failure(LlamaEmbedder.open({ modelPath: bogus }));
+    const err = await rejectionOf(LlamaEmbedder.open({ modelPath: bogus }));
     expect(err.code).toBe('MODEL_LOAD_FAILED');
     expect(err.message).toContain('GGUF magic');
   });

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { WardenError } from '../core/index.js';
+import { rejectionOf } from '../../test/helpers.js';
 import { OpenAiEmbedder } from './openai-embedder.js';
 
 // A real HTTP server speaking OpenAI's /v1/embeddings wire format. Each test sets `reply` to shape the
@@ -77,15 +77,6 @@ beforeEach(() => {
 const embedderFor = (extra: Partial<ConstructorParameters<typeof OpenAiEmbedder>[0]> = {}) =>
   new OpenAiEmbedder({ baseUrl, model: 'text-embedding-3-small', dimensions: DIMS, env: {}, ...extra });
 
-async function failure(promise: Promise<unknown>): Promise<WardenError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!err) throw new Error('expected a failure');
-  return err as WardenError;
-}
-
 describe('OpenAiEmbedder', () => {
   it('sends the OpenAI request body and bearer key, and orders vectors by index', async () => {
     const embedder = embedderFor({ apiKeyEnv: 'EMBED_KEY', env: { EMBED_KEY: 'sk-test-123' } });
@@ -159,7 +150,7 @@ describe('OpenAiEmbedder', () => {
     expect(received[0]!.body.dimensions).toBe(6);
     // A server that ignores `dimensions` answers the wrong length: refused, with what to check.
     reply = (body) => openAiReply({ ...body, dimensions: 4 });
-    const err = await failure(OpenAiEmbedder.connect({ baseUrl, model: 'm', dimensions: 6, env: {} }));
+    const err = await rejectionOf(OpenAiEmbedder.connect({ baseUrl, model: 'm', dimensions: 6, env: {} }));
     expect(err.code).toBe('EMBEDDINGS_UNAVAILABLE');
     expect(err.message).toMatch(/4 dimensions, expected 6.*dimensions option/);
   });
@@ -171,7 +162,7 @@ describe('OpenAiEmbedder', () => {
         error: { message: 'Incorrect API key provided: sk-secret-999', type: 'invalid_request_error' },
       }),
     });
-    const err = await failure(
+    const err = await rejectionOf(
       embedderFor({ apiKeyEnv: 'MY_KEY', env: { MY_KEY: 'sk-secret-999' } }).embed(['x']),
     );
     expect(err.code).toBe('EMBEDDINGS_UNAVAILABLE');
@@ -184,13 +175,13 @@ describe('OpenAiEmbedder', () => {
 
   it('maps 500 to a retryable coded error carrying the provider message', async () => {
     reply = () => ({ status: 500, body: JSON.stringify({ error: { message: 'model overloaded' } }) });
-    const err = await failure(embedderFor().embed(['x']));
+    const err = await rejectionOf(embedderFor().embed(['x']));
     expect(err.code).toBe('EMBEDDINGS_UNAVAILABLE');
     expect(err.retryable).toBe(true);
     expect(err.message).toContain('500');
     expect(err.message).toContain('model overloaded');
     reply = () => ({ status: 404, body: 'Not Found' });
-    expect((await failure(embedderFor().embed(['x']))).message).toMatch(/404.*base URL/);
+    expect((await rejectionOf(embedderFor().embed(['x']))).message).toMatch(/404.*base URL/);
   });
 
   it.each<[string, Reply, RegExp]>([
@@ -216,7 +207,7 @@ describe('OpenAiEmbedder', () => {
     ['the wrong length', (body) => openAiReply({ ...body, dimensions: 3 }), /3 dimensions, expected 8/],
   ])('refuses a response with %s', async (_, bad, message) => {
     reply = bad;
-    const err = await failure(embedderFor().embed(['a', 'b']));
+    const err = await rejectionOf(embedderFor().embed(['a', 'b']));
     expect(err.code).toBe('EMBEDDINGS_UNAVAILABLE');
     expect(err.message).toMatch(/malformed embeddings response/);
     expect(err.message).toMatch(message);
@@ -229,14 +220,14 @@ describe('OpenAiEmbedder', () => {
     const port = (closed.address() as AddressInfo).port;
     closed.close();
     await once(closed, 'close');
-    const err = await failure(embedderFor({ baseUrl: `http://127.0.0.1:${port}/v1` }).embed(['x']));
+    const err = await rejectionOf(embedderFor({ baseUrl: `http://127.0.0.1:${port}/v1` }).embed(['x']));
     expect(err.code).toBe('EMBEDDINGS_UNAVAILABLE');
     expect(err.message).toMatch(/cannot reach .*ECONNREFUSED.*server is running/);
   });
 
   it('times out a silent server and aborts on the caller signal', async () => {
     reply = () => 'hang';
-    const timedOut = await failure(embedderFor({ timeoutMs: 150 }).embed(['x']));
+    const timedOut = await rejectionOf(embedderFor({ timeoutMs: 150 }).embed(['x']));
     expect(timedOut.code).toBe('EMBEDDINGS_UNAVAILABLE');
     expect(timedOut.message).toMatch(/did not answer within 150 ms/);
 
@@ -244,11 +235,11 @@ describe('OpenAiEmbedder', () => {
     const reason = new Error('caller gave up');
     const pending = embedderFor().embed(['x'], controller.signal);
     setTimeout(() => controller.abort(reason), 50);
-    expect(await failure(pending)).toBe(reason);
+    expect(await rejectionOf(pending)).toBe(reason);
   });
 
   it('fails when a named key variable is unset, and refuses bad options', async () => {
-    const err = await failure(embedderFor({ apiKeyEnv: 'MISSING_KEY' }).embed(['x']));
+    const err = await rejectionOf(embedderFor({ apiKeyEnv: 'MISSING_KEY' }).embed(['x']));
     expect(err.code).toBe('EMBEDDINGS_UNAVAILABLE');
     expect(err.message).toContain('MISSING_KEY is not set');
     expect(received).toHaveLength(0);

@@ -2,22 +2,12 @@ import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
+import { seededRandom } from './canary.js';
 import { VectorIndex, type Quantization } from './vector-index.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Seeded clustered vectors (~50 per cluster, per-point spread), normalised; the last `queries` are held out. */
 function clustered(count: number, dims: number, seed: number): Float32Array[] {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const around = (centre: Float32Array | undefined, spread: number) => {
     const v = Float32Array.from(

@@ -1,22 +1,15 @@
 import type { MemoryRow } from '../memory/index.js';
+import type { MemoriesTable } from './schema.js';
 
 // Rows of the `memories` table (migration 0014) as both backends read them; the vector is stored as the
 // raw bytes of its float32 components (little-endian, as every platform Node runs on is).
 
-export interface MemoriesRow {
+/** A `memories` row as a driver returns it: PostgreSQL's bigint columns may come back as strings. */
+export type MemoriesRow = Omit<MemoriesTable, 'key' | 'created_at' | 'expires_at'> & {
   key: number | string;
-  id: string;
-  tenant: string;
-  session_id: string;
-  agent: string | null;
-  text: string;
-  metadata: string;
-  embedder: string;
-  embedding: Uint8Array;
-  task_id: string | null;
   created_at: number | string;
   expires_at: number | string | null;
-}
+};
 
 export function vectorBytes(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
