@@ -23,6 +23,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { taskRoutes } from './routes/tasks.js';
 import { traceRoutes } from './routes/traces.js';
 import { memoryRoutes } from './routes/memory.js';
+import { uiRoutes } from './routes/ui.js';
 import { swaggerOptions } from './openapi.js';
 import { sharedSchemas } from './schemas.js';
 
@@ -138,6 +139,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   routingRoutes(app, ctx);
   // Edge nodes connect over WebSocket on the same listener (ws(s)://host:port/edge).
   warden.edges.attach(app.server);
+  await uiRoutes(app);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -130,6 +130,11 @@ export const ERROR_CODES = {
     retryable: true,
     doc: 'warden serve cannot listen: another process already uses that address; stop it or pick another with --bind host:port (or BIND_ADDRESS).',
   },
+  UI_NOT_BUILT: {
+    status: 503,
+    retryable: false,
+    doc: 'The dashboard bundle (dist/ui) is missing from this installation: run `npm run build:ui` in the Warden checkout, or set WARDEN_UI_DIR to a built copy.',
+  },
   // Rate-distortion
   RD_INVALID_GRAPH: {
     status: 400,

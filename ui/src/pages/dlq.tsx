@@ -1,0 +1,5 @@
+import { Page } from '../components';
+
+export function DlqPage() {
+  return <Page title="DlqPage">Coming soon.</Page>;
+}
