@@ -84,6 +84,9 @@ export function launcherArgs(shell: LauncherShell, cgroups: string[], command: s
   const join =
     'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done';
   return [
+    // Started over a socket pair with no SHLVL, bash would read the host user's ~/.bashrc as if run by sshd
+    // (Debian builds it that way): host code in every launch, and its noise in the agent's logs.
+    ...(shell.bash ? ['--norc', '--noprofile'] : []),
     '-c',
     `${close}; ${join}; exec "$@"`,
     'warden-launch',
