@@ -59,6 +59,8 @@ export type {
   BundleProblem,
   BundleVerification,
   VerifyBundleOptions,
+  TaskHistory,
+  TaskHistoryRecord,
 } from './provenance/index.js';
 export type { TaskEvent, SchedulerOptions } from './scheduler/index.js';
 export type { InlineHandler, HandlerContext } from './sandbox/index.js';
@@ -142,4 +144,5 @@ export type {
   VectorMatch,
 } from './routing/index.js';
 export type { AgentKpi } from './warden/index.js';
+export type { OverviewOptions, TenantOverview } from './warden/index.js';
 export type { RoutingOptions } from './warden/index.js';

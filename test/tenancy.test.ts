@@ -176,6 +176,30 @@ const MATRIX: MatrixCase[] = [
   },
   { name: 'GET /tasks/:id', method: 'GET', role: 'viewer', request: (i) => ({ url: `/tasks/${i.task}` }) },
   {
+    name: 'GET /tasks/:id/history',
+    method: 'GET',
+    role: 'viewer',
+    request: (i) => ({ url: `/tasks/${i.task}/history` }),
+  },
+  {
+    name: 'GET /governance/flags?task=',
+    method: 'GET',
+    role: 'viewer',
+    request: (i) => ({ url: `/governance/flags?task=${i.flaggedTask}` }),
+  },
+  {
+    name: 'GET /governance/flags?session=',
+    method: 'GET',
+    role: 'viewer',
+    request: (i) => ({ url: `/governance/flags?session=${i.session}` }),
+  },
+  {
+    name: 'GET /events?session=',
+    method: 'GET',
+    role: 'viewer',
+    request: (i) => ({ url: `/events?session=${i.session}` }),
+  },
+  {
     name: 'GET /tasks/:id/events',
     method: 'GET',
     role: 'viewer',

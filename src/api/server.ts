@@ -11,6 +11,7 @@ import { requireRole } from './auth.js';
 import type { ApiContext } from './context.js';
 import { errorBody, installErrorHandlers } from './errors.js';
 import { KeyVerifier } from './keys.js';
+import { endStreams } from './open-streams.js';
 import { agentRoutes } from './routes/agents.js';
 import { kpiRoutes } from './routes/kpi.js';
 import { healthRoutes } from './routes/health.js';
@@ -18,12 +19,15 @@ import { operationRoutes } from './routes/operations.js';
 import { rdRoutes } from './routes/rd.js';
 import { governanceRoutes } from './routes/governance.js';
 import { edgeRoutes } from './routes/edge.js';
+import { eventRoutes } from './routes/events.js';
 import { routingRoutes } from './routes/routing.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { taskRoutes } from './routes/tasks.js';
+import { taskHistoryRoutes } from './routes/task-history.js';
 import { traceRoutes } from './routes/traces.js';
 import { memoryRoutes } from './routes/memory.js';
 import { uiRoutes } from './routes/ui.js';
+import { overviewRoutes } from './routes/overview.js';
 import { swaggerOptions } from './openapi.js';
 import { sharedSchemas } from './schemas.js';
 
@@ -125,9 +129,12 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
     installation: requireRole(verifier, 'admin', { installation: true }),
   };
   app.addHook('onClose', async () => ctx.metrics.dispose());
+  app.addHook('preClose', async () => endStreams(app));
   healthRoutes(app, ctx);
   sessionRoutes(app, ctx);
   taskRoutes(app, ctx);
+  eventRoutes(app, ctx);
+  taskHistoryRoutes(app, ctx);
   agentRoutes(app, ctx);
   kpiRoutes(app, ctx);
   traceRoutes(app, ctx);
@@ -137,6 +144,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   governanceRoutes(app, ctx);
   edgeRoutes(app, ctx);
   routingRoutes(app, ctx);
+  overviewRoutes(app, ctx);
   // Edge nodes connect over WebSocket on the same listener (ws(s)://host:port/edge).
   warden.edges.attach(app.server);
   await uiRoutes(app);

@@ -65,6 +65,8 @@ export type {
 export { bundleText, exportBundle, exportBundleStream } from './export-stream.js';
 export type { BundleStream, BundleSummary, ExportKey, ExportOptions, ExportSource } from './export-stream.js';
 export type { LedgerPort, TraceFilter, TraceRecord, TraceSummary } from './ledger-port.js';
+export { readTaskHistory } from './task-history.js';
+export type { TaskHistory, TaskHistoryOptions, TaskHistoryRecord } from './task-history.js';
 export { verifyBundle, verifyBundleText } from './verify-bundle.js';
 export type { BundleProblem, BundleVerification, VerifyBundleOptions } from './verify-bundle.js';
 export * as records from './records.js';

@@ -4,7 +4,7 @@ import type { LedgerPort } from '../provenance/index.js';
 import type { MemoryPort } from '../memory/index.js';
 import type { RolloutPort } from '../routing/index.js';
 import type { LogPort, QueuePort, SessionPort } from '../scheduler/index.js';
-import type { AgentPort, KpiPort } from '../warden/index.js';
+import type { AgentPort, KpiPort, OverviewPort } from '../warden/index.js';
 
 // The ports are owned by the modules that use them (hexagonal: the consumer says what it needs); this folder
 // holds the adapters that implement them. Their vocabulary is re-exported here for the adapters and tests.
@@ -23,7 +23,15 @@ export type {
   StoreStats,
   LogLine,
 } from '../scheduler/index.js';
-export type { AgentRecord, AgentKpi, KpiFilter, TaskFeedback } from '../warden/index.js';
+export type {
+  AgentRecord,
+  AgentKpi,
+  KpiFilter,
+  TaskFeedback,
+  ActivityBucket,
+  ActivityQuery,
+  TenantActivity,
+} from '../warden/index.js';
 export type { ApiKeyRecord, Role } from '../api/index.js';
 export type { TraceRecord, TraceSummary, TraceFilter } from '../provenance/index.js';
 export type {
@@ -51,7 +59,8 @@ export interface Store
     GovernancePort,
     ApiKeyPort,
     RolloutPort,
-    KpiPort {
+    KpiPort,
+    OverviewPort {
   readonly dialect: 'sqlite' | 'postgres';
   /** Cortex memory items (src/memory); a property, not mixed in, so its names stay its own. */
   readonly memories: MemoryPort;

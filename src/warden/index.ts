@@ -17,4 +17,7 @@ export type { StorageOptions, PostgresSettings, CompiledStorage } from './storag
 export type { DataDirectory } from './data-dir.js';
 export type { AgentPort, AgentRecord } from './agent-port.js';
 export type { AgentKpi, KpiFilter, KpiPort, TaskFeedback } from './kpi-port.js';
+export type { ActivityBucket, ActivityQuery, OverviewPort, TenantActivity } from './overview-port.js';
+export { OVERVIEW_LIMITS } from './overview.js';
+export type { OverviewOptions, OverviewBreaker, TenantOverview } from './overview.js';
 export type { RoutingOptions } from './task-routing.js';

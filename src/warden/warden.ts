@@ -28,6 +28,7 @@ import {
 import {
   exportBundle,
   exportBundleStream,
+  readTaskHistory,
   sha256Hex,
   type AnyProvenanceBundle,
   type BundleStream,
@@ -35,6 +36,7 @@ import {
   type ExportKey,
   type LedgerPort,
   type SignedTreeHead,
+  type TaskHistory,
 } from '../provenance/index.js';
 import type { ApiKeyPort } from '../api/index.js';
 import type { AgentRecord } from './agent-port.js';
@@ -92,6 +94,7 @@ import type { AgentKpi } from './kpi-port.js';
 import { TaskRouting, type RoutingOptions } from './task-routing.js';
 import { embeddingsOptionsFromEnv, type RolloutRecord, type RouteExplanation } from '../routing/index.js';
 import { checkedFeedback, versionsNamed } from './kpis.js';
+import { tenantOverview, type OverviewOptions, type TenantOverview } from './overview.js';
 
 export interface WardenOptions {
   /** Edge-node timing: heartbeat interval and how long a disconnected edge's runs wait for it. */
@@ -772,6 +775,17 @@ export class Warden {
     return this.store.getResult(taskId);
   }
 
+  /**
+   * A task's provenance records (submitted, each attempt's start and outcome, replays…) in chain order,
+   * read backwards from its session's head until its task.submitted record, at most `maxScan` records.
+   * @example const { records } = await warden.taskHistory(task.id); // records[0].type === 'task.submitted'
+   */
+  async taskHistory(taskId: string, options: { maxScan?: number } = {}): Promise<TaskHistory> {
+    const task = await this.getTask(taskId);
+    const s = this.store;
+    return readTaskHistory((id, before, limit) => s.readChainBackwards(id, before, limit), task, options);
+  }
+
   /** The task, or undefined when there is none (getTask throws TASK_NOT_FOUND instead). */
   async findTask(taskId: string): Promise<Task | undefined> {
     return this.store.getTask(taskId);
@@ -793,6 +807,18 @@ export class Warden {
    */
   async storedBreakers(): Promise<Map<string, BreakerSnapshot>> {
     return this.store.getBreakers();
+  }
+
+  /**
+   * One tenant's overview (GET /stats/overview): tasks submitted and finished per time bucket by end state,
+   * end-to-end latency p50/p95 per bucket, its queue now by priority, the breakers of the versions it may
+   * use that are not closed, and its governance flags of the last hour. INVALID_INPUT outside
+   * OVERVIEW_LIMITS (window 5 min to 24 h, buckets 10 s to 1 h, at most 300 of them).
+   * @example const o = await warden.overview({ tenant: 'acme', windowMs: 3_600_000, bucketMs: 60_000 }); // o.buckets
+   */
+  async overview(options: OverviewOptions = {}): Promise<TenantOverview> {
+    this.assertOpen();
+    return tenantOverview(this.store, options, this.scheduler.options.clock.now());
   }
 
   /** Queue counts by state and priority and the dead-letter count (`light`: the cheap ones only). */

@@ -60,6 +60,86 @@ export function governanceRoutes(
     },
   );
 
+  app.get<{ Querystring: { session?: string; task?: string; limit?: string } }>(
+    '/governance/flags',
+    {
+      onRequest: viewer,
+      schema: {
+        operationId: 'listFlags',
+        tags: ['governance'],
+        summary:
+          'Trace flags of one session or of some tasks (task=id1,id2,…: at most 100), oldest first: what holds a quarantined task back',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            session: { type: 'string', minLength: 1, maxLength: 200, description: 'session id or name' },
+            task: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 20_000,
+              description: 'comma-separated task ids',
+            },
+            limit: {
+              type: 'string',
+              pattern: '^(?:[1-9][0-9]{0,2}|1000)$',
+              description: '1-1000 (default 200)',
+            },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              flags: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    sessionId: { type: 'string' },
+                    taskId: { type: ['string', 'null'] },
+                    agentKey: { type: ['string', 'null'] },
+                    type: { type: 'string' },
+                    severity: { type: 'integer' },
+                    reason: { type: 'string' },
+                    autoDetected: { type: 'boolean' },
+                    detector: { type: ['string', 'null'] },
+                    stage: { type: 'string' },
+                    timestamp: { type: 'integer' },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { session, task, limit } = request.query;
+      // Unscoped, this would read every tenant's flags: one of the two filters is required.
+      if (session === undefined && task === undefined)
+        throw new WardenError('INVALID_INPUT', 'Name a `session` or some tasks (`task=id1,id2`)', {
+          details: { fields: ['session', 'task'] },
+        });
+      const ids = task === undefined ? undefined : [...new Set(task.split(',').filter(Boolean))];
+      if (ids && (ids.length === 0 || ids.length > 100))
+        throw new WardenError('INVALID_INPUT', '`task` takes 1 to 100 comma-separated task ids', {
+          details: { fields: ['task'] },
+        });
+      // Every id goes through the tenant checks: another tenant's task is a 404 like a missing one.
+      for (const id of ids ?? []) await taskOf(warden, request, id);
+      const sessionId = session === undefined ? undefined : (await sessionOf(warden, request, session)).id;
+      const flags = await warden.governance.flags({
+        ...(sessionId ? { sessionId } : {}),
+        ...(ids ? { taskIds: ids } : {}),
+        limit: limit === undefined ? 200 : Number(limit),
+      });
+      return { flags };
+    },
+  );
+
   app.post<{ Body: { taskId: string; type: string; severity: number; reason: string } }>(
     '/governance/flag',
     {

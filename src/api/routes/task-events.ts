@@ -3,6 +3,7 @@ import { WardenError, coerceError, isTerminal, type Task, type TaskResult } from
 import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
+import { trackStream } from '../open-streams.js';
 
 const POLL_MS = 250;
 const KEEPALIVE_MS = 15_000;
@@ -87,6 +88,7 @@ export async function streamTaskEvents(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
+  trackStream(request, res);
   let closed = false;
   const write = (event: string, data: unknown, id?: string) => {
     if (!closed) res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);

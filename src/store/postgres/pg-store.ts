@@ -72,7 +72,8 @@ import { PgChainReader } from './chain-reader.js';
 import { PgTreeHeads } from './tree-heads.js';
 import * as agentCode from './agent-code.js';
 import * as kpis from './kpis.js';
-import type { AgentKpi, KpiFilter, TaskFeedback } from '../store.js';
+import * as overview from './overview.js';
+import type { ActivityQuery, AgentKpi, KpiFilter, TaskFeedback, TenantActivity } from '../store.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 import {
   AgentDigests,
@@ -1353,6 +1354,14 @@ export class PgStore implements Store {
     await this.tx('putFeedback', (tx) => kpis.putFeedback(tx, feedback));
   }
 
+  async tenantActivity(query: ActivityQuery): Promise<TenantActivity> {
+    return this.tx('tenantActivity', async (tx) => {
+      // One snapshot for all four reads; a report, so no JIT (as agentKpis).
+      await tx.q('SET LOCAL jit = off');
+      return overview.tenantActivity((_what, text, values) => tx.q(text, values), query);
+    });
+  }
+
   async agentHistory(agentKey: string, limit: number): Promise<AgentRunStat[]> {
     const rows = await this.q<{
       status: string;
@@ -1381,6 +1390,21 @@ export class PgStore implements Store {
       'readChain',
       'SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = $1 ORDER BY seq',
       [sessionId],
+    );
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
+  }
+
+  async readChainBackwards(sessionId: string, beforeSeq: number, limit: number): Promise<StoredLink[]> {
+    const rows = await this.q<{ seq: number; prev_hash: string; hash: string; record: string }>(
+      'readChainBackwards',
+      `SELECT seq, prev_hash, hash, record FROM provenance
+       WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
+      [sessionId, Math.min(beforeSeq, Number.MAX_SAFE_INTEGER), limit],
     );
     return rows.map((r) => ({
       seq: Number(r.seq),

@@ -23,7 +23,7 @@ const withPercentiles = new WeakSet<Sqlite>();
  * arguments, as JSON [p50, p95], interpolated as PostgreSQL's percentile_cont. SQLite has no percentile
  * aggregate; this keeps the whole read to one pass over the rows instead of a second, sorted one.
  */
-function ensureWallPercentiles(db: Sqlite): void {
+export function ensureWallPercentiles(db: Sqlite): void {
   if (withPercentiles.has(db)) return;
   db.aggregate('warden_wall_percentiles', {
     start: () => [] as number[],

@@ -80,7 +80,8 @@ import { rowToRollout } from '../rollout-rows.js';
 import type { RolloutRecord } from '../../routing/index.js';
 import * as agentCode from './agent-code.js';
 import * as kpis from './kpis.js';
-import type { AgentKpi, KpiFilter, TaskFeedback } from '../store.js';
+import * as overview from './overview.js';
+import type { ActivityQuery, AgentKpi, KpiFilter, TaskFeedback, TenantActivity } from '../store.js';
 import type { AgentCodeFile, AgentCodeVersion } from '../agent-code.js';
 
 export interface SqliteStoreOptions {
@@ -985,10 +986,35 @@ export class SqliteStore implements Store {
     this.tx((chain) => kpis.putFeedback(this.db, chain, feedback));
   }
 
+  async tenantActivity(query: ActivityQuery): Promise<TenantActivity> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    return overview.tenantActivity(this.db, query);
+  }
+
   async readChain(sessionId: string): Promise<StoredLink[]> {
     const rows = this.db
       .prepare('SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = ? ORDER BY seq')
       .all(sessionId) as { seq: number; prev_hash: string; hash: string; record: string }[];
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      prevHash: r.prev_hash,
+      hash: r.hash,
+      recordJson: r.record,
+    }));
+  }
+
+  async readChainBackwards(sessionId: string, beforeSeq: number, limit: number): Promise<StoredLink[]> {
+    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
+    const rows = this.db
+      .prepare(
+        'SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      )
+      .all(sessionId, Math.min(beforeSeq, Number.MAX_SAFE_INTEGER), limit) as {
+      seq: number;
+      prev_hash: string;
+      hash: string;
+      record: string;
+    }[];
     return rows.map((r) => ({
       seq: Number(r.seq),
       prevHash: r.prev_hash,
