@@ -84,6 +84,10 @@ export const api = {
   async text(path: string, signal?: AbortSignal): Promise<string> {
     return (await send('GET', path, undefined, signal)).text();
   },
+  /** A POST whose answer is kept as text (a provenance bundle, verified and saved byte for byte). */
+  async postText(path: string, body: unknown = {}, signal?: AbortSignal): Promise<string> {
+    return (await send('POST', path, body, signal)).text();
+  },
   async post<T>(path: string, body: unknown = {}, signal?: AbortSignal): Promise<T> {
     const res = await send('POST', path, body, signal);
     return (res.status === 204 ? undefined : await res.json()) as T;

@@ -120,7 +120,7 @@ export function serveCommand(): Command {
           );
         }
         process.stderr.write(
-          `warden API listening on ${address}  (OpenAPI: ${address}/openapi.json, docs: ${address}/docs)\n`,
+          `warden API listening on ${address}  (dashboard: ${address}/ui, OpenAPI: ${address}/openapi.json, docs: ${address}/docs)\n`,
         );
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
