@@ -5,7 +5,7 @@ import type { Warden } from '../../warden/index.js';
 import { sessionOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
-import { trackStream } from '../open-streams.js';
+import { openEventStream } from '../open-streams.js';
 
 /** Changes of one task within this window go out as one event, with the state it has at the end. */
 const FLUSH_MS = 100;
@@ -141,15 +141,7 @@ export function streamEvents(
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  trackStream(request, res);
+  const res = openEventStream(request, reply);
   let closed = false;
   const write = (event: string, data: unknown) => {
     if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);

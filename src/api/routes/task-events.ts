@@ -3,7 +3,7 @@ import { WardenError, coerceError, isTerminal, type Task, type TaskResult } from
 import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
-import { trackStream } from '../open-streams.js';
+import { openEventStream } from '../open-streams.js';
 
 const POLL_MS = 250;
 const KEEPALIVE_MS = 15_000;
@@ -80,15 +80,7 @@ export async function streamTaskEvents(
   }
   const from = last === 'end' || last === undefined ? BEFORE_ALL : last;
 
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  trackStream(request, res);
+  const res = openEventStream(request, reply);
   let closed = false;
   const write = (event: string, data: unknown, id?: string) => {
     if (!closed) res.write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
