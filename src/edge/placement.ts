@@ -48,7 +48,7 @@ export class EdgePlacementDirectory implements AgentDirectory {
       if (ctx.placement === 'never') throw placementConflict(key);
       return this.local.shippable(key).then((agent) => this.hub.run(agent, key, inputJson, ctx));
     };
-    if (placement === 'required') return { manifest, agent: { run: onEdge } };
+    if (placement === 'required') return { manifest, agent: { isolation: 'edge', run: onEdge } };
     const local = await this.local.prepared(key);
     return {
       manifest: local.manifest,

@@ -8,7 +8,17 @@ export type { SandboxOptions } from './process/sandbox-config.js';
 export { EgressProxy } from './process/egress-proxy.js';
 export { WasmRuntime } from './wasm/wasm-runtime.js';
 export type { WasmRuntimeOptions } from './wasm/wasm-runtime.js';
-export type { AgentRuntime, AgentHealth, PreparedAgent, RunContext, RunOutcome } from './runner.js';
+export type {
+  AgentRuntime,
+  AgentHealth,
+  PreparedAgent,
+  RunContext,
+  RunOutcome,
+  RunTrace,
+  ModelCallStart,
+  ModelCallTrace,
+} from './runner.js';
+export { traceEnv } from './runner.js';
 export {
   LlmRuntime,
   loadPriceTable,

@@ -27,6 +27,60 @@ export interface RunContext {
    * output before it is screened (the session's policy can quarantine outputs).
    */
   token?: (text: string) => void;
+  /**
+   * The attempt's trace (set only while tracing is on): agents get its `traceparent` as TRACEPARENT (and
+   * TRACESTATE) in their environment, so their own spans join the task's trace.
+   */
+  trace?: RunTrace | undefined;
+}
+
+/** The attempt span a runtime parents its agent's work to (src/telemetry implements it). */
+export interface RunTrace {
+  /** W3C traceparent of the attempt span. */
+  readonly traceparent: string;
+  /** W3C tracestate that came with the task's trace, if any. */
+  readonly tracestate?: string | undefined;
+  /**
+   * A child span of the attempt around one model call (GenAI semantic conventions): its traceparent goes on
+   * the request to the provider.
+   */
+  modelCall(call: ModelCallStart): ModelCallTrace;
+}
+
+export interface ModelCallStart {
+  /** Warden's provider name: openai, anthropic or llama. */
+  provider: string;
+  model: string;
+  /** The provider's endpoint (absent for local models). */
+  url?: URL;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+}
+
+export interface ModelCallTrace {
+  readonly traceparent: string;
+  readonly tracestate?: string | undefined;
+  /** Ends the span: usage on success, the error otherwise. */
+  end(
+    outcome:
+      | {
+          promptTokens: number | null;
+          completionTokens: number | null;
+          finishReason: string | null;
+          timeToFirstTokenMs: number | null;
+        }
+      | { error: unknown },
+  ): void;
+}
+
+/** TRACEPARENT (and TRACESTATE) for an agent's environment; empty when the attempt is not traced. */
+export function traceEnv(ctx: RunContext): Record<string, string> | undefined {
+  const t = ctx.trace;
+  if (!t) return undefined;
+  return t.tracestate
+    ? { TRACEPARENT: t.traceparent, TRACESTATE: t.tracestate }
+    : { TRACEPARENT: t.traceparent };
 }
 
 export interface RunOutcome {
@@ -39,6 +93,11 @@ export interface RunOutcome {
 
 /** An agent version made ready once (resolved paths, compiled module, loaded model) and run many times. */
 export interface PreparedAgent {
+  /**
+   * How the agent is isolated, for traces: `bwrap` (process sandbox), `none` (a process without one),
+   * `wasm`, `in-process` (inline handlers, LLM calls).
+   */
+  readonly isolation?: string;
   run(inputJson: string, ctx: RunContext): Promise<RunOutcome>;
   dispose?(): Promise<void>;
 }

@@ -22,3 +22,4 @@ export type {
 } from './queue-port.js';
 export type { LogPort, LogLine } from './log-port.js';
 export type { SessionPort } from './session-port.js';
+export type { SchedulerTracer, AttemptTrace, ClaimTiming, StoredTaskTrace } from './tracing-port.js';

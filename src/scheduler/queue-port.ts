@@ -65,6 +65,13 @@ export interface ClaimedTask {
   deadline: number | null;
   timeoutMs: number | null;
   leaseUntil: number;
+  /**
+   * The task's metadata as stored (JSON text), read with the claim: where its trace context (traceparent)
+   * travels to whichever process runs it. Parsed only while tracing is on. Absent: not read by the backend.
+   */
+  metadataJson?: string;
+  /** When the task was (re)queued, epoch ms, if the backend read it with the claim: its queue span's start. */
+  queuedAt?: number;
 }
 
 export interface ClaimOutcome {

@@ -32,6 +32,7 @@ import type { TaskEvent, TokenEvent } from './events.js';
 import { compileSchedulerOptions, type CompiledSchedulerOptions, type SchedulerOptions } from './options.js';
 import { Batcher } from './batcher.js';
 import type { GateDecision, TaskGate } from '../governance/index.js';
+import type { AttemptTrace, ClaimTiming, SchedulerTracer } from './tracing-port.js';
 
 interface InFlight {
   task: ClaimedTask;
@@ -91,6 +92,8 @@ export class Scheduler {
   private unfollow: (() => void) | undefined;
   /** Governance hook (src/governance): sees each outcome before it is committed. Unset: no governance. */
   gate: TaskGate | undefined;
+  /** Tracing hook (src/telemetry): spans of each attempt. Unset (tracing off): no call, no clock read. */
+  tracer: SchedulerTracer | undefined;
   /**
    * Memory hook (src/memory): told of each success this process committed (its output passed the gate),
    * before the task's waiters hear of it. It must not throw; a promise it returns is awaited.
@@ -179,8 +182,9 @@ export class Scheduler {
     try {
       const now = this.options.clock.now();
       const signals = this.signals;
+      const t0 = this.tracer ? performance.now() : 0;
       const { outcomes, next } = await this.store.submitAndClaim(batch, this.claimRequest(now, reserved));
-      this.launchClaimed(next, now);
+      this.launchClaimed(next, now, this.tracer ? claimTiming(t0, 'submit', next) : undefined);
       if (next.drained === true && signals === this.signals) {
         this.queueDrained = true;
         this.submitsClaimed = true;
@@ -426,9 +430,10 @@ export class Scheduler {
           this.breakers = await this.store.getBreakers();
         }
         const signals = this.signals;
+        const t0 = this.tracer ? performance.now() : 0;
         const out = await this.store.claim(this.claimRequest(now, free));
         this.noteDrained(out, signals);
-        this.launchClaimed(out, now);
+        this.launchClaimed(out, now, this.tracer ? claimTiming(t0, 'claim', out) : undefined);
         if (out.claimed.length === free) this.pumpAgain = true;
         // Slots left free: look again when a retry is due, or at the poll interval (work from other processes
         // that no notification announced).
@@ -466,9 +471,9 @@ export class Scheduler {
     };
   }
 
-  private launchClaimed(out: ClaimOutcome, now: number): void {
+  private launchClaimed(out: ClaimOutcome, now: number, claim?: ClaimTiming): void {
     for (const id of out.expired) void this.announceStored(id);
-    for (const task of out.claimed) this.launch(task, now);
+    for (const task of out.claimed) this.launch(task, now, claim);
   }
 
   private sleepUntil(nextRunAfter: number | null): void {
@@ -518,7 +523,7 @@ export class Scheduler {
 
   // ---- running one task -----------------------------------------------------------------------
 
-  private launch(task: ClaimedTask, now: number): void {
+  private launch(task: ClaimedTask, now: number, claim?: ClaimTiming): void {
     const entry: InFlight = { task, controller: new AbortController(), logLine: 0 };
     this.inFlight.set(task.id, entry);
     this.feed?.publishTask({ taskId: task.id, state: 'running', sessionId: task.sessionId });
@@ -532,11 +537,14 @@ export class Scheduler {
         at: now,
       });
     }
-    void this.execute(entry);
+    void this.execute(entry, claim);
   }
 
-  private async execute(entry: InFlight): Promise<void> {
+  private async execute(entry: InFlight, claim: ClaimTiming | undefined): Promise<void> {
     const { task, controller } = entry;
+    // Traced: the queue wait and claim spans (already over) and this attempt's span, child of the task's trace.
+    let trace = this.tracer ? this.startTrace(this.tracer, task, claim) : undefined;
+    if (trace instanceof Promise) trace = await trace;
     const clock = this.options.clock;
     let timer: NodeJS.Timeout | undefined;
     let finish: Finish;
@@ -549,6 +557,7 @@ export class Scheduler {
     };
     try {
       const { manifest, agent } = await this.agents.prepared(task.agentKey);
+      trace?.prepared(manifest.runtime, agent.isolation);
       const limits = this.limitsFor(task, manifest.resources, clock.now());
       // The timer measures the task, not the server's stalls: when it fires late, the event loop was
       // blocked (a long synchronous job), and the attempt's result may be waiting behind it in the loop's
@@ -580,6 +589,7 @@ export class Scheduler {
         signal: controller.signal,
         log: (stream, message) => this.log(entry, stream, message),
         ...(streams ? { token: this.tokenEmitter(task) } : {}),
+        trace,
       });
       finish = {
         ...base,
@@ -598,13 +608,20 @@ export class Scheduler {
       clearTimeout(timer);
     }
     if (this.gate) {
+      const t0 = trace ? performance.now() : 0;
       const governed = this.governed(this.gate, finish);
       finish = governed instanceof Promise ? await governed : governed;
+      trace?.screened(t0, finish);
     }
     this.inFlight.delete(task.id);
     this.finishing.add(task.id);
     this.slotsHeld++;
+    const t1 = trace ? performance.now() : 0;
     const applied = await this.finishes.push(finish).catch(() => false);
+    if (trace) {
+      trace.appended(t1, finish, applied);
+      trace.end(finish);
+    }
     this.slotsHeld--;
     this.finishing.delete(task.id);
     if (!applied) {
@@ -614,6 +631,23 @@ export class Scheduler {
     // The freed slot: claim for it, unless the queue is known empty (then this would be an empty claim).
     if (finish.kind === 'retry') this.wake();
     else this.pumpFreedSlots();
+  }
+
+  /** Starts the attempt's trace; a tracer that fails leaves the attempt untraced, never failed. */
+  private startTrace(
+    tracer: SchedulerTracer,
+    task: ClaimedTask,
+    claim: ClaimTiming | undefined,
+  ): AttemptTrace | Promise<AttemptTrace | undefined> | undefined {
+    try {
+      const started = tracer.startAttempt(task, claim, this.options.workerId, async () => {
+        const t = await this.store.getTask(task.id);
+        return t && { metadata: t.metadata, createdAt: t.createdAt, updatedAt: t.updatedAt };
+      });
+      return started instanceof Promise ? started.catch(() => undefined) : started;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Applies the governance gate: flags ride along with the finish; 'quarantine' turns a success into one. */
@@ -784,6 +818,7 @@ export class Scheduler {
     }
     const claimNext = this.running && !this.pumping && free > 0 && !this.queueDrained;
     const signals = this.signals;
+    const t0 = this.tracer ? performance.now() : 0;
     const { applied, next, breakers } = await this.store.finish(
       batch,
       outcomes,
@@ -800,7 +835,7 @@ export class Scheduler {
     }
     if (next) {
       this.noteDrained(next, signals);
-      this.launchClaimed(next, now);
+      this.launchClaimed(next, now, this.tracer ? claimTiming(t0, 'finish', next) : undefined);
       if (next.claimed.length < free) this.sleepUntil(next.nextRunAfter);
     }
     if (this.afterSucceeded) await this.runAfterSucceeded(this.afterSucceeded, batch, applied);
@@ -1022,6 +1057,10 @@ function heldBack(finish: Succeeded, err: unknown): Finish {
       retryable: false,
     },
   };
+}
+
+function claimTiming(start: number, via: ClaimTiming['via'], out: ClaimOutcome): ClaimTiming {
+  return { start, end: performance.now(), via, size: out.claimed.length };
 }
 
 function sleep(ms: number): Promise<void> {

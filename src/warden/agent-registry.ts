@@ -297,6 +297,7 @@ export class AgentRegistry implements AgentDirectory {
     const agent = await runtime.prepare(entry.run ?? entry.manifest);
     if (!check || !READS_CODE_EACH_RUN.has(entry.manifest.runtime)) return agent;
     return {
+      ...(agent.isolation ? { isolation: agent.isolation } : {}),
       run: async (inputJson, ctx) => {
         await check();
         return agent.run(inputJson, ctx);

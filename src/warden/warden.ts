@@ -95,6 +95,7 @@ import { TaskRouting, type RoutingOptions } from './task-routing.js';
 import { embeddingsOptionsFromEnv, type RolloutRecord, type RouteExplanation } from '../routing/index.js';
 import { checkedFeedback, versionsNamed } from './kpis.js';
 import { tenantOverview, type OverviewOptions, type TenantOverview } from './overview.js';
+import type { SubmitTrace, TracingOptions, WardenTracing } from '../telemetry/index.js';
 
 export interface WardenOptions {
   /** Edge-node timing: heartbeat interval and how long a disconnected edge's runs wait for it. */
@@ -142,6 +143,13 @@ export interface WardenOptions {
    * the source of chance (docs/routing.md). @default embeddings from WARDEN_EMBEDDINGS, else built in
    */
   routing?: RoutingOptions;
+  /**
+   * OpenTelemetry traces of every task (docs/telemetry.md): off unless a provider is given here or the
+   * standard variables name an exporter (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).
+   * false: off whatever the environment says.
+   * @example Warden.open({ tracing: { tracerProvider } }) // an SDK TracerProvider with your exporter
+   */
+  tracing?: TracingOptions | false;
   sandbox?: {
     /**
      * Run process agents without bubblewrap when it is missing (a loud warning is printed): only for
@@ -225,6 +233,8 @@ export class Warden {
   memory!: WardenMemory;
   private routing!: TaskRouting;
   private maintenance: Backend['maintenance'];
+  /** Set only while tracing is on: submit and the scheduler then make spans. */
+  private tracing: WardenTracing | undefined;
 
   private constructor(
     /** Directory of the embedded store (or on PostgreSQL, of the node key) and of uploaded agent files. */
@@ -315,6 +325,9 @@ export class Warden {
     );
     warden.dataDirectory = directory;
     warden.maintenance = backend.maintenance;
+    // Decided once: off, no tracing module is even loaded and the hot path makes no tracing call.
+    warden.tracing = await openTracingIfWanted(options.tracing);
+    scheduler.tracer = warden.tracing;
     warden.edges = new EdgeNodes(hub, openEdgeState);
     warden.governance = await Governance.open(store, options.governance);
     scheduler.gate = warden.governance.gate;
@@ -598,6 +611,24 @@ export class Warden {
   async submit<O = unknown>(task: SubmitTask): Promise<SubmitReceipt<O>>;
   async submit(task: SubmitTask | TypedSubmitTask<unknown, unknown>): Promise<SubmitReceipt> {
     this.assertOpen();
+    const tracing = this.tracing;
+    if (!tracing) return this.submitTask(task, undefined);
+    // A child of the caller's traceparent (metadata.traceparent, or the HTTP header put there by the API).
+    const st = tracing.startSubmit(task.metadata);
+    try {
+      const receipt = await this.submitTask(task, st);
+      st.end();
+      return receipt;
+    } catch (err) {
+      st.end(err);
+      throw err;
+    }
+  }
+
+  private async submitTask(
+    task: SubmitTask | TypedSubmitTask<unknown, unknown>,
+    st: SubmitTrace | undefined,
+  ): Promise<SubmitReceipt> {
     const { agent } = task;
     // A typed record names its exact version; a string is resolved below.
     const named: SubmitTask =
@@ -620,6 +651,7 @@ export class Warden {
     const manifest = pinned ? resolved : (await this.routing.version(resolved, session)).manifest;
     assertPlacement(session, manifest);
     const id = uuidv7();
+    st?.resolved({ taskId: id, session, agent: agentKey(manifest), priority: t.priority });
     const now = this.scheduler.options.clock.now();
     // Memories asked for by the manifest join the input now, so its digest covers what the agent will see.
     const inputJson = manifest.memory?.retrieve
@@ -629,15 +661,31 @@ export class Warden {
     // and governance screens the messages the model will actually be sent.
     const texts = manifest.runtime === 'llm' ? promptTexts(manifest, inputJson) : undefined;
     // Governance screens the input under the session's policy: flags go in with the task, or it is blocked.
-    const screened = this.governance.screenSubmit({
-      taskId: id,
-      session,
-      manifest,
-      inputJson,
-      ...(texts ? { texts } : {}),
-      now,
-    });
-    const flags = screened instanceof Promise ? await screened : screened;
+    const screenStart = st ? performance.now() : 0;
+    let flags: Awaited<ReturnType<Governance['screenSubmit']>>;
+    try {
+      const screened = this.governance.screenSubmit({
+        taskId: id,
+        session,
+        manifest,
+        inputJson,
+        ...(texts ? { texts } : {}),
+        now,
+      });
+      flags = screened instanceof Promise ? await screened : screened;
+    } catch (err) {
+      st?.screened(screenStart, undefined, err);
+      throw err;
+    }
+    let metadata = t.metadata;
+    let commitStart = 0;
+    if (st) {
+      st.screened(screenStart, flags);
+      // The task keeps the submit span's context: whichever process runs an attempt joins this trace.
+      metadata = st.metadata(t.metadata);
+      commitStart = performance.now();
+      st.queued(id, commitStart);
+    }
     const outcome = await this.scheduler.enqueue({
       id,
       sessionId: session.id,
@@ -649,10 +697,11 @@ export class Warden {
       deadline: t.deadline,
       timeoutMs: t.timeoutMs,
       idempotencyKey: t.idempotencyKey,
-      metadata: t.metadata,
+      metadata,
       now,
       ...(flags ? { flags } : {}),
     });
+    st?.committed(id, commitStart, outcome.deduplicated);
     return { ...outcome.task, deduplicated: outcome.deduplicated };
   }
 
@@ -939,11 +988,28 @@ export class Warden {
     await this.runtimes.close();
     await this.memory.cortex.close().catch(() => undefined);
     await this.closeBackend();
+    // Last: every attempt's span has ended; buffered spans are exported (and Warden's own provider shut down).
+    await this.tracing?.close();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new WardenError('CLOSED', 'This Warden instance is closed');
   }
+}
+
+/** The variables that can turn tracing on: without one of them (or the option), nothing is loaded for it. */
+const TRACING_VARIABLES = [
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_TRACES_EXPORTER',
+];
+
+async function openTracingIfWanted(
+  options: TracingOptions | false | undefined,
+): Promise<WardenTracing | undefined> {
+  if (options === false || (!options && !TRACING_VARIABLES.some((v) => process.env[v]))) return undefined;
+  const { openTracing } = await import('../telemetry/index.js');
+  return openTracing(options, process.env);
 }
 
 /** The report for a session the witness knows but the database no longer has. */

@@ -3,6 +3,7 @@ import { PRIORITIES, WardenError, type PriorityName } from '../../core/index.js'
 import { Governance } from '../../governance/index.js';
 import { sessionOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
+import { TRACEPARENT_KEY, TRACESTATE_KEY, parseTraceparent } from '../../telemetry/index.js';
 import { errorResponses, idParams } from '../schemas.js';
 
 const MAX_WAIT_MS = 60_000;
@@ -174,7 +175,8 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
           details: { issues: [{ path: 'body.agent', message }] },
         });
       }
-      const task = await warden.submit({ ...body, session: session.id });
+      const metadata = withTraceContext(body.metadata, request.headers);
+      const task = await warden.submit({ ...body, ...(metadata ? { metadata } : {}), session: session.id });
       const wait = Math.min(Number(request.query.wait ?? 0), MAX_WAIT_MS);
       if (wait > 0) {
         const result = await warden.result(task.id, { timeoutMs: wait });
@@ -183,4 +185,24 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
       return reply.status(202).send({ task });
     },
   );
+}
+
+/**
+ * A W3C `traceparent` header (and `tracestate`) on a submit is the task's trace context: it goes into the
+ * task's metadata, where the library takes it from (docs/telemetry.md), unless the body's metadata names
+ * one itself. An invalid header is ignored, as the specification says.
+ */
+function withTraceContext(
+  metadata: Record<string, string | number | boolean> | undefined,
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | number | boolean> | undefined {
+  const traceparent = headers['traceparent'];
+  if (typeof traceparent !== 'string' || metadata?.[TRACEPARENT_KEY] !== undefined) return metadata;
+  if (!parseTraceparent(traceparent)) return metadata;
+  const tracestate = headers['tracestate'];
+  return {
+    ...metadata,
+    [TRACEPARENT_KEY]: traceparent.trim(),
+    ...(typeof tracestate === 'string' && tracestate.length <= 512 ? { [TRACESTATE_KEY]: tracestate } : {}),
+  };
 }

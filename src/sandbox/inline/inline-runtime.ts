@@ -9,6 +9,12 @@ export interface HandlerContext {
   attempt: number;
   signal: AbortSignal;
   log(message: string): void;
+  /**
+   * W3C traceparent of the attempt span while tracing is on (docs/telemetry.md): parent the handler's own
+   * spans to it (and pass it on to the services it calls) so they join the task's trace.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export type InlineHandler<I = unknown, O = unknown> = (input: I, ctx: HandlerContext) => O | Promise<O>;
@@ -39,7 +45,7 @@ export class InlineRuntime implements AgentRuntime {
         `No inline handler named ${manifest.name} is registered in this process`,
       );
     }
-    return { run: (inputJson, ctx) => runInline(handler, inputJson, ctx) };
+    return { isolation: 'in-process', run: (inputJson, ctx) => runInline(handler, inputJson, ctx) };
   }
 }
 
@@ -52,6 +58,10 @@ async function runInline(handler: InlineHandler, inputJson: string, ctx: RunCont
     signal: ctx.signal,
     log: (message) => ctx.log('event', message),
   };
+  if (ctx.trace) {
+    handlerCtx.traceparent = ctx.trace.traceparent;
+    if (ctx.trace.tracestate) handlerCtx.tracestate = ctx.trace.tracestate;
+  }
   const result = handler(JSON.parse(inputJson) as unknown, handlerCtx);
   const output = isPromise(result) ? await raceAbort(result, ctx.signal) : result;
   const outputJson = JSON.stringify(output === undefined ? null : output);

@@ -74,6 +74,7 @@ export class AnthropicClient extends HttpModelClient {
         ...(stream ? { stream: true } : {}),
       },
       call.signal,
+      call.headers,
     );
     return streamed ? this.readStream(res, call, started) : this.readJson(res, call, started);
   }

@@ -18,7 +18,7 @@ import {
 export abstract class HttpModelClient implements ModelClient {
   abstract readonly provider: string;
   readonly model: string;
-  protected readonly baseUrl: string;
+  readonly baseUrl: string;
 
   constructor(
     protected readonly spec: LlmModelSpec,
@@ -41,12 +41,13 @@ export abstract class HttpModelClient implements ModelClient {
     path: string,
     body: unknown,
     signal: AbortSignal,
+    extraHeaders?: Record<string, string>,
   ): Promise<{ res: ProviderResponse; started: number; streamed: boolean }> {
     const started = performance.now();
     const res = await this.ctx.http.send({
       method: 'POST',
       url: endpoint(this.baseUrl, path),
-      headers: this.headers(),
+      headers: extraHeaders ? { ...this.headers(), ...extraHeaders } : this.headers(),
       body: JSON.stringify(body),
       signal,
       idleTimeoutMs: this.spec.idleTimeoutMs ?? 30_000,

@@ -11,7 +11,15 @@ import {
   type LlmModelSpec,
   type LlmUsage,
 } from '../../core/index.js';
-import type { AgentHealth, AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
+import type {
+  AgentHealth,
+  AgentRuntime,
+  ModelCallStart,
+  ModelCallTrace,
+  PreparedAgent,
+  RunContext,
+  RunOutcome,
+} from '../runner.js';
 import { AnthropicClient } from './anthropic.js';
 import { ProviderHttp } from './http.js';
 import { LocalModels, type LocalModelOptions } from './llama.js';
@@ -55,21 +63,32 @@ export class LlmRuntime implements AgentRuntime {
     const client = await this.client(manifest, spec);
     const prices = this.options.prices ?? {};
     return {
+      isolation: 'in-process',
       run: async (inputJson: string, ctx: RunContext): Promise<RunOutcome> => {
         const started = performance.now();
         const rendered = prompt.render(JSON.parse(inputJson));
         let streamedBytes = 0;
         const limit = ctx.limits.maxOutputBytes;
-        const completion = await client.complete({
-          prompt: rendered,
-          ...(schema ? { schema } : {}),
-          signal: ctx.signal,
-          onText: (text) => {
-            streamedBytes += Buffer.byteLength(text);
-            if (streamedBytes > limit) throw outputLimit(limit);
-            ctx.token?.(text);
-          },
-        });
+        // Traced: a GenAI span around the call, whose context the provider request carries (traceparent).
+        const call = ctx.trace?.modelCall(modelCallStart(client, spec));
+        let completion: Completion;
+        try {
+          completion = await client.complete({
+            prompt: rendered,
+            ...(schema ? { schema } : {}),
+            signal: ctx.signal,
+            onText: (text) => {
+              streamedBytes += Buffer.byteLength(text);
+              if (streamedBytes > limit) throw outputLimit(limit);
+              ctx.token?.(text);
+            },
+            ...(call ? { headers: traceHeaders(call) } : {}),
+          });
+        } catch (err) {
+          call?.end({ error: ctx.signal.aborted ? ctx.signal.reason : err });
+          throw err;
+        }
+        call?.end(completion);
         // Usage goes on the result, not in a log line: a log line per task costs a store transaction.
         const llm = usageOf(client, completion, prices);
         let output: unknown = { text: completion.text, finishReason: completion.finishReason };
@@ -170,6 +189,21 @@ function modelSpec(manifest: AgentManifest): LlmModelSpec {
 
 function modelPath(manifest: AgentManifest, spec: LlmModelSpec): string {
   return isAbsolute(spec.model) ? spec.model : resolve(manifest.baseDir ?? '.', spec.model);
+}
+
+function modelCallStart(client: ModelClient, spec: LlmModelSpec): ModelCallStart {
+  const start: ModelCallStart = { provider: client.provider, model: client.model };
+  if (client.baseUrl) start.url = new URL(client.baseUrl);
+  if (spec.maxTokens !== undefined) start.maxTokens = spec.maxTokens;
+  if (spec.temperature !== undefined) start.temperature = spec.temperature;
+  if (spec.topP !== undefined) start.topP = spec.topP;
+  return start;
+}
+
+function traceHeaders(call: ModelCallTrace): Record<string, string> {
+  return call.tracestate
+    ? { traceparent: call.traceparent, tracestate: call.tracestate }
+    : { traceparent: call.traceparent };
 }
 
 function outputLimit(limit: number): WardenError {

@@ -76,6 +76,7 @@ export class OpenAiClient extends HttpModelClient {
         ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
       },
       call.signal,
+      call.headers,
     );
     return streamed ? this.readStream(res, call, started) : this.readJson(res, call, started);
   }

@@ -12,6 +12,8 @@ export interface CompletionCall {
   signal: AbortSignal;
   /** Called with each piece of generated text, as it arrives. May throw to stop generation. */
   onText?: (text: string) => void;
+  /** Extra request headers (the trace context of the model-call span: traceparent, tracestate). */
+  headers?: Record<string, string>;
 }
 
 export interface Completion {
@@ -27,6 +29,8 @@ export interface Completion {
 export interface ModelClient {
   readonly provider: string;
   readonly model: string;
+  /** The provider endpoint's base URL (remote providers): the model-call span's server.address. */
+  readonly baseUrl?: string;
   complete(call: CompletionCall): Promise<Completion>;
   health(signal: AbortSignal): Promise<AgentHealth>;
   dispose?(): Promise<void>;

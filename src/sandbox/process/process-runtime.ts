@@ -6,7 +6,13 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import { DEFAULT_DISK_MB, WardenError, type AgentManifest, type Runtime } from '../../core/index.js';
-import type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
+import {
+  traceEnv,
+  type AgentRuntime,
+  type PreparedAgent,
+  type RunContext,
+  type RunOutcome,
+} from '../runner.js';
 import { bwrapArgs, type SandboxPlan } from './bwrap.js';
 import { EgressProxy, FORWARDER_SOURCE, PROXY_ENV } from './egress-proxy.js';
 import { ARGS_FD, MAX_SANDBOX_PROCESSES, launchCommand } from './launcher.js';
@@ -69,6 +75,7 @@ export class ProcessRuntime implements AgentRuntime {
     }
     const sandbox = this.sandbox;
     return {
+      isolation: sandbox ? 'bwrap' : 'none',
       run: (inputJson, ctx) =>
         sandbox
           ? runSandboxed(sandbox, manifest, command, env, inputJson, ctx)
@@ -235,7 +242,9 @@ async function runSandboxed(
 }
 
 function taskEnv(ctx: RunContext): Record<string, string> {
-  return { WARDEN_TASK_ID: ctx.taskId, WARDEN_ATTEMPT: String(ctx.attempt) };
+  const env = { WARDEN_TASK_ID: ctx.taskId, WARDEN_ATTEMPT: String(ctx.attempt) };
+  // Traced: the agent's own spans join the attempt span (TRACEPARENT, TRACESTATE).
+  return ctx.trace ? { ...env, ...traceEnv(ctx) } : env;
 }
 
 interface SandboxWatch {

@@ -2,7 +2,13 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { WardenError, type AgentManifest } from '../../core/index.js';
-import type { AgentRuntime, PreparedAgent, RunContext, RunOutcome } from '../runner.js';
+import {
+  traceEnv,
+  type AgentRuntime,
+  type PreparedAgent,
+  type RunContext,
+  type RunOutcome,
+} from '../runner.js';
 import { ModuleCache, sha256 } from './module-cache.js';
 import { WorkerPool, type WasmJobResult } from './worker-pool.js';
 
@@ -43,13 +49,15 @@ export class WasmRuntime implements AgentRuntime {
     }
     this.pool.warm();
     return {
+      isolation: 'wasm',
       run: (inputJson, ctx) =>
         this.runOnce(
           {
             module: cached.module,
             capPages: cached.capPages,
             input: inputJson,
-            env,
+            // Traced: TRACEPARENT (and TRACESTATE) join the WASI environment, for the module's own spans.
+            env: ctx.trace ? [...env, ...Object.entries(traceEnv(ctx)!).map(([k, v]) => `${k}=${v}`)] : env,
             args: [manifest.name, ...(manifest.args ?? [])],
             maxOutputBytes: ctx.limits.maxOutputBytes,
           },

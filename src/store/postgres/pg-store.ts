@@ -480,6 +480,8 @@ export class PgStore implements Store {
         input: string;
         deadline: number | null;
         timeout_ms: number | null;
+        metadata: string;
+        created_at: string | number;
       }>(
         'warden_claim',
         `WITH running AS (
@@ -523,7 +525,7 @@ export class PgStore implements Store {
            updated_at = $1
          FROM chosen WHERE t.id = chosen.id
          RETURNING t.id, t.session_id, t.agent_key, t.priority, t.attempts, t.max_attempts, t.input, t.deadline,
-           t.timeout_ms`,
+           t.timeout_ms, t.metadata, t.created_at`,
         [
           req.now,
           look.sessions,
@@ -554,6 +556,9 @@ export class PgStore implements Store {
           deadline: c.deadline === null ? null : Number(c.deadline),
           timeoutMs: c.timeout_ms,
           leaseUntil,
+          metadataJson: c.metadata,
+          // A first attempt waited since its submit; a retry's requeue time is not returned here.
+          ...(attempt === 1 ? { queuedAt: Number(c.created_at) } : {}),
         });
       }
     }

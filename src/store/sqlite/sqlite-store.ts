@@ -114,6 +114,8 @@ type CandidateRow = Pick<
   | 'input'
   | 'deadline'
   | 'timeout_ms'
+  | 'metadata'
+  | 'updated_at'
 >;
 
 const CAP_TTL_MS = 5_000;
@@ -503,6 +505,8 @@ export class SqliteStore implements Store {
         deadline: c.deadline,
         timeoutMs: c.timeout_ms,
         leaseUntil,
+        metadataJson: c.metadata,
+        queuedAt: Number(c.updated_at),
       });
     }
     let nextRunAfter: number | null = null;

@@ -15,7 +15,8 @@ const SQL = {
   ...CHECKED_RESULT_SQL,
   runningCounts:
     "SELECT session_id, agent_key, count(*) AS n FROM tasks WHERE state = 'running' GROUP BY session_id, agent_key",
-  candidates: `SELECT id, session_id, agent_key, priority, attempts, max_attempts, input, deadline, timeout_ms
+  candidates: `SELECT id, session_id, agent_key, priority, attempts, max_attempts, input, deadline, timeout_ms,
+      metadata, updated_at
     FROM tasks INDEXED BY tasks_claim
     WHERE state = 'queued' AND run_after <= ?
       AND agent_key IN (SELECT value FROM json_each(?))
