@@ -26,6 +26,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { taskHistoryRoutes } from './routes/task-history.js';
 import { traceRoutes } from './routes/traces.js';
 import { memoryRoutes } from './routes/memory.js';
+import { mcpRoutes } from './routes/mcp.js';
 import { uiRoutes } from './routes/ui.js';
 import { overviewRoutes } from './routes/overview.js';
 import { swaggerOptions } from './openapi.js';
@@ -145,6 +146,7 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
   edgeRoutes(app, ctx);
   routingRoutes(app, ctx);
   overviewRoutes(app, ctx);
+  mcpRoutes(app, ctx);
   // Edge nodes connect over WebSocket on the same listener (ws(s)://host:port/edge).
   warden.edges.attach(app.server);
   await uiRoutes(app);

@@ -1,0 +1,10 @@
+export { createMcpServer } from './server.js';
+export { handleMcpHttpRequest } from './http.js';
+export { serveMcpStdio } from './stdio.js';
+export type { StdioStreams } from './stdio.js';
+export { bridgeStdioToHttp, mcpEndpoint } from './bridge.js';
+export type { BridgeOptions } from './bridge.js';
+export { MCP_TOOLS, MAX_WAIT_MS } from './tools.js';
+export { MAX_BUNDLE_BYTES } from './provenance.js';
+export { LOGS_TEMPLATE, PROVENANCE_TEMPLATE, RESULT_TEMPLATE } from './uris.js';
+export type { McpPrincipal } from './scope.js';
