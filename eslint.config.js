@@ -41,6 +41,25 @@ export default tseslint.config(
     },
   },
   {
+    // warden/client ships to users (and browsers) who only call a remote Warden: no server code, and of
+    // src/core only the error registry (the core barrel would bundle zod, yaml and the manifest schema).
+    files: ['src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(?!core/errors\\.js$|core/index\\.js$).+',
+              message:
+                'src/client imports no server code (types from ../core/index.js, values from ../core/errors.js).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Warden is the only way in for the API, the CLI and telemetry: its store and scheduler are its parts.
     files: ['src/api/**/*.ts', 'src/cli/**/*.ts', 'src/telemetry/**/*.ts'],
     ignores: ['**/*.test.ts'],

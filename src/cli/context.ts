@@ -7,6 +7,9 @@ export interface GlobalOptions {
   databaseUrl?: string;
   json?: boolean;
   unsafeNoSandbox?: boolean;
+  /** Remote mode (src/cli/remote.ts): the server's URL and API key. */
+  server?: string;
+  key?: string;
 }
 
 /** Options of the root command (--data, --json), wherever the subcommand sits. */

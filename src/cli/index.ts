@@ -11,6 +11,10 @@ import { edgeCommand } from './commands/edge.js';
 import { routeCommand } from './commands/route.js';
 import { feedbackCommand } from './commands/kpi.js';
 import { memoryCommand } from './commands/memory.js';
+import { mcpCommand } from './commands/mcp.js';
+import { refuseLocalOnly } from './remote.js';
+import { deployCommand } from './commands/deploy.js';
+import { sessionsCommand } from './commands/sessions.js';
 
 export interface ProgramOptions {
   /**
@@ -36,13 +40,20 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     )
     .option('--json', 'machine-readable JSON output')
     .option(
+      '--server <url>',
+      'remote mode: run the command against this Warden HTTP API instead of a local store (env: WARDEN_SERVER)',
+    )
+    .option('--key <key>', 'API key for --server (env: WARDEN_API_KEY)')
+    .option(
       '--unsafe-no-sandbox',
       'run process agents without bubblewrap if it is missing (trusted agents only; env WARDEN_UNSAFE_NO_SANDBOX=1)',
     )
     .showHelpAfterError('(run with --help for usage)')
     // `warden run --help` lists --data, --json and --unsafe-no-sandbox too.
     .configureHelp({ showGlobalOptions: true })
-    .exitOverride();
+    .exitOverride()
+    // A command without a remote form refuses --server instead of silently using a local store.
+    .hook('preAction', (_program, action) => refuseLocalOnly(action));
   if (options.jsonErrors) program.configureOutput({ outputError: () => undefined, writeErr: () => true });
   for (const cmd of [
     runCommand(),
@@ -65,7 +76,10 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     edgeCommand(),
     routeCommand(),
     memoryCommand(),
+    mcpCommand(),
     migrateCommand(),
+    sessionsCommand(),
+    deployCommand(),
   ]) {
     program.addCommand(cmd);
     inherit(cmd, program);

@@ -135,6 +135,16 @@ export const ERROR_CODES = {
     retryable: false,
     doc: 'The dashboard bundle (dist/ui) is missing from this installation: run `npm run build:ui` in the Warden checkout, or set WARDEN_UI_DIR to a built copy.',
   },
+  SERVER_UNREACHABLE: {
+    status: 503,
+    retryable: true,
+    doc: 'The client (WardenClient, `warden --server`) could not reach the Warden server, or the connection broke before an answer: check the URL (--server / WARDEN_SERVER), the network and TLS.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 504,
+    retryable: true,
+    doc: "The client's request to the Warden server took longer than its timeoutMs; the server may still have acted on it.",
+  },
   // Rate-distortion
   RD_INVALID_GRAPH: {
     status: 400,

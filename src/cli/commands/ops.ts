@@ -4,6 +4,8 @@ import { compileStorageOptions } from '../../warden/index.js';
 import { migrateBackend, redactUrl } from '../../store/index.js';
 import { autoMigrate, globals, openWarden, storageOptions, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
+import { remoteClient } from '../remote.js';
+import { remoteDlqList, remoteDlqPurge, remoteDlqReplay } from './remote.js';
 
 export function workerCommand(): Command {
   return new Command('worker')
@@ -76,6 +78,8 @@ export function dlqCommand(): Command {
     .option('-t, --tenant <tenant>', "only this tenant's dead letters (default: every tenant's)")
     .action(async (flags: { session?: string; limit: number; tenant?: string }, cmd: Command) => {
       const { json } = globals(cmd);
+      const client = remoteClient(cmd);
+      if (client) return remoteDlqList(client, flags, Boolean(json));
       await withWarden(cmd, async (warden) => {
         const list = await warden.dlq.list({
           limit: flags.limit,
@@ -96,6 +100,8 @@ export function dlqCommand(): Command {
     .argument('<task-id...>')
     .description('put dead tasks back in the queue with fresh attempts')
     .action(async (ids: string[], _flags: unknown, cmd: Command) => {
+      const client = remoteClient(cmd);
+      if (client) return remoteDlqReplay(client, ids);
       await withWarden(cmd, async (warden) => {
         for (const id of ids) {
           await warden.dlq.replay(id);
@@ -112,6 +118,15 @@ export function dlqCommand(): Command {
     .action(async (ids: string[], flags: { all?: boolean; tenant?: string }, cmd: Command) => {
       if (!flags.all && ids.length === 0)
         throw new WardenError('INVALID_INPUT', 'name task ids to purge, or pass --all');
+      const client = remoteClient(cmd);
+      if (client) {
+        if (flags.tenant)
+          throw new WardenError(
+            'INVALID_INPUT',
+            "--tenant does not apply with --server: the key's tenant is purged",
+          );
+        return remoteDlqPurge(client, ids, flags);
+      }
       await withWarden(cmd, async (warden) => {
         const n = await warden.dlq.purge(
           flags.all ? 'all' : ids,

@@ -8,6 +8,8 @@ import { WardenError } from '../../core/index.js';
 import { verifyBundleText, type ChainVerification } from '../../provenance/index.js';
 import { globals, withWarden } from '../context.js';
 import { parseIntOption, printJson } from '../io.js';
+import { remoteClient } from '../remote.js';
+import { remoteExport, remoteVerify } from './remote.js';
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -20,6 +22,8 @@ export function exportCommand(): Command {
       parseIntOption('--since'),
     )
     .action(async (flags: { session: string; out?: string; since?: number }, cmd: Command) => {
+      const client = remoteClient(cmd);
+      if (client) return remoteExport(client, flags, Boolean(globals(cmd).json));
       await withWarden(cmd, async (warden) => {
         const bundle = await warden.exportProvenanceStream(flags.session, { since: flags.since ?? 0 });
         if (!flags.out) {
@@ -92,6 +96,8 @@ export function verifyBundleCommand(): Command {
             'INVALID_INPUT',
             '--previous needs a bundle to verify: warden verify new.json --previous old.json',
           );
+        const client = remoteClient(cmd);
+        if (client) return remoteVerify(client, flags.session, Boolean(json));
         await withWarden(cmd, async (warden) => {
           const reports = flags.session
             ? [{ session: flags.session, ...(await warden.verify(flags.session)) }]

@@ -10,6 +10,15 @@ import type { TaskEvent, TokenEvent } from '../../scheduler/index.js';
 import { loadManifest, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson, readInput } from '../io.js';
+import { remoteClient } from '../remote.js';
+import {
+  remoteAgentsHealth,
+  remoteAgentsList,
+  remoteAgentsRegister,
+  remoteResetBreaker,
+  remoteRun,
+  remoteSubmit,
+} from './remote.js';
 import { agentsKpiCommand } from './kpi.js';
 
 interface SubmitFlags {
@@ -126,6 +135,8 @@ export function runCommand(): Command {
     .action(async (agentArg: string | undefined, flags: SubmitFlags & { stream?: boolean }, cmd: Command) => {
       const { json } = globals(cmd);
       checkTarget(agentArg, flags);
+      const client = remoteClient(cmd);
+      if (client) return remoteRun(client, agentArg, remoteFlags(flags), Boolean(json));
       // A one-shot run does not contend for the database's maintenance: it would hold it only for a moment.
       const warden = await openWarden(cmd, {}, { maintenance: false });
       const progress = new Progress();
@@ -187,7 +198,14 @@ export function runCommand(): Command {
     });
 }
 
-function breakerText(b: BreakerStatus): string {
+/** The submit flags as the remote forms take them (the deadline resolved now). */
+function remoteFlags<F extends SubmitFlags>(flags: F): Omit<F, 'deadline'> & { deadline?: number } {
+  const { deadline, ...rest } = flags;
+  const at = deadlineOf(deadline);
+  return { ...rest, ...(at !== undefined ? { deadline: at } : {}) };
+}
+
+export function breakerText(b: BreakerStatus): string {
   const time = (t: number | null) => new Date(t ?? 0).toTimeString().slice(0, 8);
   const failures = `${b.consecutiveFailures} failure${b.consecutiveFailures === 1 ? '' : 's'}`;
   if (b.state === 'open') return `open (${failures}, probe at ${time(b.nextProbeAt)})`;
@@ -223,6 +241,8 @@ export function submitCommand(): Command {
     .action(async (agentArg: string | undefined, flags: SubmitFlags, cmd: Command) => {
       const { json } = globals(cmd);
       checkTarget(agentArg, flags);
+      const client = remoteClient(cmd);
+      if (client) return remoteSubmit(client, agentArg, remoteFlags(flags), Boolean(json));
       await withWarden(cmd, async (warden) => {
         const receipt = await submitFrom(warden, agentArg, flags);
         if (json) return printJson(receipt);
@@ -247,6 +267,8 @@ export function agentsCommand(): Command {
     .option('-t, --tenant <tenant>', "register for this tenant only (its API keys' sessions)", 'default')
     .option('--shared', 'let every tenant use these versions (default tenant only; registering again shares)')
     .action(async (paths: string[], flags: { tenant: string; shared?: boolean }, cmd: Command) => {
+      const client = remoteClient(cmd);
+      if (client) return remoteAgentsRegister(client, paths, flags);
       await withWarden(cmd, async (warden) => {
         for (const path of paths) {
           const record = await warden.registerAgent(await loadManifest(path), {
@@ -268,6 +290,8 @@ export function agentsCommand(): Command {
     )
     .action(async (agent: string | undefined, flags: { timeout: number }, cmd: Command) => {
       const { json } = globals(cmd);
+      const client = remoteClient(cmd);
+      if (client) return remoteAgentsHealth(client, agent, flags.timeout, Boolean(json));
       await withWarden(cmd, async (warden) => {
         const reports = await warden.agentHealth({ ...(agent ? { agent } : {}), timeoutMs: flags.timeout });
         if (reports.some((r) => !r.ok)) process.exitCode = 1;
@@ -290,6 +314,8 @@ export function agentsCommand(): Command {
     )
     .action(async (_flags: unknown, cmd: Command) => {
       const { json } = globals(cmd);
+      const client = remoteClient(cmd);
+      if (client) return remoteAgentsList(client, Boolean(json), breakerText);
       await withWarden(cmd, async (warden) => {
         const list = await warden.agentStatus();
         if (json) return printJson(list.map(({ runnable: _here, ...a }) => a));
@@ -312,6 +338,8 @@ export function agentsCommand(): Command {
     )
     .action(async (agent: string, _flags: unknown, cmd: Command) => {
       const { json } = globals(cmd);
+      const client = remoteClient(cmd);
+      if (client) return remoteResetBreaker(client, agent, Boolean(json));
       await withWarden(cmd, async (warden) => {
         const resets = await warden.resetBreaker(agent, { via: 'cli' });
         if (json) return printJson(resets);

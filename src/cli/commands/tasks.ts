@@ -4,6 +4,8 @@ import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
 import { globals, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson } from '../io.js';
+import { remoteClient } from '../remote.js';
+import { remoteCancel, remoteLogs, remoteResult, remoteTasks } from './remote.js';
 
 export function tasksCommand(): Command {
   return new Command('tasks')
@@ -15,6 +17,8 @@ export function tasksCommand(): Command {
     .action(
       async (flags: { session?: string; state?: TaskState; agent?: string; limit: number }, cmd: Command) => {
         const { json } = globals(cmd);
+        const client = remoteClient(cmd);
+        if (client) return remoteTasks(client, flags, Boolean(json));
         await withWarden(cmd, async (warden) => {
           const tasks = await warden.listTasks({
             limit: flags.limit,
@@ -49,6 +53,8 @@ export function resultCommand(): Command {
     )
     .action(async (id: string, flags: { wait?: boolean; waitTimeout?: number }, cmd: Command) => {
       const { json } = globals(cmd);
+      const client = remoteClient(cmd);
+      if (client) return remoteResult(client, id, flags, Boolean(json));
       await withWarden(cmd, async (warden) => {
         const task = await warden.getTask(id);
         let result;
@@ -123,6 +129,8 @@ export function cancelCommand(): Command {
     .description('cancel a queued task now, or ask the worker running it to stop it')
     .argument('<task-id>')
     .action(async (id: string, _flags: unknown, cmd: Command) => {
+      const client = remoteClient(cmd);
+      if (client) return remoteCancel(client, id);
       await withWarden(cmd, async (warden) => {
         const out = await warden.cancel(id);
         if (out.cancelledNow) process.stdout.write(`cancelled ${id}\n`);
@@ -143,6 +151,8 @@ export function logsCommand(): Command {
     .option('-f, --follow', 'keep printing new lines until the task finishes')
     .action(async (target: string, flags: { follow?: boolean }, cmd: Command) => {
       const { json } = globals(cmd);
+      const client = remoteClient(cmd);
+      if (client) return remoteLogs(client, target, flags, Boolean(json));
       await withWarden(cmd, async (warden) => {
         const task = await warden.findTask(target);
         const ids = task
