@@ -146,3 +146,4 @@ export type {
 export type { AgentKpi } from './warden/index.js';
 export type { OverviewOptions, TenantOverview } from './warden/index.js';
 export type { RoutingOptions } from './warden/index.js';
+// The MCP server is the `warden/mcp` entry: importing the library does not load the MCP SDK.
