@@ -290,6 +290,18 @@ export class Governance {
     return out;
   }
 
+  /** The counts of several sessions added up (a tenant's sessions, for the API and MCP). */
+  async statsOf(sessionIds: readonly string[]): Promise<GovernanceStats> {
+    const total: GovernanceStats = { total: 0, byFlag: {}, bySeverity: {}, byAgent: {} };
+    for (const id of sessionIds) {
+      const stats = await this.stats(id);
+      total.total += stats.total;
+      for (const field of ['byFlag', 'bySeverity', 'byAgent'] as const)
+        for (const [k, n] of Object.entries(stats[field])) total[field][k] = (total[field][k] ?? 0) + n;
+    }
+    return total;
+  }
+
   /**
    * validate_merge: reports, per task or trace id, whether the session's policy lets it be merged; the
    * decision is recorded in the session's chain.

@@ -11,7 +11,7 @@ import {
   type Task,
   type TaskResult,
 } from '../core/index.js';
-import type { Warden } from '../warden/index.js';
+import { agentListing, type Warden } from '../warden/index.js';
 import { readBundle, summarizeVerification } from './provenance.js';
 import { toolError, toolOk } from './results.js';
 import { requireOperator, sessionFor, taskFor, type McpPrincipal } from './scope.js';
@@ -168,20 +168,7 @@ export function registerTools(server: McpServer, warden: Warden, principal: McpP
       annotations: { readOnlyHint: true },
     },
     guarded(async () => {
-      const agents = (await warden.listAgents({ tenant: principal.tenant })).map(
-        ({ key, manifest: m, moduleDigest, createdAt, tenant, shared }) => ({
-          key,
-          name: m.name,
-          version: m.version,
-          ...(m.description ? { description: m.description } : {}),
-          runtime: m.runtime,
-          capabilities: m.capabilities,
-          moduleDigest,
-          tenant,
-          shared,
-          createdAt,
-        }),
-      );
+      const agents = (await warden.listAgents({ tenant: principal.tenant })).map(agentListing);
       const lines = agents.map(
         (a) =>
           `${a.key} (${a.runtime})${a.capabilities.length ? ` [${a.capabilities.join(', ')}]` : ''}${a.description ? `: ${a.description}` : ''}`,
@@ -266,22 +253,7 @@ export function registerTools(server: McpServer, warden: Warden, principal: McpP
       const sessions = name
         ? [await sessionFor(warden, principal, name)]
         : await warden.listSessions(principal.tenant);
-      const total = {
-        total: 0,
-        byFlag: {} as Record<string, number>,
-        bySeverity: {} as Record<string, number>,
-        byAgent: {} as Record<string, number>,
-      };
-      for (const s of sessions) {
-        const stats = await warden.governance.stats(s.id);
-        total.total += stats.total;
-        for (const [field, add] of [
-          ['byFlag', stats.byFlag],
-          ['bySeverity', stats.bySeverity],
-          ['byAgent', stats.byAgent],
-        ] as const)
-          for (const [k, n] of Object.entries(add)) total[field][k] = (total[field][k] ?? 0) + n;
-      }
+      const total = await warden.governance.statsOf(sessions.map((s) => s.id));
       const flags = Object.entries(total.byFlag).map(([k, n]) => `${k} ${n}`);
       return toolOk(
         `${total.total} flag(s) in ${sessions.length} session(s)${flags.length ? `: ${flags.join(', ')}` : ''}`,

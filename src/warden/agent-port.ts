@@ -46,3 +46,19 @@ export interface AgentPort {
   /** The code digest recorded for a version (its key and registered module digest), if its code was stored. */
   agentCodeFor(version: AgentCodeVersion): Promise<string | undefined>;
 }
+
+/** An agent version as the API and MCP list it: the record's facts and its manifest's headline fields. */
+export function agentListing({ key, manifest: m, moduleDigest, createdAt, tenant, shared }: AgentRecord) {
+  return {
+    key,
+    name: m.name,
+    version: m.version,
+    ...(m.description ? { description: m.description } : {}),
+    runtime: m.runtime,
+    capabilities: m.capabilities,
+    moduleDigest,
+    tenant,
+    shared,
+    createdAt,
+  };
+}

@@ -16,6 +16,7 @@ export { compileStorageOptions } from './storage-options.js';
 export type { StorageOptions, PostgresSettings, CompiledStorage } from './storage-options.js';
 export type { DataDirectory } from './data-dir.js';
 export type { AgentPort, AgentRecord } from './agent-port.js';
+export { agentListing } from './agent-port.js';
 export type { AgentKpi, KpiFilter, KpiPort, TaskFeedback } from './kpi-port.js';
 export type { ActivityBucket, ActivityQuery, OverviewPort, TenantActivity } from './overview-port.js';
 export { OVERVIEW_LIMITS } from './overview.js';

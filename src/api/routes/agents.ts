@@ -5,6 +5,7 @@ import type { AgentRecord } from '../../store/index.js';
 import { tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { errorResponses } from '../schemas.js';
+import { agentListing } from '../../warden/index.js';
 
 const agentSummary = {
   type: 'object',
@@ -73,21 +74,7 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, ad
         response: { 200: { type: 'array', items: agentVersion }, ...errorResponses },
       },
     },
-    async (request) =>
-      (await warden.listAgents({ tenant: tenantOf(request) })).map(
-        ({ key, manifest: m, moduleDigest, createdAt, tenant, shared }) => ({
-          key,
-          name: m.name,
-          version: m.version,
-          ...(m.description ? { description: m.description } : {}),
-          runtime: m.runtime,
-          capabilities: m.capabilities,
-          moduleDigest,
-          tenant,
-          shared,
-          createdAt,
-        }),
-      ),
+    async (request) => (await warden.listAgents({ tenant: tenantOf(request) })).map(agentListing),
   );
 
   app.post<{

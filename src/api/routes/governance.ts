@@ -39,24 +39,7 @@ export function governanceRoutes(
       const sessions = request.query.session
         ? [await sessionOf(warden, request, request.query.session)]
         : await warden.listSessions(request.principal!.tenant);
-      const total = {
-        total: 0,
-        byFlag: {} as Record<string, number>,
-        bySeverity: {} as Record<string, number>,
-        byAgent: {} as Record<string, number>,
-      };
-      for (const s of sessions) {
-        const stats = await warden.governance.stats(s.id);
-        total.total += stats.total;
-        for (const [field, add] of [
-          ['byFlag', stats.byFlag],
-          ['bySeverity', stats.bySeverity],
-          ['byAgent', stats.byAgent],
-        ] as const) {
-          for (const [k, n] of Object.entries(add)) total[field][k] = (total[field][k] ?? 0) + n;
-        }
-      }
-      return total;
+      return warden.governance.statsOf(sessions.map((s) => s.id));
     },
   );
 
