@@ -1154,7 +1154,12 @@ export interface operations {
         /** @description milliseconds to wait for the result, at most 60000 */
         wait?: string;
       };
-      header?: never;
+      header?: {
+        /** @description W3C Trace Context: the task's spans join this trace (docs/telemetry.md); ignored when malformed */
+        traceparent?: string;
+        /** @description W3C Trace Context vendor state, kept with traceparent */
+        tracestate?: string;
+      };
       path: {
         id: string;
       };

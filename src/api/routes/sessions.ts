@@ -159,6 +159,21 @@ export function sessionRoutes(app: FastifyInstance, { warden, viewer, operator }
             metadata: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
           },
         },
+        // Documented, not enforced: an invalid trace context is ignored, as W3C Trace Context says.
+        headers: {
+          type: 'object',
+          properties: {
+            traceparent: {
+              type: 'string',
+              description:
+                "W3C Trace Context: the task's spans join this trace (docs/telemetry.md); ignored when malformed",
+            },
+            tracestate: {
+              type: 'string',
+              description: 'W3C Trace Context vendor state, kept with traceparent',
+            },
+          },
+        },
         response: {
           200: { type: 'object', properties: { task: { $ref: 'Task#' }, result: { $ref: 'TaskResult#' } } },
           202: { type: 'object', properties: { task: { $ref: 'Task#' } } },

@@ -6,6 +6,7 @@ import { NotFoundError } from '../../client/index.js';
 import { WardenError, type BreakerStatus, type TaskResult, type TaskState } from '../../core/index.js';
 import { verifyBundleText } from '../../provenance/index.js';
 import { Progress, formatResult, printJson, readInput } from '../io.js';
+import { traceMetadata } from '../trace-context.js';
 import { collectDeployment, deploy } from './deploy.js';
 
 export interface RemoteSubmitFlags {
@@ -16,6 +17,7 @@ export interface RemoteSubmitFlags {
   deadline?: number;
   timeout?: number;
   idempotencyKey?: string;
+  traceparent?: string;
   allowNetwork?: boolean;
 }
 
@@ -32,6 +34,7 @@ async function remoteAgent(client: WardenClient, arg: string): Promise<string> {
 }
 
 async function submitRemote(client: WardenClient, agentArg: string | undefined, flags: RemoteSubmitFlags) {
+  const trace = traceMetadata(flags.traceparent);
   const agent = agentArg === undefined ? undefined : await remoteAgent(client, agentArg);
   const session = await client.createSession({
     name: flags.session,
@@ -50,6 +53,7 @@ async function submitRemote(client: WardenClient, agentArg: string | undefined, 
       ...(flags.deadline !== undefined ? { deadline: flags.deadline } : {}),
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
       ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
+      ...(trace ? { metadata: trace } : {}),
     } satisfies Body<'executeTask'>,
   };
 }

@@ -11,6 +11,7 @@ import { loadManifest, type Warden } from '../../warden/index.js';
 import { globals, openWarden, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson, readInput } from '../io.js';
 import { remoteClient } from '../remote.js';
+import { traceMetadata } from '../trace-context.js';
 import {
   remoteAgentsHealth,
   remoteAgentsList,
@@ -29,6 +30,7 @@ interface SubmitFlags {
   deadline?: string;
   timeout?: number;
   idempotencyKey?: string;
+  traceparent?: string;
   allowNetwork?: boolean;
   wait: boolean;
   waitTimeout?: number;
@@ -57,6 +59,10 @@ function submitOptions(cmd: Command): Command {
     .option(
       '--idempotency-key <key>',
       'the same key in the same session returns the same task instead of a new one',
+    )
+    .option(
+      '--traceparent <w3c>',
+      "join this W3C trace with the task's spans (docs/telemetry.md); default: $TRACEPARENT when set",
     );
 }
 
@@ -105,6 +111,7 @@ async function submitFrom(warden: Warden, agentArg: string | undefined, flags: S
     );
   }
   const deadline = deadlineOf(flags.deadline);
+  const trace = traceMetadata(flags.traceparent);
   return warden.submit({
     ...(agent !== undefined ? { agent } : { intent: flags.intent! }),
     session: flags.session,
@@ -113,6 +120,7 @@ async function submitFrom(warden: Warden, agentArg: string | undefined, flags: S
     ...(deadline !== undefined ? { deadline } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
     ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
+    ...(trace ? { metadata: trace } : {}),
   });
 }
 
