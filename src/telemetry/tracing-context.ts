@@ -9,7 +9,6 @@ export interface TraceParent {
   flags: number;
 }
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
@@ -21,12 +20,34 @@ const ZERO_SPAN = '0'.repeat(16);
  */
 export function parseTraceparent(value: unknown): TraceParent | undefined {
   if (typeof value !== 'string' || value.length > 512) return undefined;
-  const m = TRACEPARENT.exec(value.trim());
-  if (!m) return undefined;
-  const [, version, traceId, spanId, flags, rest] = m;
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  // version-traceid-spanid-flags[-more]: read by position (it is on every claim of a traced task).
+  const v = value.trim();
+  if (v.length < 55 || !isHex(v, 0, 2) || v.charCodeAt(2) !== DASH) return undefined;
+  if (!isHex(v, 3, 35) || v.charCodeAt(35) !== DASH || !isHex(v, 36, 52) || v.charCodeAt(52) !== DASH)
+    return undefined;
+  if (!isHex(v, 53, 55)) return undefined;
+  const version = v.slice(0, 2);
+  if (v.length > 55) {
+    // A future version's further fields: '-' and then anything on the same line.
+    if (version === '00' || v.charCodeAt(55) !== DASH || LINE_BREAK.test(v)) return undefined;
+  }
+  if (version === 'ff') return undefined;
+  const traceId = v.slice(3, 35);
+  const spanId = v.slice(36, 52);
   if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
-  return { traceId: traceId!, spanId: spanId!, flags: parseInt(flags!, 16) };
+  return { traceId, spanId, flags: parseInt(v.slice(53, 55), 16) };
+}
+
+const DASH = 45;
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+/** Whether s[from, to) is lowercase hex. */
+function isHex(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /** The `traceparent` value (version 00) of a span. */

@@ -6,7 +6,9 @@ import {
   trace,
   type Attributes,
   type Context,
+  type HrTime,
   type Span,
+  type SpanContext,
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
@@ -139,8 +141,9 @@ export class WardenTracing implements SchedulerTracer {
   startSubmit(metadata: Readonly<Record<string, string | number | boolean>> | undefined): SubmitTrace {
     const parent = contextOf(metadata) ?? ROOT_CONTEXT;
     // Explicit times throughout: the SDK makes a span faster with one than by reading its own clock.
-    const span = this.tracer.startSpan(SPAN.submit, { kind: SpanKind.PRODUCER, startTime: now() }, parent);
-    return new SubmitTrace(this, span, trace.setSpan(parent, span));
+    const span = this.tracer.startSpan(SPAN.submit, { kind: SpanKind.PRODUCER, startTime: nowHr() }, parent);
+    // The parent holds nothing but a span (or is the root): the submit span replaces it.
+    return new SubmitTrace(this, span, withSpan(span));
   }
 
   startAttempt(
@@ -153,8 +156,8 @@ export class WardenTracing implements SchedulerTracer {
     // Submitted by another process (or before this one started): the metadata read with the claim has its
     // context; only a backend that did not read it there is asked (the one case that takes a turn).
     if (!state && task.metadataJson !== undefined && task.queuedAt !== undefined) {
-      state = { ctx: contextOf(parseMetadata(task.metadataJson)) ?? ROOT_CONTEXT, queuedAt: task.queuedAt };
-      this.remember(task.id, state);
+      // Not remembered here: only a retry needs it again (Attempt.end remembers it then).
+      state = { ctx: contextOfJson(task.metadataJson) ?? ROOT_CONTEXT, queuedAt: task.queuedAt };
     }
     if (state) return this.attempt(task, claim, workerId, state);
     return stored().then((s) => {
@@ -177,36 +180,27 @@ export class WardenTracing implements SchedulerTracer {
     const claimStart = claim ? wall(claim.start) : t;
     const claimEnd = claim ? wall(claim.end) : t;
     const tracer = this.tracer;
+    const ctx = state.ctx;
     // The task's attributes go on the attempt span only: its siblings and children say what is their own.
+    // Attributes are set on the started span, not passed in the start options: the SDK copies and checks
+    // options' attributes twice (once for the sampler), set ones once, and a sampled-out span skips them.
+    // Each time its own HrTime: a span keeps the one it is given.
     tracer
-      .startSpan(SPAN.queue, { startTime: Math.min(state.queuedAt, claimStart) }, state.ctx)
-      .end(claimStart);
-    tracer
-      .startSpan(
-        SPAN.claim,
-        {
-          startTime: claimStart,
-          ...(claim ? { attributes: { [ATTR.claimVia]: claim.via, [ATTR.claimBatch]: claim.size } } : {}),
-        },
-        state.ctx,
-      )
-      .end(claimEnd);
-    const span = tracer.startSpan(
-      SPAN.attempt,
-      {
-        kind: SpanKind.CONSUMER,
-        startTime: claimEnd,
-        attributes: {
-          [ATTR.taskId]: task.id,
-          [ATTR.sessionId]: task.sessionId,
-          [ATTR.agent]: task.agentKey,
-          [ATTR.attempt]: task.attempt,
-          [ATTR.maxAttempts]: task.maxAttempts,
-          [ATTR.worker]: workerId,
-        },
-      },
-      state.ctx,
-    );
+      .startSpan(SPAN.queue, { startTime: hr(Math.min(state.queuedAt, claimStart)) }, ctx)
+      .end(hr(claimStart));
+    const claimSpan = tracer.startSpan(SPAN.claim, { startTime: hr(claimStart) }, ctx);
+    if (claim && claimSpan.isRecording())
+      claimSpan.setAttribute(ATTR.claimVia, claim.via).setAttribute(ATTR.claimBatch, claim.size);
+    claimSpan.end(hr(claimEnd));
+    const span = tracer.startSpan(SPAN.attempt, { kind: SpanKind.CONSUMER, startTime: hr(claimEnd) }, ctx);
+    if (span.isRecording())
+      span
+        .setAttribute(ATTR.taskId, task.id)
+        .setAttribute(ATTR.sessionId, task.sessionId)
+        .setAttribute(ATTR.agent, task.agentKey)
+        .setAttribute(ATTR.attempt, task.attempt)
+        .setAttribute(ATTR.maxAttempts, task.maxAttempts)
+        .setAttribute(ATTR.worker, workerId);
     return new Attempt(this, task, span, state);
   }
 
@@ -245,32 +239,28 @@ export class SubmitTrace {
     agent: string;
     priority: string;
   }): void {
-    this.span.setAttributes({
-      [ATTR.taskId]: r.taskId,
-      [ATTR.sessionId]: r.session.id,
-      [ATTR.sessionName]: r.session.name,
-      [ATTR.tenant]: r.session.tenant,
-      [ATTR.agent]: r.agent,
-      [ATTR.priority]: r.priority,
-    });
+    const span = this.span;
+    if (!span.isRecording()) return;
+    span
+      .setAttribute(ATTR.taskId, r.taskId)
+      .setAttribute(ATTR.sessionId, r.session.id)
+      .setAttribute(ATTR.sessionName, r.session.name)
+      .setAttribute(ATTR.tenant, r.session.tenant)
+      .setAttribute(ATTR.agent, r.agent)
+      .setAttribute(ATTR.priority, r.priority);
   }
 
   /** Governance screened the input between `start` and now (performance.now() times). */
   screened(start: number, flags: readonly unknown[] | undefined, error?: unknown): void {
-    const span = this.tracing.tracer.startSpan(
-      SPAN.screen,
-      {
-        startTime: wall(start),
-        attributes: {
-          [ATTR.stage]: 'input',
-          [ATTR.flags]: flags?.length ?? 0,
-          [ATTR.action]: error !== undefined ? 'block' : flags?.length ? 'flag' : 'allow',
-        },
-      },
-      this.ctx,
-    );
-    if (error !== undefined) fail(span, error);
-    span.end(now());
+    const span = this.tracing.tracer.startSpan(SPAN.screen, { startTime: hrWall(start) }, this.ctx);
+    if (span.isRecording()) {
+      span
+        .setAttribute(ATTR.stage, 'input')
+        .setAttribute(ATTR.flags, flags?.length ?? 0)
+        .setAttribute(ATTR.action, error !== undefined ? 'block' : flags?.length ? 'flag' : 'allow');
+      if (error !== undefined) fail(span, error);
+    }
+    span.end(nowHr());
   }
 
   /** The task's metadata with the submit span's context, kept with the task for every attempt to join. */
@@ -303,17 +293,14 @@ export class SubmitTrace {
       return;
     }
     this.tracing.tracer
-      .startSpan(
-        SPAN.append,
-        { startTime: wall(start), attributes: { [ATTR.record]: 'task.submitted' } },
-        this.ctx,
-      )
-      .end(now());
+      .startSpan(SPAN.append, { startTime: hrWall(start) }, this.ctx)
+      .setAttribute(ATTR.record, 'task.submitted')
+      .end(nowHr());
   }
 
   end(error?: unknown): void {
     if (error !== undefined) fail(this.span, error);
-    this.span.end(now());
+    this.span.end(nowHr());
   }
 }
 
@@ -327,7 +314,7 @@ class Attempt implements AttemptTrace {
     private readonly span: Span,
     private readonly state: TaskTraceState,
   ) {
-    this.ctx = trace.setSpan(ROOT_CONTEXT, span);
+    this.ctx = withSpan(span);
   }
 
   get traceparent(): string {
@@ -360,41 +347,35 @@ class Attempt implements AttemptTrace {
     }
     const span = this.tracing.tracer.startSpan(
       `${GEN_AI_CHAT} ${call.model}`,
-      { kind: SpanKind.CLIENT, attributes, startTime: now() },
+      { kind: SpanKind.CLIENT, attributes, startTime: nowHr() },
       this.ctx,
     );
     return new ModelCall(span);
   }
 
   screened(start: number, finish: Finish): void {
-    const flags = finish.flags?.length ?? 0;
-    this.tracing.tracer
-      .startSpan(
-        SPAN.screen,
-        {
-          startTime: wall(start),
-          attributes: {
-            [ATTR.stage]: finish.kind === 'succeeded' || finish.kind === 'quarantined' ? 'output' : 'failure',
-            [ATTR.flags]: flags,
-            [ATTR.action]: finish.kind === 'quarantined' ? 'quarantine' : flags > 0 ? 'flag' : 'allow',
-          },
-        },
-        this.ctx,
-      )
-      .end(now());
+    const span = this.tracing.tracer.startSpan(SPAN.screen, { startTime: hrWall(start) }, this.ctx);
+    if (span.isRecording()) {
+      const flags = finish.flags?.length ?? 0;
+      span
+        .setAttribute(
+          ATTR.stage,
+          finish.kind === 'succeeded' || finish.kind === 'quarantined' ? 'output' : 'failure',
+        )
+        .setAttribute(ATTR.flags, flags)
+        .setAttribute(
+          ATTR.action,
+          finish.kind === 'quarantined' ? 'quarantine' : flags > 0 ? 'flag' : 'allow',
+        );
+    }
+    span.end(nowHr());
   }
 
   appended(start: number, finish: Finish, applied: boolean): void {
-    this.tracing.tracer
-      .startSpan(
-        SPAN.append,
-        {
-          startTime: wall(start),
-          attributes: { [ATTR.record]: finishRecord(finish), [ATTR.applied]: applied },
-        },
-        this.ctx,
-      )
-      .end(now());
+    const span = this.tracing.tracer.startSpan(SPAN.append, { startTime: hrWall(start) }, this.ctx);
+    if (span.isRecording())
+      span.setAttribute(ATTR.record, finishRecord(finish)).setAttribute(ATTR.applied, applied);
+    span.end(nowHr());
   }
 
   end(finish: Finish): void {
@@ -407,10 +388,12 @@ class Attempt implements AttemptTrace {
       span.setAttribute(ATTR_ERROR_TYPE, finish.error.code);
       span.setStatus({ code: SpanStatusCode.ERROR, message: finish.error.message });
     }
-    span.end(now());
+    span.end(nowHr());
     // A retry waits in the queue again from now; a finished task's context is no longer needed here.
-    if (finish.kind === 'retry') this.state.queuedAt = now();
-    else this.tracing.forget(this.task.id);
+    if (finish.kind === 'retry') {
+      this.state.queuedAt = now();
+      this.tracing.remember(this.task.id, this.state);
+    } else this.tracing.forget(this.task.id);
   }
 }
 
@@ -444,7 +427,7 @@ class ModelCall implements ModelCallTrace {
       if (outcome.timeToFirstTokenMs !== null)
         span.setAttribute(ATTR.timeToFirstToken, outcome.timeToFirstTokenMs);
     }
-    span.end(now());
+    span.end(nowHr());
   }
 }
 
@@ -455,23 +438,94 @@ function contextOf(
   const p = metadata && parseTraceparent(metadata[TRACEPARENT_KEY]);
   if (!p) return undefined;
   const state = metadata[TRACESTATE_KEY];
-  return trace.setSpanContext(ROOT_CONTEXT, {
-    traceId: p.traceId,
-    spanId: p.spanId,
-    traceFlags: p.flags & 1,
-    isRemote: true,
-    ...(typeof state === 'string' && state.length <= 512 ? { traceState: createTraceState(state) } : {}),
-  });
+  const sc: SpanContext = { traceId: p.traceId, spanId: p.spanId, traceFlags: p.flags & 1, isRemote: true };
+  if (typeof state === 'string' && state.length <= 512) sc.traceState = createTraceState(state);
+  return withSpan(trace.wrapSpanContext(sc));
 }
 
-function parseMetadata(json: string): Record<string, string | number | boolean> | undefined {
-  // Only a metadata that names a traceparent is worth parsing.
+/**
+ * The parent context named by a task's stored metadata (JSON text). Only the `traceparent` and `tracestate`
+ * values are read, by a search for their keys; the whole text is parsed only when that search cannot be
+ * sure (escapes in the text, a key that is not followed by a plain string value).
+ */
+function contextOfJson(json: string): Context | undefined {
+  // Only a metadata that names a traceparent is worth reading.
   if (!json.includes(TRACEPARENT_KEY)) return undefined;
+  if (!json.includes('\\')) {
+    const traceparent = stringValue(json, TRACEPARENT_KEY);
+    if (traceparent === undefined) return undefined;
+    if (traceparent !== null) {
+      const tracestate = json.includes(TRACESTATE_KEY) ? stringValue(json, TRACESTATE_KEY) : undefined;
+      if (tracestate !== null) {
+        const m: Record<string, string> = { [TRACEPARENT_KEY]: traceparent };
+        if (tracestate !== undefined) m[TRACESTATE_KEY] = tracestate;
+        return contextOf(m);
+      }
+    }
+  }
   try {
-    return JSON.parse(json) as Record<string, string | number | boolean>;
+    return contextOf(JSON.parse(json) as Record<string, string | number | boolean>);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The string value of a top-level `key` in JSON text without escapes (metadata is flat): undefined when
+ * the key is not there, null when the search cannot tell (then the caller parses the whole text).
+ */
+function stringValue(json: string, key: string): string | undefined | null {
+  const quoted = `"${key}"`;
+  // JSON.parse keeps the last of duplicate keys: so does this.
+  const at = json.lastIndexOf(quoted);
+  if (at < 0) return undefined;
+  let i = at + quoted.length;
+  while (isSpace(json.charCodeAt(i))) i++;
+  if (json.charCodeAt(i) !== 58 /* : */) return null;
+  i++;
+  while (isSpace(json.charCodeAt(i))) i++;
+  if (json.charCodeAt(i) !== 34 /* " */) return null;
+  const end = json.indexOf('"', i + 1);
+  return end < 0 ? null : json.slice(i + 1, end);
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/**
+ * A context holding only `span`: what Warden's spans are parented to. The API's own context is an object,
+ * a Map and three closures, copied on every change; this one is a single object, for the span key alone,
+ * and turns into the API's as soon as anything else is set on it.
+ */
+class SpanOnlyContext implements Context {
+  constructor(private readonly span: Span) {}
+
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.span : undefined;
+  }
+
+  setValue(key: symbol, value: unknown): Context {
+    return trace.setSpan(ROOT_CONTEXT, this.span).setValue(key, value);
+  }
+
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : this;
+  }
+}
+
+/** The API's span key (its contexts' keys are Symbol.for(description), so that any copy of it agrees). */
+const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
+
+/** Whether this API reads the span of a SpanOnlyContext (checked once, at load). */
+const LIGHT_CONTEXT = (() => {
+  const probe = trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '1'.repeat(16), traceFlags: 0 });
+  return trace.getSpan(new SpanOnlyContext(probe)) === probe && trace.getSpan(ROOT_CONTEXT) === undefined;
+})();
+
+/** A context holding only `span`. */
+function withSpan(span: Span): Context {
+  return LIGHT_CONTEXT ? new SpanOnlyContext(span) : trace.setSpan(ROOT_CONTEXT, span);
 }
 
 function traceparentOf(span: Span): string {
@@ -496,12 +550,33 @@ function fail(span: Span, error: unknown): void {
 
 /** A performance.now() time as epoch milliseconds (what span times are given in). */
 function wall(t: number): number {
-  return performance.timeOrigin + t;
+  return ORIGIN + t;
 }
+
+/** performance.timeOrigin, read once (a getter on every read). */
+const ORIGIN = performance.timeOrigin;
 
 /** Now, as epoch milliseconds with sub-millisecond precision. */
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
+}
+
+/**
+ * Epoch milliseconds as an HrTime ([seconds, nanoseconds], as the SDK's millisToHrTime makes it): span
+ * times are given so, the SDK then takes them as they are (a number costs it a clock read and a conversion).
+ */
+function hr(ms: number): HrTime {
+  return [Math.trunc(ms / 1000), Math.round((ms % 1000) * 1e6)];
+}
+
+/** A performance.now() time as an HrTime. */
+function hrWall(t: number): HrTime {
+  return hr(ORIGIN + t);
+}
+
+/** Now, as an HrTime. */
+function nowHr(): HrTime {
+  return hr(ORIGIN + performance.now());
 }
 
 function truthy(v: string | undefined): boolean {
