@@ -33,11 +33,6 @@ export interface TraceFilter {
 export interface LedgerPort {
   readChain(sessionId: string): Promise<StoredLink[]>;
   /**
-   * Up to `limit` links of the session with seq < beforeSeq, newest first: a bounded read backwards from
-   * the head (pass Infinity), by the primary key, for what happened lately (a task's history).
-   */
-  readChainBackwards(sessionId: string, beforeSeq: number, limit: number): Promise<StoredLink[]>;
-  /**
    * Verifies a session end to end (see verifyStoredSession): the chain, its latest signed tree head, the
    * witness outside the database, and every task's result row against its records. Reads a snapshot in
    * pages and gives way to the event loop between them.

@@ -1,4 +1,4 @@
-import type { StoredLink } from './chain.js';
+import type { ChainReader } from './reader.js';
 
 /** One provenance record about a task, as its history lists it. */
 export interface TaskHistoryRecord {
@@ -26,29 +26,29 @@ export interface TaskHistoryOptions {
   pageSize?: number;
 }
 
-/** Reads a session's links with seq < beforeSeq, newest first (LedgerPort.readChainBackwards). */
-export type ReadBackwards = (sessionId: string, beforeSeq: number, limit: number) => Promise<StoredLink[]>;
-
 /**
  * A task's provenance records. No index maps tasks to records, but a task's records all lie between its
- * task.submitted record and the session head, so the chain is read backwards from the head in pages until
- * that record: the cost is the number of records appended to the session since the task was submitted,
- * capped by `maxScan`.
+ * task.submitted record and the session head, so the chain is read backwards from the head in pages (seqs
+ * run 1..head without gaps) until that record: the cost is the number of records appended to the session
+ * since the task was submitted, capped by `maxScan`.
  */
 export async function readTaskHistory(
-  read: ReadBackwards,
+  reader: Pick<ChainReader, 'chainHead' | 'links'>,
   task: { id: string; sessionId: string },
   options: TaskHistoryOptions = {},
 ): Promise<TaskHistory> {
   const maxScan = options.maxScan ?? 20_000;
   const pageSize = options.pageSize ?? 500;
   const found: TaskHistoryRecord[] = [];
-  let before = Number.POSITIVE_INFINITY;
+  let upto = (await reader.chainHead(task.sessionId))?.seq ?? 0;
   let scanned = 0;
-  while (scanned < maxScan) {
-    const page = await read(task.sessionId, before, Math.min(pageSize, maxScan - scanned));
+  while (upto > 0) {
+    if (scanned >= maxScan) return { records: found.reverse(), complete: false, scanned };
+    const after = Math.max(0, upto - Math.min(pageSize, maxScan - scanned));
+    const page = await reader.links(task.sessionId, after, upto, upto - after);
     scanned += page.length;
-    for (const link of page) {
+    for (let i = page.length - 1; i >= 0; i--) {
+      const link = page[i]!;
       const r = JSON.parse(link.recordJson) as {
         type: string;
         at: number;
@@ -60,10 +60,8 @@ export async function readTaskHistory(
       found.push({ seq: link.seq, type: r.type, at: r.at, attempt: r.attempt ?? null, data: r.data ?? {} });
       if (r.type === 'task.submitted') return { records: found.reverse(), complete: true, scanned };
     }
-    const last = page.at(-1);
-    // The start of the chain: nothing older to read.
-    if (!last || last.seq <= 1) return { records: found.reverse(), complete: true, scanned };
-    before = last.seq;
+    upto = after;
   }
-  return { records: found.reverse(), complete: false, scanned };
+  // The start of the chain: nothing older to read.
+  return { records: found.reverse(), complete: true, scanned };
 }

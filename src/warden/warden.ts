@@ -831,8 +831,12 @@ export class Warden {
    */
   async taskHistory(taskId: string, options: { maxScan?: number } = {}): Promise<TaskHistory> {
     const task = await this.getTask(taskId);
-    const s = this.store;
-    return readTaskHistory((id, before, limit) => s.readChainBackwards(id, before, limit), task, options);
+    const reader = await this.store.openChainReader();
+    try {
+      return await readTaskHistory(reader, task, options);
+    } finally {
+      reader.close();
+    }
   }
 
   /** The task, or undefined when there is none (getTask throws TASK_NOT_FOUND instead). */

@@ -1404,21 +1404,6 @@ export class PgStore implements Store {
     }));
   }
 
-  async readChainBackwards(sessionId: string, beforeSeq: number, limit: number): Promise<StoredLink[]> {
-    const rows = await this.q<{ seq: number; prev_hash: string; hash: string; record: string }>(
-      'readChainBackwards',
-      `SELECT seq, prev_hash, hash, record FROM provenance
-       WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
-      [sessionId, Math.min(beforeSeq, Number.MAX_SAFE_INTEGER), limit],
-    );
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      prevHash: r.prev_hash,
-      hash: r.hash,
-      recordJson: r.record,
-    }));
-  }
-
   /** Public keys of the registered, unrevoked node keys, by key id. */
   async trustedKeys(): Promise<Map<string, KeyObject>> {
     const rows = await this.q<{ key_id: string; public_key_pem: string }>(

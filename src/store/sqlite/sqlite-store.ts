@@ -1007,26 +1007,6 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async readChainBackwards(sessionId: string, beforeSeq: number, limit: number): Promise<StoredLink[]> {
-    if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
-    const rows = this.db
-      .prepare(
-        'SELECT seq, prev_hash, hash, record FROM provenance WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-      )
-      .all(sessionId, Math.min(beforeSeq, Number.MAX_SAFE_INTEGER), limit) as {
-      seq: number;
-      prev_hash: string;
-      hash: string;
-      record: string;
-    }[];
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      prevHash: r.prev_hash,
-      hash: r.hash,
-      recordJson: r.record,
-    }));
-  }
-
   async verifyChain(sessionId: string): Promise<ChainVerification> {
     if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
     // What this process committed is its own to vouch for: sign it now rather than report it unsigned.
