@@ -961,10 +961,13 @@ describe('Server-Sent Events', () => {
     let calls = 0;
     await warden.registerHandler(
       'once-busy',
-      () => {
+      async () => {
         // Asks for a 700 ms pause (as a provider's Retry-After does): long enough for the store poll to see it.
-        if (++calls === 1)
+        // The first attempt lasts a moment, so that the stream below is open before the retry, not after.
+        if (++calls === 1) {
+          await new Promise((r) => setTimeout(r, 300));
           throw new WardenError('AGENT_FAILED', 'busy, come back later', { details: { retryAfterMs: 700 } });
+        }
         return { calls };
       },
       { tenant: 'acme', retry: { maxAttempts: 2, baseMs: 1, maxMs: 1 } },

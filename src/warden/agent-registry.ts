@@ -98,6 +98,7 @@ export class AgentRegistry implements AgentDirectory {
   private runnable: string[] = [];
   /** When each tenant's agent list was last read from the store (latestByName). */
   private readonly listedAt = new Map<string, number>();
+  private runnableAdded: (() => void) | undefined;
 
   constructor(
     private readonly store: AgentPort,
@@ -208,9 +209,19 @@ export class AgentRegistry implements AgentDirectory {
         digest: record.moduleDigest,
         shared: record.shared,
       });
+    const before = this.runnable.length;
     this.runnable = [...this.entries.values()]
       .filter((e) => e.manifest.runtime !== 'inline' || this.runtimes.inline.has(agentKey(e.manifest)))
       .map((e) => agentKey(e.manifest));
+    if (this.runnable.length > before) this.runnableAdded?.();
+  }
+
+  /**
+   * Called when a version becomes runnable here (registered, or its inline handler was): tasks of it may
+   * already be queued, and a claim loop that found nothing to run must look again now, not a poll later.
+   */
+  onRunnableAdded(listener: () => void): void {
+    this.runnableAdded = listener;
   }
 
   runnableKeys(): readonly string[] {

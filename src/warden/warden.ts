@@ -310,6 +310,7 @@ export class Warden {
       backend.maintenance ? { ...workerOptions, reapLeases: false } : workerOptions,
       backend.feed,
     );
+    agents.onRunnableAdded(() => scheduler.wake());
     const warden = new Warden(
       dataDir,
       backend.kind,
