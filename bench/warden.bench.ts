@@ -13,9 +13,9 @@ function emit(name: string, value: number, unit: string, extra: Record<string, u
   process.stdout.write(`${JSON.stringify({ name, value: Number(value.toFixed(3)), unit, ...extra })}\n`);
 }
 
-async function open(root: string, workers: boolean) {
+async function open(root: string, workers: boolean, writerThread = false) {
   const warden = await Warden.open({
-    storage: { root },
+    storage: { root, writerThread },
     workers: workers ? { concurrency: CONCURRENCY } : false,
   });
   await warden.registerHandler('noop', () => null);
@@ -35,20 +35,25 @@ async function submitAll(warden: Warden, n: number): Promise<string[]> {
   return ids;
 }
 
-async function drainThroughput(): Promise<void> {
+/**
+ * Queues JOBS, then drains them. With `writerThread`, the store's writes run on its writer thread (opened
+ * with the store, so its start-up is not timed): the figures say whether the thread hop pays on this machine.
+ */
+async function drainThroughput(writerThread = false): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+  const label = writerThread ? ' (writer thread)' : '';
   try {
-    const producer = await open(root, false);
+    const producer = await open(root, false, writerThread);
     const t0 = performance.now();
     await submitAll(producer, JOBS);
     const submitMs = performance.now() - t0;
     await producer.close();
-    emit('warden submit throughput (durable, group commit)', (JOBS / submitMs) * 1000, 'tasks/s', {
+    emit(`warden submit throughput (durable, group commit)${label}`, (JOBS / submitMs) * 1000, 'tasks/s', {
       jobs: JOBS,
     });
 
     // Like the peers: jobs are queued first, then one worker with concurrency 50 drains them.
-    const warden = await open(root, false);
+    const warden = await open(root, false, writerThread);
     let done = 0;
     let finished!: () => void;
     const all = new Promise<void>((r) => (finished = r));
@@ -65,7 +70,7 @@ async function drainThroughput(): Promise<void> {
     const chain = await warden.verify('default');
     if (!chain.ok) throw new Error('provenance chain does not verify');
     await warden.close();
-    emit('warden no-op throughput', (JOBS / ms) * 1000, 'tasks/s', {
+    emit(`warden no-op throughput${label}`, (JOBS / ms) * 1000, 'tasks/s', {
       jobs: JOBS,
       concurrency: CONCURRENCY,
       provenanceRecords: chain.length,
@@ -115,5 +120,6 @@ async function latency(): Promise<void> {
 }
 
 await drainThroughput();
+await drainThroughput(true);
 await mixedThroughput();
 await latency();

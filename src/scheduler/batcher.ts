@@ -7,6 +7,18 @@ export interface BatcherOptions {
    * nothing when they fail (one rolled-back transaction) and may be retried with a subset. @default false
    */
   isolateFailures?: boolean;
+  /**
+   * Batches that may be written at once, asked before each write. Above 1 the writes are pipelined: a
+   * store that commits on another thread takes the next batch while it commits one, and a batch found
+   * with nothing in flight is split in two so that its second half follows right behind the first.
+   * Only for a store that commits its writes in the order they were made. @default () => 1
+   */
+  maxInFlight?: () => number;
+}
+
+interface Settler<O> {
+  resolve(o: O): void;
+  reject(e: unknown): void;
 }
 
 /**
@@ -16,12 +28,14 @@ export interface BatcherOptions {
  */
 export class Batcher<I, O> {
   private items: I[] = [];
-  private settlers: { resolve(o: O): void; reject(e: unknown): void }[] = [];
+  private settlers: Settler<O>[] = [];
   private scheduled = false;
-  private inFlight: Promise<void> | undefined;
+  private writing = 0;
+  private idle: (() => void)[] = [];
 
   private readonly maxBatch: number;
   private readonly isolateFailures: boolean;
+  private readonly maxInFlight: () => number;
 
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
@@ -30,52 +44,51 @@ export class Batcher<I, O> {
   ) {
     this.maxBatch = options.maxBatch ?? 1000;
     this.isolateFailures = options.isolateFailures ?? false;
+    this.maxInFlight = options.maxInFlight ?? (() => 1);
   }
 
   push(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.items.push(item);
       this.settlers.push({ resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.run());
-      }
+      this.schedule();
     });
   }
 
   /** Resolves when everything pushed so far is written. */
   async drain(): Promise<void> {
-    while (this.items.length > 0 || this.inFlight || this.scheduled) {
-      if (this.inFlight) await this.inFlight;
+    while (this.items.length > 0 || this.writing > 0 || this.scheduled) {
+      if (this.writing > 0) await new Promise<void>((r) => this.idle.push(r));
       else await new Promise((r) => setImmediate(r));
     }
   }
 
-  private async run(): Promise<void> {
-    if (this.inFlight) {
-      await this.inFlight;
-    }
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.run());
+  }
+
+  private run(): void {
     this.scheduled = false;
-    if (this.items.length === 0) return;
-    const items = this.items.splice(0, this.maxBatch);
-    const settlers = this.settlers.splice(0, items.length);
-    if (this.items.length > 0 && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => void this.run());
-    }
-    let done!: () => void;
-    this.inFlight = new Promise<void>((r) => (done = r));
-    try {
-      await this.settle(items, settlers);
-    } finally {
-      this.inFlight = undefined;
-      done();
-      this.afterWrite?.();
+    const limit = Math.max(1, this.maxInFlight());
+    while (this.items.length > 0 && this.writing < limit) {
+      let size = Math.min(this.maxBatch, this.items.length);
+      if (limit > 1 && this.writing === 0 && size > 1) size = Math.ceil(size / 2);
+      const items = this.items.splice(0, size);
+      const settlers = this.settlers.splice(0, size);
+      this.writing++;
+      void this.settle(items, settlers).finally(() => {
+        this.writing--;
+        for (const wake of this.idle.splice(0)) wake();
+        this.afterWrite?.();
+        if (this.items.length > 0) this.schedule();
+      });
     }
   }
 
   /** Writes `items` and settles their callers; on failure, bisects (isolateFailures) or fails them all. */
-  private async settle(items: I[], settlers: { resolve(o: O): void; reject(e: unknown): void }[]) {
+  private async settle(items: I[], settlers: Settler<O>[]): Promise<void> {
     try {
       const out = await this.write(items);
       for (let i = 0; i < settlers.length; i++) settlers[i]!.resolve(out[i]!);

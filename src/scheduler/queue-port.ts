@@ -225,6 +225,11 @@ export interface QueuePort {
 
   getBreakers(): Promise<Map<string, BreakerSnapshot>>;
   /**
+   * Whether writes now commit on another thread, strictly in the order they were called, so that the
+   * scheduler may keep a second batch in flight (see Batcher's maxInFlight). Absent: false.
+   */
+  pipelinesWrites?(): boolean;
+  /**
    * Closes an agent version's breaker (an operator's reset) and records it, with `data`, in the chain of
    * every session holding queued tasks of that version. Returns the breaker it replaced; undefined when it
    * was closed already (nothing is written then).

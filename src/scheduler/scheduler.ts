@@ -128,9 +128,20 @@ export class Scheduler {
       },
       // A submit that fails (a rolled-back transaction) is retried without its neighbours: one bad task
       // must not fail the other callers, possibly other tenants, that shared its group commit.
-      { isolateFailures: true },
+      { isolateFailures: true, maxInFlight: () => this.writesInFlight() },
     );
-    this.finishes = new Batcher((batch) => this.commitFinishes(batch));
+    this.finishes = new Batcher((batch) => this.commitFinishes(batch), undefined, {
+      maxInFlight: () => this.writesInFlight(),
+    });
+  }
+
+  /**
+   * Two batches in flight when the store commits on a thread of its own, in call order: the scheduler
+   * prepares the next batch while the store commits one. One otherwise (a store on this thread is done with
+   * a batch before its call returns; PostgreSQL would run two batches' transactions concurrently).
+   */
+  private writesInFlight(): number {
+    return this.store.pipelinesWrites?.() === true ? 2 : 1;
   }
 
   /** Whether the task is running in this process, or its finish is being committed here. */

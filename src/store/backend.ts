@@ -13,7 +13,8 @@ import type { Store } from './store.js';
 
 /** Where the store lives: one embedded SQLite file, or a PostgreSQL database shared by many processes. */
 export type BackendOptions =
-  { sqlite: { path: string; synchronous?: 'normal' | 'full' } } | { postgres: PostgresStoreOptions };
+  | { sqlite: { path: string; synchronous?: 'normal' | 'full'; writerThread?: boolean | 'auto' } }
+  | { postgres: PostgresStoreOptions };
 
 /** An open backend: the store, the feed of its changes and the node key that signs its tree heads. */
 export interface Backend {
@@ -45,6 +46,7 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       {
         path: options.sqlite.path,
         ...(options.sqlite.synchronous ? { synchronous: options.sqlite.synchronous } : {}),
+        writerThread: options.sqlite.writerThread ?? false,
       },
       signer,
     );

@@ -28,6 +28,15 @@ export interface StorageOptions {
   /** @default 'normal' — survives process crashes; 'full' also survives power loss. */
   synchronous?: 'normal' | 'full';
   /**
+   * Embedded store: run its writes on a writer thread with its own connection (same commits, same
+   * durability), so that the event loop never waits on SQLite: not for its b-tree work, and not for the
+   * database lock while another process (a `warden worker` on the same file) holds it. `'auto'` starts the
+   * thread once a thousand tasks were submitted or finished, `true` at open, `false` never. Off by default:
+   * on the 2-core machine it was measured on, the thread hop costs more than it frees (docs/scheduler.md).
+   * @default process.env.WARDEN_SQLITE_WRITER_THREAD ('0', '1' or 'auto') ?? false
+   */
+  writerThread?: boolean | 'auto';
+  /**
    * Use this PostgreSQL database instead of the embedded store: its URL, or the URL with settings.
    * @default process.env.DATABASE_URL when process.env.STORAGE_BACKEND is 'postgres'
    */
@@ -72,9 +81,10 @@ export function compileStorageOptions(
             source: o.sqlitePath ? 'option' : dir.source,
             isNew: !existsSync(path),
           };
+    const writerThread = o.writerThread ?? writerThreadFromEnv(env);
     return {
       kind: 'sqlite',
-      backend: { sqlite: { path, ...(o.synchronous ? { synchronous: o.synchronous } : {}) } },
+      backend: { sqlite: { path, ...(o.synchronous ? { synchronous: o.synchronous } : {}), writerThread } },
       directory,
       root: dir.path,
     };
@@ -125,4 +135,15 @@ function postgresFromEnv(o: StorageOptions, env: NodeJS.ProcessEnv): string | un
       'STORAGE_BACKEND is postgres but no database URL is given: set DATABASE_URL or pass --database-url',
     );
   return url;
+}
+
+function writerThreadFromEnv(env: NodeJS.ProcessEnv): boolean | 'auto' {
+  const value = (env['WARDEN_SQLITE_WRITER_THREAD'] ?? '').toLowerCase();
+  if (['', '0', 'false', 'no', 'off'].includes(value)) return false;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (value === 'auto') return 'auto';
+  throw new WardenError(
+    'STORAGE_CONFIG_INVALID',
+    `WARDEN_SQLITE_WRITER_THREAD is 0, 1 or auto, got ${JSON.stringify(value.slice(0, 40))}`,
+  );
 }

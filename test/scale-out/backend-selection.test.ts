@@ -89,6 +89,11 @@ describe('choosing the storage backend', () => {
       error: /set DATABASE_URL or pass --database-url/,
     },
     {
+      name: 'WARDEN_SQLITE_WRITER_THREAD takes 0, 1 or auto, nothing else',
+      env: { WARDEN_SQLITE_WRITER_THREAD: 'sometimes' },
+      error: /WARDEN_SQLITE_WRITER_THREAD is 0, 1 or auto, got "sometimes"/,
+    },
+    {
       name: 'a URL that is not PostgreSQL',
       options: { postgres: 'mysql://x' },
       env: {},
@@ -201,5 +206,18 @@ describe.skipIf(!pgOk)('warden migrate and the schema check on PostgreSQL', () =
       (err: unknown) => err,
     );
     expect((opened as { code?: string } | undefined)?.code).not.toBe('SCHEMA_BEHIND');
+  });
+});
+
+describe('the embedded store writer thread setting', () => {
+  const writerThread = (env: NodeJS.ProcessEnv, options = {}) => {
+    const { backend } = compileStorageOptions(options, { WARDEN_DATA: '/tmp/warden-selection', ...env });
+    return 'sqlite' in backend ? backend.sqlite.writerThread : undefined;
+  };
+  it('is off unless asked for, by option or environment (the option wins)', () => {
+    expect(writerThread({})).toBe(false);
+    expect(writerThread({ WARDEN_SQLITE_WRITER_THREAD: '1' })).toBe(true);
+    expect(writerThread({ WARDEN_SQLITE_WRITER_THREAD: 'auto' })).toBe('auto');
+    expect(writerThread({ WARDEN_SQLITE_WRITER_THREAD: '1' }, { writerThread: false })).toBe(false);
   });
 });

@@ -19,6 +19,7 @@ import {
 import {
   HeadWitness,
   Pacer,
+  TreeHeadKey,
   records,
   verifyStoredSession,
   type ChainReader,
@@ -56,6 +57,7 @@ import type {
   TraceSummary,
 } from '../store.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
+import { WriterRoute, type WriterThreadMode } from './writer-thread.js';
 import { SqliteChainReader } from './chain-reader.js';
 import { checkedOrFailedResult, checkedResult, type CheckedResultRow } from '../checked-results.js';
 import { ChainWriter } from './chain-writer.js';
@@ -100,6 +102,15 @@ export interface SqliteStoreOptions {
    * for none. @default `keys/tree-heads` next to the database; none for ':memory:'
    */
   witnessDir?: string | false;
+  /**
+   * Run the writes (WRITER_METHODS) on a writer thread with its own connection (see SqliteWriter), so that
+   * SQLite's work and the chain's hashing use a second core. Only for a database file and a TreeHeadKey
+   * signer; otherwise ignored. `'auto'` starts the thread once the workload shows it pays (see
+   * WriterRoute). @default false
+   */
+  writerThread?: WriterThreadMode;
+  /** Checkpoint the WAL from a background thread. @default true (the writer thread's connection: false) */
+  checkpoint?: boolean;
 }
 
 type TaskRow = Database['tasks'] & { cancel_requested: number };
@@ -175,16 +186,46 @@ export async function openSqliteStore(
     await kysely.destroy();
     throw cause;
   }
-  const checkpointer = options.path === ':memory:' ? undefined : new BackgroundCheckpointer(options.path);
+  const checkpointer =
+    options.path === ':memory:' || options.checkpoint === false
+      ? undefined
+      : new BackgroundCheckpointer(options.path);
   const witnessDir =
     options.witnessDir ??
     (options.path === ':memory:' ? false : join(dirname(options.path), 'keys', TREE_HEAD_WITNESS_DIR));
-  return new SqliteStore(db, kysely, checkpointer, {
-    signer,
-    signIntervalMs: options.signIntervalMs ?? 1000,
-    path: options.path,
-    ...(witnessDir ? { witness: new HeadWitness(witnessDir) } : {}),
-  });
+  const signIntervalMs = options.signIntervalMs ?? 1000;
+  let writes: WriterRoute | undefined;
+  const mode = options.writerThread ?? false;
+  if (mode !== false && options.path !== ':memory:' && signer instanceof TreeHeadKey) {
+    try {
+      writes = await WriterRoute.open(
+        {
+          path: options.path,
+          synchronous: options.synchronous ?? 'normal',
+          signIntervalMs,
+          witnessDir,
+          signerPem: signer.exportPrivatePem(),
+        },
+        mode,
+      );
+    } catch (cause) {
+      await checkpointer?.stop();
+      await kysely.destroy();
+      throw cause;
+    }
+  }
+  return new SqliteStore(
+    db,
+    kysely,
+    checkpointer,
+    {
+      signer,
+      signIntervalMs,
+      path: options.path,
+      ...(witnessDir ? { witness: new HeadWitness(witnessDir) } : {}),
+    },
+    writes,
+  );
 }
 
 /** Directory of the tree-head witness inside the keys directory. */
@@ -214,6 +255,8 @@ export class SqliteStore implements Store {
       path: string;
       witness?: HeadWitness;
     },
+    /** Where the writes go: a writer thread once it runs (see WriterRoute); absent, this connection. */
+    private readonly writes?: WriterRoute,
   ) {
     this.stmt = prepareStatements(db);
     this.treeHeads = new SqliteTreeHeads(
@@ -225,6 +268,8 @@ export class SqliteStore implements Store {
     this.flags = new TraceFlagSql(db);
     this.breakers = new BreakerSql(db);
     this.memories = new SqliteMemories(db, (body) => this.tx(body));
+    // With a writer thread, this connection reads, and writes only what WRITER_METHODS does not list.
+    writes?.install(this);
   }
 
   private chain(): ChainWriter {
@@ -1015,6 +1060,8 @@ export class SqliteStore implements Store {
     } catch {
       // Busy: those records are reported unsigned, and signed on the timer.
     }
+    // Its writer thread's commits too (without one, this repeats the above and finds nothing to sign).
+    await this.signUnsigned(sessionId);
     const reader = await this.openChainReader();
     try {
       const witnessed = this.provenance.witness?.latest(sessionId);
@@ -1047,6 +1094,22 @@ export class SqliteStore implements Store {
     return this.treeHeads.latest(sessionId);
   }
 
+  pipelinesWrites(): boolean {
+    return this.writes?.threaded === true;
+  }
+
+  /**
+   * Signs the session's head if commits of this connection grew it since the last signature (else does
+   * nothing); failures leave it to the timer. On a threaded store this runs in the writer thread.
+   */
+  async signUnsigned(sessionId: string): Promise<void> {
+    try {
+      this.treeHeads.signDirty(sessionId);
+    } catch {
+      // Busy or closed: signed on the timer or at close.
+    }
+  }
+
   async signTreeHead(sessionId: string): Promise<SignedTreeHead | undefined> {
     if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
     return this.treeHeads.signNow(sessionId);
@@ -1077,6 +1140,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.writes?.close();
     try {
       this.treeHeads.close();
     } catch {

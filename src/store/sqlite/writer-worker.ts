@@ -1,0 +1,71 @@
+// The writer thread: a second connection to the embedded database that runs the store's writes (see
+// SqliteWriter). Loaded by startModuleWorker; its options come in workerData.data.
+import { parentPort, workerData } from 'node:worker_threads';
+import { WardenError } from '../../core/index.js';
+import { TreeHeadKey } from '../../provenance/index.js';
+import type { ModuleWorkerData } from '../../threads/index.js';
+import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import type {
+  WriterFailure,
+  WriterOptions,
+  WriterOutcome,
+  WriterReply,
+  WriterRequest,
+} from './writer-protocol.js';
+
+const port = parentPort!;
+const options = (workerData as ModuleWorkerData<WriterOptions>).data;
+const reply = (message: WriterReply): void => port.postMessage(message);
+
+function failure(err: unknown): WriterFailure {
+  if (err instanceof WardenError)
+    return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+  return { code: 'STORAGE_ERROR', message: `Store write failed: ${(err as Error)?.message ?? String(err)}` };
+}
+
+let store: SqliteStore;
+try {
+  store = await openSqliteStore(
+    {
+      path: options.path,
+      synchronous: options.synchronous,
+      signIntervalMs: options.signIntervalMs,
+      witnessDir: options.witnessDir,
+      // The calling thread's connection checkpoints; a second checkpointer would only compete with it.
+      checkpoint: false,
+    },
+    TreeHeadKey.fromPrivatePem(options.signerPem),
+  );
+} catch (err) {
+  reply({ kind: 'open-failed', error: failure(err) });
+  process.exit(1);
+}
+
+type Method = (...args: unknown[]) => Promise<unknown>;
+
+async function run(request: WriterRequest): Promise<void> {
+  if (request.kind === 'close') {
+    await store.close().catch(() => undefined);
+    reply({ kind: 'closed' });
+    port.close();
+    return;
+  }
+  const outcomes: WriterOutcome[] = [];
+  for (const call of request.calls) {
+    try {
+      const method = store[call.method] as unknown as Method;
+      outcomes.push({ id: call.id, value: await method.apply(store, call.args) });
+    } catch (err) {
+      outcomes.push({ id: call.id, error: failure(err) });
+    }
+  }
+  reply({ kind: 'outcomes', outcomes });
+}
+
+// In the order they were called: each call's transaction commits before the next one starts.
+let queue = Promise.resolve();
+port.on('message', (request: WriterRequest) => {
+  queue = queue.then(() => run(request));
+});
+
+reply({ kind: 'ready' });

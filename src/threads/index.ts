@@ -1,0 +1,1 @@
+export { startModuleWorker, type ModuleWorkerData } from './module-worker.js';
