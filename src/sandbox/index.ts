@@ -5,6 +5,7 @@ export type { InlineHandler, HandlerContext } from './inline/inline-runtime.js';
 export { ProcessRuntime } from './process/process-runtime.js';
 export type { ProcessRuntimeOptions } from './process/process-runtime.js';
 export type { SandboxOptions } from './process/sandbox-config.js';
+export { AGENT_PATH } from './process/process-command.js';
 export { EgressProxy } from './process/egress-proxy.js';
 export { WasmRuntime } from './wasm/wasm-runtime.js';
 export type { WasmRuntimeOptions } from './wasm/wasm-runtime.js';

@@ -86,9 +86,13 @@ export class RuntimeRegistry {
     return sweepStale(workRootOf(this.options.sandbox), cgroupRoots).catch(() => 0);
   }
 
-  /** Stops the WASM worker pool, closes model connections and unloads local models. */
+  /**
+   * Stops the WASM worker pool, closes model connections, unloads local models and ends the sandbox
+   * launcher kept ready.
+   */
   async close(): Promise<void> {
-    await Promise.all([this.wasm.close(), this.llm.close()]);
+    const processes = [...this.runtimes.values()].filter((r) => r instanceof ProcessRuntime);
+    await Promise.all([this.wasm.close(), this.llm.close(), ...processes.map((r) => r.close())]);
   }
 
   private bwrap(): BwrapProbe {

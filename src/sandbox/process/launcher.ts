@@ -56,7 +56,7 @@ export interface Launch {
  * stage (in a mount namespace of its own) and setpriv, which drops to the user before the sandbox starts.
  */
 export function launchCommand(input: LaunchInput): Launch {
-  const sandbox = [input.bwrapPath, '--args', String(ARGS_FD), '--', ...input.command];
+  const sandbox = sandboxCommand(input.bwrapPath, input.command);
   const shell = (command: string[]) => launcherArgs(input.shell, input.cgroups, command);
   const id = input.identity;
   if (!id) return { file: input.shell.path, args: shell(sandbox), initDepth: 1 };
@@ -73,6 +73,38 @@ export function launchCommand(input: LaunchInput): Launch {
   return { file: input.shell.path, args: shell(stage), initDepth: 3 };
 }
 
+/** bubblewrap, reading its options from ARGS_FD, running `command` (what follows its options). */
+export function sandboxCommand(bwrapPath: string, command: string[]): string[] {
+  return [bwrapPath, '--args', String(ARGS_FD), '--', ...command];
+}
+
+/** Shell code that joins the cgroups named by its positional parameters ($1: how many), then shifts them off. */
+const JOIN_CGROUPS =
+  'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done';
+
+/** The descriptor on which a spare launcher waits for the command it execs (see spareLauncherArgs). */
+export const COMMAND_FD = 4;
+
+/**
+ * A spare launcher's arguments: like launcherArgs, but started before its task is known. It closes every
+ * descriptor above COMMAND_FD and joins `cgroups` at once — moving a process into a cgroup waits for an RCU
+ * grace period, milliseconds on a busy machine, which is better spent before the task than in it — then
+ * reads the NUL-separated command from COMMAND_FD until end of file, closes it, and execs the command. An
+ * empty command (Warden closed the pipe, or exited) ends it. Needs bash ≥ 4.4 (`mapfile -d ''`).
+ */
+export function spareLauncherArgs(cgroups: string[]): string[] {
+  return [
+    '--norc',
+    '--noprofile',
+    '-c',
+    `for f in /proc/$$/fd/*; do f=\${f##*/}; [ "$f" -gt ${COMMAND_FD} ] && eval "exec $f>&-"; done; ${JOIN_CGROUPS}; ` +
+      `mapfile -d '' -u ${COMMAND_FD} cmd; exec ${COMMAND_FD}<&-; [ \${#cmd[@]} -gt 0 ] || exit 125; exec "\${cmd[@]}"`,
+    'warden-launch',
+    String(cgroups.length),
+    ...cgroups,
+  ];
+}
+
 /**
  * The launcher shell's arguments: close every descriptor above ARGS_FD, join `cgroups`, exec `command`.
  * Paths travel as positional parameters, never inside the script.
@@ -81,14 +113,12 @@ export function launcherArgs(shell: LauncherShell, cgroups: string[], command: s
   const close = shell.bash
     ? `for f in /proc/$$/fd/*; do f=\${f##*/}; [ "$f" -gt ${ARGS_FD} ] && eval "exec $f>&-"; done`
     : `for f in /proc/$$/fd/*; do f=\${f##*/}; case $f in [${ARGS_FD + 1}-9]) eval "exec $f>&-";; esac; done`;
-  const join =
-    'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done';
   return [
     // Started over a socket pair with no SHLVL, bash would read the host user's ~/.bashrc as if run by sshd
     // (Debian builds it that way): host code in every launch, and its noise in the agent's logs.
     ...(shell.bash ? ['--norc', '--noprofile'] : []),
     '-c',
-    `${close}; ${join}; exec "$@"`,
+    `${close}; ${JOIN_CGROUPS}; exec "$@"`,
     'warden-launch',
     String(cgroups.length),
     ...cgroups,

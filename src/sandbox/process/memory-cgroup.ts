@@ -31,6 +31,11 @@ export class MemoryCgroup {
     return new MemoryCgroup(path);
   }
 
+  /** Sets the hard limit (a spare launcher's cgroup gets its task's here, before the task runs). */
+  setLimit(limitBytes: number): Promise<void> {
+    return writeFile(join(this.path, 'memory.limit_in_bytes'), String(limitBytes));
+  }
+
   /** Anonymous plus shared memory charged to the task; the page cache of files it read is left out. */
   usedBytes(): number {
     try {

@@ -25,12 +25,26 @@ export class PidsCgroup {
     return new PidsCgroup(path);
   }
 
+  /** Sets the process limit (a spare launcher's cgroup gets its task's here, before the task runs). */
+  setMax(maxPids: number): Promise<void> {
+    return writeFile(join(this.path, 'pids.max'), String(maxPids));
+  }
+
   /** Whether a fork was refused at the limit. */
   limitHit(): boolean {
     try {
       return /max (\d+)/.exec(readFileSync(join(this.path, 'pids.events'), 'utf8'))?.[1] !== '0';
     } catch {
       return false;
+    }
+  }
+
+  /** The host pids of the processes in the cgroup (empty once they are gone, or if it cannot be read). */
+  members(): number[] {
+    try {
+      return readFileSync(join(this.path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return [];
     }
   }
 
@@ -41,12 +55,7 @@ export class PidsCgroup {
    */
   killAll(): void {
     for (let round = 0; round < 5; round++) {
-      let pids: number[];
-      try {
-        pids = readFileSync(join(this.path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-      } catch {
-        return;
-      }
+      const pids = this.members();
       if (pids.length === 0) return;
       for (const pid of pids) {
         try {

@@ -15,12 +15,13 @@ import {
 } from '../runner.js';
 import { bwrapArgs, type SandboxPlan } from './bwrap.js';
 import { EgressProxy, FORWARDER_SOURCE, PROXY_ENV } from './egress-proxy.js';
-import { ARGS_FD, MAX_SANDBOX_PROCESSES, launchCommand } from './launcher.js';
+import { ARGS_FD, MAX_SANDBOX_PROCESSES, launchCommand, sandboxCommand } from './launcher.js';
 import { STAGE_DIR, planMounts } from './mount-plan.js';
 import { resolveCommand, type ResolvedCommand } from './process-command.js';
 import type { SandboxConfig } from './sandbox-config.js';
 import { MemoryCgroup } from './memory-cgroup.js';
 import { PidsCgroup } from './pids-cgroup.js';
+import type { SpareLauncher } from './spare-launcher.js';
 import { OWNER_TAG } from './stale-sweep.js';
 import { StderrLines } from './stderr-lines.js';
 import { UsageSampler } from './usage-sampler.js';
@@ -74,6 +75,7 @@ export class ProcessRuntime implements AgentRuntime {
       if (value !== undefined) env[name] = value;
     }
     const sandbox = this.sandbox;
+    sandbox?.spares?.fill();
     return {
       isolation: sandbox ? 'bwrap' : 'none',
       run: (inputJson, ctx) =>
@@ -81,6 +83,11 @@ export class ProcessRuntime implements AgentRuntime {
           ? runSandboxed(sandbox, manifest, command, env, inputJson, ctx)
           : runProcess(command.file, command.args, command.cwd, env, inputJson, ctx),
     };
+  }
+
+  /** Ends the launcher kept ready for the next task, if any. */
+  async close(): Promise<void> {
+    await this.sandbox?.spares?.close();
   }
 
   /**
@@ -142,6 +149,7 @@ async function runSandboxed(
   let proxy: EgressProxy | undefined;
   let cgroup: PidsCgroup | undefined;
   let memory: MemoryCgroup | undefined;
+  let spare: SpareLauncher | undefined;
   try {
     if (network) {
       // Named after this process, so that a Warden killed mid-task can be told from a live one.
@@ -170,19 +178,27 @@ async function runSandboxed(
         { details: { paths: mounts.staged.map((m) => m.source) } },
       );
     }
-    if (config.pidsCgroupRoot) {
-      cgroup = await PidsCgroup.create(
-        config.pidsCgroupRoot,
-        config.maxProcesses + MAX_SANDBOX_PROCESSES + (network ? 1 : 0) + 1, // + slack
-        staging ? null : id, // a staging launcher joins as root
-      );
-    }
-    if (config.memoryCgroupRoot) {
-      memory = await MemoryCgroup.create(
-        config.memoryCgroupRoot,
-        ctx.limits.memoryMb * MB + MEMORY_BACKSTOP_SLACK,
-        staging ? null : id,
-      );
+    const maxPids = config.maxProcesses + MAX_SANDBOX_PROCESSES + (network ? 1 : 0) + 1; // + slack
+    const memoryLimit = ctx.limits.memoryMb * MB + MEMORY_BACKSTOP_SLACK;
+    // A launcher started ahead (in cgroups of its own already), unless this one must stage its mounts.
+    spare = staging ? undefined : config.spares?.take();
+    if (spare) {
+      cgroup = spare.pids;
+      memory = spare.memory;
+      await Promise.all([cgroup?.setMax(maxPids), memory?.setLimit(memoryLimit)]);
+    } else {
+      // Both at once: each is a few file system calls in the cgroup hierarchies.
+      const pidsCgroupRoot = config.pidsCgroupRoot;
+      const memoryCgroupRoot = config.memoryCgroupRoot;
+      const [pids, mem] = await Promise.allSettled([
+        pidsCgroupRoot && PidsCgroup.create(pidsCgroupRoot, maxPids, staging ? null : id), // a staging launcher joins as root
+        memoryCgroupRoot && MemoryCgroup.create(memoryCgroupRoot, memoryLimit, staging ? null : id),
+      ]);
+      // Kept before either failure is thrown, so that `finally` removes the one that was made.
+      cgroup = pids.status === 'fulfilled' ? pids.value || undefined : undefined;
+      memory = mem.status === 'fulfilled' ? mem.value || undefined : undefined;
+      if (pids.status === 'rejected') throw pids.reason;
+      if (mem.status === 'rejected') throw mem.reason;
     }
     const limits = ctx.limits;
     const plan: SandboxPlan = {
@@ -228,15 +244,26 @@ async function runSandboxed(
       denials: () => proxy?.denials ?? [],
       limitHit: () => cgroup?.limitHit() ?? false,
       killAll: () => cgroup?.killAll(),
+      ...(cgroup ? { members: () => cgroup!.members() } : {}),
       ...(memory ? { memory } : {}),
       maxFileBytes: config.maxFileBytes,
       bwrapOptions: bwrap.options,
+      ...(spare
+        ? { spare: { launcher: spare, command: sandboxCommand(config.bwrapPath, bwrap.command) } }
+        : {}),
       ...(launch.uid !== undefined ? { uid: launch.uid, gid: launch.gid! } : {}),
     });
   } finally {
+    // A spare taken but never handed its command (the attempt ended before): its cgroups go once it has.
+    if (spare && !spare.started && spare.child.pid) {
+      try {
+        process.kill(-spare.child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     await proxy?.close();
-    await cgroup?.remove();
-    await memory?.remove();
+    await Promise.all([cgroup?.remove(), memory?.remove()]);
     if (workDir) await rm(workDir, { recursive: true, force: true });
   }
 }
@@ -259,11 +286,15 @@ interface SandboxWatch {
   limitHit: () => boolean;
   /** Kills every process of the task's cgroup, where there is one. */
   killAll?: () => void;
+  /** The task's processes (its pids cgroup), where it has one: what the sampler reads instead of all /proc. */
+  members?: () => number[];
   /** The task's memory cgroup, where there is one. */
   memory?: MemoryCgroup;
   maxFileBytes: number;
   /** bubblewrap's options, written to its argument pipe (fd 3). */
   bwrapOptions: string[];
+  /** A launcher started ahead, to hand `command` (instead of spawning `file`). */
+  spare?: { launcher: SpareLauncher; command: string[] };
   /** Spawn as this user (the sandbox user). */
   uid?: number;
   gid?: number;
@@ -282,14 +313,17 @@ function runProcess(
   if (signal.aborted) return Promise.reject(signal.reason as Error);
   const started = performance.now();
   return new Promise<RunOutcome>((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd,
-      // Sandboxed, the launcher starts with an empty environment: the agent's goes to bwrap through fd 3.
-      env: watch ? {} : { ...env, ...taskEnv(ctx) },
-      detached: true, // its own process group, so one kill reaches every descendant
-      stdio: watch ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
-      ...(watch?.uid !== undefined ? { uid: watch.uid, gid: watch.gid } : {}),
-    });
+    const child =
+      watch?.spare?.launcher.child ??
+      spawn(file, args, {
+        cwd,
+        // Sandboxed, the launcher starts with an empty environment: the agent's goes to bwrap through fd 3.
+        env: watch ? {} : { ...env, ...taskEnv(ctx) },
+        detached: true, // its own process group, so one kill reaches every descendant
+        stdio: watch ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+        ...(watch?.uid !== undefined ? { uid: watch.uid, gid: watch.gid } : {}),
+      });
+    watch?.spare?.launcher.start(watch.spare.command);
     if (watch) {
       const argsPipe = child.stdio[ARGS_FD] as Writable;
       argsPipe.on('error', () => {
@@ -327,6 +361,7 @@ function runProcess(
           tree: watch !== undefined,
           ...(watch?.excludeDepth !== undefined ? { excludeDepth: watch.excludeDepth } : {}),
           ...(watch ? { tmpfs: { depth: watch.initDepth, paths: ['tmp', 'dev/shm'] } } : {}),
+          ...(watch?.members ? { members: watch.members } : {}),
           ...(watch?.memory ? { cgroupBytes: () => watch.memory!.usedBytes() } : {}),
           onSample: (s) => {
             if (s.memoryBytes > memoryCap)

@@ -2,10 +2,11 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findOnPath, installPrefix, type BwrapFeatures } from './bwrap.js';
-import { findLauncherShell, type LauncherShell } from './launcher.js';
+import { MAX_SANDBOX_PROCESSES, findLauncherShell, type LauncherShell } from './launcher.js';
 import { findMemoryCgroupRoot } from './memory-cgroup.js';
 import { findPidsCgroupRoot } from './pids-cgroup.js';
 import { sandboxIdentity, type SandboxIdentity } from './sandbox-user.js';
+import { SpareLaunchers } from './spare-launcher.js';
 
 /** Options of the bubblewrap sandbox; all optional. */
 export interface SandboxOptions {
@@ -51,7 +52,12 @@ export interface SandboxConfig {
   pidsCgroupRoot: string | null;
   /** Where per-task memory cgroups are made (shared memory counted, a hard backstop, as root), or null. */
   memoryCgroupRoot: string | null;
+  /** Launchers started ahead of their tasks (where tasks run in cgroups), or null. */
+  spares: SpareLaunchers | null;
 }
+
+/** The memory limit of a spare launcher's cgroup until its task sets its own: the launcher is one bash. */
+const SPARE_MEMORY_LIMIT_BYTES = 32 * 1024 * 1024;
 
 /** The work root a Warden with these options uses (without creating it). */
 export function workRootOf(options: SandboxOptions = {}): string {
@@ -69,20 +75,34 @@ export function compileSandboxConfig(
   mkdirSync(workRoot, { recursive: true, mode: 0o711 });
   if (identity) chmodSync(workRoot, 0o711);
   const nodePath = process.execPath;
+  const shell = findLauncherShell();
+  const maxProcesses = options.maxProcesses ?? 64;
+  const pidsCgroupRoot = findPidsCgroupRoot();
+  const memoryCgroupRoot = findMemoryCgroupRoot();
   return {
     bwrapPath,
     features,
     workRoot,
-    maxProcesses: options.maxProcesses ?? 64,
+    maxProcesses,
     maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
     maxOpenFiles: options.maxOpenFiles ?? 256,
     identity,
     hidden: [...(options.hiddenPaths ?? []).map((p) => resolve(p)), workRoot],
-    shell: findLauncherShell(),
+    shell,
     setprivPath: identity ? findOnPath('setpriv', '/usr/bin:/bin:/usr/sbin:/sbin') : null,
     nodePath,
     nodeMounts: nodePath.startsWith('/usr/') ? [] : [installPrefix(nodePath)],
-    pidsCgroupRoot: findPidsCgroupRoot(),
-    memoryCgroupRoot: findMemoryCgroupRoot(),
+    pidsCgroupRoot,
+    memoryCgroupRoot,
+    spares: SpareLaunchers.supported(shell, [pidsCgroupRoot, memoryCgroupRoot])
+      ? new SpareLaunchers({
+          shell,
+          identity,
+          pidsCgroupRoot,
+          memoryCgroupRoot,
+          pidsMax: maxProcesses + MAX_SANDBOX_PROCESSES + 1,
+          memoryLimitBytes: SPARE_MEMORY_LIMIT_BYTES,
+        })
+      : null,
   };
 }

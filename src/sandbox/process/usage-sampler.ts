@@ -15,6 +15,11 @@ export interface SamplerOptions {
    * resident memory, since tmpfs pages are in no process's RSS.
    */
   tmpfs?: { depth: number; paths: string[] };
+  /**
+   * In tree mode, the host pids of the task's processes (its pids cgroup, which every descendant joins and
+   * none can leave), so that a sample reads their /proc entries only, not every process of the machine.
+   */
+  members?: () => number[];
   /** Memory charged to the task's memory cgroup, where it has one (what no /proc walk sees: SysV, memfd). */
   cgroupBytes?: () => number;
   onSample?: (s: UsageSampler) => void;
@@ -93,7 +98,10 @@ export class UsageSampler {
     const stats = new Map<number, { rss: number; ticks: number }>();
     let entries: string[];
     try {
-      entries = readdirSync('/proc');
+      // The spawned process itself may not have joined the cgroup yet.
+      entries = this.options.members
+        ? [...new Set([this.pid, ...this.options.members()])].map(String)
+        : readdirSync('/proc');
     } catch {
       return;
     }

@@ -2,7 +2,14 @@ import { WardenError } from '../../core/index.js';
 
 const PAGE = 64 * 1024;
 const SECTION_IMPORT = 2;
+const SECTION_TABLE = 4;
 const SECTION_MEMORY = 5;
+const SECTION_GLOBAL = 6;
+const SECTION_START = 8;
+const SECTION_ELEMENT = 9;
+const SECTION_DATA_COUNT = 12;
+/** Largest initial memory an instance is reused with: restoring it copies this much per task. */
+const MAX_RESET_PAGES = 4;
 
 /** A 32-bit wasm memory's limits, in 64 KiB pages. */
 interface Limits {
@@ -38,6 +45,76 @@ export function capMemory(bytes: Uint8Array, memoryMb: number): Uint8Array {
     pos = sizeEnd + size;
   }
   return concat(out);
+}
+
+/**
+ * Whether an instance of this module can be reset to exactly its state right after instantiation by
+ * copying its memory back, so that one instance serves many tasks as a fresh one would. An instance's
+ * mutable state is its memories, tables, globals and the dropped state of its data and element segments.
+ * This holds for a module with no table and no global (defined or imported: then no table.set/grow, no
+ * global.set), no element section (no elem.drop), no data count section (which memory.init and data.drop
+ * require), no start function (it would run, and call the host, once per fresh instance), and exactly one
+ * memory, not shared, of at most MAX_RESET_PAGES initial pages. The worker reuses the instance only while
+ * that memory has not grown, restoring its bytes after every task; anything else gets a fresh instance.
+ */
+export function resettable(bytes: Uint8Array): boolean {
+  let memories = 0;
+  let pos = 8;
+  while (pos < bytes.length) {
+    const id = bytes[pos]!;
+    const [size, sizeEnd] = readLeb(bytes, pos + 1);
+    const payload = bytes.subarray(sizeEnd, sizeEnd + size);
+    pos = sizeEnd + size;
+    if (id === SECTION_TABLE || id === SECTION_GLOBAL || id === SECTION_START) {
+      if (readLeb(payload, 0)[0] > 0 || id === SECTION_START) return false;
+    } else if (id === SECTION_ELEMENT || id === SECTION_DATA_COUNT) {
+      return false;
+    } else if (id === SECTION_MEMORY) {
+      const [count, start] = readLeb(payload, 0);
+      let at = start;
+      for (let i = 0; i < count; i++) {
+        const [limits, end] = readLimits(payload, at);
+        if (!resettableMemory(limits)) return false;
+        at = end;
+      }
+      memories += count;
+    } else if (id === SECTION_IMPORT) {
+      const imported = importedKinds(payload);
+      if (imported.tables > 0 || imported.globals > 0) return false;
+      if (!imported.memories.every(resettableMemory)) return false;
+      memories += imported.memories.length;
+    }
+  }
+  return memories === 1;
+}
+
+/** 0x02: a shared memory (threads), whose state other agents could see; 0x04: 64-bit. */
+function resettableMemory(limits: Limits): boolean {
+  return (limits.flags & 0x06) === 0 && limits.min <= MAX_RESET_PAGES;
+}
+
+function importedKinds(payload: Uint8Array): { tables: number; globals: number; memories: Limits[] } {
+  const out = { tables: 0, globals: 0, memories: [] as Limits[] };
+  const [count, start] = readLeb(payload, 0);
+  let pos = start;
+  for (let i = 0; i < count; i++) {
+    pos = skipName(payload, skipName(payload, pos));
+    const kind = payload[pos++];
+    if (kind === 0) pos = readLeb(payload, pos)[1];
+    else if (kind === 1) {
+      out.tables++;
+      pos = readLimits(payload, pos + 1)[1];
+    } else if (kind === 2) {
+      const [limits, end] = readLimits(payload, pos);
+      out.memories.push(limits);
+      pos = end;
+    } else if (kind === 3) {
+      out.globals++;
+      pos += 2;
+    } else if (kind === 4) pos = readLeb(payload, pos + 1)[1];
+    else throw malformed(`unknown import kind ${kind}`);
+  }
+  return out;
 }
 
 function patchMemories(payload: Uint8Array, capPages: number): Uint8Array {

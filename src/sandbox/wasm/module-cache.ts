@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { capMemory } from './memory-cap.js';
+import { capMemory, resettable } from './memory-cap.js';
 
 export interface CachedModule {
   /** SHA-256 of the module file as written by its author (before the memory cap is applied). */
@@ -8,6 +8,8 @@ export interface CachedModule {
   module: WebAssembly.Module;
   /** The memory cap compiled into this copy, in 64 KiB pages. */
   capPages: number;
+  /** Whether one instance may serve many tasks, its memory restored after each (see `resettable`). */
+  reusable: boolean;
   compileMs: number;
 }
 
@@ -53,7 +55,7 @@ async function compile(bytes: Uint8Array, digest: string, memoryMb: number): Pro
   const capped = capMemory(bytes, memoryMb);
   const module = await engine.compile(capped);
   const capPages = Math.max(1, Math.floor((memoryMb * 1024 * 1024) / 65536));
-  return { digest, module, capPages, compileMs: performance.now() - started };
+  return { digest, module, capPages, reusable: resettable(capped), compileMs: performance.now() - started };
 }
 
 export function sha256(bytes: Uint8Array): string {

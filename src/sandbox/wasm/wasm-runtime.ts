@@ -10,7 +10,7 @@ import {
   type RunOutcome,
 } from '../runner.js';
 import { ModuleCache, sha256 } from './module-cache.js';
-import { WorkerPool, type WasmJobResult } from './worker-pool.js';
+import { WorkerPool, type WasmJob, type WasmJobResult } from './worker-pool.js';
 
 export interface WasmRuntimeOptions {
   /** Worker threads kept ready; each runs one task at a time. @default min(4, availableParallelism()) */
@@ -47,22 +47,29 @@ export class WasmRuntime implements AgentRuntime {
       const value = process.env[name];
       if (value !== undefined) env.push(`${name}=${value}`);
     }
+    const program = this.pool.program({
+      module: cached.module,
+      capPages: cached.capPages,
+      reusable: cached.reusable,
+      env,
+      args: [manifest.name, ...(manifest.args ?? [])],
+    });
     this.pool.warm();
     return {
       isolation: 'wasm',
-      run: (inputJson, ctx) =>
-        this.runOnce(
+      run: (inputJson, ctx) => {
+        const trace = traceEnv(ctx);
+        return this.runOnce(
           {
-            module: cached.module,
-            capPages: cached.capPages,
+            program,
             input: inputJson,
             // Traced: TRACEPARENT (and TRACESTATE) join the WASI environment, for the module's own spans.
-            env: ctx.trace ? [...env, ...Object.entries(traceEnv(ctx)!).map(([k, v]) => `${k}=${v}`)] : env,
-            args: [manifest.name, ...(manifest.args ?? [])],
+            ...(trace ? { extraEnv: Object.entries(trace).map(([k, v]) => `${k}=${v}`) } : {}),
             maxOutputBytes: ctx.limits.maxOutputBytes,
           },
           ctx,
-        ),
+        );
+      },
     };
   }
 
@@ -83,7 +90,7 @@ export class WasmRuntime implements AgentRuntime {
     return this.pool.close();
   }
 
-  private async runOnce(job: Parameters<WorkerPool['run']>[0], ctx: RunContext): Promise<RunOutcome> {
+  private async runOnce(job: WasmJob, ctx: RunContext): Promise<RunOutcome> {
     const started = performance.now();
     let result: WasmJobResult;
     try {
@@ -100,7 +107,7 @@ export class WasmRuntime implements AgentRuntime {
       peakMemoryBytes: result.memoryBytes,
       outputBytes: result.stdoutBytes ?? 0,
     };
-    const capBytes = job.capPages * 65536;
+    const capBytes = job.program.capPages * 65536;
     if (!result.ok) {
       if (result.error === 'output') {
         throw new WardenError(
