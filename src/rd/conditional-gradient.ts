@@ -1,7 +1,8 @@
 import { ExactTransport } from './emd.js';
+import type { ProductScratch } from './gw-terms.js';
 import {
   completeProduct,
-  fillConstC,
+  fillConstTerms,
   incrementalProduct,
   productScratch,
   sparseHalfProduct,
@@ -48,55 +49,72 @@ export function solveConditionalGradient(
   const c1 = shared ? sharedCopy(pb.c1) : pb.c1;
   const c2 = shared ? sharedCopy(pb.c2) : pb.c2;
   const alpha = o.alpha;
-  const constC = new Float64Array(nm);
-  fillConstC(c1, c2, p, q, n, m, constC);
-  const mf = new Float64Array(nm);
-  for (let k = 0; k < nm; k++) mf[k] = (1 - alpha) * pb.cost[k]!;
+  const work = takeWorkspace(n, m, shared);
   // Line-search linear coefficient uses Mf + α·constC, as POT 0.8.2.
-  const mfc = new Float64Array(nm);
-  for (let k = 0; k < nm; k++) mfc[k] = mf[k]! + alpha * constC[k]!;
-
+  const { constC, mf, mfc, gc, pg, x, xVertex, xSupport, changedRow, mi, scratch, c1p, c2q } = work;
+  const { rowTerm, colTerm } = work;
+  fillConstTerms(c1, c2, p, q, n, m, rowTerm, colTerm);
+  // The plan is returned, so it is never taken from the workspace.
   const g = new Float64Array(nm);
-  const gc = new Float64Array(nm);
-  const pg = new Float64Array(nm);
-  // x = C1·xVertex·C2 for the last LP vertex whose product was formed (valid once hasX).
-  const x = shared ? sharedFloat64(nm) : new Float64Array(nm);
-  const xVertex = new Float64Array(nm);
+  // x = C1·xVertex·C2 for the last LP vertex whose product was formed (valid once hasX); that
+  // vertex is kept dense and as its support list, so that it is updated in O(support).
   let hasX = false;
-  const mi = new Float64Array(nm);
-  const scratch = productScratch(n, m, shared);
+  xVertex.fill(0);
+  let xSupportSize = 0;
+  changedRow.fill(0);
   const emd = new ExactTransport(p, q, order?.rows, order?.cols);
   let ties = false;
 
   // G0 = p·qᵀ and P(G0) = (C1·p)(C2·q)ᵀ.
-  const c1p = new Float64Array(n);
-  const c2q = new Float64Array(m);
-  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) c1p[i] = c1p[i]! + c1[i * n + k]! * p[k]!;
-  for (let j = 0; j < m; j++) for (let l = 0; l < m; l++) c2q[j] = c2q[j]! + c2[j * m + l]! * q[l]!;
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      g[i * m + j] = p[i]! * q[j]!;
-      pg[i * m + j] = c1p[i]! * c2q[j]!;
-    }
+    let s = 0;
+    for (let k = 0; k < n; k++) s += c1[i * n + k]! * p[k]!;
+    c1p[i] = s;
+  }
+  for (let j = 0; j < m; j++) {
+    let s = 0;
+    for (let l = 0; l < m; l++) s += c2[j * m + l]! * q[l]!;
+    c2q[j] = s;
   }
 
-  let cost = objective(mf, constC, pg, g, alpha, nm);
+  // One pass sets constC, Mf, Mf + α·constC, G0 and P(G0), and accumulates what the loop needs first:
+  // cost(G) = ⟨Mf, G⟩ + α·⟨constC − 2P, G⟩, ⟨P, G⟩, and the linearisation Mi = Mf + α·2·(constC − 2P)
+  // with its minimum. POT 0.8.2 adds min(Mi) to Mi, which leaves the LP argmin unchanged; the exact
+  // transport solver adds it as it reads the costs. After each step the same quantities are
+  // refreshed in the pass that updates G and P. Every sum runs over k = i·m + j in increasing order.
+  let linG = 0;
+  let quadG = 0;
+  let pgG = 0;
+  let minMi = Infinity;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < m; j++) {
+      const k = i * m + j;
+      const mfk = (1 - alpha) * pb.cost[k]!;
+      const cc = rowTerm[i]! + colTerm[j]!;
+      constC[k] = cc;
+      const gk = p[i]! * q[j]!;
+      const pk = c1p[i]! * c2q[j]!;
+      mf[k] = mfk;
+      mfc[k] = mfk + alpha * cc;
+      g[k] = gk;
+      pg[k] = pk;
+      linG += mfk * gk;
+      quadG += (cc - 2 * pk) * gk;
+      pgG += pk * gk;
+      const v = mfk + alpha * (2 * (cc - 2 * pk));
+      mi[k] = v;
+      if (v < minMi) minMi = v;
+    }
+  }
+  let cost = linG + alpha * quadG;
   let it = 0;
   let converged = false;
   let lpFailed = false;
   for (;;) {
     it++;
     const old = cost;
-    // Linearisation: Mi = Mf + α·2·(constC − 2P); POT 0.8.2 then adds min(Mi), which leaves the LP argmin unchanged.
-    let minMi = Infinity;
-    for (let k = 0; k < nm; k++) {
-      const v = mf[k]! + alpha * (2 * (constC[k]! - 2 * pg[k]!));
-      mi[k] = v;
-      if (v < minMi) minMi = v;
-    }
-    for (let k = 0; k < nm; k++) mi[k] = mi[k]! + minMi;
     // The first LP starts cold, exactly as POT; later ones resume from the previous basis.
-    const status = emd.solve(mi, gc, o.emdMaxIter, it > 1);
+    const status = emd.solve(mi, gc, o.emdMaxIter, it > 1, minMi);
     if (status !== 'optimal') {
       lpFailed = true;
       if (status !== 'max-iter') break;
@@ -106,7 +124,6 @@ export function solveConditionalGradient(
     const size = emd.supportSize;
 
     // ⟨P, G⟩, ⟨P, Gc⟩ and ⟨C1·Gc·C2, Gc⟩ (on the support of Gc only), and ⟨Mf + α·constC, ΔG⟩.
-    const pgG = frobenius(pg, g, nm);
     let pgGc = 0;
     for (let s = 0; s < size; s++) pgGc += pg[support[s]!]! * gc[support[s]!]!;
     sparseHalfProduct(c1, c2, gc, support, size, n, m, scratch.tmp);
@@ -120,15 +137,46 @@ export function solveConditionalGradient(
     const step = solveQuadraticStep(qa, qb, cost);
 
     if (step > 0) {
-      if (!hasX || !incrementalProduct(c1, c2, gc, xVertex, n, m, scratch, x))
-        completeProduct(c1, c2, n, m, scratch, x);
-      xVertex.set(gc);
-      hasX = true;
-      for (let k = 0; k < nm; k++) {
-        g[k] = g[k]! + step * (gc[k]! - g[k]!);
-        pg[k] = pg[k]! + step * (x[k]! - pg[k]!);
+      let rows = 0;
+      if (hasX) {
+        // Rows where the new vertex differs from xVertex, in increasing order.
+        const mark = (idx: number): void => {
+          if (gc[idx] !== xVertex[idx]) changedRow[Math.floor(idx / m)] = 1;
+        };
+        for (let s = 0; s < xSupportSize; s++) mark(xSupport[s]!);
+        for (let s = 0; s < size; s++) mark(support[s]!);
+        for (let k = 0; k < n; k++) {
+          if (changedRow[k] === 0) continue;
+          changedRow[k] = 0;
+          scratch.rows[rows++] = k;
+        }
       }
-      cost = objective(mf, constC, pg, g, alpha, nm);
+      if (!hasX || !incrementalProduct(c1, c2, gc, xVertex, rows, n, m, scratch, x))
+        completeProduct(c1, c2, n, m, scratch, x);
+      for (let s = 0; s < xSupportSize; s++) xVertex[xSupport[s]!] = 0;
+      for (let s = 0; s < size; s++) xVertex[support[s]!] = gc[support[s]!]!;
+      xSupport.set(support.subarray(0, size));
+      xSupportSize = size;
+      hasX = true;
+      linG = 0;
+      quadG = 0;
+      let nextPgG = 0;
+      let nextMin = Infinity;
+      for (let k = 0; k < nm; k++) {
+        const gk = g[k]! + step * (gc[k]! - g[k]!);
+        const pk = pg[k]! + step * (x[k]! - pg[k]!);
+        g[k] = gk;
+        pg[k] = pk;
+        linG += mf[k]! * gk;
+        quadG += (constC[k]! - 2 * pk) * gk;
+        nextPgG += pk * gk;
+        const v = mf[k]! + alpha * (2 * (constC[k]! - 2 * pk));
+        mi[k] = v;
+        if (v < nextMin) nextMin = v;
+      }
+      cost = linG + alpha * quadG;
+      pgG = nextPgG;
+      minMi = nextMin;
     }
     if (lpFailed) break;
     if (it >= o.maxIter) break;
@@ -138,6 +186,7 @@ export function solveConditionalGradient(
       break;
     }
   }
+  emd.release(); // its WebAssembly memory goes to the next solve
   const featureCost = frobenius(pb.cost, g, nm);
   let structureCost = 0;
   for (let k = 0; k < nm; k++) structureCost += (constC[k]! - 2 * pg[k]!) * g[k]!;
@@ -151,23 +200,64 @@ export function solveConditionalGradient(
     solver: 'conditional-gradient',
     tieRestarts: 0,
   };
+  if (!shared) spareWorkspace = work;
   return { result, ties };
 }
 
-/** cost(G) = ⟨Mf, G⟩ + α·⟨constC − 2·C1·G·C2, G⟩ given P = C1·G·C2. */
-function objective(
-  mf: Float64Array,
-  constC: Float64Array,
-  pg: Float64Array,
-  g: Float64Array,
-  alpha: number,
-  nm: number,
-): number {
-  let lin = 0;
-  let quad = 0;
-  for (let k = 0; k < nm; k++) {
-    lin += mf[k]! * g[k]!;
-    quad += (constC[k]! - 2 * pg[k]!) * g[k]!;
+/** The work arrays of one solve (all but the returned plan), n×m unless noted. */
+interface Workspace {
+  readonly n: number;
+  readonly m: number;
+  readonly constC: Float64Array;
+  readonly mf: Float64Array;
+  readonly mfc: Float64Array;
+  readonly gc: Float64Array;
+  readonly pg: Float64Array;
+  readonly x: Float64Array;
+  readonly xVertex: Float64Array;
+  /** Support of xVertex: at most n + m entries (see ExactTransport.support). */
+  readonly xSupport: Int32Array;
+  readonly changedRow: Uint8Array;
+  readonly mi: Float64Array;
+  readonly scratch: ProductScratch;
+  readonly c1p: Float64Array;
+  readonly c2q: Float64Array;
+  /** constC[i,j] = rowTerm[i] + colTerm[j] (see fillConstC). */
+  readonly rowTerm: Float64Array;
+  readonly colTerm: Float64Array;
+}
+
+/**
+ * The last single-threaded solve's workspace, reused by the next solve of the same size: at
+ * n = m = 100 allocating a dozen n×m arrays costs about a tenth of the solve. Solves run one at a
+ * time on a thread, so one spare is enough; every array is fully rewritten before it is read.
+ */
+let spareWorkspace: Workspace | undefined;
+
+function takeWorkspace(n: number, m: number, shared: boolean): Workspace {
+  const spare = spareWorkspace;
+  if (!shared && spare?.n === n && spare.m === m) {
+    spareWorkspace = undefined;
+    return spare;
   }
-  return lin + alpha * quad;
+  const nm = n * m;
+  return {
+    n,
+    m,
+    constC: new Float64Array(nm),
+    mf: new Float64Array(nm),
+    mfc: new Float64Array(nm),
+    gc: new Float64Array(nm),
+    pg: new Float64Array(nm),
+    x: shared ? sharedFloat64(nm) : new Float64Array(nm),
+    xVertex: new Float64Array(nm),
+    xSupport: new Int32Array(n + m + 1),
+    changedRow: new Uint8Array(n),
+    mi: new Float64Array(nm),
+    scratch: productScratch(n, m, shared),
+    c1p: new Float64Array(n),
+    c2q: new Float64Array(m),
+    rowTerm: new Float64Array(n),
+    colTerm: new Float64Array(m),
+  };
 }

@@ -1,3 +1,4 @@
+import { WardenError } from '../core/index.js';
 import { pairwiseSum } from './matrix.js';
 import { NetworkSimplex } from './network-simplex.js';
 import type { SimplexStatus } from './network-simplex.js';
@@ -24,6 +25,9 @@ export class ExactTransport {
   readonly support: Int32Array;
   /** Number of valid entries in {@link support}. */
   supportSize = 0;
+  private released = false;
+  /** The plan written by the last solve (see `solve`). */
+  private lastPlan: Float64Array | undefined;
   /** Whether the simplex holds an optimal basis to warm-start from. */
   private solved = false;
   /** Status of the last solve. */
@@ -65,20 +69,35 @@ export class ExactTransport {
     this.simplex = new NetworkSimplex(na, nb);
     this.simplex.reset(this.wa, na, this.wb, nb);
     this.simplex.mapArcs(m, this.rowIndex, this.colIndex);
-    // A vertex has at most na + nb - 1 non-zeros; na * nb also covers degenerate numerics.
-    this.support = new Int32Array(Math.max(na * nb, 1));
+    // Only spanning-tree arcs carry flow (see NetworkSimplex.writeFlow): at most na + nb of them.
+    this.support = new Int32Array(Math.max(na + nb, 1));
   }
 
   /**
-   * Solves min ⟨cost, G⟩ over couplings of (a, b) and writes the plan into `plan` (n×m, fully
-   * overwritten). Returns the status; the plan is usable for 'optimal' and 'max-iter'. With
-   * `warm`, starts from the previous optimal basis when there is one (same marginals, new costs).
+   * Solves min ⟨cost + costShift, G⟩ over couplings of (a, b) and writes the plan into `plan` (n×m,
+   * fully overwritten). Returns the status; the plan is usable for 'optimal' and 'max-iter'. With
+   * `warm`, starts from the previous optimal basis when there is one (same marginals, new costs),
+   * and when `plan` is the previous call's plan, untouched since, only its support is cleared.
    */
-  solve(cost: Float64Array, plan: Float64Array, maxIter = DEFAULT_EMD_MAX_ITER, warm = false): SimplexStatus {
-    plan.fill(0, 0, this.n * this.m);
+  solve(
+    cost: Float64Array,
+    plan: Float64Array,
+    maxIter = DEFAULT_EMD_MAX_ITER,
+    warm = false,
+    costShift = 0,
+  ): SimplexStatus {
+    if (this.released) {
+      throw new WardenError('INVALID_STATE', 'This exact transport solver was released and cannot solve.');
+    }
+    if (warm && plan === this.lastPlan) {
+      for (let s = 0; s < this.supportSize; s++) plan[this.support[s]!] = 0;
+    } else {
+      plan.fill(0, 0, this.n * this.m);
+    }
+    this.lastPlan = plan;
     const canWarm = warm && this.solved;
     if (!canWarm) this.simplex.reset(this.wa, this.na, this.wb, this.nb);
-    this.simplex.setCosts(cost);
+    this.simplex.setCosts(cost, costShift);
     this.status = canWarm ? this.simplex.rerun(maxIter) : this.simplex.run(maxIter);
     this.solved = this.status === 'optimal';
     this.supportSize =
@@ -86,6 +105,15 @@ export class ExactTransport {
         ? this.simplex.writeFlow(plan, this.support)
         : 0;
     return this.status;
+  }
+
+  /**
+   * Lets the next solver reuse this one's WebAssembly memory (optional, see
+   * {@link NetworkSimplex.release}); later calls to {@link solve} throw.
+   */
+  release(): void {
+    this.released = true;
+    this.simplex.release();
   }
 
   /** Whether the last solve had several optimal vertices (see {@link NetworkSimplex.hasTies}). */

@@ -17,6 +17,21 @@ export function fillConstC(
 ): void {
   const rowTerm = new Float64Array(n);
   const colTerm = new Float64Array(m);
+  fillConstTerms(c1, c2, p, q, n, m, rowTerm, colTerm);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) out[i * m + j] = rowTerm[i]! + colTerm[j]!;
+}
+
+/** The two terms of constC[i,j] = rowTerm[i] + colTerm[j] (see {@link fillConstC}). */
+export function fillConstTerms(
+  c1: Float64Array,
+  c2: Float64Array,
+  p: Float64Array,
+  q: Float64Array,
+  n: number,
+  m: number,
+  rowTerm: Float64Array,
+  colTerm: Float64Array,
+): void {
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let k = 0; k < n; k++) s += c1[i * n + k]! * c1[i * n + k]! * p[k]!;
@@ -27,7 +42,6 @@ export function fillConstC(
     for (let l = 0; l < m; l++) s += q[l]! * (c2[j * m + l]! * c2[j * m + l]!);
     colTerm[j] = s;
   }
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) out[i * m + j] = rowTerm[i]! + colTerm[j]!;
 }
 
 /** Scratch buffers for {@link structureProduct}, allocated once per solve. */
@@ -138,32 +152,24 @@ export function completeProduct(
 }
 
 /**
- * Updates x = C1·prev·C2 to C1·next·C2 when the two LP vertices differ in few rows K:
- * x += C1[:, K] · ((next − prev)[K, :] · C2), n·|K|·m operations instead of a full product.
- * Consecutive conditional-gradient vertices often share most of their support. Returns false
- * (x untouched) when a full product is cheaper.
+ * Updates x = C1·prev·C2 to C1·next·C2 when the two LP vertices differ in few rows, given as
+ * `scratch.rows[0..rowCount)` in increasing order: x += C1[:, K] · ((next − prev)[K, :] · C2),
+ * n·|K|·m operations instead of a full product. Consecutive conditional-gradient vertices often
+ * share most of their support. Returns false (x untouched) when a full product is cheaper.
  */
 export function incrementalProduct(
   c1: Float64Array,
   c2: Float64Array,
   next: Float64Array,
   prev: Float64Array,
+  rowCount: number,
   n: number,
   m: number,
   scratch: ProductScratch,
   x: Float64Array,
 ): boolean {
   const { rows, tmp, gather } = scratch;
-  let r = 0;
-  for (let k = 0; k < n; k++) {
-    const row = k * m;
-    for (let l = 0; l < m; l++) {
-      if (next[row + l] !== prev[row + l]) {
-        rows[r++] = k;
-        break;
-      }
-    }
-  }
+  const r = rowCount;
   // The update kernel is as efficient as the full one, so it pays below min(n, m²/n) rows.
   if (r * n * m >= 0.75 * Math.min(n * n * m, n * m * m)) return false;
   if (r === 0) return true;

@@ -66,10 +66,15 @@ export function gemm(
   accumulate = false,
 ): void {
   if (!accumulate) out.fill(0, 0, n * m);
-  let nonZero = 0;
-  for (let t = 0; t < n * kk; t++) if (a[t] !== 0) nonZero++;
-  if (nonZero * 2 > n * kk) gemmDense(a, b, out, n, kk, m);
+  if (mostlyDense(a, n * kk)) gemmDense(a, b, out, n, kk, m);
   else gemmSparse(a, b, out, n, kk, m, nz);
+}
+
+/** Whether more than half of the first `len` entries are non-zero (the dense kernel then pays). */
+export function mostlyDense(a: Float64Array, len: number): boolean {
+  let nonZero = 0;
+  for (let t = 0; t < len; t++) if (a[t] !== 0) nonZero++;
+  return nonZero * 2 > len;
 }
 
 function gemmDense(
@@ -193,7 +198,7 @@ function gemmSparse(
 
 /** Source of the product kernels, for the helper thread of parallel-gemm.ts (same code, same rounding). */
 export function gemmRowKernels(): string {
-  return [gemm, gemmDense, gemmSparse].map((f) => f.toString()).join('\n');
+  return [gemm, mostlyDense, gemmDense, gemmSparse].map((f) => f.toString()).join('\n');
 }
 
 /** Frobenius inner product ⟨A, B⟩ over the first `len` entries. */
@@ -209,11 +214,15 @@ export function sqeuclidean(f1: Matrix, f2: Matrix): Matrix {
   const m = f2.rows;
   const d = f1.cols;
   const data = new Float64Array(n * m);
+  const a = f1.data;
+  const b = f2.data;
   for (let i = 0; i < n; i++) {
+    const rowA = i * d;
     for (let j = 0; j < m; j++) {
+      const rowB = j * d;
       let s = 0;
       for (let k = 0; k < d; k++) {
-        const diff = f1.data[i * d + k]! - f2.data[j * d + k]!;
+        const diff = a[rowA + k]! - b[rowB + k]!;
         s += diff * diff;
       }
       data[i * m + j] = s;

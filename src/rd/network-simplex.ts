@@ -12,13 +12,34 @@
  * distributed under the Boost Software License 1.0; adaptation by Nicolas Bonneel (2013).
  */
 
+import { PricingMemory } from './wasm-pricing.js';
+
 const STATE_UPPER = -1;
 const STATE_TREE = 0;
 const STATE_LOWER = 1;
 /** Reduced-cost threshold relative to the magnitude of the potentials (as in POT). */
 const EPSILON = 2.2204460492503131e-15;
+/** Arcs from which pricing runs in WebAssembly (see wasm-pricing.ts). */
+const WASM_PRICING_MIN_ARCS = 2_000;
 /** Largest supply imbalance accepted before the problem is declared infeasible. */
 const SUPPLY_EPSILON = 1e-8;
+
+/** The arc layout of the last (n, m) set up, shared by the solvers of a run (same n and m). */
+interface ArcLayout {
+  readonly n: number;
+  readonly m: number;
+  readonly arcAt: Int32Array;
+  readonly positionAt: Int32Array;
+  readonly source: Int32Array;
+  readonly target: Int32Array;
+}
+
+let lastLayout: ArcLayout | undefined;
+
+function isIdentity(index: Int32Array, length: number): boolean {
+  for (let i = 0; i < length; i++) if (index[i] !== i) return false;
+  return true;
+}
 
 export type SimplexStatus = 'optimal' | 'infeasible' | 'unbounded' | 'max-iter';
 
@@ -33,6 +54,8 @@ export class NetworkSimplex {
   private readonly arcAt: Int32Array;
   /** Flat index into the caller's n×m cost and plan matrices of each internal arc position. */
   private readonly flatAt: Int32Array;
+  /** Internal position of each graph arc (inverse of arcAt). */
+  private readonly positionAt: Int32Array;
   private layoutN = -1;
   private layoutM = -1;
   readonly cost: Float64Array;
@@ -48,6 +71,7 @@ export class NetworkSimplex {
   private readonly lastSucc: Int32Array;
   private readonly forward: Uint8Array;
   private readonly dirtyRevs: Int32Array;
+  private readonly flowArcs: Int32Array;
   private readonly demandArcs: Int32Array;
   private root = 0;
   private inArc = 0;
@@ -58,6 +82,8 @@ export class NetworkSimplex {
   private delta = 0;
   private blockSize = 10;
   private nextArc = 0;
+  /** Per-arc arrays in WebAssembly memory, for the pricing loop there (null: all in JavaScript). */
+  private readonly pricing: PricingMemory | null;
   /** Pivots performed by the last {@link run}. */
   iterations = 0;
 
@@ -65,15 +91,18 @@ export class NetworkSimplex {
   constructor(maxN: number, maxM: number) {
     const nodes = maxN + maxM;
     const arcs = maxN * maxM + nodes;
-    this.source = new Int32Array(arcs);
-    this.target = new Int32Array(arcs);
-    this.arcAt = new Int32Array(maxN * maxM);
-    this.flatAt = new Int32Array(maxN * maxM);
-    this.cost = new Float64Array(arcs);
-    this.flow = new Float64Array(arcs);
-    this.state = new Int8Array(arcs);
+    // Small problems keep the JavaScript loop: a WebAssembly instance costs more than it saves.
+    this.pricing = arcs >= WASM_PRICING_MIN_ARCS ? PricingMemory.acquire(arcs, nodes + 1, maxN * maxM) : null;
+    this.source = this.pricing?.source ?? new Int32Array(arcs);
+    this.target = this.pricing?.target ?? new Int32Array(arcs);
+    this.arcAt = this.pricing?.arcAt ?? new Int32Array(maxN * maxM);
+    this.flatAt = this.pricing?.flatAt ?? new Int32Array(maxN * maxM);
+    this.positionAt = this.pricing?.positionAt ?? new Int32Array(maxN * maxM);
+    this.cost = this.pricing?.cost ?? new Float64Array(arcs);
+    this.flow = this.pricing?.flow ?? new Float64Array(arcs);
+    this.state = this.pricing?.state ?? new Int8Array(arcs);
     this.supply = new Float64Array(nodes + 1);
-    this.pi = new Float64Array(nodes + 1);
+    this.pi = this.pricing?.pi ?? new Float64Array(nodes + 1);
     this.parent = new Int32Array(nodes + 1);
     this.pred = new Int32Array(nodes + 1);
     this.thread = new Int32Array(nodes + 1);
@@ -82,7 +111,16 @@ export class NetworkSimplex {
     this.lastSucc = new Int32Array(nodes + 1);
     this.forward = new Uint8Array(nodes + 1);
     this.dirtyRevs = new Int32Array(nodes + 1);
+    this.flowArcs = new Int32Array(nodes);
     this.demandArcs = new Int32Array(nodes);
+  }
+
+  /**
+   * Hands the WebAssembly pricing memory back for the next solver (optional: without it, the
+   * memory is garbage-collected). The solver must not be used afterwards.
+   */
+  release(): void {
+    this.pricing?.release();
   }
 
   /** Internal id of graph node `g` (LEMON stores nodes in reverse order). */
@@ -101,16 +139,33 @@ export class NetworkSimplex {
     this.arcNum = n * m;
     const arcNum = this.arcNum;
     if (this.layoutN !== n || this.layoutM !== m) {
-      // Arc mixing: arcs are visited from the last id down and stored with stride k, so that the
-      // block search sees arcs from many sources in each block (same layout as POT).
-      const k = Math.max(Math.floor(Math.sqrt(arcNum)), 10);
-      let i = 0;
-      let j = 0;
-      for (let arc = arcNum - 1; arc >= 0; arc--) {
-        this.arcAt[i] = arc;
-        this.source[i] = this.nodeId(Math.floor(arc / m));
-        this.target[i] = this.nodeId((arc % m) + n);
-        if ((i += k) >= arcNum) i = ++j;
+      const cached = lastLayout?.n === n && lastLayout.m === m ? lastLayout : undefined;
+      if (cached) {
+        this.arcAt.set(cached.arcAt);
+        this.positionAt.set(cached.positionAt);
+        this.source.set(cached.source);
+        this.target.set(cached.target);
+      } else {
+        // Arc mixing: arcs are visited from the last id down and stored with stride k, so that the
+        // block search sees arcs from many sources in each block (same layout as POT).
+        const k = Math.max(Math.floor(Math.sqrt(arcNum)), 10);
+        let i = 0;
+        let j = 0;
+        for (let arc = arcNum - 1; arc >= 0; arc--) {
+          this.arcAt[i] = arc;
+          this.positionAt[arc] = i;
+          this.source[i] = this.nodeId(Math.floor(arc / m));
+          this.target[i] = this.nodeId((arc % m) + n);
+          if ((i += k) >= arcNum) i = ++j;
+        }
+        lastLayout = {
+          n,
+          m,
+          arcAt: this.arcAt.slice(0, arcNum),
+          positionAt: this.positionAt.slice(0, arcNum),
+          source: this.source.slice(0, arcNum),
+          target: this.target.slice(0, arcNum),
+        };
       }
       this.layoutN = n;
       this.layoutM = m;
@@ -128,6 +183,10 @@ export class NetworkSimplex {
    */
   mapArcs(stride: number, rowIndex: Int32Array, colIndex: Int32Array): void {
     const m = this.n2;
+    if (stride === m && isIdentity(rowIndex, this.n1) && isIdentity(colIndex, m)) {
+      this.flatAt.set(this.arcAt.subarray(0, this.arcNum));
+      return;
+    }
     for (let pos = 0; pos < this.arcNum; pos++) {
       const arc = this.arcAt[pos]!;
       const s = Math.floor(arc / m);
@@ -135,22 +194,31 @@ export class NetworkSimplex {
     }
   }
 
-  /** Reads the arc costs from the caller's cost matrix (see {@link mapArcs}). */
-  setCosts(d: Float64Array): void {
+  /** Reads the arc costs from the caller's cost matrix (see {@link mapArcs}), plus `shift` if not 0. */
+  setCosts(d: Float64Array, shift = 0): void {
     const { cost, flatAt } = this;
-    for (let pos = 0; pos < this.arcNum; pos++) cost[pos] = d[flatAt[pos]!]!;
+    if (shift === 0) for (let pos = 0; pos < this.arcNum; pos++) cost[pos] = d[flatAt[pos]!]!;
+    else for (let pos = 0; pos < this.arcNum; pos++) cost[pos] = d[flatAt[pos]!]! + shift;
   }
 
-  /** Writes the non-zero flows into the caller's plan matrix and lists their flat indices. */
+  /**
+   * Writes the non-zero flows into the caller's plan matrix and lists their flat indices, in
+   * internal arc order. Only spanning-tree arcs can carry flow (arcs are uncapacitated, and an arc
+   * leaves the tree exactly when its flow reaches 0), so only the nodeNum tree arcs are read.
+   */
   writeFlow(out: Float64Array, nonzero: Int32Array): number {
-    const { flow, flatAt } = this;
+    const { flow, flatAt, pred, flowArcs } = this;
     let count = 0;
-    for (let pos = 0; pos < this.arcNum; pos++) {
-      const f = flow[pos]!;
-      if (f === 0) continue;
+    for (let u = 0; u < this.nodeNum; u++) {
+      const e = pred[u]!;
+      if (e < this.arcNum && flow[e] !== 0) flowArcs[count++] = e;
+    }
+    const positions = flowArcs.subarray(0, count).sort();
+    for (let t = 0; t < count; t++) {
+      const pos = positions[t]!;
       const idx = flatAt[pos]!;
-      out[idx] = f;
-      nonzero[count++] = idx;
+      out[idx] = flow[pos]!;
+      nonzero[t] = idx;
     }
     return count;
   }
@@ -199,15 +267,18 @@ export class NetworkSimplex {
    * LP then (generically) has several optimal vertices and the one returned is a tie-break.
    */
   hasTies(relTol: number): boolean {
+    if (this.pricing) return this.pricing.hasTies(this.arcNum, relTol);
     const { state, cost, pi, source, target } = this;
     for (let e = 0; e < this.arcNum; e++) {
       if (state[e] === STATE_TREE) continue;
       const ps = pi[source[e]!]!;
       const pt = pi[target[e]!]!;
       const c = cost[e]!;
-      const rc = c + ps - pt;
-      const scale = Math.max(Math.abs(c), Math.abs(ps), Math.abs(pt));
-      if (Math.abs(rc) <= relTol * scale) return true;
+      const rc = Math.abs(c + ps - pt);
+      // max(|c|, |ps|, |pt|) ≤ their sum: most arcs are ruled out without the max.
+      const bound = Math.abs(c) + Math.abs(ps) + Math.abs(pt);
+      if (rc > relTol * bound) continue;
+      if (rc <= relTol * Math.max(Math.abs(c), Math.abs(ps), Math.abs(pt))) return true;
     }
     return false;
   }
@@ -280,14 +351,14 @@ export class NetworkSimplex {
     if (supplyNodes === 1 && demandNodes === 1) {
       // Single source and sink: the only arc carries everything.
       count = 0;
-      this.demandArcs[count++] = this.positionOf(0);
+      this.demandArcs[count++] = this.positionAt[0]!;
     } else {
       for (let g = this.nodeNum - 1; g >= n; g--) {
         if (!(this.supply[this.nodeId(g)]! < 0)) continue;
         let minCost = Number.MAX_VALUE;
         let minPos = -1;
         for (let arc = (n - 1) * m + (g - n); arc >= 0; arc -= m) {
-          const pos = this.positionOf(arc);
+          const pos = this.positionAt[arc]!;
           const c = this.cost[pos]!;
           if (c < minCost) {
             minCost = c;
@@ -307,22 +378,15 @@ export class NetworkSimplex {
     return true;
   }
 
-  /** Internal position of graph arc `arc` under arc mixing (inverse of the layout in reset). */
-  private positionOf(arc: number): number {
-    const arcNum = this.arcNum;
-    const k = Math.max(Math.floor(Math.sqrt(arcNum)), 10);
-    const t = arcNum - arc - 1;
-    const longLen = Math.floor(arcNum / k) + 1;
-    const longCols = arcNum % k;
-    const longTotal = longLen * longCols;
-    if (t < longTotal) return (t % longLen) * k + Math.floor(t / longLen);
-    const t2 = t - longTotal;
-    const shortLen = longLen - 1;
-    return (t2 % shortLen) * k + Math.floor(t2 / shortLen) + longCols;
-  }
-
   /** Block search: the most negative reduced cost within the first block that has one. */
   private findEnteringArc(): boolean {
+    if (this.pricing) {
+      const arc = this.pricing.findEnteringArc(this.arcNum, this.nextArc, this.blockSize);
+      if (arc < 0) return false;
+      this.inArc = arc;
+      this.nextArc = this.pricing.nextArc;
+      return true;
+    }
     const state = this.state;
     const cost = this.cost;
     const pi = this.pi;

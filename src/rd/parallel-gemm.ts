@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { gemm, gemmRowKernels } from './matrix.js';
+import { gemm, gemmRowKernels, mostlyDense } from './matrix.js';
+import { gemmModule, runGemmKernel, WASM_MIN_WORK, wasmGemm } from './wasm-gemm.js';
 
 /**
  * Two-thread dense product for large FGW problems: the calling thread computes the first half of
@@ -36,9 +37,18 @@ function getHelper(): Helper | null {
   if (helper !== undefined) return helper;
   try {
     const control = new Int32Array(new SharedArrayBuffer(4));
+    // The helper runs the same kernels as this thread: the WebAssembly one when the module
+    // compiled here (sent as workerData), else the JavaScript ones.
     const source = `
-      const { parentPort } = require('node:worker_threads');
+      const { parentPort, workerData } = require('node:worker_threads');
       ${gemmRowKernels()}
+      ${runGemmKernel.toString()}
+      let kernel = null;
+      try {
+        if (workerData.gemmModule) kernel = new WebAssembly.Instance(workerData.gemmModule).exports;
+      } catch {
+        kernel = null;
+      }
       parentPort.on('message', (job) => {
         const control = new Int32Array(job.control);
         const posted = job.seq * 8 + ${POSTED};
@@ -48,14 +58,19 @@ function getHelper(): Helper | null {
           const a = new Float64Array(job.a, job.aOffset, job.rows * job.kk);
           const b = new Float64Array(job.b, job.bOffset, job.kk * job.m);
           const out = new Float64Array(job.out, job.outOffset, job.rows * job.m);
-          gemm(a, b, out, job.rows, job.kk, job.m, new Int32Array(job.kk), job.accumulate);
+          const useKernel =
+            kernel !== null &&
+            job.rows * job.kk * job.m >= ${WASM_MIN_WORK} &&
+            mostlyDense(a, job.rows * job.kk);
+          if (useKernel) runGemmKernel(kernel, a, b, out, job.rows, job.kk, job.m, job.accumulate);
+          else gemm(a, b, out, job.rows, job.kk, job.m, new Int32Array(job.kk), job.accumulate);
         } catch {
           phase = ${FAILED};
         }
         Atomics.store(control, 0, posted + phase);
         Atomics.notify(control, 0);
       });`;
-    const worker = new Worker(source, { eval: true });
+    const worker = new Worker(source, { eval: true, workerData: { gemmModule: gemmModule() } });
     worker.unref();
     worker.on('error', () => {
       helper = null;
@@ -99,7 +114,7 @@ export function parallelGemm(
     out.buffer instanceof SharedArrayBuffer;
   const h = shared && n >= 8 && n * kk * m >= PARALLEL_MIN_WORK ? getHelper() : null;
   if (!h) {
-    gemm(a, b, out, n, kk, m, nz, accumulate);
+    localGemm(a, b, out, n, kk, m, nz, accumulate);
     return;
   }
   const half = Math.floor(n / 2);
@@ -121,10 +136,10 @@ export function parallelGemm(
     m,
     accumulate,
   });
-  gemm(a.subarray(0, half * kk), b, out.subarray(0, half * m), half, kk, m, nz, accumulate);
+  localGemm(a.subarray(0, half * kk), b, out.subarray(0, half * m), half, kk, m, nz, accumulate);
   // If the helper has not picked the job up by now (busy machine, or it died), do it here.
   const secondHalf = (): void =>
-    gemm(a.subarray(half * kk, n * kk), b, out.subarray(half * m, n * m), rows, kk, m, nz, accumulate);
+    localGemm(a.subarray(half * kk, n * kk), b, out.subarray(half * m, n * m), rows, kk, m, nz, accumulate);
   if (Atomics.compareExchange(h.control, 0, posted, posted + RECLAIMED) === posted) {
     parallelStats.reclaimed++;
     secondHalf();
@@ -145,4 +160,22 @@ export function parallelGemm(
     }
     Atomics.wait(h.control, 0, state, 1000);
   }
+}
+
+/**
+ * {@link gemm} on this thread: dense products in WebAssembly SIMD when available (same bits, see
+ * wasm-gemm.ts), sparse ones and small ones in JavaScript.
+ */
+function localGemm(
+  a: Float64Array,
+  b: Float64Array,
+  out: Float64Array,
+  n: number,
+  kk: number,
+  m: number,
+  nz: Int32Array,
+  accumulate: boolean,
+): void {
+  if (mostlyDense(a, n * kk) && wasmGemm(a, b, out, n, kk, m, accumulate)) return;
+  gemm(a, b, out, n, kk, m, nz, accumulate);
 }
