@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ERROR_CODES, WardenError, type ErrorCode } from '../core/index.js';
+import { startModuleWorker } from '../threads/index.js';
 import type { FgwJob, FgwReply } from './fgw-worker.js';
 import type { AttributedGraph } from './graph.js';
 import type { FgwOptions } from './options.js';
@@ -36,18 +33,6 @@ interface Slot {
   job: Job | undefined;
   timer: NodeJS.Timeout | undefined;
 }
-
-// From the TypeScript sources (tests, tsx) the worker loads its module through tsx; built, it is plain JS.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const ENTRY = new URL(`./fgw-worker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url).href;
-// Only dynamic imports, so it runs as CommonJS or as ESM (the eval type follows the parent's --input-type).
-// workerData.tsx: tsx's ESM API, whose register() lets this thread import .ts files.
-const BOOT = `
-import('node:worker_threads').then(async ({ workerData }) => {
-  if (workerData.tsx) (await import(workerData.tsx)).register();
-  await import(workerData.entry);
-});
-`;
 
 /**
  * Runs FGW solves on a few worker threads so that a heavy request never blocks the event loop: a
@@ -173,12 +158,7 @@ export class FgwPool {
   }
 
   #spawn(slot: Slot): void {
-    const worker = new Worker(BOOT, {
-      eval: true,
-      workerData: {
-        entry: ENTRY,
-        tsx: FROM_SOURCE ? tsxEsmApi() : undefined,
-      },
+    const worker = startModuleWorker(import.meta.url, 'fgw-worker', undefined, {
       resourceLimits: { maxOldGenerationSizeMb: this.#maxHeapMb },
     });
     slot.worker = worker;
@@ -244,14 +224,6 @@ export class FgwPool {
 }
 
 /** The file URL of `tsx/esm/api` under the `import` condition (createRequire would give the CommonJS build). */
-function tsxEsmApi(): string {
-  const packageJson = createRequire(import.meta.url).resolve('tsx/package.json');
-  const { exports } = JSON.parse(readFileSync(packageJson, 'utf8')) as {
-    exports: { './esm/api': { import: { default: string } } };
-  };
-  return pathToFileURL(join(dirname(packageJson), exports['./esm/api'].import.default)).href;
-}
-
 function rebuild(reply: Extract<FgwReply, { kind: 'failed' }>): WardenError {
   const code = (reply.code in ERROR_CODES ? reply.code : 'INTERNAL') as ErrorCode;
   return new WardenError(code, reply.message, reply.details ? { details: reply.details } : {});
