@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
-import { ERROR_CODES, WardenError, type ErrorCode } from '../core/index.js';
-import { startModuleWorker } from '../threads/index.js';
+import { WardenError } from '../core/index.js';
+import { fromThreadFailure, startModuleWorker } from '../threads/index.js';
 import type { FgwJob, FgwReply } from './fgw-worker.js';
 import type { AttributedGraph } from './graph.js';
 import type { FgwOptions } from './options.js';
@@ -172,7 +172,7 @@ export class FgwPool {
         return;
       }
       const job = this.#finish(slot);
-      if (reply.kind === 'failed') job?.reject(rebuild(reply));
+      if (reply.kind === 'failed') job?.reject(fromThreadFailure(reply));
       else job?.resolve(reply);
       this.#next(slot);
     });
@@ -221,10 +221,4 @@ export class FgwPool {
     const job = this.#queue.shift();
     if (job && !this.#closed) this.#assign(slot, job);
   }
-}
-
-/** The file URL of `tsx/esm/api` under the `import` condition (createRequire would give the CommonJS build). */
-function rebuild(reply: Extract<FgwReply, { kind: 'failed' }>): WardenError {
-  const code = (reply.code in ERROR_CODES ? reply.code : 'INTERNAL') as ErrorCode;
-  return new WardenError(code, reply.message, reply.details ? { details: reply.details } : {});
 }

@@ -1,6 +1,6 @@
 // The code one FgwPool worker thread runs: it solves FGW problems one at a time for the main thread.
 import { parentPort } from 'node:worker_threads';
-import { isWardenError } from '../core/index.js';
+import { toThreadFailure, type ThreadFailure } from '../threads/index.js';
 import { fgwReport } from './fgw-report.js';
 import { fgwDistance, type AttributedGraph } from './graph.js';
 import type { FgwOptions } from './options.js';
@@ -20,7 +20,7 @@ export type FgwReply =
   | { kind: 'ready' }
   | { kind: 'done'; result: FgwResult }
   | { kind: 'json'; text: string }
-  | { kind: 'failed'; code: string; message: string; details?: Record<string, unknown> };
+  | ({ kind: 'failed' } & ThreadFailure);
 
 const port = parentPort;
 if (port) {
@@ -37,18 +37,7 @@ if (port) {
         reply = { kind: 'done', result };
       }
     } catch (error: unknown) {
-      reply = isWardenError(error)
-        ? {
-            kind: 'failed',
-            code: error.code,
-            message: error.message,
-            ...(error.details ? { details: error.details } : {}),
-          }
-        : {
-            kind: 'failed',
-            code: 'INTERNAL',
-            message: error instanceof Error ? error.message : String(error),
-          };
+      reply = { kind: 'failed', ...toThreadFailure(error, 'INTERNAL') };
     }
     port.postMessage(reply, transfer);
   });

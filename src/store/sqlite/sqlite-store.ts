@@ -1054,14 +1054,11 @@ export class SqliteStore implements Store {
 
   async verifyChain(sessionId: string): Promise<ChainVerification> {
     if (this.closed) throw new WardenError('CLOSED', 'The store is closed');
-    // What this process committed is its own to vouch for: sign it now rather than report it unsigned.
-    try {
-      this.treeHeads.signDirty(sessionId);
-    } catch {
-      // Busy: those records are reported unsigned, and signed on the timer.
-    }
-    // Its writer thread's commits too (without one, this repeats the above and finds nothing to sign).
-    await this.signUnsigned(sessionId);
+    // What this process committed is its own to vouch for: sign it now rather than report it unsigned
+    // (busy: those records are reported unsigned, and signed on the timer). With a writer thread, the
+    // commits of both connections: the thread's, and the writes this connection still makes itself.
+    this.signDirtyHere(sessionId);
+    if (this.pipelinesWrites()) await this.signUnsigned(sessionId);
     const reader = await this.openChainReader();
     try {
       const witnessed = this.provenance.witness?.latest(sessionId);
@@ -1103,6 +1100,10 @@ export class SqliteStore implements Store {
    * nothing); failures leave it to the timer. On a threaded store this runs in the writer thread.
    */
   async signUnsigned(sessionId: string): Promise<void> {
+    this.signDirtyHere(sessionId);
+  }
+
+  private signDirtyHere(sessionId: string): void {
     try {
       this.treeHeads.signDirty(sessionId);
     } catch {

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../../core/index.js';
+import type { ThreadFailure } from '../../threads/index.js';
 
 /**
  * The store methods the writer thread runs: every write on the task path (submits, claims, finishes, leases,
@@ -46,19 +46,12 @@ export interface WriterCall {
   args: unknown[];
 }
 
-export interface WriterFailure {
-  code: ErrorCode;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-export type WriterOutcome = { id: number; value: unknown } | { id: number; error: WriterFailure };
+export type WriterOutcome = { id: number; value: unknown } | { id: number; error: ThreadFailure };
 
 /** Calls made in one turn of the caller's event loop travel in one message, and their outcomes in one reply. */
 export type WriterRequest = { kind: 'calls'; calls: WriterCall[] } | { kind: 'close' };
 
 export type WriterReply =
   | { kind: 'ready' }
-  | { kind: 'closed' }
-  | { kind: 'open-failed'; error: WriterFailure }
+  | { kind: 'open-failed'; error: ThreadFailure }
   | { kind: 'outcomes'; outcomes: WriterOutcome[] };

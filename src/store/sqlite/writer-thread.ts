@@ -1,10 +1,9 @@
 import type { Worker } from 'node:worker_threads';
-import { ERROR_CODES, WardenError } from '../../core/index.js';
-import { startModuleWorker } from '../../threads/index.js';
+import { WardenError } from '../../core/index.js';
+import { fromThreadFailure, startModuleWorker } from '../../threads/index.js';
 import { WRITER_METHODS } from './writer-protocol.js';
 import type {
   WriterCall,
-  WriterFailure,
   WriterMethod,
   WriterOptions,
   WriterReply,
@@ -38,7 +37,7 @@ export class SqliteWriter {
         const waiter = this.pending.get(outcome.id);
         if (!waiter) continue;
         this.pending.delete(outcome.id);
-        if ('error' in outcome) waiter.reject(rebuild(outcome.error));
+        if ('error' in outcome) waiter.reject(fromThreadFailure(outcome.error));
         else waiter.resolve(outcome.value);
       }
       // An idle writer does not keep the process alive; a write in progress, or closing, does.
@@ -59,7 +58,7 @@ export class SqliteWriter {
           resolve(new SqliteWriter(worker));
         } else if (reply.kind === 'open-failed') {
           cleanup();
-          reject(rebuild(reply.error));
+          reject(fromThreadFailure(reply.error));
         }
       };
       const onError = (err: Error) => {
@@ -130,11 +129,6 @@ export class SqliteWriter {
     this.pending.clear();
     this.queued = [];
   }
-}
-
-function rebuild(failure: WriterFailure): WardenError {
-  const code = failure.code in ERROR_CODES ? failure.code : 'INTERNAL';
-  return new WardenError(code, failure.message, failure.details ? { details: failure.details } : {});
 }
 
 /**

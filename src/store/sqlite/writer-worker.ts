@@ -1,27 +1,17 @@
 // The writer thread: a second connection to the embedded database that runs the store's writes (see
 // SqliteWriter). Loaded by startModuleWorker; its options come in workerData.data.
 import { parentPort, workerData } from 'node:worker_threads';
-import { WardenError } from '../../core/index.js';
 import { TreeHeadKey } from '../../provenance/index.js';
-import type { ModuleWorkerData } from '../../threads/index.js';
+import { toThreadFailure, type ModuleWorkerData } from '../../threads/index.js';
 import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
-import type {
-  WriterFailure,
-  WriterOptions,
-  WriterOutcome,
-  WriterReply,
-  WriterRequest,
-} from './writer-protocol.js';
+import type { WriterOptions, WriterOutcome, WriterReply, WriterRequest } from './writer-protocol.js';
 
 const port = parentPort!;
 const options = (workerData as ModuleWorkerData<WriterOptions>).data;
 const reply = (message: WriterReply): void => port.postMessage(message);
 
-function failure(err: unknown): WriterFailure {
-  if (err instanceof WardenError)
-    return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
-  return { code: 'STORAGE_ERROR', message: `Store write failed: ${(err as Error)?.message ?? String(err)}` };
-}
+// The store wraps what its transactions throw as STORAGE_ERROR; anything else thrown here is one too.
+const failure = (err: unknown) => toThreadFailure(err, 'STORAGE_ERROR');
 
 let store: SqliteStore;
 try {
@@ -45,8 +35,8 @@ type Method = (...args: unknown[]) => Promise<unknown>;
 
 async function run(request: WriterRequest): Promise<void> {
   if (request.kind === 'close') {
+    // The caller waits for this thread's exit, which follows the port's close.
     await store.close().catch(() => undefined);
-    reply({ kind: 'closed' });
     port.close();
     return;
   }
