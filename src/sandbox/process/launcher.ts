@@ -82,6 +82,10 @@ export function sandboxCommand(bwrapPath: string, command: string[]): string[] {
 const JOIN_CGROUPS =
   'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; n=$((n - 1)); done';
 
+/** Bash code that closes every descriptor above `fd` (inherited ones an agent must not get). */
+const closeAbove = (fd: number) =>
+  `for f in /proc/$$/fd/*; do f=\${f##*/}; [ "$f" -gt ${fd} ] && eval "exec $f>&-"; done`;
+
 /** The descriptor on which a spare launcher waits for the command it execs (see spareLauncherArgs). */
 export const COMMAND_FD = 4;
 
@@ -97,7 +101,7 @@ export function spareLauncherArgs(cgroups: string[]): string[] {
     '--norc',
     '--noprofile',
     '-c',
-    `for f in /proc/$$/fd/*; do f=\${f##*/}; [ "$f" -gt ${COMMAND_FD} ] && eval "exec $f>&-"; done; ${JOIN_CGROUPS}; ` +
+    `${closeAbove(COMMAND_FD)}; ${JOIN_CGROUPS}; ` +
       `mapfile -d '' -u ${COMMAND_FD} cmd; exec ${COMMAND_FD}<&-; [ \${#cmd[@]} -gt 0 ] || exit 125; exec "\${cmd[@]}"`,
     'warden-launch',
     String(cgroups.length),
@@ -111,7 +115,7 @@ export function spareLauncherArgs(cgroups: string[]): string[] {
  */
 export function launcherArgs(shell: LauncherShell, cgroups: string[], command: string[]): string[] {
   const close = shell.bash
-    ? `for f in /proc/$$/fd/*; do f=\${f##*/}; [ "$f" -gt ${ARGS_FD} ] && eval "exec $f>&-"; done`
+    ? closeAbove(ARGS_FD)
     : `for f in /proc/$$/fd/*; do f=\${f##*/}; case $f in [${ARGS_FD + 1}-9]) eval "exec $f>&-";; esac; done`;
   return [
     // Started over a socket pair with no SHLVL, bash would read the host user's ~/.bashrc as if run by sshd
