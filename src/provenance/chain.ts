@@ -85,12 +85,13 @@ export function chainRecord(
   head: ChainHead | null,
   event: ProvenanceEvent,
 ): ChainedRecord {
-  const record: ProvenanceRecord = {
-    ...event,
+  // Object.assign, not `{ ...event, sessionId, … }`: V8 (Node 20) builds a spread followed by more
+  // properties through a slow runtime path, ~2 µs here, and this runs for every record.
+  const record: ProvenanceRecord = Object.assign({}, event, {
     sessionId,
     seq: head ? head.seq + 1 : 1,
     prevHash: head ? head.hash : GENESIS_HASH,
-  };
+  });
   const recordJson = canonicalRecordJson(record);
   return { record, recordJson, hash: sha256Hex(recordJson) };
 }

@@ -123,15 +123,27 @@ export function taskReceipt(f: {
 
 /** The record of a finish (retry, success, quarantine or terminal failure). */
 export function taskFinished(f: FinishFacts): ProvenanceEvent {
-  const base = { at: f.now, taskId: f.taskId, attempt: f.attempt, agent: f.agentKey };
+  // Literals throughout (no `{ ...base, type }`): a spread followed by more properties is a slow path in
+  // V8 (Node 20), and this runs for every task.
+  const { now: at, taskId, attempt, agentKey: agent } = f;
   switch (f.kind) {
     case 'retry':
-      return { ...base, type: 'task.attempt_failed', data: { error: f.error!.code, retryAt: f.runAfter } };
+      return {
+        at,
+        taskId,
+        attempt,
+        agent,
+        type: 'task.attempt_failed',
+        data: { error: f.error!.code, retryAt: f.runAfter },
+      };
     case 'succeeded':
     case 'quarantined': {
       const outputDigest = f.outputDigest;
       return {
-        ...base,
+        at,
+        taskId,
+        attempt,
+        agent,
         type: f.kind === 'succeeded' ? 'task.succeeded' : 'task.quarantined',
         // An LLM answer's provenance names the model that produced it and what it consumed.
         data: f.usage?.llm ? { outputDigest, model: modelRecord(f.usage.llm) } : { outputDigest },
@@ -140,7 +152,7 @@ export function taskFinished(f: FinishFacts): ProvenanceEvent {
     default: {
       const type =
         f.kind === 'dead' ? 'task.dead_lettered' : f.kind === 'failed' ? 'task.failed' : 'task.cancelled';
-      return { ...base, type, data: { error: f.error!.code } };
+      return { at, taskId, attempt, agent, type, data: { error: f.error!.code } };
     }
   }
 }
@@ -385,7 +397,9 @@ export class ChainBatch {
     const out: ChainedRecord[] = [];
     for (const [raw, onAppended] of events) {
       const digest = raw.agent && this.agentDigest?.(raw.agent);
-      const event = digest ? { ...raw, data: { ...raw.data, agentDigest: digest } } : raw;
+      const event = digest
+        ? Object.assign({}, raw, { data: Object.assign({}, raw.data, { agentDigest: digest }) })
+        : raw;
       const link = chainRecord(sessionId, head, event);
       onAppended?.(link.record.seq);
       out.push(link);

@@ -28,6 +28,7 @@ import type {
   SubmitOutcome,
 } from './queue-port.js';
 import type { AgentDirectory } from './agent-directory.js';
+import type { RunContext } from '../sandbox/index.js';
 import type { TaskEvent, TokenEvent } from './events.js';
 import { compileSchedulerOptions, type CompiledSchedulerOptions, type SchedulerOptions } from './options.js';
 import { Batcher } from './batcher.js';
@@ -590,27 +591,35 @@ export class Scheduler {
         : await this.loadSession(task.sessionId);
       const allowNetwork = session?.allowNetwork ?? false;
       const streams = manifest.runtime === 'llm' && (await this.streamsOutput(task.sessionId, session));
-      const outcome = await agent.run(task.inputJson, {
+      // Built as literals with optional fields set afterwards, never as `{ ...x, more }`: V8 (Node 20)
+      // takes a slow runtime path for a spread followed by more properties, ~0.5 µs per property, per task.
+      const context: RunContext = {
         taskId: task.id,
         sessionId: task.sessionId,
         attempt: task.attempt,
         allowNetwork,
-        ...(session?.placement ? { placement: session.placement } : {}),
         limits,
         signal: controller.signal,
         log: (stream, message) => this.log(entry, stream, message),
-        ...(streams ? { token: this.tokenEmitter(task) } : {}),
         trace,
-      });
-      finish = {
-        ...base,
+      };
+      if (session?.placement) context.placement = session.placement;
+      if (streams) context.token = this.tokenEmitter(task);
+      const outcome = await agent.run(task.inputJson, context);
+      const succeeded: Finish = {
+        taskId: base.taskId,
+        sessionId: base.sessionId,
+        agentKey: base.agentKey,
+        owner: base.owner,
+        attempt: base.attempt,
         kind: 'succeeded',
         now: clock.now(),
         usage: outcome.usage,
         outputJson: outcome.outputJson,
         outputDigest: sha256Hex(outcome.outputJson),
-        ...(outcome.receipt ? { receipt: outcome.receipt } : {}),
       };
+      if (outcome.receipt) succeeded.receipt = outcome.receipt;
+      finish = succeeded;
     } catch (thrown) {
       // An abort reason wins over whatever the runtime made of the abort.
       const error = coerceError(controller.signal.aborted ? controller.signal.reason : thrown);
@@ -739,19 +748,18 @@ export class Scheduler {
   ): ResourceLimits & { reason(): WardenError } {
     const timeoutMs = Math.min(base.timeoutMs, task.timeoutMs ?? Infinity);
     if (task.deadline !== null && task.deadline - now < timeoutMs) {
-      return {
-        ...base,
+      return Object.assign({}, base, {
         timeoutMs: Math.max(0, task.deadline - now),
         reason: () => new WardenError('DEADLINE_EXCEEDED', "The task's deadline passed while it ran"),
-      };
+      });
     }
     // Built only when the timer fires: capturing a stack per task would cost more than a no-op task.
-    return {
-      ...base,
+    // Object.assign rather than a spread followed by properties, which V8 builds slowly (see execute).
+    return Object.assign({}, base, {
       timeoutMs,
       reason: () =>
         new WardenError('TIMEOUT', `The agent ran longer than its ${timeoutMs} ms timeout and was stopped`),
-    };
+    });
   }
 
   private classify(base: Omit<Finish, 'kind' | 'now' | 'usage'>, error: WardenError, now: number): Finish {

@@ -129,6 +129,37 @@ type CandidateRow = Pick<
   | 'updated_at'
 >;
 
+/** A candidates row as read in raw mode (the statement's column order): cheaper than a row object. */
+type CandidateTuple = [
+  string,
+  string,
+  string,
+  number,
+  number,
+  number,
+  string,
+  number | null,
+  number | null,
+  string,
+  number,
+];
+
+function candidateRow(r: CandidateTuple): CandidateRow {
+  return {
+    id: r[0],
+    session_id: r[1],
+    agent_key: r[2],
+    priority: r[3],
+    attempts: r[4],
+    max_attempts: r[5],
+    input: r[6],
+    deadline: r[7],
+    timeout_ms: r[8],
+    metadata: r[9],
+    updated_at: r[10],
+  };
+}
+
 const CAP_TTL_MS = 5_000;
 
 /**
@@ -510,49 +541,65 @@ export class SqliteStore implements Store {
     const probing = new Set(req.probing);
     for (const key of probing) if ((agentRunning.get(key) ?? 0) > 0) held.push(key);
 
-    const candidates = this.stmt.candidates.all(
-      req.now,
-      JSON.stringify(req.runnable),
-      JSON.stringify(held),
-      JSON.stringify(fullSessions),
-      // A little slack for candidates skipped by per-batch caps; the next pass picks up the rest.
-      req.limit + Math.min(req.limit, 16),
-    ) as CandidateRow[];
-
     const claimed: ClaimedTask[] = [];
     const expired: string[] = [];
     const leaseUntil = req.now + req.leaseMs;
-    for (const c of candidates) {
-      if (claimed.length >= req.limit) break;
-      if (c.deadline !== null && c.deadline <= req.now) {
-        this.expire(chain, c, req.now);
-        expired.push(c.id);
-        continue;
+    const heldJson = JSON.stringify(held);
+    const fullSessionsJson = JSON.stringify(fullSessions);
+    const runnableJson = JSON.stringify(req.runnable);
+    // Reads exactly what is still wanted. Claimed and expired rows leave the queue, so another read
+    // returns the rows a per-batch cap skipped plus fresh ones; it runs only when the last read was full
+    // and the batch is not (a few rounds at most: the next batch picks up the rest).
+    let skipped = 0;
+    for (let round = 0; round < 4 && claimed.length < req.limit; round++) {
+      const want = req.limit - claimed.length + skipped;
+      const rows = this.stmt.candidates.all(
+        req.now,
+        runnableJson,
+        heldJson,
+        fullSessionsJson,
+        want,
+      ) as CandidateTuple[];
+      skipped = 0;
+      for (const r of rows) {
+        if (claimed.length >= req.limit) break;
+        const c = candidateRow(r);
+        if (c.deadline !== null && c.deadline <= req.now) {
+          this.expire(chain, c, req.now);
+          expired.push(c.id);
+          continue;
+        }
+        const sRunning = sessionRunning.get(c.session_id) ?? 0;
+        const aRunning = agentRunning.get(c.agent_key) ?? 0;
+        if (
+          sRunning >= this.cap('s', c.session_id, req.now) ||
+          aRunning >= this.cap('a', c.agent_key, req.now) ||
+          (probing.has(c.agent_key) && aRunning > 0)
+        ) {
+          skipped++;
+          continue;
+        }
+        if (this.stmt.claimOne.run(req.owner, leaseUntil, req.now, c.id).changes !== 1) continue;
+        sessionRunning.set(c.session_id, sRunning + 1);
+        agentRunning.set(c.agent_key, aRunning + 1);
+        const attempt = c.attempts + 1;
+        chain.add(c.session_id, records.taskStarted(c.id, c.agent_key, attempt, req.owner, req.now));
+        claimed.push({
+          id: c.id,
+          sessionId: c.session_id,
+          agentKey: c.agent_key,
+          priority: c.priority,
+          attempt,
+          maxAttempts: c.max_attempts,
+          inputJson: c.input,
+          deadline: c.deadline,
+          timeoutMs: c.timeout_ms,
+          leaseUntil,
+          metadataJson: c.metadata,
+          queuedAt: Number(c.updated_at),
+        });
       }
-      const sRunning = sessionRunning.get(c.session_id) ?? 0;
-      const aRunning = agentRunning.get(c.agent_key) ?? 0;
-      if (sRunning >= this.cap('s', c.session_id, req.now) || aRunning >= this.cap('a', c.agent_key, req.now))
-        continue;
-      if (probing.has(c.agent_key) && aRunning > 0) continue;
-      if (this.stmt.claimOne.run(req.owner, leaseUntil, req.now, c.id).changes !== 1) continue;
-      sessionRunning.set(c.session_id, sRunning + 1);
-      agentRunning.set(c.agent_key, aRunning + 1);
-      const attempt = c.attempts + 1;
-      chain.add(c.session_id, records.taskStarted(c.id, c.agent_key, attempt, req.owner, req.now));
-      claimed.push({
-        id: c.id,
-        sessionId: c.session_id,
-        agentKey: c.agent_key,
-        priority: c.priority,
-        attempt,
-        maxAttempts: c.max_attempts,
-        inputJson: c.input,
-        deadline: c.deadline,
-        timeoutMs: c.timeout_ms,
-        leaseUntil,
-        metadataJson: c.metadata,
-        queuedAt: Number(c.updated_at),
-      });
+      if (rows.length < want) break;
     }
     let nextRunAfter: number | null = null;
     if (claimed.length === 0) {

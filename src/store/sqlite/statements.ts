@@ -65,5 +65,7 @@ export type Statements = { [K in keyof typeof SQL]: Statement };
 export function prepareStatements(db: Database): Statements {
   const out = {} as Record<string, Statement>;
   for (const [name, sql] of Object.entries(SQL)) out[name] = db.prepare(sql);
+  // Read as arrays (see CandidateTuple in sqlite-store.ts): up to a batch of rows per claim.
+  out['candidates']!.raw(true);
   return out as Statements;
 }
