@@ -544,23 +544,20 @@ export class SqliteStore implements Store {
     const claimed: ClaimedTask[] = [];
     const expired: string[] = [];
     const leaseUntil = req.now + req.leaseMs;
-    const heldJson = JSON.stringify(held);
-    const fullSessionsJson = JSON.stringify(fullSessions);
     const runnableJson = JSON.stringify(req.runnable);
-    // Reads exactly what is still wanted. Claimed and expired rows leave the queue, so another read
-    // returns the rows a per-batch cap skipped plus fresh ones; it runs only when the last read was full
-    // and the batch is not (a few rounds at most: the next batch picks up the rest).
-    let skipped = 0;
+    // Reads exactly what is still wanted. Another read runs only when the last one was full and the
+    // batch is not: rows expired, or a session or agent reached its cap within this batch. Claimed and
+    // expired rows have left the queue, and the newly capped keys join the excluded ones, so that read
+    // returns fresh rows (a few rounds at most: the next batch picks up the rest).
     for (let round = 0; round < 4 && claimed.length < req.limit; round++) {
-      const want = req.limit - claimed.length + skipped;
+      const want = req.limit - claimed.length;
       const rows = this.stmt.candidates.all(
         req.now,
         runnableJson,
-        heldJson,
-        fullSessionsJson,
+        JSON.stringify(held),
+        JSON.stringify(fullSessions),
         want,
       ) as CandidateTuple[];
-      skipped = 0;
       for (const r of rows) {
         if (claimed.length >= req.limit) break;
         const c = candidateRow(r);
@@ -571,12 +568,12 @@ export class SqliteStore implements Store {
         }
         const sRunning = sessionRunning.get(c.session_id) ?? 0;
         const aRunning = agentRunning.get(c.agent_key) ?? 0;
-        if (
-          sRunning >= this.cap('s', c.session_id, req.now) ||
-          aRunning >= this.cap('a', c.agent_key, req.now) ||
-          (probing.has(c.agent_key) && aRunning > 0)
-        ) {
-          skipped++;
+        if (sRunning >= this.cap('s', c.session_id, req.now)) {
+          if (!fullSessions.includes(c.session_id)) fullSessions.push(c.session_id);
+          continue;
+        }
+        if (aRunning >= this.cap('a', c.agent_key, req.now) || (probing.has(c.agent_key) && aRunning > 0)) {
+          if (!held.includes(c.agent_key)) held.push(c.agent_key);
           continue;
         }
         if (this.stmt.claimOne.run(req.owner, leaseUntil, req.now, c.id).changes !== 1) continue;
