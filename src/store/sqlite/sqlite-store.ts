@@ -307,6 +307,7 @@ export class SqliteStore implements Store {
     return new ChainWriter(
       this.stmt.getHead,
       this.stmt.insertLink,
+      this.stmt.insertLinks,
       this.stmt.putHead,
       this.treeHeads.trees,
       (key) => this.agentDigest(key),

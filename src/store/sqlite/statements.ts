@@ -1,10 +1,17 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { CHECKED_RESULT_SQL } from '../checked-results.js';
 
+/** Links written by one insertLinks statement (a batch's chain links go in groups of this many). */
+export const LINKS_PER_INSERT = 16;
+
 // Hot-path SQL of the embedded store, prepared once per connection.
 const SQL = {
   getHead: 'SELECT seq, hash FROM provenance_heads WHERE session_id = ?',
   insertLink: 'INSERT INTO provenance (session_id, seq, prev_hash, hash, record) VALUES (?, ?, ?, ?, ?)',
+  insertLinks: `INSERT INTO provenance (session_id, seq, prev_hash, hash, record) VALUES ${Array.from(
+    { length: LINKS_PER_INSERT },
+    () => '(?, ?, ?, ?, ?)',
+  ).join(', ')}`,
   putHead:
     'INSERT INTO provenance_heads (session_id, seq, hash) VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
   insertTask: `INSERT INTO tasks (id, session_id, agent_key, priority, state, attempts, max_attempts, run_after,
