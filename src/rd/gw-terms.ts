@@ -1,3 +1,4 @@
+import { rowSums } from './matrix.js';
 import { parallelGemm, sharedFloat64 } from './parallel-gemm.js';
 
 /**
@@ -32,16 +33,9 @@ export function fillConstTerms(
   rowTerm: Float64Array,
   colTerm: Float64Array,
 ): void {
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += c1[i * n + k]! * c1[i * n + k]! * p[k]!;
-    rowTerm[i] = s;
-  }
-  for (let j = 0; j < m; j++) {
-    let s = 0;
-    for (let l = 0; l < m; l++) s += q[l]! * (c2[j * m + l]! * c2[j * m + l]!);
-    colTerm[j] = s;
-  }
+  // Σ_k C1[i,k]²·p_k and Σ_l q_l·C2[j,l]² (the same products: multiplication commutes exactly).
+  rowSums(c1, p, n, rowTerm, true);
+  rowSums(c2, q, m, colTerm, true);
 }
 
 /** Scratch buffers for {@link structureProduct}, allocated once per solve. */
@@ -53,11 +47,14 @@ export interface ProductScratch {
   readonly rows: Int32Array;
 }
 
-/** With `shared`, buffers live on SharedArrayBuffers so that products can use two threads. */
-export function productScratch(n: number, m: number, shared = false): ProductScratch {
+/**
+ * With `shared`, buffers live on SharedArrayBuffers so that products can use two threads. `tmp`,
+ * when given (n·m entries), is used instead of a new one.
+ */
+export function productScratch(n: number, m: number, shared = false, tmp?: Float64Array): ProductScratch {
   const alloc = (len: number) => (shared ? sharedFloat64(len) : new Float64Array(len));
   return {
-    tmp: alloc(n * m),
+    tmp: tmp ?? alloc(n * m),
     nz: new Int32Array(Math.max(n, m)),
     gather: alloc(n * n),
     rows: new Int32Array(n),
@@ -114,7 +111,11 @@ export function sparseHalfProduct(
   }
 }
 
-/** ⟨C1·Gc·C2, Gc⟩ from the half product, reading only the support: |support|·min(n, m) operations. */
+/**
+ * ⟨C1·Gc·C2, Gc⟩ from the half product, reading only the support: |support|·min(n, m) operations.
+ * Each entry's inner sum runs in increasing k and the entries are added in support order; four
+ * entries' inner sums are formed together so that their dependent additions overlap.
+ */
 export function supportQuadratic(
   c1: Float64Array,
   c2: Float64Array,
@@ -126,7 +127,63 @@ export function supportQuadratic(
   tmp: Float64Array,
 ): number {
   let total = 0;
-  for (let s = 0; s < size; s++) {
+  let s = 0;
+  if (n <= m) {
+    // x = Σ_k C1[i,k]·tmp[k,j]
+    for (; s + 3 < size; s += 4) {
+      const i0 = Math.floor(support[s]! / m);
+      const i1 = Math.floor(support[s + 1]! / m);
+      const i2 = Math.floor(support[s + 2]! / m);
+      const i3 = Math.floor(support[s + 3]! / m);
+      const j0 = support[s]! - i0 * m;
+      const j1 = support[s + 1]! - i1 * m;
+      const j2 = support[s + 2]! - i2 * m;
+      const j3 = support[s + 3]! - i3 * m;
+      let x0 = 0;
+      let x1 = 0;
+      let x2 = 0;
+      let x3 = 0;
+      for (let k = 0; k < n; k++) {
+        const row = k * m;
+        x0 += c1[i0 * n + k]! * tmp[row + j0]!;
+        x1 += c1[i1 * n + k]! * tmp[row + j1]!;
+        x2 += c1[i2 * n + k]! * tmp[row + j2]!;
+        x3 += c1[i3 * n + k]! * tmp[row + j3]!;
+      }
+      total += t[support[s]!]! * x0;
+      total += t[support[s + 1]!]! * x1;
+      total += t[support[s + 2]!]! * x2;
+      total += t[support[s + 3]!]! * x3;
+    }
+  } else {
+    // x = Σ_l tmp[i,l]·C2[l,j]
+    for (; s + 3 < size; s += 4) {
+      const i0 = Math.floor(support[s]! / m);
+      const i1 = Math.floor(support[s + 1]! / m);
+      const i2 = Math.floor(support[s + 2]! / m);
+      const i3 = Math.floor(support[s + 3]! / m);
+      const j0 = support[s]! - i0 * m;
+      const j1 = support[s + 1]! - i1 * m;
+      const j2 = support[s + 2]! - i2 * m;
+      const j3 = support[s + 3]! - i3 * m;
+      let x0 = 0;
+      let x1 = 0;
+      let x2 = 0;
+      let x3 = 0;
+      for (let l = 0; l < m; l++) {
+        const row = l * m;
+        x0 += tmp[i0 * m + l]! * c2[row + j0]!;
+        x1 += tmp[i1 * m + l]! * c2[row + j1]!;
+        x2 += tmp[i2 * m + l]! * c2[row + j2]!;
+        x3 += tmp[i3 * m + l]! * c2[row + j3]!;
+      }
+      total += t[support[s]!]! * x0;
+      total += t[support[s + 1]!]! * x1;
+      total += t[support[s + 2]!]! * x2;
+      total += t[support[s + 3]!]! * x3;
+    }
+  }
+  for (; s < size; s++) {
     const idx = support[s]!;
     const i = Math.floor(idx / m);
     const j = idx - i * m;

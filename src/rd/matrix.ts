@@ -208,7 +208,11 @@ export function frobenius(a: Float64Array, b: Float64Array, len: number): number
   return s;
 }
 
-/** Squared Euclidean distances between the rows of F1 (n×d) and F2 (m×d), as POT's `ot.dist`. */
+/**
+ * Squared Euclidean distances between the rows of F1 (n×d) and F2 (m×d), as POT's `ot.dist`.
+ * Each entry is Σ_k (F1[i,k] − F2[j,k])² summed in increasing k; four entries are formed together
+ * so that their four dependent sums overlap (about twice as fast in V8 for small d).
+ */
 export function sqeuclidean(f1: Matrix, f2: Matrix): Matrix {
   const n = f1.rows;
   const m = f2.rows;
@@ -218,17 +222,101 @@ export function sqeuclidean(f1: Matrix, f2: Matrix): Matrix {
   const b = f2.data;
   for (let i = 0; i < n; i++) {
     const rowA = i * d;
-    for (let j = 0; j < m; j++) {
+    const out = i * m;
+    let j = 0;
+    for (; j + 3 < m; j += 4) {
+      const r0 = j * d;
+      const r1 = r0 + d;
+      const r2 = r1 + d;
+      const r3 = r2 + d;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let k = 0; k < d; k++) {
+        const ak = a[rowA + k]!;
+        const e0 = ak - b[r0 + k]!;
+        const e1 = ak - b[r1 + k]!;
+        const e2 = ak - b[r2 + k]!;
+        const e3 = ak - b[r3 + k]!;
+        s0 += e0 * e0;
+        s1 += e1 * e1;
+        s2 += e2 * e2;
+        s3 += e3 * e3;
+      }
+      data[out + j] = s0;
+      data[out + j + 1] = s1;
+      data[out + j + 2] = s2;
+      data[out + j + 3] = s3;
+    }
+    for (; j < m; j++) {
       const rowB = j * d;
       let s = 0;
       for (let k = 0; k < d; k++) {
         const diff = a[rowA + k]! - b[rowB + k]!;
         s += diff * diff;
       }
-      data[i * m + j] = s;
+      data[out + j] = s;
     }
   }
   return { rows: n, cols: m, data };
+}
+
+/**
+ * out[i] = Σ_k a[i·n + k]·x[k] for a row-major n×n `a` (with `squared`, Σ_k (a[i·n + k]·a[i·n + k])·x[k]),
+ * each sum in increasing k. Four rows are summed together so that their four dependent additions
+ * overlap: V8 runs a lone reduction at one add latency per term, this at about a quarter of that.
+ */
+export function rowSums(
+  a: Float64Array,
+  x: Float64Array,
+  n: number,
+  out: Float64Array,
+  squared: boolean,
+): void {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    if (squared) {
+      for (let k = 0; k < n; k++) {
+        const xk = x[k]!;
+        const a0 = a[r0 + k]!;
+        const a1 = a[r1 + k]!;
+        const a2 = a[r2 + k]!;
+        const a3 = a[r3 + k]!;
+        s0 += a0 * a0 * xk;
+        s1 += a1 * a1 * xk;
+        s2 += a2 * a2 * xk;
+        s3 += a3 * a3 * xk;
+      }
+    } else {
+      for (let k = 0; k < n; k++) {
+        const xk = x[k]!;
+        s0 += a[r0 + k]! * xk;
+        s1 += a[r1 + k]! * xk;
+        s2 += a[r2 + k]! * xk;
+        s3 += a[r3 + k]! * xk;
+      }
+    }
+    out[i] = s0;
+    out[i + 1] = s1;
+    out[i + 2] = s2;
+    out[i + 3] = s3;
+  }
+  for (; i < n; i++) {
+    const r = i * n;
+    let s = 0;
+    if (squared) for (let k = 0; k < n; k++) s += a[r + k]! * a[r + k]! * x[k]!;
+    else for (let k = 0; k < n; k++) s += a[r + k]! * x[k]!;
+    out[i] = s;
+  }
 }
 
 /**

@@ -12,6 +12,7 @@
  * distributed under the Boost Software License 1.0; adaptation by Nicolas Bonneel (2013).
  */
 
+import { RUN_MAX_ITER, RUN_UNBOUNDED } from './wasm-pivot.js';
 import { PricingMemory } from './wasm-pricing.js';
 
 const STATE_UPPER = -1;
@@ -87,12 +88,18 @@ export class NetworkSimplex {
   /** Pivots performed by the last {@link run}. */
   iterations = 0;
 
-  /** Allocates for problems of up to `maxN` sources and `maxM` targets. */
-  constructor(maxN: number, maxM: number) {
+  /**
+   * Allocates for problems of up to `maxN` sources and `maxM` targets. `webAssembly` false keeps
+   * every loop in JavaScript (the tests compare both).
+   */
+  constructor(maxN: number, maxM: number, webAssembly = true) {
     const nodes = maxN + maxM;
     const arcs = maxN * maxM + nodes;
     // Small problems keep the JavaScript loop: a WebAssembly instance costs more than it saves.
-    this.pricing = arcs >= WASM_PRICING_MIN_ARCS ? PricingMemory.acquire(arcs, nodes + 1, maxN * maxM) : null;
+    this.pricing =
+      webAssembly && arcs >= WASM_PRICING_MIN_ARCS
+        ? PricingMemory.acquire(arcs, nodes + 1, maxN * maxM)
+        : null;
     this.source = this.pricing?.source ?? new Int32Array(arcs);
     this.target = this.pricing?.target ?? new Int32Array(arcs);
     this.arcAt = this.pricing?.arcAt ?? new Int32Array(maxN * maxM);
@@ -103,14 +110,14 @@ export class NetworkSimplex {
     this.state = this.pricing?.state ?? new Int8Array(arcs);
     this.supply = new Float64Array(nodes + 1);
     this.pi = this.pricing?.pi ?? new Float64Array(nodes + 1);
-    this.parent = new Int32Array(nodes + 1);
-    this.pred = new Int32Array(nodes + 1);
-    this.thread = new Int32Array(nodes + 1);
-    this.revThread = new Int32Array(nodes + 1);
-    this.succNum = new Int32Array(nodes + 1);
-    this.lastSucc = new Int32Array(nodes + 1);
-    this.forward = new Uint8Array(nodes + 1);
-    this.dirtyRevs = new Int32Array(nodes + 1);
+    this.parent = this.pricing?.parent ?? new Int32Array(nodes + 1);
+    this.pred = this.pricing?.pred ?? new Int32Array(nodes + 1);
+    this.thread = this.pricing?.thread ?? new Int32Array(nodes + 1);
+    this.revThread = this.pricing?.revThread ?? new Int32Array(nodes + 1);
+    this.succNum = this.pricing?.succNum ?? new Int32Array(nodes + 1);
+    this.lastSucc = this.pricing?.lastSucc ?? new Int32Array(nodes + 1);
+    this.forward = this.pricing?.forward ?? new Uint8Array(nodes + 1);
+    this.dirtyRevs = this.pricing?.dirtyRevs ?? new Int32Array(nodes + 1);
     this.flowArcs = new Int32Array(nodes);
     this.demandArcs = new Int32Array(nodes);
   }
@@ -197,6 +204,8 @@ export class NetworkSimplex {
   /** Reads the arc costs from the caller's cost matrix (see {@link mapArcs}), plus `shift` if not 0. */
   setCosts(d: Float64Array, shift = 0): void {
     const { cost, flatAt } = this;
+    // Without a shift the JavaScript copy stays: adding 0 would turn a −0 cost into +0.
+    if (shift !== 0 && this.pricing?.gatherCosts(d, this.arcNum, shift)) return;
     if (shift === 0) for (let pos = 0; pos < this.arcNum; pos++) cost[pos] = d[flatAt[pos]!]!;
     else for (let pos = 0; pos < this.arcNum; pos++) cost[pos] = d[flatAt[pos]!]! + shift;
   }
@@ -249,12 +258,21 @@ export class NetworkSimplex {
   private pivotLoop(maxIter: number): SimplexStatus {
     let status: SimplexStatus = 'optimal';
     let iter = 0;
-    while (this.findEnteringArc()) {
-      if (maxIter > 0 && ++iter >= maxIter) {
-        status = 'max-iter';
-        break;
+    if (this.pricing) {
+      // The same loop in WebAssembly, without a call out per pivot.
+      const code = this.pricing.run(this.arcNum, this.nextArc, this.blockSize, maxIter);
+      if (code === RUN_UNBOUNDED) return 'unbounded';
+      if (code === RUN_MAX_ITER) status = 'max-iter';
+      this.nextArc = this.pricing.nextArc;
+      iter = this.pricing.runIterations;
+    } else {
+      while (this.findEnteringArc()) {
+        if (maxIter > 0 && ++iter >= maxIter) {
+          status = 'max-iter';
+          break;
+        }
+        if (!this.pivot()) return 'unbounded';
       }
-      if (!this.pivot()) return 'unbounded';
     }
     this.iterations = iter;
     // Artificial arcs must end empty; residues at rounding level are cleared (as POT does).
@@ -378,15 +396,11 @@ export class NetworkSimplex {
     return true;
   }
 
-  /** Block search: the most negative reduced cost within the first block that has one. */
+  /**
+   * Block search: the most negative reduced cost within the first block that has one (in
+   * WebAssembly, inside the run kernel, when the arrays live there).
+   */
   private findEnteringArc(): boolean {
-    if (this.pricing) {
-      const arc = this.pricing.findEnteringArc(this.arcNum, this.nextArc, this.blockSize);
-      if (arc < 0) return false;
-      this.inArc = arc;
-      this.nextArc = this.pricing.nextArc;
-      return true;
-    }
     const state = this.state;
     const cost = this.cost;
     const pi = this.pi;
@@ -429,6 +443,8 @@ export class NetworkSimplex {
 
   /** One pivot on `inArc`; false when the cycle is unbounded. */
   private pivot(): boolean {
+    // The same steps in WebAssembly (wasm-pricing.ts) when the arrays live there.
+    if (this.pricing) return this.pricing.pivot(this.inArc);
     this.findJoinNode();
     const change = this.findLeavingArc();
     if (this.delta >= Number.MAX_VALUE) return false;
@@ -440,12 +456,15 @@ export class NetworkSimplex {
     return true;
   }
 
+  // The pivot steps below read fields into locals first: V8 does not hoist field loads out of
+  // loops that store into typed arrays, and these loops run once per pivot along tree paths.
   private findJoinNode(): void {
+    const { succNum, parent } = this;
     let u = this.source[this.inArc]!;
     let v = this.target[this.inArc]!;
     while (u !== v) {
-      if (this.succNum[u]! < this.succNum[v]!) u = this.parent[u]!;
-      else v = this.parent[v]!;
+      if (succNum[u]! < succNum[v]!) u = parent[u]!;
+      else v = parent[v]!;
     }
     this.join = u;
   }
@@ -461,24 +480,28 @@ export class NetworkSimplex {
       first = this.target[inArc]!;
       second = this.source[inArc]!;
     }
-    this.delta = Infinity;
+    const { parent, forward, flow, pred, join } = this;
+    let delta = Infinity;
+    let uOut = this.uOut;
     let result = 0;
-    for (let u = first; u !== this.join; u = this.parent[u]!) {
-      const d = this.forward[u] ? this.flow[this.pred[u]!]! : Infinity;
-      if (d < this.delta) {
-        this.delta = d;
-        this.uOut = u;
+    for (let u = first; u !== join; u = parent[u]!) {
+      const d = forward[u] ? flow[pred[u]!]! : Infinity;
+      if (d < delta) {
+        delta = d;
+        uOut = u;
         result = 1;
       }
     }
-    for (let u = second; u !== this.join; u = this.parent[u]!) {
-      const d = this.forward[u] ? Infinity : this.flow[this.pred[u]!]!;
-      if (d <= this.delta) {
-        this.delta = d;
-        this.uOut = u;
+    for (let u = second; u !== join; u = parent[u]!) {
+      const d = forward[u] ? Infinity : flow[pred[u]!]!;
+      if (d <= delta) {
+        delta = d;
+        uOut = u;
         result = 2;
       }
     }
+    this.delta = delta;
+    this.uOut = uOut;
     if (result === 1) {
       this.uIn = first;
       this.vIn = second;
@@ -491,17 +514,17 @@ export class NetworkSimplex {
 
   private changeFlow(change: boolean): void {
     const inArc = this.inArc;
-    const flow = this.flow;
+    const { flow, parent, pred, forward, join } = this;
     if (this.delta > 0) {
       const val = this.state[inArc]! * this.delta;
       flow[inArc] = flow[inArc]! + val;
-      for (let u = this.source[inArc]!; u !== this.join; u = this.parent[u]!) {
-        const e = this.pred[u]!;
-        flow[e] = flow[e]! + (this.forward[u] ? -val : val);
+      for (let u = this.source[inArc]!; u !== join; u = parent[u]!) {
+        const e = pred[u]!;
+        flow[e] = flow[e]! + (forward[u] ? -val : val);
       }
-      for (let u = this.target[inArc]!; u !== this.join; u = this.parent[u]!) {
-        const e = this.pred[u]!;
-        flow[e] = flow[e]! + (this.forward[u] ? val : -val);
+      for (let u = this.target[inArc]!; u !== join; u = parent[u]!) {
+        const e = pred[u]!;
+        flow[e] = flow[e]! + (forward[u] ? val : -val);
       }
     }
     if (change) {
@@ -597,10 +620,10 @@ export class NetworkSimplex {
   private updatePotential(): void {
     const uIn = this.uIn;
     const vIn = this.vIn;
-    const pi = this.pi;
+    const { pi, thread } = this;
     const c = this.cost[this.pred[uIn]!]!;
     const sigma = this.forward[uIn] ? pi[vIn]! - pi[uIn]! - c : pi[vIn]! - pi[uIn]! + c;
-    const end = this.thread[this.lastSucc[uIn]!]!;
-    for (let u = uIn; u !== end; u = this.thread[u]!) pi[u] = pi[u]! + sigma;
+    const end = thread[this.lastSucc[uIn]!]!;
+    for (let u = uIn; u !== end; u = thread[u]!) pi[u] = pi[u]! + sigma;
   }
 }

@@ -12,9 +12,12 @@ export const V128 = 0x7b;
 export const op = {
   block: 0x02,
   loop: 0x03,
+  if: 0x04,
+  else: 0x05,
   br: 0x0c,
   brIf: 0x0d,
   ret: 0x0f,
+  call: 0x10,
   end: 0x0b,
   drop: 0x1a,
   select: 0x1b,
@@ -23,23 +26,31 @@ export const op = {
   i32Load: 0x28,
   f64Load: 0x2b,
   i32Load8S: 0x2c,
+  i32Load8U: 0x2d,
   i32Store: 0x36,
   f64Store: 0x39,
+  i32Store8: 0x3a,
   i32Const: 0x41,
   f64Const: 0x44,
   i32Eqz: 0x45,
   i32Eq: 0x46,
   i32Ne: 0x47,
+  i32LtS: 0x48,
   i32GtS: 0x4a,
   i32GeS: 0x4e,
+  f64Eq: 0x61,
   f64Lt: 0x63,
+  f64Gt: 0x64,
   f64Le: 0x65,
   f64Ge: 0x66,
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
+  i32DivU: 0x6e,
+  i32And: 0x71,
   i32Shl: 0x74,
   f64Abs: 0x99,
+  f64Neg: 0x9a,
   f64Add: 0xa0,
   f64Sub: 0xa1,
   f64Mul: 0xa2,
@@ -160,6 +171,16 @@ export class FunctionBuilder {
     this.emit(op.brIf, 1);
     body();
     this.emit(op.br, 0, op.end, op.end);
+  }
+
+  /** `if (cond) then else otherwise` for an i32 condition pushed by `cond`; neither leaves a value. */
+  ifElse(cond: () => void, then: () => void, otherwise: () => void): void {
+    cond();
+    this.emit(op.if, VOID_BLOCK);
+    then();
+    this.emit(op.else);
+    otherwise();
+    this.emit(op.end);
   }
 
   /** `if (cond) body` for an i32 condition pushed by `cond`. */

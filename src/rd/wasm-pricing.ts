@@ -1,14 +1,19 @@
 /**
- * The block-search pricing loop of network-simplex.ts (`findEnteringArc`), and its tie check
- * (`hasTies`), in WebAssembly. It is
- * the hottest loop of the exact OT solver (about a third of an FGW solve): for each arc in turn,
- * reduced cost × state, keeping the most negative, stopping at the end of the first block that has
- * one below −ε·scale. The arithmetic and the visiting order are those of the JavaScript loop, so
- * the same arc enters; WebAssembly runs it without typed-array bounds checks.
+ * The network simplex of network-simplex.ts in WebAssembly: the block-search pricing loop
+ * (`findEnteringArc`), the pivot (join node, leaving arc, flow change, spanning-tree and potential
+ * update) and the loop that alternates them (`pivotLoop`; both in wasm-pivot.ts), the tie check
+ * (`hasTies`) and the cost gather (`setCosts` with a shift). Pricing is the hottest loop of the
+ * exact OT solver: for each arc in turn, reduced cost × state, keeping the most negative, stopping
+ * at the end of the first block that has one below −ε·scale. The pivots walk tree paths. Every
+ * kernel repeats the arithmetic, comparisons and visiting order of its JavaScript counterpart, so
+ * the same arcs enter and leave and the plans are bit-identical (wasm-kernels.test.ts compares the
+ * two); WebAssembly runs them without typed-array bounds checks or a return to JavaScript per
+ * pivot.
  *
  * Arrays live in a WebAssembly.Memory lent to one solver at a time (see {@link PricingMemory}).
  */
 import { assemble, F64, FunctionBuilder, I32, op, VOID_BLOCK } from './wasm-assembler.js';
+import { pivotKernel, runKernel } from './wasm-pivot.js';
 
 /** Relative reduced-cost threshold; the same constant as network-simplex.ts (POT's). */
 export const PRICING_EPSILON = 2.2204460492503131e-15;
@@ -27,7 +32,6 @@ function kernel(): FunctionBuilder {
   const inArc = f.local(I32);
   const stop = f.local(I32);
   const last = f.local(I32);
-  const better = f.local(I32);
   const min = f.local(F64);
   const c = f.local(F64);
 
@@ -142,21 +146,21 @@ function kernel(): FunctionBuilder {
           f.emit(op.f64Sub);
           f.emit(op.f64Mul);
           f.set(c);
-          // if (c < min) { min = c; inArc = e }, without a branch
-          f.get(c);
-          f.get(min);
-          f.emit(op.f64Lt);
-          f.set(better);
-          f.get(c);
-          f.get(min);
-          f.get(better);
-          f.emit(op.select);
-          f.set(min);
-          f.get(e);
-          f.get(inArc);
-          f.get(better);
-          f.emit(op.select);
-          f.set(inArc);
+          // if (c < min) { min = c; inArc = e }: a branch, rarely taken and well predicted, so
+          // that arcs do not wait on one another through min (selects would chain them).
+          f.when(
+            () => {
+              f.get(c);
+              f.get(min);
+              f.emit(op.f64Lt);
+            },
+            () => {
+              f.get(c);
+              f.set(min);
+              f.get(e);
+              f.set(inArc);
+            },
+          );
           f.increment(e, 1);
         },
       );
@@ -298,6 +302,50 @@ function tiesKernel(): FunctionBuilder {
   return f;
 }
 
+/**
+ * `gather(input, flatAt, cost, arcNum, shift)`: cost[pos] = input[flatAt[pos]] + shift for each arc
+ * position, NetworkSimplex.setCosts with a shift (its JavaScript loop spends most of its time on
+ * bounds checks of the random reads).
+ */
+function gatherKernel(): FunctionBuilder {
+  const f = new FunctionBuilder([I32, I32, I32, I32, F64]);
+  const [INPUT, FLAT, COST, ARCS, SHIFT] = [0, 1, 2, 3, 4];
+  const pos = f.local(I32); // byte offset of arc position pos in flatAt (4 bytes each)
+  const end = f.local(I32);
+  f.get(ARCS);
+  f.i32(2);
+  f.emit(op.i32Shl);
+  f.set(end);
+  f.whileNot(
+    () => {
+      f.get(pos);
+      f.get(end);
+      f.emit(op.i32Eq);
+    },
+    () => {
+      // cost address: COST + pos·2 (8-byte entries)
+      f.get(COST);
+      f.get(pos);
+      f.i32(1);
+      f.emit(op.i32Shl, op.i32Add);
+      // input[flatAt[pos]]
+      f.get(INPUT);
+      f.get(FLAT);
+      f.get(pos);
+      f.emit(op.i32Add);
+      f.memory(op.i32Load, 2);
+      f.i32(3);
+      f.emit(op.i32Shl, op.i32Add);
+      f.memory(op.f64Load, 3);
+      f.get(SHIFT);
+      f.emit(op.f64Add);
+      f.memory(op.f64Store, 3);
+      f.increment(pos, 4);
+    },
+  );
+  return f;
+}
+
 interface Exports {
   price(
     arcNum: number,
@@ -318,6 +366,25 @@ interface Exports {
     target: number,
     state: number,
   ): number;
+  gather(input: number, flatAt: number, cost: number, arcNum: number, shift: number): void;
+  run(...args: number[]): number;
+  pivot(
+    inArc: number,
+    cost: number,
+    pi: number,
+    source: number,
+    target: number,
+    state: number,
+    flow: number,
+    parent: number,
+    pred: number,
+    thread: number,
+    revThread: number,
+    succNum: number,
+    lastSucc: number,
+    forward: number,
+    dirtyRevs: number,
+  ): number;
 }
 
 let compiled: WebAssembly.Module | null | undefined;
@@ -326,7 +393,16 @@ function pricingModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   try {
     compiled = new WebAssembly.Module(
-      assemble({ price: kernel(), ties: tiesKernel() }, { importMemory: true, pages: 1 }),
+      assemble(
+        {
+          price: kernel(),
+          ties: tiesKernel(),
+          gather: gatherKernel(),
+          pivot: pivotKernel(),
+          run: runKernel(0, 3), // the indices of price and pivot in this list
+        },
+        { importMemory: true, pages: 1 },
+      ),
     );
   } catch {
     compiled = null;
@@ -342,9 +418,10 @@ const POOL_LIMIT = 4;
 const pool: PricingMemory[] = [];
 
 /**
- * The simplex's per-arc arrays, laid out in one WebAssembly memory for the pricing loop. Obtained with
- * {@link PricingMemory.acquire}; {@link PricingMemory.release} hands it back for reuse, after which
- * the arrays belong to the next solver (not releasing is safe: the memory is then collected).
+ * The simplex's arrays (per arc and per node), laid out in one WebAssembly memory for the kernels.
+ * Obtained with {@link PricingMemory.acquire}; {@link PricingMemory.release} hands it back for
+ * reuse, after which the arrays belong to the next solver (not releasing is safe: the memory is
+ * then collected).
  */
 export class PricingMemory {
   cost = new Float64Array(0);
@@ -357,6 +434,17 @@ export class PricingMemory {
   arcAt = new Int32Array(0);
   flatAt = new Int32Array(0);
   positionAt = new Int32Array(0);
+  /** Spanning-tree arrays, one entry per node (artificial root included). */
+  parent = new Int32Array(0);
+  pred = new Int32Array(0);
+  thread = new Int32Array(0);
+  revThread = new Int32Array(0);
+  succNum = new Int32Array(0);
+  lastSucc = new Int32Array(0);
+  dirtyRevs = new Int32Array(0);
+  forward = new Uint8Array(0);
+  /** A copy of the caller's cost matrix for {@link gatherCosts} (graphArcs entries). */
+  private input = new Float64Array(0);
   private nextSlot = new Int32Array(0);
   private costAt = 0;
   private piAt = 0;
@@ -400,7 +488,7 @@ export class PricingMemory {
   }
 
   private layOut(arcs: number, potentials: number, graphArcs: number): void {
-    this.costAt = 8; // bytes 0..3: the next block start written by price()
+    this.costAt = 8; // bytes 0..3: the block start written by price(), 4..7: the pivots of run()
     const flowAt = this.costAt + arcs * 8;
     this.piAt = flowAt + arcs * 8;
     this.sourceAt = this.piAt + potentials * 8;
@@ -408,12 +496,15 @@ export class PricingMemory {
     const arcAtAt = this.targetAt + arcs * 4;
     const flatAtAt = arcAtAt + graphArcs * 4;
     const positionAtAt = flatAtAt + graphArcs * 4;
-    this.stateAt = positionAtAt + graphArcs * 4;
-    const bytes = this.stateAt + arcs;
+    const nodeArraysAt = positionAtAt + graphArcs * 4; // seven Int32Arrays of `potentials`
+    this.stateAt = nodeArraysAt + 7 * potentials * 4;
+    const forwardAt = this.stateAt + arcs;
+    const inputAt = Math.ceil((forwardAt + potentials) / 8) * 8;
+    const bytes = inputAt + graphArcs * 8;
     const have = this.memory.buffer.byteLength;
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / 65_536));
     const buffer = this.memory.buffer;
-    this.nextSlot = new Int32Array(buffer, 0, 1);
+    this.nextSlot = new Int32Array(buffer, 0, 2);
     this.cost = new Float64Array(buffer, this.costAt, arcs);
     this.pi = new Float64Array(buffer, this.piAt, potentials);
     this.source = new Int32Array(buffer, this.sourceAt, arcs);
@@ -423,20 +514,90 @@ export class PricingMemory {
     this.arcAt = new Int32Array(buffer, arcAtAt, graphArcs);
     this.flatAt = new Int32Array(buffer, flatAtAt, graphArcs);
     this.positionAt = new Int32Array(buffer, positionAtAt, graphArcs);
+    this.input = new Float64Array(buffer, inputAt, graphArcs);
+    const nodes = (k: number): Int32Array<ArrayBuffer> =>
+      new Int32Array(buffer, nodeArraysAt + k * potentials * 4, potentials);
+    this.parent = nodes(0);
+    this.pred = nodes(1);
+    this.thread = nodes(2);
+    this.revThread = nodes(3);
+    this.succNum = nodes(4);
+    this.lastSucc = nodes(5);
+    this.dirtyRevs = nodes(6);
+    this.forward = new Uint8Array(buffer, forwardAt, potentials);
   }
 
-  /** Block search over the first `arcNum` arcs from `nextArc`: the entering arc or −1. */
-  findEnteringArc(arcNum: number, nextArc: number, blockSize: number): number {
-    return this.exports.price(
+  /**
+   * Prices and pivots until optimal, out of pivots or unbounded (see the run kernel); returns a
+   * RUN_* code, with the block start in {@link nextArc} and the pivot count in {@link runIterations}.
+   */
+  run(arcNum: number, nextArc: number, blockSize: number, maxIter: number): number {
+    return this.exports.run(
       arcNum,
       nextArc,
       blockSize,
+      maxIter,
       this.costAt,
       this.piAt,
       this.sourceAt,
       this.targetAt,
       this.stateAt,
+      ...this.treeAddresses(),
     );
+  }
+
+  /** Pivots counted by the last {@link run}. */
+  get runIterations(): number {
+    return this.nextSlot[1]!;
+  }
+
+  /** Byte addresses of flow and the spanning-tree arrays, in the pivot kernel's order. */
+  private treeAddresses(): number[] {
+    return [
+      this.flow.byteOffset,
+      this.parent.byteOffset,
+      this.pred.byteOffset,
+      this.thread.byteOffset,
+      this.revThread.byteOffset,
+      this.succNum.byteOffset,
+      this.lastSucc.byteOffset,
+      this.forward.byteOffset,
+      this.dirtyRevs.byteOffset,
+    ];
+  }
+
+  /** One pivot on `inArc` (see the pivot kernel); false when the cycle is unbounded. */
+  pivot(inArc: number): boolean {
+    return (
+      this.exports.pivot(
+        inArc,
+        this.costAt,
+        this.piAt,
+        this.sourceAt,
+        this.targetAt,
+        this.stateAt,
+        this.flow.byteOffset,
+        this.parent.byteOffset,
+        this.pred.byteOffset,
+        this.thread.byteOffset,
+        this.revThread.byteOffset,
+        this.succNum.byteOffset,
+        this.lastSucc.byteOffset,
+        this.forward.byteOffset,
+        this.dirtyRevs.byteOffset,
+      ) !== 0
+    );
+  }
+
+  /**
+   * cost[pos] = d[flatAt[pos]] + shift for the first `arcNum` positions; false (nothing done) when
+   * `d` is larger than the matrix this memory was laid out for.
+   */
+  gatherCosts(d: Float64Array, arcNum: number, shift: number): boolean {
+    if (d.length > this.input.length) return false;
+    this.input.set(d);
+    this.exports.gather(this.input.byteOffset, this.flatAt.byteOffset, this.costAt, arcNum, shift);
+    return true;
   }
 
   /** Whether a non-tree arc among the first `arcNum` has a reduced cost within `relTol` of 0. */
@@ -445,7 +606,7 @@ export class PricingMemory {
     return this.exports.ties(arcNum, relTol, costAt, piAt, sourceAt, targetAt, stateAt) !== 0;
   }
 
-  /** The block start after the last successful {@link findEnteringArc}. */
+  /** The block start left by the last {@link run} (that of its last entering arc). */
   get nextArc(): number {
     return this.nextSlot[0]!;
   }
