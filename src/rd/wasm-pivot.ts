@@ -58,19 +58,22 @@ export function pivotKernel(): FunctionBuilder {
   const val = f.local(F64);
   const sigma = f.local(F64);
 
-  /** Pushes the address of 4-byte element `index` (a local) of the array at `base`. */
-  const at4 = (base: number, index: number): void => {
-    f.get(base);
-    f.get(index);
-    f.i32(2);
-    f.emit(op.i32Shl, op.i32Add);
-  };
-  const at8 = (base: number, index: number): void => {
-    f.get(base);
-    f.get(index);
-    f.i32(3);
-    f.emit(op.i32Shl, op.i32Add);
-  };
+  /** Pushes the address of element `index` (a local) of the array at `base`, of 2^log2 bytes each. */
+  const elementAt =
+    (log2: number) =>
+    (base: number, index: number): void => {
+      f.get(base);
+      f.get(index);
+      if (log2 === 0) {
+        f.emit(op.i32Add);
+        return;
+      }
+      f.i32(log2);
+      f.emit(op.i32Shl, op.i32Add);
+    };
+  const at1 = elementAt(0);
+  const at4 = elementAt(2);
+  const at8 = elementAt(3);
   /** Pushes the i32 element `index` of `base`. */
   const ld = (base: number, index: number): void => {
     at4(base, index);
@@ -93,28 +96,20 @@ export function pivotKernel(): FunctionBuilder {
     f.memory(op.f64Load, 3);
   };
   const forwardOf = (node: number): void => {
-    f.get(FORWARD);
-    f.get(node);
-    f.emit(op.i32Add);
+    at1(FORWARD, node);
     f.memory(op.i32Load8U, 0);
   };
   const setForward = (node: number, value: () => void): void => {
-    f.get(FORWARD);
-    f.get(node);
-    f.emit(op.i32Add);
+    at1(FORWARD, node);
     value();
     f.memory(op.i32Store8, 0);
   };
   const stateOf = (arc: number): void => {
-    f.get(STATE);
-    f.get(arc);
-    f.emit(op.i32Add);
+    at1(STATE, arc);
     f.memory(op.i32Load8S, 0);
   };
   const setState = (arc: number, value: () => void): void => {
-    f.get(STATE);
-    f.get(arc);
-    f.emit(op.i32Add);
+    at1(STATE, arc);
     value();
     f.memory(op.i32Store8, 0);
   };
