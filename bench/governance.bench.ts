@@ -90,8 +90,8 @@ async function drain(gateOn: boolean): Promise<number> {
       );
     }
     await producer.close();
-    const warden = await Warden.open({ storage: { root }, workers: false });
-    await warden.registerHandler('noop', () => null);
+    // Workers at the same concurrency as bench/warden.bench.ts; nothing runs until the handler is registered.
+    const warden = await Warden.open({ storage: { root }, workers: { concurrency: 50 } });
     if (!gateOn) warden.scheduler.gate = undefined;
     let done = 0;
     let finished!: () => void;
@@ -100,7 +100,7 @@ async function drain(gateOn: boolean): Promise<number> {
       if (e.state === 'succeeded' && ++done === JOBS) finished();
     });
     const t0 = performance.now();
-    await warden.scheduler.start();
+    await warden.registerHandler('noop', () => null);
     await all;
     const ms = performance.now() - t0;
     await warden.close();

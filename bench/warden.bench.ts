@@ -52,8 +52,14 @@ async function drainThroughput(writerThread = false): Promise<void> {
       jobs: JOBS,
     });
 
-    // Like the peers: jobs are queued first, then one worker with concurrency 50 drains them.
-    const warden = await open(root, false, writerThread);
+    // Like the peers: jobs are queued first, then one worker with concurrency 50 drains them. Its
+    // scheduler runs from open() on, but nothing is runnable until the handler is registered, which is
+    // when the clock starts (as BullMQ's worker.run()). Opened with `workers: false` and started by hand,
+    // it would run at the default concurrency (32), not at the 50 the peers get.
+    const warden = await Warden.open({
+      storage: { root, writerThread },
+      workers: { concurrency: CONCURRENCY },
+    });
     let done = 0;
     let finished!: () => void;
     const all = new Promise<void>((r) => (finished = r));
@@ -61,7 +67,7 @@ async function drainThroughput(writerThread = false): Promise<void> {
       if (e.state === 'succeeded' && ++done === JOBS) finished();
     });
     const started = performance.now();
-    await warden.scheduler.start();
+    await warden.registerHandler('noop', () => null);
     await all;
     const ms = performance.now() - started;
     const stats = await warden.store.stats();
