@@ -55,7 +55,10 @@ async function runInline(handler: InlineHandler, inputJson: string, ctx: RunCont
     taskId: ctx.taskId,
     sessionId: ctx.sessionId,
     attempt: ctx.attempt,
-    signal: ctx.signal,
+    // A getter: the scheduler makes the signal only when something reads it (most handlers never do).
+    get signal() {
+      return ctx.signal;
+    },
     log: (message) => ctx.log('event', message),
   };
   if (ctx.trace) {
