@@ -407,6 +407,44 @@ describe('timeouts', () => {
   });
 });
 
+describe('handler context', () => {
+  it('gives a synchronous handler its ids, a live signal and a log it can take out of the context', async () => {
+    const warden = await openWarden();
+    await warden.registerHandler('introspect', (_i: unknown, ctx) => {
+      const { taskId, sessionId, attempt, signal, log } = ctx;
+      log('hello from the handler');
+      return { taskId, sessionId, attempt, isSignal: signal instanceof AbortSignal, aborted: signal.aborted };
+    });
+    const t = await warden.submit({ agent: 'introspect' });
+    const r = await warden.result(t.id, { timeoutMs: 5000 });
+    expect(r).toMatchObject({
+      status: 'succeeded',
+      output: { taskId: t.id, sessionId: t.sessionId, attempt: 1, isSignal: true, aborted: false },
+    });
+    expect((await warden.logs(t.id)).map((l) => l.message)).toContain('hello from the handler');
+  });
+
+  it('hands a handler that reads its signal only after the timeout an aborted one', async () => {
+    const warden = await openWarden();
+    let seen: { aborted: boolean; code: unknown } | undefined;
+    await warden.registerHandler(
+      'late-reader',
+      async (_i: unknown, ctx) => {
+        await new Promise((r) => setTimeout(r, 300));
+        const reason = ctx.signal.reason as { code?: unknown } | undefined;
+        seen = { aborted: ctx.signal.aborted, code: reason?.code };
+        return null;
+      },
+      { resources: { timeoutMs: 50 }, retry: { maxAttempts: 1 } },
+    );
+    const t = await warden.submit({ agent: 'late-reader' });
+    const r = await warden.result(t.id, { timeoutMs: 5000 });
+    expect(r?.status).not.toBe('succeeded');
+    await eventually(() => seen !== undefined, 5000, 'the handler to read its signal');
+    expect(seen).toEqual({ aborted: true, code: 'TIMEOUT' });
+  });
+});
+
 describe('close', () => {
   it('lets a running task finish within the grace period and answers its waiters', async () => {
     const warden = await openWarden({ workers: { shutdownGraceMs: 5000 } });

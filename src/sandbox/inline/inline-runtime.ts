@@ -51,16 +51,7 @@ export class InlineRuntime implements AgentRuntime {
 
 async function runInline(handler: InlineHandler, inputJson: string, ctx: RunContext): Promise<RunOutcome> {
   const started = performance.now();
-  const handlerCtx: HandlerContext = {
-    taskId: ctx.taskId,
-    sessionId: ctx.sessionId,
-    attempt: ctx.attempt,
-    // A getter: the scheduler makes the signal only when something reads it (most handlers never do).
-    get signal() {
-      return ctx.signal;
-    },
-    log: (message) => ctx.log('event', message),
-  };
+  const handlerCtx = new InlineHandlerContext(ctx);
   if (ctx.trace) {
     handlerCtx.traceparent = ctx.trace.traceparent;
     if (ctx.trace.tracestate) handlerCtx.tracestate = ctx.trace.tracestate;
@@ -103,4 +94,31 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * The handler's view of its attempt. A class, so that `signal` is a prototype getter: the scheduler makes
+ * the signal only when something reads it, and a getter in an object literal costs V8 (Node 20) ~0.5 µs.
+ */
+class InlineHandlerContext implements HandlerContext {
+  readonly taskId: string;
+  readonly sessionId: string;
+  readonly attempt: number;
+  /** An own function, not a method: handlers may take it out of the context (`const { log } = ctx`). */
+  readonly log: (message: string) => void;
+  declare traceparent?: string;
+  declare tracestate?: string;
+  readonly #run: RunContext;
+
+  constructor(run: RunContext) {
+    this.#run = run;
+    this.taskId = run.taskId;
+    this.sessionId = run.sessionId;
+    this.attempt = run.attempt;
+    this.log = (message) => run.log('event', message);
+  }
+
+  get signal(): AbortSignal {
+    return this.#run.signal;
+  }
 }
