@@ -424,6 +424,16 @@ describe('handler context', () => {
     expect((await warden.logs(t.id)).map((l) => l.message)).toContain('hello from the handler');
   });
 
+  it('runs the handler registered last for an agent version that already ran', async () => {
+    const warden = await openWarden();
+    await warden.registerHandler('swap', () => 'first');
+    const a = await warden.submit({ agent: 'swap' });
+    expect((await warden.result(a.id, { timeoutMs: 5000 }))?.output).toBe('first');
+    await warden.registerHandler('swap', () => 'second');
+    const b = await warden.submit({ agent: 'swap' });
+    expect((await warden.result(b.id, { timeoutMs: 5000 }))?.output).toBe('second');
+  });
+
   it('hands a handler that reads its signal only after the timeout an aborted one', async () => {
     const warden = await openWarden();
     let seen: { aborted: boolean; code: unknown } | undefined;

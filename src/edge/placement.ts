@@ -40,6 +40,13 @@ export class EdgePlacementDirectory implements AgentDirectory {
     return this.local.refresh();
   }
 
+  /** A version placed `never` (the default) runs here as it is: the local directory's, when ready. */
+  preparedNow(key: string): { manifest: AgentManifest; agent: PreparedAgent } | undefined {
+    const manifest = this.local.manifest(key);
+    if ((manifest?.placement?.edge ?? 'never') !== 'never') return undefined;
+    return this.local.preparedNow?.(key);
+  }
+
   async prepared(key: string): Promise<{ manifest: AgentManifest; agent: PreparedAgent }> {
     const manifest = this.local.manifest(key);
     const placement = manifest?.placement?.edge ?? 'never';

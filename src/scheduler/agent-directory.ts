@@ -12,6 +12,11 @@ export interface AgentDirectory {
   manifest(key: string): AgentManifest | undefined;
   /** The manifest and prepared runner of one agent version; prepared once, then cached. */
   prepared(key: string): Promise<{ manifest: AgentManifest; agent: PreparedAgent }>;
+  /**
+   * What prepared(key) resolves to, synchronously, once it did: saves each task of a ready version the
+   * awaits (and their allocations) of the asynchronous path. Undefined when not ready (or not offered).
+   */
+  preparedNow?(key: string): { manifest: AgentManifest; agent: PreparedAgent } | undefined;
   /** Picks up agent versions registered by other processes. */
   refresh(): Promise<void>;
 }

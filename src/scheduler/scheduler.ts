@@ -569,7 +569,8 @@ export class Scheduler {
       attempt: task.attempt,
     };
     try {
-      const { manifest, agent } = await this.agents.prepared(task.agentKey);
+      const { manifest, agent } =
+        this.agents.preparedNow?.(task.agentKey) ?? (await this.agents.prepared(task.agentKey));
       trace?.prepared(manifest.runtime, agent.isolation);
       const limits = this.limitsFor(task, manifest.resources, clock.now());
       // The timer measures the task, not the server's stalls: when it fires late, the event loop was
@@ -638,7 +639,12 @@ export class Scheduler {
     this.finishing.add(task.id);
     this.slotsHeld++;
     const t1 = trace ? performance.now() : 0;
-    const applied = await this.finishes.push(finish).catch(() => false);
+    let applied: boolean;
+    try {
+      applied = await this.finishes.push(finish);
+    } catch {
+      applied = false;
+    }
     if (trace) {
       trace.appended(t1, finish, applied);
       trace.end(finish);

@@ -66,6 +66,8 @@ interface Entry {
   digest: string | null;
   shared: boolean;
   prepared?: Promise<PreparedAgent>;
+  /** `prepared`'s outcome once it succeeded, for preparedNow(); cleared with it. */
+  ready?: { manifest: AgentManifest; agent: PreparedAgent } | undefined;
   /** The manifest the runtime runs: `manifest`, or with baseDir at code materialised from the database. */
   run?: AgentManifest;
   /** The version's code as shipped to edge nodes. */
@@ -190,7 +192,10 @@ export class AgentRegistry implements AgentDirectory {
     const key = agentKey(manifest);
     this.runtimes.inline.register(key, handler);
     const entry = this.entries.get(key);
-    if (entry) entry.prepared = undefined; // the next run uses the handler just registered
+    if (entry) {
+      entry.prepared = undefined; // the next run uses the handler just registered
+      entry.ready = undefined;
+    }
     this.remember(record, true);
     return record;
   }
@@ -250,13 +255,21 @@ export class AgentRegistry implements AgentDirectory {
 
   async prepared(key: string): Promise<{ manifest: AgentManifest; agent: PreparedAgent }> {
     const entry = this.entries.get(key) ?? (await this.load(key));
-    entry.prepared ??= this.prepareVerified(entry);
+    const preparing = (entry.prepared ??= this.prepareVerified(entry));
     try {
-      return { manifest: entry.manifest, agent: await entry.prepared };
+      const ready = { manifest: entry.manifest, agent: await preparing };
+      // Only if nothing replaced the preparation meanwhile (a handler registered again).
+      if (entry.prepared === preparing) entry.ready = ready;
+      return ready;
     } catch (err) {
-      entry.prepared = undefined; // let a later attempt try again (a missing file may be restored)
+      if (entry.prepared === preparing) entry.prepared = undefined; // a later attempt tries again (a missing file may be restored)
       throw err;
     }
+  }
+
+  /** prepared(key) without waiting, when it is already done: undefined before that. */
+  preparedNow(key: string): { manifest: AgentManifest; agent: PreparedAgent } | undefined {
+    return this.entries.get(key)?.ready;
   }
 
   /**
