@@ -552,12 +552,16 @@ export class SqliteStore implements Store {
     // returns fresh rows (a few rounds at most: the next batch picks up the rest).
     for (let round = 0; round < 4 && claimed.length < req.limit; round++) {
       const want = req.limit - claimed.length;
-      const rows = this.stmt.candidates.all(
-        req.now,
-        runnableJson,
-        JSON.stringify(held),
-        JSON.stringify(fullSessions),
-        want,
+      const rows = (
+        held.length === 0 && fullSessions.length === 0
+          ? this.stmt.candidatesOpen.all(req.now, runnableJson, want)
+          : this.stmt.candidates.all(
+              req.now,
+              runnableJson,
+              JSON.stringify(held),
+              JSON.stringify(fullSessions),
+              want,
+            )
       ) as CandidateTuple[];
       for (const r of rows) {
         if (claimed.length >= req.limit) break;

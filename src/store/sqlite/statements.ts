@@ -30,6 +30,14 @@ const SQL = {
       AND agent_key NOT IN (SELECT value FROM json_each(?))
       AND session_id NOT IN (SELECT value FROM json_each(?))
     ORDER BY priority, id LIMIT ?`,
+  // The same read when nothing is held and no session is full (the common case): without the two
+  // exclusion lists, which cost ~15 µs per claim even empty (SQLite builds a list and a Bloom filter for each).
+  candidatesOpen: `SELECT id, session_id, agent_key, priority, attempts, max_attempts, input, deadline, timeout_ms,
+      metadata, updated_at
+    FROM tasks INDEXED BY tasks_claim
+    WHERE state = 'queued' AND run_after <= ?
+      AND agent_key IN (SELECT value FROM json_each(?))
+    ORDER BY priority, id LIMIT ?`,
   nextRunAfter:
     "SELECT min(run_after) AS t FROM tasks INDEXED BY tasks_claim WHERE state = 'queued' AND run_after > ?",
   claimOne: `UPDATE tasks SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
@@ -74,5 +82,6 @@ export function prepareStatements(db: Database): Statements {
   for (const [name, sql] of Object.entries(SQL)) out[name] = db.prepare(sql);
   // Read as arrays (see CandidateTuple in sqlite-store.ts): up to a batch of rows per claim.
   out['candidates']!.raw(true);
+  out['candidatesOpen']!.raw(true);
   return out as Statements;
 }
