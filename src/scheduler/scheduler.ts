@@ -539,7 +539,8 @@ export class Scheduler {
   private launch(task: ClaimedTask, now: number, claim?: ClaimTiming): void {
     const entry: InFlight = { task, controller: new LazyAbortController(), logLine: 0 };
     this.inFlight.set(task.id, entry);
-    this.feed?.publishTask({ taskId: task.id, state: 'running', sessionId: task.sessionId });
+    if (this.feed?.publishesTasks())
+      this.feed.publishTask({ taskId: task.id, state: 'running', sessionId: task.sessionId });
     if (this.events.listenerCount('task') > 0) {
       this.emitTask({
         taskId: task.id,
@@ -871,14 +872,17 @@ export class Scheduler {
     }
     if (this.afterSucceeded) await this.runAfterSucceeded(this.afterSucceeded, batch, applied);
     const emit = this.events.listenerCount('task') > 0;
+    // Built only for a feed someone reads (an SSE follower, another process): one object per task otherwise.
+    const publish = this.feed?.publishesTasks() === true;
     for (let i = 0; i < batch.length; i++) {
       const f = batch[i]!;
       if (!applied[i]) continue;
-      this.feed?.publishTask({
-        taskId: f.taskId,
-        state: f.kind === 'retry' ? 'queued' : f.kind,
-        sessionId: f.sessionId,
-      });
+      if (publish)
+        this.feed!.publishTask({
+          taskId: f.taskId,
+          state: f.kind === 'retry' ? 'queued' : f.kind,
+          sessionId: f.sessionId,
+        });
       if (f.kind === 'retry') {
         if (emit)
           this.emitTask({
