@@ -755,21 +755,22 @@ export class Scheduler {
     now: number,
   ): ResourceLimits & { reason(): WardenError } {
     const timeoutMs = Math.min(base.timeoutMs, task.timeoutMs ?? Infinity);
-    if (task.deadline !== null && task.deadline - now < timeoutMs) {
-      return Object.assign({}, base, {
-        timeoutMs: Math.max(0, task.deadline - now),
-        reason: () => new WardenError('DEADLINE_EXCEEDED', "The task's deadline passed while it ran"),
-      });
-    }
+    const untilDeadline = task.deadline === null ? Infinity : task.deadline - now;
+    const deadlineFirst = untilDeadline < timeoutMs;
     // The error is built only when the timer fires: capturing a stack per task would cost more than a
     // no-op task. A literal, not a spread followed by properties (V8's slow path, see execute) nor
     // Object.assign (~0.7 µs a task).
     const limits: ResourceLimits & { reason(): WardenError } = {
-      timeoutMs,
+      timeoutMs: deadlineFirst ? Math.max(0, untilDeadline) : timeoutMs,
       memoryMb: base.memoryMb,
       maxOutputBytes: base.maxOutputBytes,
-      reason: () =>
-        new WardenError('TIMEOUT', `The agent ran longer than its ${timeoutMs} ms timeout and was stopped`),
+      reason: deadlineFirst
+        ? deadlineExceeded
+        : () =>
+            new WardenError(
+              'TIMEOUT',
+              `The agent ran longer than its ${timeoutMs} ms timeout and was stopped`,
+            ),
     };
     if (base.diskMb !== undefined) limits.diskMb = base.diskMb;
     return limits;
@@ -1105,4 +1106,9 @@ function finishedEvent(
   };
   if (result.error) event.error = result.error;
   return event;
+}
+
+/** The abort reason of an attempt stopped at its task's deadline. */
+function deadlineExceeded(): WardenError {
+  return new WardenError('DEADLINE_EXCEEDED', "The task's deadline passed while it ran");
 }
