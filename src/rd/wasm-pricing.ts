@@ -566,7 +566,11 @@ export class PricingMemory {
     ];
   }
 
-  /** One pivot on `inArc` (see the pivot kernel); false when the cycle is unbounded. */
+  /**
+   * One pivot on `inArc` (see the pivot kernel); false when the cycle is unbounded. The tree addresses are
+   * spelled out, in treeAddresses()'s order, rather than spread from it: the warm start calls this once per
+   * demand arc, and a spread allocates an array per call.
+   */
   pivot(inArc: number): boolean {
     return (
       this.exports.pivot(
