@@ -217,6 +217,14 @@ process.stdout.write(JSON.stringify({ dns: await attempt(async () => (await look
     code_: 'INVALID_OUTPUT',
   },
   {
+    // JSON.stringify overflows its stack near 6,000 levels: thrown in the child's exit handler, it ended
+    // the whole Warden process and every task it ran.
+    name: 'output nested 12,000 levels deep',
+    runtime: 'python',
+    code: "print('[' * 12000 + ']' * 12000, end='')\n",
+    code_: 'INVALID_OUTPUT',
+  },
+  {
     name: 'exit with garbage and a bad code',
     runtime: 'process',
     code: ['/bin/sh', '-c', 'echo "{{{"; exit 3'],
@@ -429,6 +437,14 @@ json.dump({"kept": "512 MB"}, open(1, "w"))
     name: 'garbage output',
     runtime: 'wasm',
     code: wasiModule('(call $out (i32.const 1024) (i32.const 5))', { json: '{{{{{' }),
+    code_: 'INVALID_OUTPUT',
+  },
+  {
+    name: 'output nested 8,000 levels deep',
+    runtime: 'wasm',
+    code: wasiModule('(call $out (i32.const 1024) (i32.const 16000))', {
+      json: '['.repeat(8000) + ']'.repeat(8000),
+    }),
     code_: 'INVALID_OUTPUT',
   },
   { name: 'traps', runtime: 'wasm', code: wasiModule('unreachable'), code_: 'AGENT_CRASHED' },

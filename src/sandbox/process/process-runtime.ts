@@ -23,6 +23,7 @@ import { MemoryCgroup } from './memory-cgroup.js';
 import { PidsCgroup } from './pids-cgroup.js';
 import type { SpareLauncher } from './spare-launcher.js';
 import { OWNER_TAG } from './stale-sweep.js';
+import { agentOutputJson } from '../agent-output.js';
 import { StderrLines } from './stderr-lines.js';
 import { UsageSampler } from './usage-sampler.js';
 
@@ -471,16 +472,12 @@ function runProcess(
           ),
         );
       }
-      const text = Buffer.concat(stdout).toString('utf8').trim();
-      let value: unknown;
+      // Thrown here, in a child's exit handler, an error would end the whole process: it rejects the attempt.
       try {
-        value = text === '' ? null : JSON.parse(text);
-      } catch {
-        return reject(
-          new WardenError('INVALID_OUTPUT', `The agent's stdout is not JSON: ${text.slice(0, 200)}`),
-        );
+        resolve({ outputJson: agentOutputJson(Buffer.concat(stdout).toString('utf8')), usage });
+      } catch (err) {
+        reject(err);
       }
-      resolve({ outputJson: JSON.stringify(value), usage });
     });
   });
 }

@@ -9,6 +9,7 @@ import {
   type RunContext,
   type RunOutcome,
 } from '../runner.js';
+import { agentOutputJson } from '../agent-output.js';
 import { ModuleCache, sha256 } from './module-cache.js';
 import { WorkerPool, type WasmJob, type WasmJobResult } from './worker-pool.js';
 
@@ -124,14 +125,7 @@ export class WasmRuntime implements AgentRuntime {
     }
     if (result.exitCode !== 0)
       throw failure(`The module exited with code ${result.exitCode}`, result, capBytes);
-    const text = (result.stdout ?? '').trim();
-    let value: unknown;
-    try {
-      value = text === '' ? null : JSON.parse(text);
-    } catch {
-      throw new WardenError('INVALID_OUTPUT', `The agent's stdout is not JSON: ${text.slice(0, 200)}`);
-    }
-    return { outputJson: JSON.stringify(value), usage };
+    return { outputJson: agentOutputJson(result.stdout ?? ''), usage };
   }
 }
 
