@@ -1,4 +1,4 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
 import { EGRESS_PORT, EGRESS_SOCKET } from './bwrap.js';
 
 /** A connection the proxy refused (recorded to explain an agent's failure as NETWORK_DENIED). */
@@ -36,6 +36,9 @@ export class EgressProxy {
 
   allows(host: string, port: number): boolean {
     const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+    // The check must hold for the exact name connected to: `127.0.0.1\0.example.com` ends with an allowed
+    // suffix, and the resolver stops at the NUL.
+    if (!isConnectableHost(h)) return false;
     return this.allow.some((entry) => {
       const at = entry.lastIndexOf(':');
       const allowHost = entry
@@ -164,3 +167,11 @@ export const PROXY_ENV = {
   http_proxy: `http://127.0.0.1:${EGRESS_PORT}`,
   https_proxy: `http://127.0.0.1:${EGRESS_PORT}`,
 };
+
+const DNS_NAME =
+  /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+/** An IP address or a DNS name of letters, digits, `-` and `_`: nothing a resolver would read differently. */
+export function isConnectableHost(host: string): boolean {
+  return isIP(host) !== 0 || DNS_NAME.test(host);
+}
