@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -164,6 +164,31 @@ json.dump({"prefix": sys.prefix, "wrote": wrote}, sys.stdout)
       unknown
     >;
     expect(out).toEqual({ prefix: join(dir, 'venv'), wrote: 'Read-only file system' });
+  });
+
+  it('refuses a virtualenv whose pyvenv.cfg points its home at a host directory or at no interpreter', async () => {
+    const dir = tempDir();
+    spawnSync('/usr/bin/python3', ['-m', 'venv', '--without-pip', join(dir, 'venv')]);
+    writeFileSync(join(dir, 'main.py'), 'print("null")\n');
+    const cfg = join(dir, 'venv', 'pyvenv.cfg');
+    const original = readFileSync(cfg, 'utf8');
+    const m = await loadManifest(
+      writeManifest(dir, 'venv-home', '1.0.0', { runtime: 'python', entry: './main.py' }),
+    );
+    const decoy = tempDir();
+    mkdirSync(join(decoy, 'bin'));
+    // An outside audit: `home = /etc/ssl` mounted the host's whole /etc into the sandbox.
+    for (const home of ['/etc/ssl', join(decoy, 'bin'), '/usr']) {
+      writeFileSync(cfg, original.replace(/^home = .*$/m, `home = ${home}`));
+      await expect(
+        new RuntimeRegistry().get(m).prepare({ ...m, venv: './venv' } as typeof m),
+        home,
+      ).rejects.toMatchObject({ code: 'INVALID_MANIFEST' });
+    }
+    writeFileSync(cfg, original);
+    await expect(
+      new RuntimeRegistry().get(m).prepare({ ...m, venv: './venv' } as typeof m),
+    ).resolves.toBeDefined();
   });
 
   itSandboxed(

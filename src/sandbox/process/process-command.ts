@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { WardenError, type AgentManifest } from '../../core/index.js';
 import { installPrefix } from './bwrap.js';
@@ -51,6 +51,7 @@ export function resolveCommand(manifest: AgentManifest): ResolvedCommand {
       if (venv !== undefined) {
         const dir = mustExist(local(venv), 'venv');
         const python = mustExist(join(dir, 'bin/python3'), 'venv');
+        mountableInterpreter(dir, `spec.venv of ${manifest.name}`);
         return {
           file: python,
           args: ['-u', entry, ...extra],
@@ -93,18 +94,66 @@ export function resolveCommand(manifest: AgentManifest): ResolvedCommand {
  */
 function venvBase(venv: string, python: string): string[] {
   const prefixes = new Set<string>();
+  let interpreter: string | undefined;
   try {
-    prefixes.add(installPrefix(realpathSync(python)));
+    interpreter = installPrefix(realpathSync(python));
   } catch {
     // A dangling link: the sandbox reports the interpreter missing.
   }
+  if (interpreter) prefixes.add(mountableInterpreter(interpreter, `the interpreter ${python} links to`));
+  let home: string | undefined;
   try {
-    const home = /^\s*home\s*=\s*(.+?)\s*$/m.exec(readFileSync(join(venv, 'pyvenv.cfg'), 'utf8'))?.[1];
-    if (home && isAbsolute(home)) prefixes.add(dirname(realpathSync(home)));
+    home = /^\s*home\s*=\s*(.+?)\s*$/m.exec(readFileSync(join(venv, 'pyvenv.cfg'), 'utf8'))?.[1];
+    home = home && isAbsolute(home) ? dirname(realpathSync(home)) : undefined;
   } catch {
     // No pyvenv.cfg (not a venv module environment), or its home is gone.
   }
+  if (home) prefixes.add(mountableInterpreter(home, `the home in ${join(venv, 'pyvenv.cfg')}`));
   return [...prefixes];
+}
+
+/**
+ * Host directories a manifest can never have mounted into its sandbox, and the trees under the first
+ * five: a venv's `home =` is the manifest author's to write, so it is taken only where it names a Python
+ * installation, never one of these.
+ */
+const HOST_TREES = ['/etc', '/proc', '/sys', '/dev', '/run'];
+const HOST_DIRS = new Set([
+  '/',
+  '/root',
+  '/home',
+  '/tmp',
+  '/var',
+  '/var/tmp',
+  '/boot',
+  '/srv',
+  '/mnt',
+  '/media',
+  '/opt',
+]);
+
+/** `prefix`, if it is a Python installation (bin/python3 and lib/python3.N) outside the host's own directories. */
+function mountableInterpreter(prefix: string, what: string): string {
+  const hostOwned =
+    HOST_DIRS.has(prefix) || HOST_TREES.some((t) => prefix === t || prefix.startsWith(`${t}/`));
+  let python = false;
+  if (!hostOwned) {
+    try {
+      python =
+        readdirSync(join(prefix, 'bin')).some((n) => /^python3(\.\d+)?$/.test(n)) &&
+        readdirSync(join(prefix, 'lib')).some((n) => /^python3\.\d+$/.test(n));
+    } catch {
+      // Not a directory with bin/ and lib/.
+    }
+  }
+  if (!python)
+    throw new WardenError(
+      'INVALID_MANIFEST',
+      `${what} is ${prefix}, which is not a Python installation (bin/python3 and lib/python3.N)` +
+        `${hostOwned ? ' but a host directory' : ''}: Warden mounts only the virtualenv and its base interpreter into the sandbox. Rebuild the venv with \`python3 -m venv\` from a real interpreter.`,
+      { details: { field: 'spec.venv', path: prefix } },
+    );
+  return prefix;
 }
 
 /** Looks a command up in the agents' PATH, so the sandbox runs the same binary the host would. */
