@@ -491,6 +491,68 @@ describe('agents belong to a tenant', () => {
   }, 60_000);
 });
 
+describe("a tenant's agents and the server's environment", () => {
+  const secretYaml = (name: string, extra: string) => `apiVersion: warden.dev/v1
+kind: Agent
+metadata: { name: ${name}, version: 1.0.0 }
+spec:
+${extra}
+  retry: { maxAttempts: 1 }
+`;
+  const envJs = Buffer.from(
+    `process.stdout.write(JSON.stringify({ token: process.env.TENANT_TOKEN ?? null, db: process.env.SERVER_DB_URL ?? null }));`,
+  ).toString('base64');
+
+  // An outside audit: a tenant admin registered an agent naming the server's own variables as secrets
+  // (DATABASE_URL, the installation's provider keys) and printed them.
+  it('refuses secrets and LLM keys that WARDEN_TENANT_SECRETS does not list, and passes those it does', async () => {
+    process.env['SERVER_DB_URL'] = 'postgres://installation-secret';
+    process.env['TENANT_TOKEN'] = 'shared-with-tenants';
+    try {
+      const dumps = await call('POST', '/agents', 'A-admin', {
+        manifest: secretYaml('envdump', '  runtime: node\n  entry: ./main.js\n  secrets: [SERVER_DB_URL]'),
+        files: { 'main.js': envJs },
+      });
+      expect(dumps.statusCode, dumps.body).toBe(403);
+      expect(dumps.json()).toMatchObject({
+        error: { code: 'FORBIDDEN', details: { refused: ['SERVER_DB_URL'] } },
+      });
+      for (const model of [
+        '{ provider: openai, model: gpt-4o-mini, baseUrl: "http://127.0.0.1:9/v1", apiKeyEnv: SERVER_DB_URL }',
+        '{ provider: anthropic, model: claude-3-5-haiku-latest, baseUrl: "http://127.0.0.1:9" }',
+      ]) {
+        const llm = await call('POST', '/agents', 'A-admin', {
+          manifest: secretYaml('keythief', `  runtime: llm\n  model: ${model}\n  prompt: hi`),
+        });
+        expect(llm.statusCode, llm.body).toBe(403);
+      }
+      process.env['WARDEN_TENANT_SECRETS'] = 'TENANT_TOKEN';
+      const listed = await call('POST', '/agents', 'A-admin', {
+        manifest: secretYaml('tokenuser', '  runtime: node\n  entry: ./main.js\n  secrets: [TENANT_TOKEN]'),
+        files: { 'main.js': envJs },
+      });
+      expect(listed.statusCode, listed.body).toBe(201);
+      const run = await call('POST', '/sessions/research/execute?wait=15000', 'A-operator', {
+        agent: 'tokenuser',
+      });
+      expect(run.json<{ result: { output: unknown } }>().result.output).toEqual({
+        token: 'shared-with-tenants',
+        db: null,
+      });
+      // The installation's own agents read what they name.
+      const own = await call('POST', '/agents', 'installation', {
+        manifest: secretYaml('installed', '  runtime: node\n  entry: ./main.js\n  secrets: [SERVER_DB_URL]'),
+        files: { 'main.js': envJs },
+      });
+      expect(own.statusCode, own.body).toBe(201);
+    } finally {
+      delete process.env['SERVER_DB_URL'];
+      delete process.env['TENANT_TOKEN'];
+      delete process.env['WARDEN_TENANT_SECRETS'];
+    }
+  }, 60_000);
+});
+
 describe('migration 0005 (agents get a tenant)', () => {
   it('keeps versions registered before it in the default tenant, unshared until shared again', async () => {
     const { Kysely, Migrator, SqliteDialect, sql } = await import('kysely');

@@ -26,6 +26,12 @@ export type {
 } from './circuit-breaker.js';
 export { canonicalJson } from './canonical-json.js';
 export {
+  DEFAULT_API_KEY_ENV,
+  TENANT_SECRETS_ENV,
+  assertTenantSecrets,
+  secretNames,
+} from './tenant-secrets.js';
+export {
   RUNTIMES,
   EDGE_PLACEMENTS,
   DEFAULT_TENANT,

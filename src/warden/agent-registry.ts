@@ -5,6 +5,7 @@ import {
   DEFAULT_RETRY,
   WardenError,
   agentKey,
+  assertTenantSecrets,
   isSemver,
   parseMemoryPolicy,
   parseRollout,
@@ -123,6 +124,8 @@ export class AgentRegistry implements AgentDirectory {
     files?: readonly AgentCodeFile[],
   ): Promise<AgentRecord> {
     const owned = withTenant(manifest, options);
+    // Refused before anything is stored: a tenant's agent reads only the variables the installation lists.
+    assertTenantSecrets(owned, process.env);
     const runtime = this.runtimes.get(owned);
     const digest = runtime.digest
       ? await runtime.digest(codeDir ? { ...owned, baseDir: codeDir } : owned)

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import {
+  DEFAULT_API_KEY_ENV,
   WardenError,
+  assertTenantSecrets,
   compileJsonSchema,
   compilePrompt,
   describeSchemaErrors,
@@ -28,7 +30,6 @@ import { costUsd, type PriceTable } from './prices.js';
 import { redactorFor, type ClientContext, type Completion, type ModelClient } from './provider.js';
 
 /** Where each provider's key is looked up when the manifest does not name a variable. */
-const DEFAULT_KEY_ENV: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY' };
 
 export interface LlmRuntimeOptions {
   /** USD per million tokens, by `provider/model` or `model` (docs/llm.md). @default {} */
@@ -159,7 +160,8 @@ export class LlmRuntime implements AgentRuntime {
 
   private async client(manifest: AgentManifest, spec: LlmModelSpec): Promise<ModelClient> {
     if (spec.provider === 'llama') return this.local.client(modelPath(manifest, spec), spec);
-    const keyEnv = spec.apiKeyEnv ?? DEFAULT_KEY_ENV[spec.provider]!;
+    assertTenantSecrets(manifest, this.env);
+    const keyEnv = spec.apiKeyEnv ?? DEFAULT_API_KEY_ENV[spec.provider]!;
     const explicit = spec.apiKeyEnv !== undefined;
     const apiKey = () => {
       const key = this.env[keyEnv];

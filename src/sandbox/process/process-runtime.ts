@@ -5,7 +5,13 @@ import { statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
-import { DEFAULT_DISK_MB, WardenError, type AgentManifest, type Runtime } from '../../core/index.js';
+import {
+  DEFAULT_DISK_MB,
+  WardenError,
+  assertTenantSecrets,
+  type AgentManifest,
+  type Runtime,
+} from '../../core/index.js';
 import {
   traceEnv,
   type AgentRuntime,
@@ -70,6 +76,8 @@ export class ProcessRuntime implements AgentRuntime {
 
   async prepare(manifest: AgentManifest): Promise<PreparedAgent> {
     const command = resolveCommand(manifest);
+    // Checked again where the variables are read: a worker's environment may list fewer than the server's.
+    assertTenantSecrets(manifest, process.env);
     const env: Record<string, string> = { ...BASE_ENV, ...manifest.env };
     for (const name of manifest.secrets) {
       const value = process.env[name];
