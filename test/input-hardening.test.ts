@@ -91,6 +91,16 @@ describe('strings are well-formed Unicode at the edge', () => {
     expect(bads.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 400]);
   });
 
+  // An outside audit: `{"x":1e999}` was accepted and stored as `{"x":null}`.
+  it('refuses numbers JSON cannot hold (1e999, NaN) instead of storing null', async () => {
+    const res = await post('/sessions/work/execute', 'acme', '{"agent":"ok","input":{"x":1e999}}');
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    await expect(warden.submit({ agent: 'ok', input: { x: Number.NaN } })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+  });
+
   it('the library refuses a lone surrogate with INVALID_INPUT', async () => {
     await expect(warden.submit({ agent: 'ok', idempotencyKey: '\ud800' })).rejects.toMatchObject({
       code: 'INVALID_INPUT',
@@ -206,5 +216,72 @@ spec: { runtime: node, entry: ./main.js }
 
   it('stays healthy afterwards', async () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+});
+
+describe('uploaded agents stay inside their own files', () => {
+  const yaml = (name: string, spec: string) =>
+    `apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: ${name}, version: 1.0.0 }\nspec:\n${spec}\n`;
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const main = { 'main.js': b64('process.stdout.write("1")') };
+
+  // An outside audit: `entry: ../../../../../etc/passwd` registered (its digest was the host file's) and
+  // its lines came back in the task's log.
+  it.each([
+    ['a relative path that climbs out', '  runtime: node\n  entry: ../../../../../etc/passwd'],
+    ['an absolute entry', '  runtime: node\n  entry: /etc/passwd'],
+    ['the directory itself', '  runtime: node\n  entry: ./'],
+    ['a WASM module outside', '  runtime: wasm\n  module: ../../../../etc/hostname'],
+    ['a venv outside', '  runtime: python\n  entry: ./main.js\n  venv: /usr'],
+    ['a command outside the system directories', '  runtime: process\n  command: [/etc/passwd]'],
+    [
+      'a local model outside',
+      '  runtime: llm\n  model: { provider: llama, model: /etc/passwd }\n  prompt: hi',
+    ],
+  ])('refuses %s with INVALID_MANIFEST', async (_, spec) => {
+    const res = await post(
+      '/agents',
+      'acme',
+      JSON.stringify({ manifest: yaml('escape', spec), files: main }),
+    );
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
+  });
+
+  it('refuses an entry that is an uploaded directory, and files that collide, with 400', async () => {
+    const dir = await post(
+      '/agents',
+      'acme',
+      JSON.stringify({
+        manifest: yaml('dirent', '  runtime: node\n  entry: ./lib'),
+        files: { 'lib/x.js': b64('1') },
+      }),
+    );
+    expect(dir.statusCode, dir.body).toBe(400);
+    expect(dir.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
+    for (const files of [
+      { 'main.js': b64('1'), 'main.js/x': b64('2') },
+      { [`${'n'.repeat(300)}.js`]: b64('1'), 'main.js': b64('1') },
+    ]) {
+      const res = await post(
+        '/agents',
+        'acme',
+        JSON.stringify({ manifest: yaml('collide', '  runtime: node\n  entry: ./main.js'), files }),
+      );
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    }
+  });
+
+  it('still takes a system executable and files of its own', async () => {
+    const res = await post(
+      '/agents',
+      'acme',
+      JSON.stringify({
+        manifest: yaml('sysbin', '  runtime: process\n  command: [/bin/sh, ./run.sh]'),
+        files: { 'run.sh': b64('echo 1') },
+      }),
+    );
+    expect(res.statusCode, res.body).toBe(201);
   });
 });

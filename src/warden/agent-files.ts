@@ -36,15 +36,25 @@ export class StagedAgentFiles {
     // in the data directory (warden.db, keys/) has owner-only modes of its own.
     await mkdir(root, { recursive: true, mode: 0o755 });
     const staging = await mkdtemp(join(root, '.upload-'));
+    let current = '';
     try {
       await chmod(staging, 0o755);
       for (const [path, bytes] of entries) {
+        current = path;
         const file = join(staging, path);
         await mkdir(dirname(file), { recursive: true, mode: 0o755 });
         await writeFile(file, bytes, { mode: 0o644, flag: 'wx' });
       }
     } catch (err) {
       await rm(staging, { recursive: true, force: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      // The upload's own shape (a file and a directory of one name, a name too long), not the server's.
+      if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG')
+        throw new WardenError(
+          'INVALID_INPUT',
+          `Uploaded file ${current} cannot be stored (${code}): is the same name both a file and a directory, or too long?`,
+          { details: { file: current, reason: code } },
+        );
       throw err;
     }
     return new StagedAgentFiles(staging, join(root, `sha256-${digest}`), codeFiles);

@@ -128,7 +128,7 @@ export class AgentRegistry implements AgentDirectory {
     assertTenantSecrets(owned, process.env);
     const runtime = this.runtimes.get(owned);
     const digest = runtime.digest
-      ? await runtime.digest(codeDir ? { ...owned, baseDir: codeDir } : owned)
+      ? await runtime.digest(codeDir ? { ...owned, baseDir: codeDir } : owned).catch(notAFile)
       : null;
     if (digest && this.code.shared) await this.storeCode(owned, digest, files);
     const record = await this.store.putAgent(owned, digest, this.clock.now(), {
@@ -584,4 +584,16 @@ export function versionStates(
     const state = highest || takesNew.has(key) ? 'active' : n > 0 ? 'draining' : 'idle';
     return { key, state, inFlight: n };
   });
+}
+
+/** A manifest path that names a directory where a file belongs (`entry: ./`) is the manifest's fault. */
+function notAFile(err: unknown): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EISDIR' || code === 'ENOTDIR')
+    throw new WardenError(
+      'INVALID_MANIFEST',
+      `The manifest names a directory where a file belongs: ${(err as Error).message}`,
+      { details: { reason: code } },
+    );
+  throw err;
 }

@@ -86,6 +86,7 @@ import {
   type HandlerOptions,
   type RegisterOptions,
 } from './agent-registry.js';
+import { assertUploadPaths } from './upload-paths.js';
 import { StagedAgentFiles } from './agent-files.js';
 import { agentCodeMaxBytes } from './agent-code.js';
 import type { DataDirectory } from './data-dir.js';
@@ -418,6 +419,7 @@ export class Warden {
     files: ReadonlyMap<string, Buffer>,
     options: RegisterOptions = {},
   ): Promise<AgentRecord> {
+    assertUploadPaths(manifest);
     const staged = await StagedAgentFiles.stage(this.storageRoot, files);
     let record: AgentRecord;
     try {
