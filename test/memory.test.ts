@@ -342,6 +342,35 @@ describe('memory over the HTTP API', () => {
     expect((await call('DELETE', `/memory/${item.id}`, 'a')).statusCode).toBe(204);
     expect((await call('GET', `/memory/${item.id}`, 'a')).statusCode).toBe(404);
   });
+
+  // An outside audit: `?limit=5` was refused as "must be integer" (a query value is text), and metadata
+  // with 1e999 (Infinity once parsed) was a 500.
+  it('takes limit from the query string, and refuses numbers JSON cannot hold with 400', async () => {
+    const warden = await openWarden({ workers: false });
+    app = await buildServer(warden, { logger: false, rateLimit: false });
+    const key = (await createApiKey(warden.store, { tenant: 'acme', role: 'operator', name: 'a' })).key;
+    const call = (method: 'GET' | 'POST', url: string, payload?: string) =>
+      app!.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(payload ? { payload } : {}),
+      });
+    expect((await call('POST', '/sessions', JSON.stringify({ name: 'notes' }))).statusCode).toBe(201);
+    for (const text of ['one', 'two', 'three'])
+      expect((await call('POST', '/sessions/notes/memory', JSON.stringify({ text }))).statusCode).toBe(201);
+    const two = await call('GET', '/sessions/notes/memory?limit=2');
+    expect(two.statusCode, two.body).toBe(200);
+    expect(two.json<{ items: unknown[] }>().items).toHaveLength(2);
+    for (const bad of ['0', '1001', 'x'])
+      expect((await call('GET', `/sessions/notes/memory?limit=${bad}`)).statusCode, bad).toBe(400);
+    const inf = await call('POST', '/sessions/notes/memory', '{"text":"x","metadata":{"m":1e999}}');
+    expect(inf.statusCode, inf.body).toBe(400);
+    expect(inf.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    const health = await call('GET', '/agents/health?timeoutMs=1000');
+    expect(health.statusCode, health.body).toBe(200);
+    expect((await call('GET', '/agents/health?timeoutMs=50')).statusCode).toBe(400);
+  });
 });
 
 describe('warden memory (CLI)', () => {

@@ -1767,7 +1767,7 @@ export interface operations {
     parameters: {
       query?: {
         agent?: string;
-        timeoutMs?: number;
+        timeoutMs?: string;
       };
       header?: never;
       path?: never;
@@ -2481,7 +2481,8 @@ export interface operations {
       query?: {
         /** @description an agent's own memory within the session (its name); absent: the session's */
         agent?: string;
-        limit?: number;
+        /** @description items per page, 1-1000 (default 100) */
+        limit?: string;
       };
       header?: never;
       path: {

@@ -14,8 +14,8 @@ export interface JsonValueProblem {
 
 /**
  * The first problem in a JSON-like value, or undefined: a string (or object key) that is not well-formed
- * Unicode (a lone surrogate such as "\ud800" cannot be encoded as UTF-8, hashed canonically or stored), or
- * nesting deeper than `maxDepth`. Iterative, so the check itself cannot overflow the stack.
+ * Unicode (a lone surrogate such as "\ud800" cannot be encoded as UTF-8, hashed canonically or stored), a
+ * number that is not finite, or nesting deeper than `maxDepth`. Iterative, so the check itself cannot overflow the stack.
  */
 export function jsonValueProblem(
   value: unknown,
@@ -29,6 +29,9 @@ export function jsonValueProblem(
       if (!v.isWellFormed()) return { path, message: 'is not well-formed Unicode (it has a lone surrogate)' };
       continue;
     }
+    // JSON has no Infinity or NaN (`1e999` parses to Infinity): stored, it would silently become null.
+    if (typeof v === 'number' && !Number.isFinite(v))
+      return { path, message: `is ${v}, which JSON cannot represent (numbers must be finite)` };
     if (v === null || typeof v !== 'object') continue;
     if (depth >= maxDepth) return { path, message: `nests deeper than ${maxDepth} levels` };
     if (Array.isArray(v)) {

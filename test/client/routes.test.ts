@@ -90,7 +90,7 @@ const calls: Record<OperationId, () => Promise<unknown>> = {
       },
     }),
   getAgentHealth: () =>
-    client.request('get', '/agents/health', { query: { agent: 'echo', timeoutMs: 1000 } }),
+    client.request('get', '/agents/health', { query: { agent: 'echo', timeoutMs: '1000' } }),
   getAgentStatus: () => client.request('get', '/agents/status'),
   resetAgentBreaker: () =>
     client.request('post', '/agents/{agent}/breaker/reset', { params: { agent: 'echo' } }),

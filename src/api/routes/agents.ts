@@ -125,7 +125,7 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, ad
     },
   );
 
-  app.get<{ Querystring: { agent?: string; timeoutMs?: number } }>(
+  app.get<{ Querystring: { agent?: string; timeoutMs?: string } }>(
     '/agents/health',
     {
       onRequest: viewer,
@@ -139,7 +139,8 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, ad
           additionalProperties: false,
           properties: {
             agent: { type: 'string', minLength: 1, maxLength: 200 },
-            timeoutMs: { type: 'integer', minimum: 100, maximum: 60_000 },
+            // Text, as every query value is (no coercion, see server.ts): 100 to 60000.
+            timeoutMs: { type: 'string', pattern: '^(?:[1-9][0-9]{2,3}|[1-5][0-9]{4}|60000)$' },
           },
         },
         response: {
@@ -169,7 +170,7 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, ad
       warden.agentHealth({
         tenant: tenantOf(request),
         ...(request.query.agent ? { agent: request.query.agent } : {}),
-        ...(request.query.timeoutMs ? { timeoutMs: request.query.timeoutMs } : {}),
+        ...(request.query.timeoutMs ? { timeoutMs: Number(request.query.timeoutMs) } : {}),
       }),
   );
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sessionOf, tenantOf } from '../auth.js';
 import type { ApiContext } from '../context.js';
-import { errorResponses, idParams } from '../schemas.js';
+import { errorResponses, idParams, pageQuery } from '../schemas.js';
 
 // Cortex memory over HTTP (docs/memory.md). The tenant is the API key's: a session of another tenant is
 // SESSION_NOT_FOUND and an item of another tenant MEMORY_NOT_FOUND, both 404, never a 403 that would tell
@@ -82,7 +82,7 @@ export function memoryRoutes(app: FastifyInstance, { warden, viewer, operator }:
     },
   );
 
-  app.get<{ Params: { session: string }; Querystring: { agent?: string; limit?: number } }>(
+  app.get<{ Params: { session: string }; Querystring: { agent?: string; limit?: string } }>(
     '/sessions/:session/memory',
     {
       onRequest: viewer,
@@ -96,7 +96,8 @@ export function memoryRoutes(app: FastifyInstance, { warden, viewer, operator }:
           additionalProperties: false,
           properties: {
             agent: agentField,
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            // A query string is text (no coercion, see server.ts): the same pattern as every list's limit.
+            limit: pageQuery.limit,
           },
         },
         response: {
@@ -110,7 +111,7 @@ export function memoryRoutes(app: FastifyInstance, { warden, viewer, operator }:
       const { agent, limit } = request.query;
       const items = await warden.memory.list(
         session.id,
-        { ...(agent ? { agent } : {}), ...(limit ? { limit } : {}) },
+        { ...(agent ? { agent } : {}), limit: limit ? Number(limit) : 100 },
         { tenant: session.tenant },
       );
       return { items };

@@ -331,7 +331,10 @@ export async function remoteAgentsHealth(
   json: boolean,
 ): Promise<void> {
   const reports = await client.agentHealth(
-    { ...(agent ? { agent } : {}), timeoutMs: Math.max(100, Math.min(60_000, timeoutMs)) },
+    {
+      ...(agent ? { agent } : {}),
+      timeoutMs: String(Math.round(Math.max(100, Math.min(60_000, timeoutMs)))),
+    },
     { timeoutMs: timeoutMs + 30_000 },
   );
   if (reports.some((r) => !r.ok)) process.exitCode = 1;
