@@ -1,11 +1,12 @@
-import { WardenError } from '../core/index.js';
+import { MAX_JSON_DEPTH, WardenError } from '../core/index.js';
 
 /**
- * How deeply an agent's output may nest. JSON.stringify, and every serialiser after it (the API's, the
- * client's), recurse: a few thousand levels overflow the stack, and the overflow would be thrown in the
- * process that runs every other task, not in the agent. Real outputs nest a few dozen levels.
+ * How deeply an agent's output may nest: as deeply as a task's input, so that one task's output can be
+ * another's input. JSON.stringify, and every serialiser after it (the API's, the client's), recurse: a
+ * few thousand levels overflow the stack, and the overflow would be thrown in the process that runs
+ * every other task, not in the agent.
  */
-export const MAX_OUTPUT_DEPTH = 1000;
+export const MAX_OUTPUT_DEPTH = MAX_JSON_DEPTH;
 
 /**
  * An agent's stdout as the JSON text Warden stores: empty output is `null`, anything that is not JSON, or
