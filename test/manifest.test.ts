@@ -394,3 +394,25 @@ describe('loadManifest', () => {
     await expect(loadManifest(dir)).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
   });
 });
+
+describe('manifest size', () => {
+  // An outside audit: an 830 KB manifest of 60,000 env keys held the server's event loop for 100 s
+  // (yaml's duplicate-key check is quadratic).
+  it('refuses tens of thousands of keys in bounded time, and still finds a duplicate among many', () => {
+    const head =
+      'apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: big, version: 1.0.0 }\nspec:\n  runtime: node\n  entry: ./main.js\n  env:\n';
+    const keys = (n: number) => Array.from({ length: n }, (_, i) => `    K${i}: v${i}`).join('\n');
+    const started = performance.now();
+    expect(() => parseManifest(`${head}${keys(60_000)}\n`)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_MANIFEST',
+        message: expect.stringMatching(/more than 10000 keys/),
+      }),
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(() => parseManifest(`${head}${keys(5_000)}\n    K17: again\n`)).toThrow(
+      expect.objectContaining({ code: 'INVALID_MANIFEST', message: expect.stringMatching(/unique: K17/) }),
+    );
+    expect(parseManifest(`${head}${keys(500)}\n`).env['K499']).toBe('v499');
+  });
+});

@@ -1,4 +1,4 @@
-import { LineCounter, isNode, parseDocument } from 'yaml';
+import { LineCounter, isNode, isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { WardenError, type ErrorCode } from './errors.js';
 import { jsonValueProblem } from './json-value.js';
@@ -8,6 +8,12 @@ import { jsonValueProblem } from './json-value.js';
  * 9^9 nodes. A configuration file has no need for more than a few.
  */
 const MAX_ALIASES = 100;
+
+/**
+ * Keys and items a document may hold. A configuration file has a few hundred; a megabyte of `K: v` lines
+ * would take the parser and the schema seconds of one event loop shared with every other request.
+ */
+const MAX_ENTRIES = 10_000;
 
 /** One problem in a YAML document: the field path and, where the document has it, its line and column. */
 export interface DocumentIssue {
@@ -29,7 +35,9 @@ export function parseYamlDocument<S extends z.ZodType>(
   what: string,
 ): z.output<S> {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // yaml's own duplicate-key check compares every key with every earlier one of its map (seconds for tens
+  // of thousands of keys): duplicateOrExcess does it with a set, and counts entries on the way.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const fail = (issues: DocumentIssue[]) => {
     const lines = issues.map(
       (i) => `  ${file}${i.line ? `:${i.line}:${i.column}` : ''}: ${i.path}: ${i.message}`,
@@ -50,6 +58,13 @@ export function parseYamlDocument<S extends z.ZodType>(
         };
       }),
     );
+  }
+  const excess = duplicateOrExcess(doc);
+  if (excess) {
+    const pos = excess.at === undefined ? undefined : lineCounter.linePos(excess.at);
+    throw fail([
+      { path: '(yaml)', message: excess.message, ...(pos ? { line: pos.line, column: pos.col } : {}) },
+    ]);
   }
   let value: unknown;
   try {
@@ -90,4 +105,40 @@ function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (s
     }
   }
   return {};
+}
+
+/** The first key repeated in its map, or the entry past MAX_ENTRIES; in one pass over the document. */
+function duplicateOrExcess(
+  doc: ReturnType<typeof parseDocument>,
+): { message: string; at: number | undefined } | undefined {
+  let found: { message: string; at: number | undefined } | undefined;
+  let entries = 0;
+  visit(doc, {
+    Map(_, map) {
+      entries += map.items.length;
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) {
+          found = {
+            message: `Map keys must be unique: ${String(key)} appears twice`,
+            at: isNode(pair.key) ? pair.key.range?.[0] : undefined,
+          };
+          return visit.BREAK;
+        }
+        seen.add(key);
+      }
+      return entries > MAX_ENTRIES ? excess() : undefined;
+    },
+    Seq(_, seq) {
+      entries += seq.items.length;
+      return entries > MAX_ENTRIES ? excess() : undefined;
+    },
+  });
+  return found;
+
+  function excess() {
+    found = { message: `has more than ${MAX_ENTRIES} keys and items`, at: undefined };
+    return visit.BREAK;
+  }
 }
