@@ -392,6 +392,50 @@ describe('tenant-wide lists and bulk operations', () => {
     expect(await keysOf('B-viewer')).toContain('ok@1.0.0');
   });
 
+  // An outside audit: tenant A's own 1 ms timeouts opened a shared agent's breaker for every tenant, and
+  // tenant B's /agents/status showed A's in-flight tasks on it.
+  it("a shared agent shows each tenant only its own load, and a tenant's short timeouts never open its breaker", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await warden.registerHandler(
+      'slowshare',
+      async (_: unknown, ctx: { signal: AbortSignal }) =>
+        Promise.race([gate, new Promise((r) => ctx.signal.addEventListener('abort', r))]),
+      {
+        shared: true,
+        retry: { maxAttempts: 1 },
+        circuitBreaker: { failureThreshold: 2, cooldownMs: 600_000 },
+      },
+    );
+    const status = async (who: Who) =>
+      (await call('GET', '/agents/status', who))
+        .json<{ key: string; inFlight: number; circuitBreaker: { state: string } }[]>()
+        .find((a) => a.key === 'slowshare@1.0.0')!;
+    const timedOut: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await call('POST', '/sessions/research/execute', 'A-operator', {
+        agent: 'slowshare',
+        timeoutMs: 1,
+      });
+      timedOut.push(res.json<{ task: { id: string } }>().task.id);
+    }
+    for (const id of timedOut)
+      expect((await warden.result(id, { timeoutMs: 15_000 }))?.error?.code).toBe('TIMEOUT');
+    expect((await status('B-viewer')).circuitBreaker.state).toBe('closed');
+    const running: string[] = [];
+    for (let i = 0; i < 3; i++)
+      running.push(
+        (await call('POST', '/sessions/research/execute', 'A-operator', { agent: 'slowshare' })).json<{
+          task: { id: string };
+        }>().task.id,
+      );
+    await eventually(async () => expect((await status('A-viewer')).inFlight).toBe(3));
+    expect((await status('B-viewer')).inFlight).toBe(0);
+    release();
+    for (const id of running)
+      expect((await warden.result(id, { timeoutMs: 15_000 }))?.status).toBe('succeeded');
+  }, 60_000);
+
   it('keeps installation-wide metrics for installation admins', async () => {
     expect((await call('GET', '/metrics', 'A-admin')).statusCode).toBe(403);
     expect((await call('GET', '/metrics', 'installation')).statusCode).toBe(200);

@@ -207,8 +207,11 @@ export interface QueuePort {
    * as a failed result whose error is PROVENANCE_RESULT_MISMATCH, so one bad row does not fail the batch.
    */
   getResults(taskIds: readonly string[]): Promise<TaskResult[]>;
-  /** Queued plus running tasks per agent version (what a version still has to finish). */
-  inFlightByAgent(): Promise<Map<string, number>>;
+  /**
+   * Queued plus running tasks per agent version (what a version still has to finish); with `tenant`, only
+   * that tenant's tasks (a shared version's count must not show another tenant's load).
+   */
+  inFlightByAgent(tenant?: string): Promise<Map<string, number>>;
   /** `light` counts only queued and running tasks (index-only); the full count scans every task. */
   stats(options?: { light?: boolean }): Promise<StoreStats>;
 

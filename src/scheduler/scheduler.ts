@@ -770,6 +770,8 @@ export class Scheduler {
             new WardenError(
               'TIMEOUT',
               `The agent ran longer than its ${timeoutMs} ms timeout and was stopped`,
+              // A timeout the submitter set below the agent's own says nothing about the agent's health.
+              { details: { timeoutMs, setBy: timeoutMs < base.timeoutMs ? 'task' : 'agent' } },
             ),
     };
     if (base.diskMb !== undefined) limits.diskMb = base.diskMb;
@@ -950,6 +952,9 @@ export class Scheduler {
     >();
     for (const f of batch) {
       if (f.kind === 'cancelled' || f.kind === 'failed' || (f.kind === 'retry' && f.error.code === 'CLOSED'))
+        continue;
+      // One tenant's short timeout must not open a shared agent's breaker for every tenant.
+      if (f.kind !== 'succeeded' && f.kind !== 'quarantined' && f.error.details?.['setBy'] === 'task')
         continue;
       const policy = this.agents.manifest(f.agentKey)?.circuitBreaker;
       if (!policy) continue;

@@ -465,7 +465,7 @@ export class Warden {
     this.assertOpen();
     const [records, inFlight, breakers, rollouts] = await Promise.all([
       this.store.listAgents(filter),
-      this.store.inFlightByAgent(),
+      this.store.inFlightByAgent(filter.tenant),
       this.store.getBreakers(),
       this.store.listRollouts(filter.tenant === undefined ? {} : { tenant: filter.tenant }),
     ]);

@@ -934,11 +934,19 @@ export class PgStore implements Store {
     return rows.map(checkedOrFailedResult);
   }
 
-  async inFlightByAgent(): Promise<Map<string, number>> {
-    const rows = await this.q<{ agent_key: string; n: number }>(
-      'inFlightByAgent',
-      "SELECT agent_key, count(*) AS n FROM tasks WHERE state IN ('queued', 'running') GROUP BY agent_key",
-    );
+  async inFlightByAgent(tenant?: string): Promise<Map<string, number>> {
+    const rows =
+      tenant === undefined
+        ? await this.q<{ agent_key: string; n: number }>(
+            'inFlightByAgent',
+            "SELECT agent_key, count(*) AS n FROM tasks WHERE state IN ('queued', 'running') GROUP BY agent_key",
+          )
+        : await this.q<{ agent_key: string; n: number }>(
+            'inFlightByAgentOfTenant',
+            `SELECT t.agent_key, count(*) AS n FROM tasks t JOIN sessions s ON s.id = t.session_id
+             WHERE t.state IN ('queued', 'running') AND s.tenant = $1 GROUP BY t.agent_key`,
+            [tenant],
+          );
     return new Map(rows.map((r) => [r.agent_key, Number(r.n)]));
   }
 

@@ -821,9 +821,13 @@ export class SqliteStore implements Store {
     return rows.map(checkedOrFailedResult);
   }
 
-  async inFlightByAgent(): Promise<Map<string, number>> {
+  async inFlightByAgent(tenant?: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    for (const r of this.stmt.inFlightByAgent.all() as { agent_key: string; n: number }[])
+    const rows =
+      tenant === undefined
+        ? this.stmt.inFlightByAgent.all()
+        : this.stmt.inFlightByAgentOfTenant.all(tenant);
+    for (const r of rows as { agent_key: string; n: number }[])
       counts.set(r.agent_key, r.n);
     return counts;
   }

@@ -70,6 +70,10 @@ const SQL = {
       SELECT agent_key FROM tasks INDEXED BY tasks_claim WHERE state = 'queued'
       UNION ALL SELECT agent_key FROM tasks INDEXED BY tasks_running WHERE state = 'running'
     ) GROUP BY agent_key`,
+  inFlightByAgentOfTenant: `SELECT q.agent_key, count(*) AS n FROM (
+      SELECT session_id, agent_key FROM tasks INDEXED BY tasks_claim WHERE state = 'queued'
+      UNION ALL SELECT session_id, agent_key FROM tasks INDEXED BY tasks_running WHERE state = 'running'
+    ) q JOIN sessions s ON s.id = q.session_id WHERE s.tenant = ? GROUP BY q.agent_key`,
   sessionCap: 'SELECT max_concurrency AS n FROM sessions WHERE id = ?',
   agentCap: 'SELECT concurrency AS n FROM agents WHERE key = ?',
   agentDigest: 'SELECT module_digest FROM agents WHERE key = ?',
