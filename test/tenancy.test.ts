@@ -429,7 +429,7 @@ describe('tenant-wide lists and bulk operations', () => {
           task: { id: string };
         }>().task.id,
       );
-    await eventually(async () => expect((await status('A-viewer')).inFlight).toBe(3));
+    await eventually(async () => (await status('A-viewer')).inFlight === 3, 10_000, 'A sees its 3 tasks');
     expect((await status('B-viewer')).inFlight).toBe(0);
     release();
     for (const id of running)
