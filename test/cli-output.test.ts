@@ -50,6 +50,12 @@ describe('CLI errors with --json', () => {
       expect(missing.code).toBe(1);
       expect(missing.stdout).toBe('');
       expect(jsonError(missing)).toMatchObject({ code: 'TASK_NOT_FOUND' });
+      // An outside audit: `warden logs <unknown>` printed nothing and exited 0.
+      for (const target of ['01a20f06-7c25-776c-8631-8137509375a0', 'no-such-agent']) {
+        const logs = await cli('--json', 'logs', target);
+        expect(logs.code, target).toBe(1);
+        expect(jsonError(logs)).toMatchObject({ code: 'TASK_NOT_FOUND' });
+      }
 
       const badInput = await cli('--json', 'submit', WASM, '--input', '{text: hello}');
       expect(badInput.code).toBe(2);

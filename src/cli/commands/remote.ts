@@ -223,6 +223,10 @@ export async function remoteLogs(
     single = false;
     const { tasks = [] } = await client.listTasks({ agent: target, limit: '10' });
     ids = tasks.map((t) => t.id!).reverse();
+    if (ids.length === 0) {
+      const agents = await client.listAgents();
+      if (!agents.some((a) => a.key === target || a.name === target)) throw noTaskOrAgent(target);
+    }
   }
   for (const id of ids)
     await printRemoteLogs(client, id, Boolean(flags.follow && single), json, ids.length > 1);
@@ -461,4 +465,13 @@ export function printSessions(
     out(
       `${(s.name ?? '').padEnd(24)}${(s.id ?? '').padEnd(38)}${String(s.maxConcurrency ?? '-').padEnd(6)}${(s.allowNetwork ? 'yes' : 'no').padEnd(9)}${new Date(s.createdAt ?? 0).toISOString()}\n`,
     );
+}
+
+/** `warden logs X` where X is neither a task id nor an agent: say so, instead of printing nothing. */
+export function noTaskOrAgent(target: string): WardenError {
+  return new WardenError(
+    'TASK_NOT_FOUND',
+    `No task with id ${target} and no agent named ${target}: \`warden tasks\` lists tasks, \`warden agents list\` agents`,
+    { details: { target } },
+  );
 }

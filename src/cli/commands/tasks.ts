@@ -5,7 +5,7 @@ import type { Warden } from '../../warden/index.js';
 import { globals, withWarden } from '../context.js';
 import { Progress, formatResult, parseIntOption, printJson } from '../io.js';
 import { remoteClient } from '../remote.js';
-import { remoteCancel, remoteLogs, remoteResult, remoteTasks } from './remote.js';
+import { noTaskOrAgent, remoteCancel, remoteLogs, remoteResult, remoteTasks } from './remote.js';
 
 export function tasksCommand(): Command {
   return new Command('tasks')
@@ -155,16 +155,12 @@ export function logsCommand(): Command {
       if (client) return remoteLogs(client, target, flags, Boolean(json));
       await withWarden(cmd, async (warden) => {
         const task = await warden.findTask(target);
+        const agentKey = task ? undefined : target.includes('@') ? target : await latestKey(warden, target);
         const ids = task
           ? [task.id]
-          : (
-              await warden.listTasks({
-                agentKey: target.includes('@') ? target : await latestKey(warden, target),
-                limit: 10,
-              })
-            )
-              .map((t) => t.id)
-              .reverse();
+          : (await warden.listTasks({ agentKey: agentKey!, limit: 10 })).map((t) => t.id).reverse();
+        if (ids.length === 0 && !(await warden.listAgents()).some((a) => a.key === agentKey))
+          throw noTaskOrAgent(target);
         for (const id of ids)
           await printLogs(warden, id, Boolean(flags.follow && task), Boolean(json), ids.length > 1);
       });
