@@ -138,6 +138,19 @@ const ROWS: Row[] = [
     code_: 'FILE_LIMIT',
   },
   {
+    // Python and Node ignore SIGXFSZ: the write fails with EFBIG and the agent exits with an error.
+    name: 'huge file from python',
+    runtime: 'python',
+    code: 'block = b"x" * (1 << 20)\nwith open("/tmp/big", "wb") as f:\n    for _ in range(100):\n        f.write(block)\n',
+    code_: 'FILE_LIMIT',
+  },
+  {
+    name: 'huge file from node',
+    runtime: 'node',
+    code: "import { writeSync, openSync } from 'node:fs';\nconst fd = openSync('/tmp/big', 'w');\nconst block = Buffer.alloc(1 << 20);\nfor (let i = 0; i < 100; i++) writeSync(fd, block);\n",
+    code_: 'FILE_LIMIT',
+  },
+  {
     name: 'printing gigabytes',
     runtime: 'node',
     code: "const s = 'x'.repeat(1 << 16); const w = () => { while (process.stdout.write(s)); process.stdout.once('drain', w); }; w();",
@@ -305,6 +318,28 @@ time.sleep(5)
 json.dump({"kept": "512 MB"}, open(1, "w"))
 `,
     code_: 'MEMORY_LIMIT',
+  },
+  {
+    // An outside audit: 24 forked children of one interpreter were charged 24 times its pages (the sum of
+    // their RSS) and the task died MEMORY_LIMIT at a tenth of its real use.
+    name: 'forks 24 children that share their parent’s pages (not an attack)',
+    runtime: 'python',
+    runsIf: () => findMemoryCgroupRoot() !== null,
+    resources: { memoryMb: 128 },
+    code: `import json, os, time
+big = b"x" * (8 << 20)
+kids = []
+for i in range(24):
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(1.5)
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+json.dump({"children": len(kids)}, open(1, "w"))
+`,
+    denied: (out) => expect(out).toEqual({ children: 24 }),
   },
   {
     name: 'writes 512 MB into memfd files',

@@ -46,6 +46,8 @@ const SAMPLE_INTERVAL_MS = 50;
 /** How long a killed agent's pipes may stay open (held by an escaped process) before the attempt ends anyway. */
 const ORPHAN_PIPE_GRACE_MS = 2000;
 const SIGNALS: Record<number, NodeJS.Signals> = { 9: 'SIGKILL', 24: 'SIGXCPU', 25: 'SIGXFSZ', 11: 'SIGSEGV' };
+/** EFBIG as Node (`EFBIG: file too large`), Python (`[Errno 27] File too large`) and libc report it. */
+const FILE_TOO_LARGE = /\bEFBIG\b|\[Errno 27\]|\bFile too large\b/i;
 
 export interface ProcessRuntimeOptions {
   /** The bubblewrap sandbox; null runs agents as plain child processes (unsafe: not a security boundary). */
@@ -460,6 +462,17 @@ function runProcess(
             details: { stderr: stderrTail },
           }),
         );
+      // Python and Node ignore SIGXFSZ: past the file-size limit their write fails with EFBIG and they
+      // exit with an error instead of being killed by the signal.
+      if (code !== 0 && watch && FILE_TOO_LARGE.test(stderrTail)) {
+        return reject(
+          new WardenError(
+            'FILE_LIMIT',
+            `The agent wrote a file larger than ${watch.maxFileBytes} bytes${lastLine ? `: ${lastLine}` : ''}`,
+            { details: { exitCode: code, stderr: stderrTail } },
+          ),
+        );
+      }
       if (code !== 0) {
         const denied = watch?.denials() ?? [];
         if (denied.length > 0) {

@@ -824,11 +824,8 @@ export class SqliteStore implements Store {
   async inFlightByAgent(tenant?: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     const rows =
-      tenant === undefined
-        ? this.stmt.inFlightByAgent.all()
-        : this.stmt.inFlightByAgentOfTenant.all(tenant);
-    for (const r of rows as { agent_key: string; n: number }[])
-      counts.set(r.agent_key, r.n);
+      tenant === undefined ? this.stmt.inFlightByAgent.all() : this.stmt.inFlightByAgentOfTenant.all(tenant);
+    for (const r of rows as { agent_key: string; n: number }[]) counts.set(r.agent_key, r.n);
     return counts;
   }
 
