@@ -273,6 +273,29 @@ describe('uploaded agents stay inside their own files', () => {
     }
   });
 
+  it('refuses files that are not base64 and env values with a NUL, with 400', async () => {
+    const notB64 = await post(
+      '/agents',
+      'acme',
+      JSON.stringify({
+        manifest: yaml('rawtext', '  runtime: node\n  entry: ./main.js'),
+        files: { 'main.js': 'process.stdout.write(1)' },
+      }),
+    );
+    expect(notB64.statusCode, notB64.body).toBe(400);
+    expect(notB64.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    const nul = await post(
+      '/agents',
+      'acme',
+      JSON.stringify({
+        manifest: yaml('nulenv', '  runtime: node\n  entry: ./main.js\n  env: { A: "x\\0y" }'),
+        files: main,
+      }),
+    );
+    expect(nul.statusCode, nul.body).toBe(400);
+    expect(nul.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
+  });
+
   it('still takes a system executable and files of its own', async () => {
     const res = await post(
       '/agents',

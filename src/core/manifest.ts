@@ -159,7 +159,13 @@ const specSchema = z
       .object({ allow: z.array(z.string().regex(HOST_PORT, 'must be host:port')).default([]) })
       .strict()
       .default({ allow: [] }),
-    env: z.record(z.string().regex(ENV_NAME, 'must be an environment variable name'), z.string()).default({}),
+    // A NUL cannot pass through execve: such a value would fail every task, far from its cause.
+    env: z
+      .record(
+        z.string().regex(ENV_NAME, 'must be an environment variable name'),
+        z.string().refine((v) => !v.includes('\0'), 'must not contain a NUL character'),
+      )
+      .default({}),
     secrets: z.array(z.string().regex(ENV_NAME, 'must be an environment variable name')).default([]),
     concurrency: positiveInt(10_000).default(4),
     retry: retrySchema.default({}),

@@ -97,7 +97,12 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, ad
             files: {
               type: 'object',
               maxProperties: 64,
-              additionalProperties: { type: 'string', contentEncoding: 'base64' },
+              // Buffer.from(…, 'base64') skips what is not base64: a typo would store garbage silently.
+              additionalProperties: {
+                type: 'string',
+                contentEncoding: 'base64',
+                pattern: '^[A-Za-z0-9+/]*={0,2}$',
+              },
             },
             shared: { type: 'boolean' },
           },
