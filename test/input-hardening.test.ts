@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -296,6 +297,19 @@ describe('uploaded agents stay inside their own files', () => {
     expect(nul.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
   });
 
+  it('refuses a WASM module that is not WebAssembly at registration', async () => {
+    const res = await post(
+      '/agents',
+      'acme',
+      JSON.stringify({
+        manifest: yaml('notwasm', '  runtime: wasm\n  module: ./agent.wasm'),
+        files: { 'agent.wasm': b64('process.stdout.write("1")') },
+      }),
+    );
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
+  });
+
   it('still takes a system executable and files of its own', async () => {
     const res = await post(
       '/agents',
@@ -306,5 +320,45 @@ describe('uploaded agents stay inside their own files', () => {
       }),
     );
     expect(res.statusCode, res.body).toBe(201);
+  });
+});
+
+describe('requests the HTTP parser refuses', () => {
+  /** Sends raw bytes to a listening copy of the server and returns the whole reply. */
+  async function raw(bytes: Buffer): Promise<string> {
+    const server = await buildServer(warden, { logger: false, rateLimit: false });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { port } = server.server.address() as { port: number };
+      return await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+        let reply = '';
+        socket.on('data', (c) => (reply += c.toString('latin1')));
+        socket.on('end', () => resolve(reply));
+        socket.on('error', reject);
+      });
+    } finally {
+      await server.close();
+    }
+  }
+
+  // An outside audit: these came back as {"error":"Bad Request","message":"Client Error"}, without a code.
+  it.each([
+    [
+      'a raw invalid byte in the path',
+      Buffer.from('GET /tasks/\xed\xa0\x80 HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'),
+    ],
+    [
+      'a malformed chunked body',
+      Buffer.from(
+        'POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+        'latin1',
+      ),
+    ],
+  ])('answers %s with the JSON error shape', async (_, bytes) => {
+    const reply = await raw(bytes);
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { error: { code: string } };
+    expect(body.error.code).toBe('INVALID_INPUT');
   });
 });

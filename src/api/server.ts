@@ -64,6 +64,28 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, allowUnionTypes: true },
     },
     routerOptions: { maxParamLength: 500 },
+    // Requests Node's HTTP parser refuses (a raw invalid byte in the path, a malformed chunked body) never
+    // reach fastify: they get our JSON error shape here, not Node's or fastify's.
+    clientErrorHandler: (error, socket) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const [status, reason, errorCode] =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'PAYLOAD_TOO_LARGE']
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout', 'REQUEST_TIMEOUT']
+            : [400, 'Bad Request', 'INVALID_INPUT'];
+      const body = JSON.stringify(
+        errorBody(
+          errorCode,
+          `Malformed HTTP request (${code ?? error.message}): fix the request line, headers or body encoding`,
+        ),
+      );
+      socket.end(
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
     // Errors fastify raises before routing (bad URL encoding, over-long parameters) get our JSON shape too.
     frameworkErrors: (error, _request, reply) => {
       const status = (error as { statusCode?: number }).statusCode ?? 400;

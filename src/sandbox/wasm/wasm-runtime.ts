@@ -13,6 +13,9 @@ import { agentOutputJson } from '../agent-output.js';
 import { ModuleCache, sha256 } from './module-cache.js';
 import { WorkerPool, type WasmJob, type WasmJobResult } from './worker-pool.js';
 
+/** Every WebAssembly binary starts with `\0asm`. */
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
 export interface WasmRuntimeOptions {
   /** Worker threads kept ready; each runs one task at a time. @default min(4, availableParallelism()) */
   poolSize?: number;
@@ -78,14 +81,23 @@ export class WasmRuntime implements AgentRuntime {
   /** The SHA-256 of the module file, recorded with the agent version (and the module cache's key). */
   async digest(manifest: AgentManifest): Promise<string> {
     const path = modulePath(manifest);
+    let bytes: Uint8Array;
     try {
-      return sha256(new Uint8Array(await readFile(path)));
+      bytes = new Uint8Array(await readFile(path));
     } catch (cause) {
       throw new WardenError('FILE_NOT_FOUND', `spec.module of ${manifest.name}: ${path} does not exist`, {
         cause,
         details: { field: 'spec.module', path },
       });
     }
+    // Refused at registration: an immutable version whose every task fails "bad magic number" helps nobody.
+    if (!WASM_MAGIC.every((b, i) => bytes[i] === b))
+      throw new WardenError(
+        'INVALID_MANIFEST',
+        `spec.module of ${manifest.name} is not a WebAssembly binary (it does not start with \\0asm): compile it first (wat2wasm, asc, cargo build --target wasm32-wasip1)`,
+        { details: { field: 'spec.module', path } },
+      );
+    return sha256(bytes);
   }
 
   close(): Promise<void> {
