@@ -92,6 +92,29 @@ describe('strings are well-formed Unicode at the edge', () => {
     expect(bads.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 400]);
   });
 
+  // An outside audit: raw invalid UTF-8 in a body was accepted and stored as U+FFFD.
+  it('refuses a body that is not valid UTF-8 instead of storing replacement characters', async () => {
+    const body = Buffer.concat([
+      Buffer.from('{"agent":"ok","input":{"text":"'),
+      Buffer.from([0xed, 0xa0, 0x80, 0xff]),
+      Buffer.from('"}}'),
+    ]);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/sessions/work/execute',
+      headers: { authorization: `Bearer ${key['acme']}`, 'content-type': 'application/json' },
+      payload: body,
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'INVALID_JSON' } });
+    const fine = await post(
+      '/sessions/work/execute?wait=5000',
+      'acme',
+      '{"agent":"ok","input":{"text":"h\u00e9llo ✓"}}',
+    );
+    expect(fine.json<{ result: { output: unknown } }>().result.output).toEqual({ text: 'héllo ✓' });
+  });
+
   // An outside audit: `{"x":1e999}` was accepted and stored as `{"x":null}`.
   it('refuses numbers JSON cannot hold (1e999, NaN) instead of storing null', async () => {
     const res = await post('/sessions/work/execute', 'acme', '{"agent":"ok","input":{"x":1e999}}');

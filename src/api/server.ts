@@ -32,6 +32,8 @@ import { overviewRoutes } from './routes/overview.js';
 import { swaggerOptions } from './openapi.js';
 import { sharedSchemas } from './schemas.js';
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface ApiOptions {
   /** Requests per key (or per address without a key) per window; false disables. @default { max: 6000, windowMs: 60000 } */
   rateLimit?: { max: number; windowMs: number } | false;
@@ -96,6 +98,21 @@ export async function buildServer(warden: Warden, options: ApiOptions = {}): Pro
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
   installErrorHandlers(app);
+  // fastify decodes a JSON body as UTF-8 leniently: invalid bytes would be stored as U+FFFD, silently.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = STRICT_UTF8.decode(body as Buffer);
+    } catch {
+      return done(
+        new WardenError('INVALID_JSON', 'The request body is not valid UTF-8: send JSON encoded as UTF-8'),
+        undefined,
+      );
+    }
+    void json(request, text, done);
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('x-request-id', request.id);
     return payload;
