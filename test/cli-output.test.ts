@@ -66,6 +66,9 @@ describe('CLI errors with --json', () => {
         ['--json', 'tasks', '--state', 'sleeping'],
         ['--json', 'no-such-command'],
         ['tasks', '--json', '--no-such-flag'],
+        // An outside audit: both were accepted (the API refuses them).
+        ['--json', 'tasks', '--limit', '0'],
+        ['--json', 'submit', WASM, '--deadline', '-5'],
       ]) {
         const usage = await cli(...args);
         expect(usage.code, args.join(' ')).toBe(2);

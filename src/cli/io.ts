@@ -36,14 +36,22 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function parseIntOption(name: string) {
+export function parseIntOption(name: string, range?: { min: number; max: number }) {
   return (value: string): number => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0)
       throw new WardenError('INVALID_INPUT', `${name} must be a non-negative integer, got ${value}`);
+    if (range && (n < range.min || n > range.max))
+      throw new WardenError(
+        'INVALID_INPUT',
+        `${name} must be from ${range.min} to ${range.max}, got ${value}`,
+      );
     return n;
   };
 }
+
+/** A list's page size: what the API takes (1 to 1000). */
+export const LIMIT_RANGE = { min: 1, max: 1000 };
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { WardenError } from '../../core/index.js';
 import { FLAG_TYPES } from '../../governance/index.js';
 import { globals, withWarden } from '../context.js';
-import { parseIntOption, printJson } from '../io.js';
+import { LIMIT_RANGE, parseIntOption, printJson } from '../io.js';
 import { evaluateFile, formatEvalReport, readEvalFile } from './governance-eval.js';
 
 /** `warden flag <task-id> --type HighRisk --severity 7 --reason "..."`: a person's trace flag. */
@@ -111,7 +111,7 @@ export function governanceCommand(): Command {
     .description('list flags, newest last')
     .option('-s, --session <name>', 'only this session')
     .option('--task <id>', 'only this task')
-    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit'), 100)
+    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit', LIMIT_RANGE), 100)
     .action(async (flags: { session?: string; task?: string; limit: number }, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {

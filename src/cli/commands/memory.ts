@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { WardenError } from '../../core/index.js';
 import type { MemoryItem } from '../../memory/index.js';
 import { globals, withWarden } from '../context.js';
-import { parseIntOption, printJson } from '../io.js';
+import { LIMIT_RANGE, parseIntOption, printJson } from '../io.js';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -109,7 +109,7 @@ export function memoryCommand(): Command {
     .description('the items that have not expired, newest first')
     .requiredOption('-s, --session <name>', 'session name or id')
     .option('--agent <name>', "an agent's own memory")
-    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit'), 100)
+    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit', LIMIT_RANGE), 100)
     .action(async (flags: { session: string; agent?: string; limit: number }, cmd: Command) => {
       const { json } = globals(cmd);
       await withWarden(cmd, async (warden) => {

@@ -3,7 +3,7 @@ import { WardenError } from '../../core/index.js';
 import { compileStorageOptions } from '../../warden/index.js';
 import { migrateBackend, redactUrl } from '../../store/index.js';
 import { autoMigrate, globals, openWarden, storageOptions, withWarden } from '../context.js';
-import { parseIntOption, printJson } from '../io.js';
+import { LIMIT_RANGE, parseIntOption, printJson } from '../io.js';
 import { remoteClient } from '../remote.js';
 import { remoteDlqList, remoteDlqPurge, remoteDlqReplay } from './remote.js';
 
@@ -74,7 +74,7 @@ export function dlqCommand(): Command {
   dlq
     .command('list')
     .option('-s, --session <name>', 'only this session')
-    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit'), 50)
+    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit', LIMIT_RANGE), 50)
     .option('-t, --tenant <tenant>', "only this tenant's dead letters (default: every tenant's)")
     .action(async (flags: { session?: string; limit: number; tenant?: string }, cmd: Command) => {
       const { json } = globals(cmd);

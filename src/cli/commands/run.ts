@@ -70,7 +70,8 @@ function deadlineOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (/^\d+$/.test(value)) return Date.now() + Number(value);
   const t = Date.parse(value);
-  if (Number.isNaN(t))
+  // Date.parse reads '-5' as the year 5 BC: a negative number is a mistake, not a time.
+  if (Number.isNaN(t) || value.startsWith('-'))
     throw new WardenError(
       'INVALID_INPUT',
       `--deadline must be an ISO-8601 time or milliseconds from now, got ${value}`,

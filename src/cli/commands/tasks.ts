@@ -3,7 +3,7 @@ import { TASK_STATES, isTerminal, type Task, type TaskState } from '../../core/i
 import type { LogLine } from '../../store/index.js';
 import type { Warden } from '../../warden/index.js';
 import { globals, withWarden } from '../context.js';
-import { Progress, formatResult, parseIntOption, printJson } from '../io.js';
+import { Progress, formatResult, LIMIT_RANGE, parseIntOption, printJson } from '../io.js';
 import { remoteClient } from '../remote.js';
 import { noTaskOrAgent, remoteCancel, remoteLogs, remoteResult, remoteTasks } from './remote.js';
 
@@ -13,7 +13,7 @@ export function tasksCommand(): Command {
     .option('-s, --session <name>', 'only this session')
     .addOption(new Option('--state <state>', 'only tasks in this state').choices([...TASK_STATES]))
     .option('--agent <name@version>', 'only tasks of this agent version')
-    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit'), 50)
+    .option('-n, --limit <n>', 'at most this many', parseIntOption('--limit', LIMIT_RANGE), 50)
     .action(
       async (flags: { session?: string; state?: TaskState; agent?: string; limit: number }, cmd: Command) => {
         const { json } = globals(cmd);
