@@ -92,6 +92,21 @@ describe('strings are well-formed Unicode at the edge', () => {
     expect(bads.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 400]);
   });
 
+  // An outside audit: an invalid 10 KB id came back whole in the 404's message and details.
+  it('bounds what an error quotes of the request', async () => {
+    const long = 'x'.repeat(300_000);
+    const res = await app.inject({
+      method: 'GET',
+      url: `/governance/flags?task=${'y'.repeat(10_000)}`,
+      headers: { authorization: `Bearer ${key['acme']}` },
+    });
+    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+    expect(res.body.length).toBeLessThan(8_000);
+    const big = await post('/sessions/work/execute', 'acme', JSON.stringify({ agent: long }));
+    expect(big.statusCode).toBeGreaterThanOrEqual(400);
+    expect(big.body.length).toBeLessThan(8_000);
+  });
+
   // An outside audit: raw invalid UTF-8 in a body was accepted and stored as U+FFFD.
   it('refuses a body that is not valid UTF-8 instead of storing replacement characters', async () => {
     const body = Buffer.concat([

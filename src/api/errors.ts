@@ -11,7 +11,33 @@ export function errorBody(
   message: string,
   details?: Record<string, unknown>,
 ): ErrorBody {
-  return { error: { code, message, ...(details ? { details } : {}) } };
+  return {
+    error: {
+      code,
+      message: clip(message, MAX_MESSAGE_CHARS),
+      ...(details ? { details: bounded(details, 0) as Record<string, unknown> } : {}),
+    },
+  };
+}
+
+// Errors often quote what was wrong; a 300 KB invalid value must not come back as a 300 KB error.
+const MAX_MESSAGE_CHARS = 2000;
+const MAX_DETAIL_CHARS = 1000;
+const MAX_DETAIL_ITEMS = 100;
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+function bounded(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return clip(value, MAX_DETAIL_CHARS);
+  if (value === null || typeof value !== 'object' || depth > 8) return value;
+  if (Array.isArray(value)) return value.slice(0, MAX_DETAIL_ITEMS).map((v) => bounded(v, depth + 1));
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value).slice(0, MAX_DETAIL_ITEMS)) out[k] = bounded(v, depth + 1);
+  return out;
 }
 
 /** One JSON error shape for every failure; no stack trace ever reaches a client. */
