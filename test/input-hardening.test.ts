@@ -323,6 +323,15 @@ describe('uploaded agents stay inside their own files', () => {
     );
     expect(notB64.statusCode, notB64.body).toBe(400);
     expect(notB64.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
+    const badLength = await post(
+      '/agents',
+      'acme',
+      JSON.stringify({
+        manifest: yaml('oddb64', '  runtime: node\n  entry: ./main.js'),
+        files: { 'main.js': 'abcde' },
+      }),
+    );
+    expect(badLength.statusCode, badLength.body).toBe(400);
     const nul = await post(
       '/agents',
       'acme',

@@ -70,6 +70,13 @@ describe('Cortex memory through the facade', () => {
     const warden = await openWarden({ workers: false, memory: { maxTextBytes: 16 } });
     await warden.ensureSession({ name: 's' });
     expect(await code(warden.memory.put('s', { text: 'x'.repeat(17) }))).toBe('INVALID_INPUT');
+    // An outside audit: through the CLI and the library these were INTERNAL errors from canonical JSON.
+    expect(await code(warden.memory.put('s', { text: 'x', metadata: { a: Infinity } }))).toBe(
+      'INVALID_INPUT',
+    );
+    expect(await code(warden.memory.put('s', { text: 'x', metadata: { t: '\ud800' } }))).toBe(
+      'INVALID_INPUT',
+    );
     await warden.memory.put('s', { text: 'session fact' });
     await warden.memory.put('s', { text: 'bot fact', agent: 'bot' });
     expect((await warden.memory.list('s')).map((i) => i.text)).toEqual(['session fact']);

@@ -1,4 +1,10 @@
-import { DEFAULT_TENANT, WardenError, type AgentManifest, type Session } from '../core/index.js';
+import {
+  DEFAULT_TENANT,
+  WardenError,
+  assertJsonValue,
+  type AgentManifest,
+  type Session,
+} from '../core/index.js';
 import type { Cortex, MemoryHit, MemoryItem } from './cortex.js';
 import { inputWithMemories, memoryQuery, rememberItems } from './retrieval.js';
 
@@ -39,6 +45,9 @@ export class WardenMemory {
     item: { text: string; agent?: string; metadata?: Record<string, unknown>; ttlMs?: number },
     options: TenantOption = {},
   ): Promise<MemoryItem> {
+    // Checked here as the API checks a request: the CLI and the library reach put() without the API.
+    assertJsonValue(item.text, 'text');
+    if (item.metadata !== undefined) assertJsonValue(item.metadata, 'metadata');
     const s = await this.session(session, options);
     return this.cortex.put({ ...item, sessionId: s.id, tenant: s.tenant });
   }

@@ -101,7 +101,7 @@ export function agentRoutes(app: FastifyInstance, { warden, viewer, operator, ad
               additionalProperties: {
                 type: 'string',
                 contentEncoding: 'base64',
-                pattern: '^[A-Za-z0-9+/]*={0,2}$',
+                pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$',
               },
             },
             shared: { type: 'boolean' },
