@@ -263,6 +263,9 @@ describe('uploaded agents stay inside their own files', () => {
     `apiVersion: warden.dev/v1\nkind: Agent\nmetadata: { name: ${name}, version: 1.0.0 }\nspec:\n${spec}\n`;
   const b64 = (text: string) => Buffer.from(text).toString('base64');
   const main = { 'main.js': b64('process.stdout.write("1")') };
+  /** POST /agents with this manifest spec and these files (raw values: a test may send non-base64). */
+  const upload = (name: string, spec: string, files: Record<string, string> = main) =>
+    post('/agents', 'acme', JSON.stringify({ manifest: yaml(name, spec), files }));
 
   // An outside audit: `entry: ../../../../../etc/passwd` registered (its digest was the host file's) and
   // its lines came back in the task's log.
@@ -278,94 +281,50 @@ describe('uploaded agents stay inside their own files', () => {
       '  runtime: llm\n  model: { provider: llama, model: /etc/passwd }\n  prompt: hi',
     ],
   ])('refuses %s with INVALID_MANIFEST', async (_, spec) => {
-    const res = await post(
-      '/agents',
-      'acme',
-      JSON.stringify({ manifest: yaml('escape', spec), files: main }),
-    );
+    const res = await upload('escape', spec);
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
   });
 
   it('refuses an entry that is an uploaded directory, and files that collide, with 400', async () => {
-    const dir = await post(
-      '/agents',
-      'acme',
-      JSON.stringify({
-        manifest: yaml('dirent', '  runtime: node\n  entry: ./lib'),
-        files: { 'lib/x.js': b64('1') },
-      }),
-    );
+    const dir = await upload('dirent', '  runtime: node\n  entry: ./lib', { 'lib/x.js': b64('1') });
     expect(dir.statusCode, dir.body).toBe(400);
     expect(dir.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
     for (const files of [
       { 'main.js': b64('1'), 'main.js/x': b64('2') },
       { [`${'n'.repeat(300)}.js`]: b64('1'), 'main.js': b64('1') },
     ]) {
-      const res = await post(
-        '/agents',
-        'acme',
-        JSON.stringify({ manifest: yaml('collide', '  runtime: node\n  entry: ./main.js'), files }),
-      );
+      const res = await upload('collide', '  runtime: node\n  entry: ./main.js', files);
       expect(res.statusCode, res.body).toBe(400);
       expect(res.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
     }
   });
 
   it('refuses files that are not base64 and env values with a NUL, with 400', async () => {
-    const notB64 = await post(
-      '/agents',
-      'acme',
-      JSON.stringify({
-        manifest: yaml('rawtext', '  runtime: node\n  entry: ./main.js'),
-        files: { 'main.js': 'process.stdout.write(1)' },
-      }),
-    );
+    const notB64 = await upload('rawtext', '  runtime: node\n  entry: ./main.js', {
+      'main.js': 'process.stdout.write(1)',
+    });
     expect(notB64.statusCode, notB64.body).toBe(400);
     expect(notB64.json()).toMatchObject({ error: { code: 'INVALID_INPUT' } });
-    const badLength = await post(
-      '/agents',
-      'acme',
-      JSON.stringify({
-        manifest: yaml('oddb64', '  runtime: node\n  entry: ./main.js'),
-        files: { 'main.js': 'abcde' },
-      }),
-    );
+    const badLength = await upload('oddb64', '  runtime: node\n  entry: ./main.js', { 'main.js': 'abcde' });
     expect(badLength.statusCode, badLength.body).toBe(400);
-    const nul = await post(
-      '/agents',
-      'acme',
-      JSON.stringify({
-        manifest: yaml('nulenv', '  runtime: node\n  entry: ./main.js\n  env: { A: "x\\0y" }'),
-        files: main,
-      }),
-    );
+    const nul = await upload('nulenv', '  runtime: node\n  entry: ./main.js\n  env: { A: "x\\0y" }');
     expect(nul.statusCode, nul.body).toBe(400);
     expect(nul.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
   });
 
   it('refuses a WASM module that is not WebAssembly at registration', async () => {
-    const res = await post(
-      '/agents',
-      'acme',
-      JSON.stringify({
-        manifest: yaml('notwasm', '  runtime: wasm\n  module: ./agent.wasm'),
-        files: { 'agent.wasm': b64('process.stdout.write("1")') },
-      }),
-    );
+    const res = await upload('notwasm', '  runtime: wasm\n  module: ./agent.wasm', {
+      'agent.wasm': b64('process.stdout.write("1")'),
+    });
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json()).toMatchObject({ error: { code: 'INVALID_MANIFEST' } });
   });
 
   it('still takes a system executable and files of its own', async () => {
-    const res = await post(
-      '/agents',
-      'acme',
-      JSON.stringify({
-        manifest: yaml('sysbin', '  runtime: process\n  command: [/bin/sh, ./run.sh]'),
-        files: { 'run.sh': b64('echo 1') },
-      }),
-    );
+    const res = await upload('sysbin', '  runtime: process\n  command: [/bin/sh, ./run.sh]', {
+      'run.sh': b64('echo 1'),
+    });
     expect(res.statusCode, res.body).toBe(201);
   });
 });
