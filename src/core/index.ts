@@ -30,6 +30,7 @@ export {
   TENANT_SECRETS_ENV,
   assertTenantSecrets,
   secretNames,
+  secretValues,
 } from './tenant-secrets.js';
 export {
   RUNTIMES,

@@ -51,3 +51,20 @@ export function assertTenantSecrets(
     { details: { tenant: m.tenant, refused, allowedBy: TENANT_SECRETS_ENV } },
   );
 }
+
+/**
+ * The manifest's `secrets` that are set in `env`, as name-value pairs, once assertTenantSecrets allows
+ * them: the one place a runtime reads secrets from its environment.
+ */
+export function secretValues(
+  m: AgentManifest,
+  env: Readonly<Record<string, string | undefined>>,
+): [name: string, value: string][] {
+  assertTenantSecrets(m, env);
+  const values: [string, string][] = [];
+  for (const name of m.secrets) {
+    const value = env[name];
+    if (value !== undefined) values.push([name, value]);
+  }
+  return values;
+}

@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import {
   DEFAULT_DISK_MB,
   WardenError,
-  assertTenantSecrets,
+  secretValues,
   type AgentManifest,
   type Runtime,
 } from '../../core/index.js';
@@ -79,12 +79,8 @@ export class ProcessRuntime implements AgentRuntime {
   async prepare(manifest: AgentManifest): Promise<PreparedAgent> {
     const command = resolveCommand(manifest);
     // Checked again where the variables are read: a worker's environment may list fewer than the server's.
-    assertTenantSecrets(manifest, process.env);
     const env: Record<string, string> = { ...BASE_ENV, ...manifest.env };
-    for (const name of manifest.secrets) {
-      const value = process.env[name];
-      if (value !== undefined) env[name] = value;
-    }
+    for (const [name, value] of secretValues(manifest, process.env)) env[name] = value;
     const sandbox = this.sandbox;
     sandbox?.spares?.fill();
     return {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { WardenError, assertTenantSecrets, type AgentManifest } from '../../core/index.js';
+import { WardenError, secretValues, type AgentManifest } from '../../core/index.js';
 import {
   traceEnv,
   type AgentRuntime,
@@ -46,12 +46,9 @@ export class WasmRuntime implements AgentRuntime {
         details: { field: 'spec.module', path },
       });
     });
-    assertTenantSecrets(manifest, process.env);
-    const env = Object.entries(manifest.env).map(([k, v]) => `${k}=${v}`);
-    for (const name of manifest.secrets) {
-      const value = process.env[name];
-      if (value !== undefined) env.push(`${name}=${value}`);
-    }
+    const env = [...Object.entries(manifest.env), ...secretValues(manifest, process.env)].map(
+      ([k, v]) => `${k}=${v}`,
+    );
     const program = this.pool.program({
       module: cached.module,
       capPages: cached.capPages,
